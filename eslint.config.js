@@ -1,0 +1,33 @@
+// Lint rules that keep the package boundaries honest: a package is used only
+// through its public entry point, never through another package's src/ or dist/.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.controlplane/**', '**/*.d.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['@controlplane/*/*'], message: 'Import a package through its public entry point (@controlplane/<name>), not its internals.' },
+          { group: ['../../*/src/*', '../../*/src', '../../../*/src/*', '**/packages/*/src/**', '**/packages/*/dist/**'], message: 'Do not reach into another package\'s internals; import @controlplane/<name>.' },
+        ],
+      }],
+    },
+  },
+  {
+    // process.env is read only by the configuration loader (and by tests / scripts / the CLI entry).
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['packages/platform/src/config/**', 'packages/cli/src/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through the platform config loader; process.env is read in one place.' }],
+    },
+  },
+);

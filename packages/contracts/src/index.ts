@@ -1,0 +1,58 @@
+export { CONTRACT_VERSION, CONTRACT_VERSION_STRING } from './version.js';
+export { canonicalJson, canonicalHash, CanonicalJsonError } from './canonical-json.js';
+export { IsoDateTime, JsonObject, Identifier } from './common.js';
+export {
+  ERROR_CATEGORIES,
+  ErrorCategory,
+  ErrorSeverity,
+  ContractVersion,
+  ErrorDetail,
+  ErrorEnvelope,
+  ErrorBody,
+} from './error-envelope.js';
+export { ERROR_CODES, type ErrorCode, type ErrorCodeSpec, isErrorCode, errorCodeSpec } from './error-codes.js';
+export {
+  AppError,
+  ValidationError,
+  JobNotFoundError,
+  ForbiddenError,
+  ServiceUnavailableError,
+  toAppError,
+  buildErrorEnvelope,
+  errorBody,
+  appErrorFromEnvelope,
+  type AppErrorOptions,
+  type EnvelopeContext,
+  type ErrorParams,
+} from './app-error.js';
+export {
+  JOB_STATUSES,
+  JobStatus,
+  TERMINAL_JOB_STATUSES,
+  JobType,
+  JobPayload,
+  JobMetadata,
+  RetryPolicy,
+  DEFAULT_RETRYABLE_CATEGORIES,
+  DEFAULT_NON_RETRYABLE_CATEGORIES,
+  JobRequest,
+  type JobRequestInput,
+  JobResultMetadata,
+  JobResult,
+  JobResponse,
+  JOB_EVENT_TYPES,
+  JobEventType,
+  JobEvent,
+} from './job.js';
+export { TruthAssertion, type TruthAssertionInput, TruthQuery, type TruthQueryInput, TruthQueryResult } from './truth.js';
+export {
+  RunnerCapability,
+  RunnerRegistrationRequest,
+  type RunnerRegistrationRequestInput,
+  RunnerStatus,
+  RunnerHeartbeat,
+} from './runner.js';
+export { HealthStatus, HealthCheck } from './health.js';
+export { EvidenceItem, EvidencePacket, evidenceHash, verifyEvidencePacket } from './evidence.js';
+export { formatPath, zodIssuesToDetails, parseOrThrow } from './validation.js';
+export { CONTRACT_SCHEMAS, type ContractName, contractJsonSchema, allContractJsonSchemas } from './json-schemas.js';

@@ -1,0 +1,3 @@
+/** The contract version this build speaks. Bump minor for additive changes, major for breaking ones. */
+export const CONTRACT_VERSION = Object.freeze({ major: 1, minor: 0, patch: 0 });
+export const CONTRACT_VERSION_STRING = `${CONTRACT_VERSION.major}.${CONTRACT_VERSION.minor}.${CONTRACT_VERSION.patch}`;

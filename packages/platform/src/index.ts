@@ -1,0 +1,2 @@
+export * from './pki/index.js';
+export * from './tls/index.js';
