@@ -11,7 +11,7 @@ export interface Command {
 }
 
 export interface CommandContext {
-  readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  readonly values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   readonly positionals: string[];
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
