@@ -1,2 +1,4 @@
+export * from './config/index.js';
+export * from './logging/index.js';
 export * from './pki/index.js';
 export * from './tls/index.js';

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+const Port = z.coerce.number().int().min(0).max(65535);
+const Bool = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(s)) return true;
+  if (['false', '0', 'no', 'off'].includes(s)) return false;
+  return v;
+}, z.boolean());
+const PositiveInt = z.coerce.number().int().positive();
+
+const TrustDomain = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be a lowercase DNS-like name (e.g. controlplane.local)');
+
+/** The certificate, key and CA a service uses for mTLS. */
+const ServiceTls = z.object({
+  caFile: z.string().min(1).optional(),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+});
+
+const HttpsUrl = z
+  .string()
+  .url()
+  .refine((u) => u.startsWith('https://'), { message: 'must be an https:// URL; plaintext HTTP is refused between services' });
+
+const Listener = z.object({ host: z.string().min(1).default('127.0.0.1'), port: Port });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ConfigSchema = z
+  .object({
+    /** SPIFFE trust domain: every certificate identity is spiffe://<trustDomain>/... */
+    trustDomain: TrustDomain.default('controlplane.local'),
+    /** Where the embedded database, PKI and generated secrets live in development mode. */
+    dataDir: z.string().min(1).default('.controlplane'),
+    log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
+    /** mTLS material for this process (service certificate and the CA it trusts). */
+    tls: ServiceTls.default({}),
+    database: z
+      .object({
+        /** `embedded` runs PGlite in-process; `postgres` connects to `url`. */
+        mode: z.enum(['embedded', 'postgres']).default('embedded'),
+        url: z.string().min(1).optional(),
+        maxConnections: PositiveInt.default(10),
+        statementTimeoutMs: PositiveInt.default(15_000),
+        /** `disable` only for a database on loopback/socket; `verify-full` checks the server certificate. */
+        sslMode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+        sslCaFile: z.string().min(1).optional(),
+      })
+      .default({ mode: 'embedded', maxConnections: 10, statementTimeoutMs: 15_000, sslMode: 'disable' }),
+    redis: z
+      .object({
+        /** `embedded` uses the in-process queue and limiter; `redis` connects to `url`. */
+        mode: z.enum(['embedded', 'redis']).default('embedded'),
+        url: z.string().min(1).optional(),
+        keyPrefix: z.string().regex(/^[a-zA-Z0-9_-]{1,32}$/).default('cp'),
+        tlsCaFile: z.string().min(1).optional(),
+      })
+      .default({ mode: 'embedded', keyPrefix: 'cp' }),
+    gateway: z
+      .object({
+        listen: Listener.default({ host: '127.0.0.1', port: 8443 }),
+        /** Public HTTPS certificate; defaults to the service certificate. */
+        publicCertFile: z.string().min(1).optional(),
+        publicKeyFile: z.string().min(1).optional(),
+        bodyLimitBytes: PositiveInt.default(1_048_576),
+        jsonMaxDepth: PositiveInt.default(64),
+        requestTimeoutMs: PositiveInt.default(30_000),
+        headersTimeoutMs: PositiveInt.default(10_000),
+        keepAliveTimeoutMs: PositiveInt.default(5_000),
+      })
+      .default({
+        listen: { host: '127.0.0.1', port: 8443 },
+        bodyLimitBytes: 1_048_576,
+        jsonMaxDepth: 64,
+        requestTimeoutMs: 30_000,
+        headersTimeoutMs: 10_000,
+        keepAliveTimeoutMs: 5_000,
+      }),
+    jobforge: z
+      .object({
+        listen: Listener.default({ host: '127.0.0.1', port: 8444 }),
+        url: HttpsUrl.default('https://127.0.0.1:8444'),
+      })
+      .default({ listen: { host: '127.0.0.1', port: 8444 }, url: 'https://127.0.0.1:8444' }),
+    truthcore: z
+      .object({
+        listen: Listener.default({ host: '127.0.0.1', port: 8445 }),
+        url: HttpsUrl.default('https://127.0.0.1:8445'),
+      })
+      .default({ listen: { host: '127.0.0.1', port: 8445 }, url: 'https://127.0.0.1:8445' }),
+    runner: z
+      .object({
+        dir: z.string().min(1).optional(),
+        handlers: z.string().min(1).optional(),
+        metricsListen: Listener.optional(),
+        devMode: Bool.default(false),
+      })
+      .default({ devMode: false }),
+  })
+  .superRefine((c, ctx) => {
+    // Security settings fail closed: a setting that would silently downgrade to plaintext is an error.
+    if (c.database.mode === 'postgres' && !c.database.url) {
+      ctx.addIssue({ code: 'custom', path: ['database', 'url'], message: "is required when database.mode is 'postgres' (set DATABASE_URL or database.url)" });
+    }
+    if (c.database.url && /[?&]sslmode=(disable|allow|prefer)\b/.test(c.database.url) && c.database.sslMode !== 'disable') {
+      ctx.addIssue({ code: 'custom', path: ['database', 'url'], message: `asks for sslmode that may fall back to plaintext while database.sslMode is '${c.database.sslMode}'; remove sslmode from the URL` });
+    }
+    if (c.database.sslMode === 'disable' && c.database.url && !isLocalDatabase(c.database.url)) {
+      ctx.addIssue({ code: 'custom', path: ['database', 'sslMode'], message: "is 'disable' for a non-local database; set database.sslMode to 'verify-full' (with sslCaFile) or 'require'" });
+    }
+    if (c.redis.mode === 'redis' && !c.redis.url) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: "is required when redis.mode is 'redis' (set REDIS_URL or redis.url)" });
+    }
+    if (c.redis.url && !/^rediss?:\/\//.test(c.redis.url)) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'must start with redis:// (loopback only) or rediss:// (TLS)' });
+    }
+    if (c.redis.url?.startsWith('redis://') && !isLocalRedis(c.redis.url)) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'uses plaintext redis:// to a non-local host; use rediss:// (TLS)' });
+    }
+    if (c.redis.tlsCaFile && c.redis.url?.startsWith('redis://')) {
+      ctx.addIssue({ code: 'custom', path: ['redis', 'tlsCaFile'], message: 'is set but redis.url is plaintext redis://; use rediss://' });
+    }
+    if (Boolean(c.gateway.publicCertFile) !== Boolean(c.gateway.publicKeyFile)) {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'publicKeyFile'], message: 'gateway.publicCertFile and gateway.publicKeyFile must be set together' });
+    }
+  });
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1', '']);
+
+function isLocalDatabase(url: string): boolean {
+  const host = hostOf(url);
+  // A URL without a host (or with ?host=/socket/dir) is a Unix socket: local.
+  return host === undefined || LOCAL_HOSTS.has(host) || /[?&]host=\//.test(url);
+}
+
+function isLocalRedis(url: string): boolean {
+  const host = hostOf(url);
+  return host !== undefined && LOCAL_HOSTS.has(host);
+}
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

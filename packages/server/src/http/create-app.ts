@@ -1,0 +1,132 @@
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { errorBody } from '@controlplane/contracts';
+import {
+  CAUSATION_HEADER,
+  CORRELATION_HEADER,
+  correlationIdFrom,
+  isValidCorrelationId,
+  runWithContext,
+  type Logger,
+  type RequestContext,
+} from '@controlplane/platform';
+import { httpErrorFrom } from './error-mapping.js';
+import { parseJsonBody } from './json-body.js';
+import { SECURITY_HEADERS } from './security-headers.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ctx: RequestContext;
+  }
+}
+
+export interface HttpAppOptions {
+  /** Service name stamped on every error envelope and log line. */
+  service: string;
+  logger: Logger;
+  /** TLS server options. Required: there is no plaintext mode. */
+  https: HttpsServerOptions;
+  bodyLimitBytes?: number;
+  jsonMaxDepth?: number;
+  /** Whole request (headers + body) must arrive within this. */
+  requestTimeoutMs?: number;
+  /** Headers must arrive within this (slow-loris bound). */
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** A socket idle for this long is closed. */
+  idleTimeoutMs?: number;
+}
+
+export type HttpApp = FastifyInstance;
+
+/**
+ * A Fastify app with the behaviour every ControlPlane listener shares: HTTPS only, correlation
+ * ids carried through async work, security headers, a depth-limited JSON parser that refuses
+ * prototype-pollution keys, bounded timeouts, and one error handler that answers with an
+ * ErrorEnvelope and keeps internals in the log.
+ */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  if (!options.https || (!options.https.cert && !options.https.pfx)) {
+    throw new Error(`${options.service}: an HTTPS certificate is required; plaintext HTTP is not supported`);
+  }
+  const bodyLimit = options.bodyLimitBytes ?? 1_048_576;
+  const jsonMaxDepth = options.jsonMaxDepth ?? 64;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
+
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
+    https: {
+      // Node only checks header/request timeouts on this interval; the default (30 s) would let a
+      // slow-loris client hold a socket far past headersTimeout.
+      connectionsCheckingInterval: 1_000,
+      handshakeTimeout: 10_000,
+      ...options.https,
+    } as HttpsServerOptions,
+    bodyLimit,
+    requestTimeout,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+    connectionTimeout: options.idleTimeoutMs ?? 60_000,
+    genReqId: (req) => correlationIdFrom(req.headers[CORRELATION_HEADER]),
+    requestIdLogLabel: 'correlationId',
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    routerOptions: { maxParamLength: 256 },
+  }) as unknown as FastifyInstance;
+  app.server.headersTimeout = headersTimeout;
+
+  app.decorateRequest('ctx', undefined as unknown as RequestContext);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, jsonMaxDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', (req, reply, done) => {
+    const causation = req.headers[CAUSATION_HEADER];
+    req.ctx = {
+      correlationId: req.id,
+      causationId: isValidCorrelationId(causation) ? causation : undefined,
+    };
+    reply.headers(SECURITY_HEADERS);
+    reply.header(CORRELATION_HEADER, req.id);
+    // Every continuation of this request (hooks, handler, awaited work) runs inside the context.
+    runWithContext(req.ctx, done);
+  });
+  // Body parsing runs on socket events outside the context; re-enter it before validation.
+  app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, done));
+
+  app.addHook('onResponse', (req, reply, done) => {
+    req.log.info(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
+    done();
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody(httpErrorFrom({ code: 'FST_ERR_NOT_FOUND' }, { bodyLimitBytes: bodyLimit }), { service: options.service, correlationId: req.id }));
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const appErr = httpErrorFrom(err, { bodyLimitBytes: bodyLimit });
+    if (appErr.status >= 500) {
+      req.log.error({ err: appErr.cause ?? err, code: appErr.code }, 'request failed');
+    } else {
+      req.log.info({ code: appErr.code, status: appErr.status }, 'request refused');
+    }
+    if (appErr.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(appErr.retryAfter))));
+    const operation = req.routeOptions.url ? `${req.method} ${req.routeOptions.url}` : undefined;
+    reply
+      .code(appErr.status)
+      .type('application/json; charset=utf-8')
+      .send(errorBody(appErr, { service: options.service, operation, correlationId: req.id, causationId: req.ctx?.causationId }));
+  });
+
+  return app;
+}

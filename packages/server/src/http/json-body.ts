@@ -1,0 +1,49 @@
+import sjson from 'secure-json-parse';
+import { AppError } from '@controlplane/contracts';
+
+/**
+ * The deepest nesting of arrays/objects in a JSON text, found by one linear scan without parsing.
+ * Running this before JSON.parse means a 10,000-level body is refused cheaply, before any
+ * recursive code (validation, canonicalisation) could overflow the stack on it.
+ */
+export function jsonNestingDepth(text: string, stopAbove = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > stopAbove) return max;
+      }
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return max;
+}
+
+/**
+ * Parses a request body: depth-limited, and refusing `__proto__` / `constructor.prototype` keys
+ * (prototype pollution) instead of silently dropping them.
+ */
+export function parseJsonBody(text: string, maxDepth: number): unknown {
+  if (text.trim() === '') throw new AppError('MALFORMED_JSON', { message: 'The request body is empty.' });
+  if (jsonNestingDepth(text, maxDepth) > maxDepth) {
+    throw new AppError('JSON_TOO_DEEP', { params: { limit: maxDepth } });
+  }
+  try {
+    return sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    if (err instanceof SyntaxError && /prototype|__proto__|constructor/i.test(err.message)) {
+      throw new AppError('FORBIDDEN_KEY', { cause: err, details: [{ message: 'keys named __proto__ or constructor.prototype are not allowed', code: 'forbidden_key' }] });
+    }
+    throw new AppError('MALFORMED_JSON', { cause: err });
+  }
+}
