@@ -2,3 +2,4 @@ export * from './config/index.js';
 export * from './logging/index.js';
 export * from './pki/index.js';
 export * from './tls/index.js';
+export * from './crypto/index.js';
