@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   FORBIDDEN_KEY: { status: 400, category: 'VALIDATION_ERROR', retryable: false, message: 'The request body contains a forbidden key.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, category: 'VALIDATION_ERROR', retryable: false, message: 'The request body must be application/json.' },
   BODY_TOO_LARGE: { status: 413, category: 'VALIDATION_ERROR', retryable: false, message: 'The request body is larger than {limit} bytes.' },
-  SCHEMA_MISMATCH: { status: 422, category: 'SCHEMA_MISMATCH', retryable: false, message: 'The data does not match the schema registered for job type {jobType}.' },
+  SCHEMA_MISMATCH: { status: 400, category: 'SCHEMA_MISMATCH', retryable: false, message: 'The data does not match the schema registered for job type {jobType}.' },
   CONTRACT_VERSION_UNSUPPORTED: { status: 400, category: 'SCHEMA_MISMATCH', retryable: false, message: 'Contract version {version} is not supported.' },
 
   // 401 / 403 — who you are and what you may do

@@ -1,3 +1,4 @@
 export * from './storage/index.js';
 export * from './redis/index.js';
 export * from './http/index.js';
+export * from './jobforge/index.js';

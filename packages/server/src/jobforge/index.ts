@@ -1,0 +1,8 @@
+export { JobService, SERVICE_NAME as JOBFORGE_SERVICE, type RunnerIdentity, type ClaimOptions, type FailureInput, type OutcomeAck, type JobServiceOptions } from './lifecycle.js';
+export { JobStore, type LeaseRef, type NewJob, type ListJobsFilter, type StoredJobEvent } from './job-store.js';
+export { JobTypeRegistry, DEFAULT_POOL, type JobTypeContract } from './job-types.js';
+export { type JobRow, type ReadyEntry, toJobResponse, readyEntryOf } from './job-row.js';
+export { type JobEnvelope, envelopeOf } from './job-envelope.js';
+export { decideRetry, backoffDelay, type RetryDecision } from './retry-policy.js';
+export { type QueueBackend, type ClaimRequest } from './queue/queue-backend.js';
+export { PostgresQueue } from './queue/postgres-queue.js';

@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorEnvelope, JobEventType, JobRequest, JobResult, JobStatus } from '@controlplane/contracts';
+import type { Database, Sql } from '../storage/index.js';
+import type { JobRow } from './job-row.js';
+
+/** Columns selected whenever a whole job row is read. */
+const JOB_COLUMNS = `tenant_id, id, type, pool, priority, status, request, request_digest, attempts, retry_base, run_at,
+  expires_at, timeout_ms, lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error,
+  dead_lettered_at, submitted_by, created_at, updated_at, finished_at`;
+const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
+
+export interface NewJob {
+  tenantId: string;
+  request: JobRequest;
+  requestDigest: string;
+  pool: string;
+  runAt: Date;
+  submittedBy: string | null;
+}
+
+export interface JobEventRecord {
+  tenantId: string;
+  jobId: string;
+  type: JobEventType;
+  data?: Record<string, unknown> | undefined;
+}
+
+export interface StoredJobEvent {
+  seq: string;
+  id: string;
+  job_id: string;
+  type: JobEventType;
+  created_at: Date;
+  data: Record<string, unknown> | null;
+}
+
+export interface LeaseGrant {
+  runnerId: string;
+  leaseMs: number;
+}
+
+export interface LeaseRef {
+  jobId: string;
+  leaseId: string;
+  fencingToken: string;
+}
+
+export interface ListJobsFilter {
+  status?: JobStatus | undefined;
+  type?: string | undefined;
+  deadLettered?: boolean | undefined;
+  /** Opaque cursor from a previous page. */
+  after?: { createdAt: Date; id: string } | undefined;
+  limit: number;
+}
+
+/**
+ * All SQL touching jobs, their events and attempts. Every statement is scoped by tenant; the
+ * lease statements also check runner, lease id and fencing token, so a stale or foreign runner's
+ * write matches no row.
+ */
+export class JobStore {
+  constructor(readonly db: Database) {}
+
+  /** Inserts jobs that do not exist yet; returns the rows actually inserted. */
+  async insertJobs(tx: Sql, jobs: readonly NewJob[]): Promise<JobRow[]> {
+    if (jobs.length === 0) return [];
+    const res = await tx.query<JobRow>(
+      `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms, submitted_by)
+       select t.tenant_id, t.id, t.type, t.pool, t.priority, 'queued', t.request, t.digest, t.run_at, t.expires_at, t.timeout_ms, t.submitted_by
+         from jsonb_to_recordset($1::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
+              digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
+       on conflict (tenant_id, id) do nothing
+       returning ${JOB_COLUMNS}`,
+      [
+        JSON.stringify(
+          jobs.map((j) => ({
+            tenant_id: j.tenantId,
+            id: j.request.id,
+            type: j.request.type,
+            pool: j.pool,
+            priority: j.request.priority,
+            request: j.request,
+            digest: j.requestDigest,
+            run_at: j.runAt.toISOString(),
+            expires_at: j.request.metadata.expiresAt ?? null,
+            timeout_ms: j.request.timeoutMs,
+            submitted_by: j.submittedBy,
+          })),
+        ),
+      ],
+    );
+    return res.rows;
+  }
+
+  async getJobs(q: Sql, tenantId: string, ids: readonly string[]): Promise<JobRow[]> {
+    const res = await q.query<JobRow>(`select ${JOB_COLUMNS} from jobs where tenant_id = $1 and id = any($2::uuid[])`, [tenantId, ids]);
+    return res.rows;
+  }
+
+  async getJob(q: Sql, tenantId: string, id: string, forUpdate = false): Promise<JobRow | undefined> {
+    const res = await q.query<JobRow>(`select ${JOB_COLUMNS} from jobs where tenant_id = $1 and id = $2${forUpdate ? ' for update' : ''}`, [tenantId, id]);
+    return res.rows[0];
+  }
+
+  async listJobs(q: Sql, tenantId: string, f: ListJobsFilter): Promise<JobRow[]> {
+    const where = ['tenant_id = $1'];
+    const values: unknown[] = [tenantId];
+    if (f.status) where.push(`status = $${values.push(f.status)}`);
+    if (f.type) where.push(`type = $${values.push(f.type)}`);
+    if (f.deadLettered !== undefined) where.push(f.deadLettered ? 'dead_lettered_at is not null' : 'dead_lettered_at is null');
+    if (f.after) {
+      where.push(`(created_at, id) < ($${values.push(f.after.createdAt)}, $${values.push(f.after.id)}::uuid)`);
+    }
+    const res = await q.query<JobRow>(
+      `select ${JOB_COLUMNS} from jobs where ${where.join(' and ')} order by created_at desc, id desc limit $${values.push(f.limit)}`,
+      values,
+    );
+    return res.rows;
+  }
+
+  async appendEvents(q: Sql, events: readonly JobEventRecord[]): Promise<void> {
+    if (events.length === 0) return;
+    await q.query(
+      `insert into job_events (id, tenant_id, job_id, type, data)
+       select t.id, t.tenant_id, t.job_id, t.type, t.data
+         from jsonb_to_recordset($1::jsonb) as t(id uuid, tenant_id text, job_id uuid, type text, data jsonb)`,
+      [JSON.stringify(events.map((e) => ({ id: randomUUID(), tenant_id: e.tenantId, job_id: e.jobId, type: e.type, data: e.data ?? null })))],
+    );
+  }
+
+  async listEvents(q: Sql, tenantId: string, jobId: string, afterSeq = '0', limit = 500): Promise<StoredJobEvent[]> {
+    const res = await q.query<StoredJobEvent>(
+      `select seq, id, job_id, type, created_at, data from job_events
+        where tenant_id = $1 and job_id = $2 and seq > $3::bigint order by seq limit $4`,
+      [tenantId, jobId, afterSeq, limit],
+    );
+    return res.rows;
+  }
+
+  async listAttempts(q: Sql, tenantId: string, jobId: string): Promise<Record<string, unknown>[]> {
+    const res = await q.query(
+      `select attempt, runner_id, lease_id, fencing_token, started_at, finished_at, outcome, error
+         from job_attempts where tenant_id = $1 and job_id = $2 order by attempt`,
+      [tenantId, jobId],
+    );
+    return res.rows;
+  }
+
+  /**
+   * Leases ready jobs chosen by the PostgreSQL queue: highest priority first, then oldest run_at.
+   * SKIP LOCKED lets concurrent claimers take disjoint rows without waiting on each other.
+   */
+  async leaseNextReady(q: Sql, tenantId: string, pool: string, types: readonly string[], max: number, grant: LeaseGrant): Promise<JobRow[]> {
+    const res = await q.query<JobRow>(
+      `with picked as (
+         select tenant_id, id from jobs
+          where tenant_id = $1 and pool = $2 and status in ('queued', 'retrying') and type = any($3::text[])
+            and run_at <= now() and (expires_at is null or expires_at > now()) and cancel_requested_at is null
+          order by priority desc, run_at, id
+          limit $4
+          for update skip locked
+       ), leased as (
+         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
+                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
+                fencing_token = nextval('job_fencing_seq'), updated_at = now()
+           from picked p where j.tenant_id = p.tenant_id and j.id = p.id
+         returning ${J_COLUMNS}
+       ), attempts as (
+         insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
+         select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
+       )
+       select * from leased order by priority desc, run_at, id`,
+      [tenantId, pool, types, max, grant.runnerId, grant.leaseMs],
+    );
+    return res.rows;
+  }
+
+  /**
+   * Leases specific jobs popped from the Redis queue. The WHERE clause re-checks everything the
+   * queue claimed (tenant, pool, type, readiness), so a stale or wrong queue entry leases nothing.
+   */
+  async leaseByIds(q: Sql, tenantId: string, pool: string, types: readonly string[], ids: readonly string[], grant: LeaseGrant): Promise<JobRow[]> {
+    if (ids.length === 0) return [];
+    const res = await q.query<JobRow>(
+      `with leased as (
+         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
+                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
+                fencing_token = nextval('job_fencing_seq'), updated_at = now()
+          where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.pool = $2 and j.type = any($3::text[])
+            and j.status in ('queued', 'retrying') and j.run_at <= now() + interval '1 second'
+            and (j.expires_at is null or j.expires_at > now()) and j.cancel_requested_at is null
+         returning ${J_COLUMNS}
+       ), attempts as (
+         insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
+         select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
+       )
+       select * from leased order by priority desc, run_at, id`,
+      [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
+    );
+    return res.rows;
+  }
+
+  /** Extends the leases a runner still holds; returns the refs that were extended. */
+  async extendLeases(q: Sql, tenantId: string, runnerId: string, leases: readonly LeaseRef[], leaseMs: number): Promise<Array<{ id: string; cancel_requested: boolean }>> {
+    if (leases.length === 0) return [];
+    const res = await q.query<{ id: string; cancel_requested: boolean }>(
+      `update jobs j set lease_expires_at = now() + make_interval(secs => $4::double precision / 1000)
+         from jsonb_to_recordset($3::jsonb) as l(job_id uuid, lease_id uuid, fencing_token bigint)
+        where j.tenant_id = $1 and j.id = l.job_id and j.lease_id = l.lease_id and j.fencing_token = l.fencing_token
+          and j.lease_runner_id = $2 and j.status = 'running'
+       returning j.id, (j.cancel_requested_at is not null) as cancel_requested`,
+      [tenantId, runnerId, JSON.stringify(leases.map((l) => ({ job_id: l.jobId, lease_id: l.leaseId, fencing_token: l.fencingToken }))), leaseMs],
+    );
+    return res.rows;
+  }
+
+  /** Locks the job iff it is currently leased to this runner under this lease and token. */
+  async lockLeasedJob(q: Sql, tenantId: string, runnerId: string, ref: LeaseRef): Promise<JobRow | undefined> {
+    const res = await q.query<JobRow>(
+      `select ${JOB_COLUMNS} from jobs
+        where tenant_id = $1 and id = $2 and status = 'running' and lease_runner_id = $3 and lease_id = $4 and fencing_token = $5::bigint
+        for update`,
+      [tenantId, ref.jobId, runnerId, ref.leaseId, ref.fencingToken],
+    );
+    return res.rows[0];
+  }
+
+  async finishAttempt(q: Sql, tenantId: string, jobId: string, attempt: number, outcome: 'completed' | 'failed' | 'lease_expired' | 'cancelled' | 'released', error: ErrorEnvelope | null, resultSignature: string | null = null): Promise<void> {
+    await q.query(
+      `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6
+        where tenant_id = $1 and job_id = $2 and attempt = $3 and finished_at is null`,
+      [tenantId, jobId, attempt, outcome, error, resultSignature],
+    );
+  }
+
+  /** Was this exact lease already finished with a completion? (idempotent re-sends of a result) */
+  async attemptOutcome(q: Sql, tenantId: string, ref: LeaseRef, runnerId: string): Promise<string | undefined> {
+    const res = await q.query<{ outcome: string | null }>(
+      `select outcome from job_attempts where tenant_id = $1 and job_id = $2 and lease_id = $3 and fencing_token = $4::bigint and runner_id = $5`,
+      [tenantId, ref.jobId, ref.leaseId, ref.fencingToken, runnerId],
+    );
+    return res.rows[0]?.outcome ?? undefined;
+  }
+
+  async markCompleted(q: Sql, tenantId: string, jobId: string, result: JobResult): Promise<JobRow> {
+    const res = await q.query<JobRow>(
+      `update jobs set status = 'completed', result = $3, error = null, lease_id = null, lease_runner_id = null,
+              lease_expires_at = null, updated_at = now(), finished_at = now()
+        where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
+      [tenantId, jobId, result],
+    );
+    return res.rows[0]!;
+  }
+
+  /** Ends a job in a terminal failure state (failed or cancelled), dead-lettering failures. */
+  async markTerminal(q: Sql, tenantId: string, jobId: string, status: 'failed' | 'cancelled', error: ErrorEnvelope, result: JobResult | null, deadLetter: boolean): Promise<JobRow> {
+    const res = await q.query<JobRow>(
+      `update jobs set status = $3, error = $4, result = $5, lease_id = null, lease_runner_id = null, lease_expires_at = null,
+              dead_lettered_at = case when $6 then now() else null end, updated_at = now(), finished_at = now()
+        where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
+      [tenantId, jobId, status, error, result, deadLetter],
+    );
+    return res.rows[0]!;
+  }
+
+  /** Puts a job back in line for another attempt after `delayMs`. */
+  async markRetrying(q: Sql, tenantId: string, jobId: string, error: ErrorEnvelope | null, delayMs: number, status: 'retrying' | 'queued' = 'retrying'): Promise<JobRow> {
+    const res = await q.query<JobRow>(
+      `update jobs set status = $3, error = $4, run_at = now() + make_interval(secs => $5::double precision / 1000),
+              lease_id = null, lease_runner_id = null, lease_expires_at = null, updated_at = now()
+        where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
+      [tenantId, jobId, status, error, delayMs],
+    );
+    return res.rows[0]!;
+  }
+
+  /** A lease handed back by a draining runner: queued again now, the attempt not counted against retries. */
+  async releaseLease(q: Sql, tenantId: string, jobId: string): Promise<JobRow> {
+    const res = await q.query<JobRow>(
+      `update jobs set status = 'queued', retry_base = retry_base + 1, run_at = now(), lease_id = null, lease_runner_id = null,
+              lease_expires_at = null, updated_at = now()
+        where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
+      [tenantId, jobId],
+    );
+    return res.rows[0]!;
+  }
+
+  async requestCancel(q: Sql, tenantId: string, jobId: string): Promise<void> {
+    await q.query(`update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now() where tenant_id = $1 and id = $2`, [tenantId, jobId]);
+  }
+
+  /** Re-drives a failed or cancelled job: a fresh retry budget, queued now. */
+  async requeue(q: Sql, tenantId: string, jobId: string): Promise<JobRow> {
+    const res = await q.query<JobRow>(
+      `update jobs set status = 'queued', retry_base = attempts, run_at = now(), error = null, result = null,
+              dead_lettered_at = null, cancel_requested_at = null, finished_at = null, updated_at = now()
+        where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
+      [tenantId, jobId],
+    );
+    return res.rows[0]!;
+  }
+
+  /** Running jobs whose lease has run out, locked for the reaper (any tenant). */
+  async lockExpiredLeases(q: Sql, limit: number): Promise<JobRow[]> {
+    const res = await q.query<JobRow>(
+      `select ${JOB_COLUMNS} from jobs where status = 'running' and lease_expires_at < now()
+        order by lease_expires_at limit $1 for update skip locked`,
+      [limit],
+    );
+    return res.rows;
+  }
+
+  /** Waiting jobs past their expiresAt, locked for the expirer (any tenant). */
+  async lockExpiredJobs(q: Sql, limit: number): Promise<JobRow[]> {
+    const res = await q.query<JobRow>(
+      `select ${JOB_COLUMNS} from jobs where status in ('queued', 'retrying') and expires_at is not null and expires_at <= now()
+        order by expires_at limit $1 for update skip locked`,
+      [limit],
+    );
+    return res.rows;
+  }
+
+  /** Waiting jobs in id order after `afterKey`, for rebuilding the dispatch queue. */
+  async listWaiting(q: Sql, after: { tenantId: string; id: string } | undefined, limit: number): Promise<Array<Pick<JobRow, 'tenant_id' | 'id' | 'pool' | 'type' | 'priority' | 'run_at'>>> {
+    const res = await q.query<Pick<JobRow, 'tenant_id' | 'id' | 'pool' | 'type' | 'priority' | 'run_at'>>(
+      `select tenant_id, id, pool, type, priority, run_at from jobs
+        where status in ('queued', 'retrying') and cancel_requested_at is null
+          and ($1::text is null or (tenant_id, id) > ($1::text, $2::uuid))
+        order by tenant_id, id limit $3`,
+      [after?.tenantId ?? null, after?.id ?? null, limit],
+    );
+    return res.rows;
+  }
+}

@@ -1,0 +1,450 @@
+import {
+  AppError,
+  CONTRACT_VERSION_STRING,
+  JobRequest,
+  ValidationError,
+  buildErrorEnvelope,
+  canonicalHash,
+  parseOrThrow,
+  type ErrorCategory,
+  type ErrorDetail,
+  type ErrorEnvelope,
+  type JobEventType,
+  type JobResponse,
+  type JobResult,
+  type JobStatus,
+} from '@controlplane/contracts';
+import type { Logger } from '@controlplane/platform';
+import type { Database, Sql } from '../storage/index.js';
+import { envelopeOf, type JobEnvelope } from './job-envelope.js';
+import { readyEntryOf, toJobResponse, type JobRow, type ReadyEntry } from './job-row.js';
+import type { JobEventRecord, JobStore, LeaseRef, NewJob } from './job-store.js';
+import { DEFAULT_POOL, type JobTypeRegistry } from './job-types.js';
+import type { QueueBackend } from './queue/queue-backend.js';
+import { decideRetry } from './retry-policy.js';
+
+export const SERVICE_NAME = 'jobforge';
+
+/** A runner as the control plane knows it: identity from its certificate, types from registration. */
+export interface RunnerIdentity {
+  id: string;
+  tenantId: string;
+  pool: string;
+  /** Job types the runner registered; claims are limited to these. */
+  jobTypes: readonly string[];
+  version?: string | undefined;
+}
+
+export interface JobEventListener {
+  (tenantId: string, jobId: string, type: JobEventType): void;
+}
+
+export interface JobServiceOptions {
+  db: Database;
+  store: JobStore;
+  queue: QueueBackend;
+  jobTypes: JobTypeRegistry;
+  logger: Logger;
+  /** How long a claim's lease lasts before it must be renewed by a heartbeat. */
+  leaseMs?: number;
+  maxBatchSize?: number;
+  onEvent?: JobEventListener;
+}
+
+export interface ClaimOptions {
+  max: number;
+  waitMs: number;
+  /** Types the runner asks for; intersected with what it registered. */
+  types?: readonly string[] | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface FailureInput {
+  category: ErrorCategory;
+  code?: string | undefined;
+  message: string;
+  retryable: boolean;
+  details?: ErrorDetail[] | undefined;
+}
+
+export interface OutcomeAck {
+  jobId: string;
+  status: JobStatus;
+  /** True when this exact outcome had already been recorded (a re-sent result). */
+  duplicate: boolean;
+}
+
+/**
+ * The job lifecycle. PostgreSQL is the record; the queue backend is told about ready jobs only
+ * after the transaction that made them ready commits, so a crash can lose a queue entry (which
+ * reconciliation restores) but never a job.
+ */
+export class JobService {
+  readonly leaseMs: number;
+  readonly #maxBatch: number;
+
+  constructor(private readonly o: JobServiceOptions) {
+    this.leaseMs = o.leaseMs ?? 30_000;
+    this.#maxBatch = o.maxBatchSize ?? 1000;
+  }
+
+  get queue(): QueueBackend {
+    return this.o.queue;
+  }
+
+  // ---------------------------------------------------------------- submission
+
+  async submit(tenantId: string, actor: string | null, body: unknown): Promise<JobResponse> {
+    const [res] = await this.submitMany(tenantId, actor, [body], false);
+    return res!;
+  }
+
+  /** Submits many jobs in one transaction: all are accepted or none. */
+  async submitMany(tenantId: string, actor: string | null, bodies: readonly unknown[], batch = true): Promise<JobResponse[]> {
+    if (bodies.length === 0) throw new ValidationError([{ path: 'jobs', message: 'must contain at least one job' }]);
+    if (bodies.length > this.#maxBatch) throw new ValidationError([{ path: 'jobs', message: `must contain at most ${this.#maxBatch} jobs` }]);
+    const requests = bodies.map((b, i) => parseOrThrow(JobRequest, b, batch ? ['jobs', i] : []));
+    const ids = new Set<string>();
+    requests.forEach((r, i) => {
+      if (ids.has(r.id)) throw new ValidationError([{ path: batch ? `jobs[${i}].id` : 'id', message: 'duplicates another job in this batch' }]);
+      ids.add(r.id);
+    });
+
+    const now = Date.now();
+    const contracts = await this.o.jobTypes.getMany(this.o.db, tenantId, requests.map((r) => r.type));
+    const newJobs: NewJob[] = requests.map((request, i) => {
+      const prefix = batch ? `jobs[${i}].` : '';
+      const contract = contracts.get(request.type);
+      this.o.jobTypes.validateInput(contract, request.payload.data, `${prefix}payload.data`);
+      if (request.metadata.expiresAt && Date.parse(request.metadata.expiresAt) <= now) {
+        throw new ValidationError([{ path: `${prefix}metadata.expiresAt`, message: 'is in the past' }]);
+      }
+      const scheduled = request.metadata.scheduledAt ? Date.parse(request.metadata.scheduledAt) : now;
+      return {
+        tenantId,
+        request,
+        requestDigest: canonicalHash(request),
+        pool: contract?.pool ?? DEFAULT_POOL,
+        runAt: new Date(Math.max(now, scheduled)),
+        submittedBy: actor,
+      };
+    });
+
+    const { rows, inserted } = await this.o.db.transaction(async (tx) => {
+      const inserted = await this.o.store.insertJobs(tx, newJobs);
+      const insertedIds = new Set(inserted.map((r) => r.id));
+      const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
+      const byId = new Map(inserted.map((r) => [r.id, r]));
+      if (existing.length > 0) {
+        for (const row of await this.o.store.getJobs(tx, tenantId, existing.map((j) => j.request.id))) byId.set(row.id, row);
+        for (const j of existing) {
+          const row = byId.get(j.request.id);
+          // Same id, same request: the earlier submission stands (idempotent). Different request: conflict.
+          if (!row || row.request_digest !== j.requestDigest) {
+            throw new AppError('IDEMPOTENCY_CONFLICT', { params: { id: j.request.id } });
+          }
+        }
+      }
+      await this.o.store.appendEvents(tx, inserted.flatMap((r) => [ev(r, 'job.created'), ev(r, 'job.queued', { runAt: r.run_at.toISOString() })]));
+      return { rows: newJobs.map((j) => byId.get(j.request.id)!), inserted };
+    });
+    await this.#enqueue(inserted.map(readyEntryOf));
+    for (const r of inserted) this.#emit(r, 'job.queued');
+    return rows.map(toJobResponse);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async get(tenantId: string, id: string): Promise<JobResponse> {
+    const row = await this.o.store.getJob(this.o.db, tenantId, id);
+    if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+    return toJobResponse(row);
+  }
+
+  async getRow(tenantId: string, id: string): Promise<JobRow> {
+    const row = await this.o.store.getJob(this.o.db, tenantId, id);
+    if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+    return row;
+  }
+
+  // ---------------------------------------------------------------- operator actions
+
+  async cancel(tenantId: string, id: string): Promise<JobResponse> {
+    let removed: ReadyEntry | undefined;
+    const row = await this.o.db.transaction(async (tx) => {
+      const row = await this.o.store.getJob(tx, tenantId, id, true);
+      if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+      switch (row.status) {
+        case 'pending':
+        case 'queued':
+        case 'retrying': {
+          const done = await this.o.store.markTerminal(tx, tenantId, id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+          await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled', { by: 'operator' })]);
+          removed = readyEntryOf(row);
+          return done;
+        }
+        case 'running':
+          // The runner learns of it on its next heartbeat and stops the handler; the job becomes
+          // `cancelled` when the runner reports back or its lease runs out.
+          await this.o.store.requestCancel(tx, tenantId, id);
+          return (await this.o.store.getJob(tx, tenantId, id))!;
+        case 'cancelled':
+          return row;
+        default:
+          throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'queued, retrying or running' } });
+      }
+    });
+    if (removed) {
+      await this.o.queue.remove([removed]).catch((err: unknown) => this.o.logger.warn({ err }, 'queue remove failed; the stale entry will be skipped at claim'));
+      this.#emit(row, 'job.cancelled');
+    }
+    return toJobResponse(row);
+  }
+
+  /** Re-drives a failed (dead-lettered) or cancelled job with a fresh retry budget. */
+  async retry(tenantId: string, id: string): Promise<JobResponse> {
+    const row = await this.o.db.transaction(async (tx) => {
+      const row = await this.o.store.getJob(tx, tenantId, id, true);
+      if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+      if (row.status !== 'failed' && row.status !== 'cancelled') {
+        throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'failed or cancelled' } });
+      }
+      const next = await this.o.store.requeue(tx, tenantId, id);
+      await this.o.store.appendEvents(tx, [ev(next, 'job.queued', { redrive: true })]);
+      return next;
+    });
+    await this.#enqueue([readyEntryOf(row)]);
+    this.#emit(row, 'job.queued');
+    return toJobResponse(row);
+  }
+
+  // ---------------------------------------------------------------- runner protocol
+
+  /** Long-polls for up to `max` jobs of the runner's tenant, pool and registered types. */
+  async claim(runner: RunnerIdentity, opts: ClaimOptions): Promise<JobEnvelope[]> {
+    const registered = new Set(runner.jobTypes);
+    const types = opts.types ? opts.types.filter((t) => registered.has(t)) : [...registered];
+    if (types.length === 0) return [];
+    const max = Math.max(1, Math.min(opts.max, 500));
+    const deadline = Date.now() + Math.max(0, Math.min(opts.waitMs, 60_000));
+    for (;;) {
+      const rows = await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } });
+      if (rows.length > 0) {
+        await this.o.store.appendEvents(this.o.db, rows.map((r) => ev(r, 'job.started', { attempt: r.attempts, runnerId: runner.id })));
+        for (const r of rows) this.#emit(r, 'job.started');
+        return rows.map(envelopeOf);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || opts.signal?.aborted) return [];
+      await this.o.queue.waitForWork(runner.tenantId, runner.pool, left, opts.signal);
+    }
+  }
+
+  /** Extends the runner's leases; answers which of its jobs are cancelled or no longer its own. */
+  async heartbeat(runner: RunnerIdentity, leases: readonly LeaseRef[]): Promise<{ extended: string[]; cancel: string[]; lost: string[]; leaseExpiresAt: string }> {
+    const extended = await this.o.store.extendLeases(this.o.db, runner.tenantId, runner.id, leases, this.leaseMs);
+    const ok = new Set(extended.map((e) => e.id));
+    return {
+      extended: [...ok],
+      cancel: extended.filter((e) => e.cancel_requested).map((e) => e.id),
+      lost: leases.filter((l) => !ok.has(l.jobId)).map((l) => l.jobId),
+      leaseExpiresAt: new Date(Date.now() + this.leaseMs).toISOString(),
+    };
+  }
+
+  async progress(runner: RunnerIdentity, ref: LeaseRef, data: { pct?: number | undefined; message?: string | undefined }): Promise<{ cancel: boolean }> {
+    return this.o.db.transaction(async (tx) => {
+      const row = await this.#leased(tx, runner, ref);
+      await this.o.store.appendEvents(tx, [ev(row, 'job.progress', { ...(data.pct !== undefined ? { pct: data.pct } : {}), ...(data.message ? { message: data.message } : {}) })]);
+      this.#emit(row, 'job.progress');
+      return { cancel: row.cancel_requested_at !== null };
+    });
+  }
+
+  /** Records a successful outcome exactly once; a re-send of the same outcome is acknowledged. */
+  async complete(runner: RunnerIdentity, ref: LeaseRef, output: { data?: unknown; startedAt?: string | undefined; signature?: string | undefined }): Promise<OutcomeAck> {
+    let retryEntry: ReadyEntry | undefined;
+    const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
+      const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
+      if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'completed');
+      const contract = await this.o.jobTypes.get(tx, runner.tenantId, row.type);
+      const problems = this.o.jobTypes.outputProblems(contract, output.data);
+      if (problems.length > 0) {
+        const failed = await this.#recordFailure(tx, row, { category: 'SCHEMA_MISMATCH', code: 'SCHEMA_MISMATCH', message: `The result does not match the output schema of job type ${row.type}.`, retryable: false, details: problems }, runner);
+        retryEntry = failed.retry;
+        return { jobId: row.id, status: failed.row.status, duplicate: false };
+      }
+      const result: JobResult = {
+        success: true,
+        ...(output.data !== undefined ? { data: output.data as JobResult['data'] } : {}),
+        metadata: {
+          ...(output.startedAt ? { startedAt: output.startedAt } : {}),
+          completedAt: new Date().toISOString(),
+          durationMs: Math.max(0, Date.now() - (output.startedAt ? Date.parse(output.startedAt) : row.updated_at.getTime())),
+          attempts: row.attempts,
+          runnerId: runner.id,
+          ...(runner.version ? { runnerVersion: runner.version } : {}),
+        },
+      };
+      const done = await this.o.store.markCompleted(tx, runner.tenantId, row.id, result);
+      await this.o.store.finishAttempt(tx, runner.tenantId, row.id, row.attempts, 'completed', null, output.signature ?? null);
+      await this.o.store.appendEvents(tx, [ev(done, 'job.completed', { attempt: row.attempts, runnerId: runner.id })]);
+      this.#emit(done, 'job.completed');
+      return { jobId: row.id, status: 'completed', duplicate: false };
+    });
+    if (retryEntry) await this.#enqueue([retryEntry]);
+    return ack;
+  }
+
+  /** Records a failed attempt: retried per the job's policy, or failed and dead-lettered. */
+  async fail(runner: RunnerIdentity, ref: LeaseRef, failure: FailureInput): Promise<OutcomeAck> {
+    let retryEntry: ReadyEntry | undefined;
+    const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
+      const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
+      if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'failed');
+      const out = await this.#recordFailure(tx, row, failure, runner);
+      retryEntry = out.retry;
+      return { jobId: row.id, status: out.row.status, duplicate: false };
+    });
+    if (retryEntry) await this.#enqueue([retryEntry]);
+    return ack;
+  }
+
+  /** A draining runner hands a job back: it is queued again at once without using a retry. */
+  async release(runner: RunnerIdentity, ref: LeaseRef): Promise<OutcomeAck> {
+    let entry: ReadyEntry | undefined;
+    const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
+      const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
+      if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'released');
+      await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
+      if (row.cancel_requested_at) {
+        const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+        await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
+        return { jobId: row.id, status: 'cancelled', duplicate: false };
+      }
+      const next = await this.o.store.releaseLease(tx, row.tenant_id, row.id);
+      await this.o.store.appendEvents(tx, [ev(next, 'job.queued', { released: true })]);
+      entry = readyEntryOf(next);
+      return { jobId: row.id, status: 'queued', duplicate: false };
+    });
+    if (entry) await this.#enqueue([entry]);
+    return ack;
+  }
+
+  // ---------------------------------------------------------------- periodic duties
+
+  /** Retries or fails running jobs whose lease ran out (their runner died or hung). */
+  async reapExpiredLeases(limit = 500): Promise<number> {
+    const retries: ReadyEntry[] = [];
+    const n = await this.o.db.transaction(async (tx) => {
+      const rows = await this.o.store.lockExpiredLeases(tx, limit);
+      for (const row of rows) {
+        await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'lease_expired', null);
+        if (row.cancel_requested_at) {
+          const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+          await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
+          continue;
+        }
+        const out = await this.#recordFailure(tx, row, { category: 'RUNNER_ERROR', code: 'LEASE_EXPIRED', message: 'The runner holding the job stopped renewing its lease.', retryable: true }, undefined, true);
+        if (out.retry) retries.push(out.retry);
+      }
+      return rows.length;
+    });
+    await this.#enqueue(retries);
+    if (n > 0) this.o.logger.info({ count: n }, 'reclaimed expired leases');
+    return n;
+  }
+
+  /** Fails waiting jobs whose expiresAt has passed. */
+  async expireJobs(limit = 500): Promise<number> {
+    const removed: ReadyEntry[] = [];
+    const n = await this.o.db.transaction(async (tx) => {
+      const rows = await this.o.store.lockExpiredJobs(tx, limit);
+      for (const row of rows) {
+        const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'failed', this.#envelope('JOB_EXPIRED'), null, true);
+        await this.o.store.appendEvents(tx, [ev(done, 'job.expired')]);
+        removed.push(readyEntryOf(row));
+      }
+      return rows.length;
+    });
+    if (removed.length) await this.o.queue.remove(removed).catch(() => undefined);
+    return n;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  async #leased(tx: Sql, runner: RunnerIdentity, ref: LeaseRef): Promise<JobRow> {
+    const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
+    if (!row) throw new AppError('LEASE_NOT_HELD');
+    return row;
+  }
+
+  async #duplicateOrRefuse(tx: Sql, runner: RunnerIdentity, ref: LeaseRef, outcome: 'completed' | 'failed' | 'released'): Promise<OutcomeAck> {
+    const prior = await this.o.store.attemptOutcome(tx, runner.tenantId, ref, runner.id);
+    if (prior === outcome || (outcome === 'failed' && prior === 'cancelled')) {
+      const row = await this.o.store.getJob(tx, runner.tenantId, ref.jobId);
+      return { jobId: ref.jobId, status: row?.status ?? 'completed', duplicate: true };
+    }
+    throw new AppError('LEASE_NOT_HELD');
+  }
+
+  async #recordFailure(tx: Sql, row: JobRow, failure: FailureInput, runner: RunnerIdentity | undefined, attemptFinished = false): Promise<{ row: JobRow; retry?: ReadyEntry }> {
+    const envelope: ErrorEnvelope = {
+      ...this.#envelope('HANDLER_FAILED'),
+      category: failure.category,
+      code: failure.code ?? 'HANDLER_FAILED',
+      message: failure.message.slice(0, 2000),
+      details: failure.details ?? [],
+      retryable: failure.retryable,
+      ...(row.request.metadata.correlationId ? { correlationId: row.request.metadata.correlationId } : {}),
+    };
+    if (row.cancel_requested_at) {
+      if (!attemptFinished) await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'cancelled', envelope);
+      const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+      await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
+      this.#emit(done, 'job.cancelled');
+      return { row: done };
+    }
+    if (!attemptFinished) await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'failed', envelope);
+    const decision = decideRetry(row.request.retryPolicy, row.attempts - row.retry_base, envelope);
+    if (decision.retry) {
+      const next = await this.o.store.markRetrying(tx, row.tenant_id, row.id, envelope, decision.delayMs);
+      await this.o.store.appendEvents(tx, [ev(next, 'job.retrying', { attempt: row.attempts, delayMs: decision.delayMs, code: envelope.code })]);
+      this.#emit(next, 'job.retrying');
+      return { row: next, retry: readyEntryOf(next) };
+    }
+    const result: JobResult = {
+      success: false,
+      error: envelope,
+      metadata: { completedAt: new Date().toISOString(), durationMs: Math.max(0, Date.now() - row.updated_at.getTime()), attempts: row.attempts, ...(runner ? { runnerId: runner.id } : {}) },
+    };
+    const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'failed', envelope, result, true);
+    await this.o.store.appendEvents(tx, [ev(done, 'job.failed', { attempt: row.attempts, code: envelope.code, reason: decision.reason })]);
+    this.#emit(done, 'job.failed');
+    return { row: done };
+  }
+
+  #envelope(code: 'JOB_CANCELLED' | 'JOB_EXPIRED' | 'HANDLER_FAILED'): ErrorEnvelope {
+    return buildErrorEnvelope(new AppError(code), { service: SERVICE_NAME });
+  }
+
+  async #enqueue(entries: readonly ReadyEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    try {
+      await this.o.queue.enqueue(entries);
+    } catch (err) {
+      // The jobs are safe in PostgreSQL; reconciliation puts them back in the queue.
+      this.o.logger.warn({ err, count: entries.length }, 'enqueue failed; reconciliation will restore the entries');
+    }
+  }
+
+  #emit(row: JobRow, type: JobEventType): void {
+    this.o.onEvent?.(row.tenant_id, row.id, type);
+  }
+}
+
+function ev(row: JobRow, type: JobEventType, data?: Record<string, unknown>): JobEventRecord {
+  return { tenantId: row.tenant_id, jobId: row.id, type, data: { status: row.status, ...data } };
+}
+
+export const JOBFORGE_VERSION = CONTRACT_VERSION_STRING;

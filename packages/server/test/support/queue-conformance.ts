@@ -1,0 +1,299 @@
+// One lifecycle suite that every dispatch backend must pass (PostgreSQL queue on PostgreSQL and
+// on PGlite, Redis queue on PostgreSQL). Each backend file supplies a factory.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AppError, type JobRequestInput } from '@controlplane/contracts';
+import { createLogger } from '@controlplane/platform';
+import { JobService, JobStore, JobTypeRegistry, type Database, type QueueBackend, type RunnerIdentity } from '@controlplane/server';
+
+export interface BackendHarness {
+  db: Database;
+  queue: QueueBackend;
+  /** Removes all jobs between tests. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type HarnessFactory = () => Promise<BackendHarness>;
+
+export function job(overrides: Partial<JobRequestInput> = {}): JobRequestInput {
+  return {
+    id: randomUUID(),
+    type: 'echo',
+    payload: { type: 'echo', data: { n: 1 } },
+    metadata: { source: 'conformance', createdAt: new Date().toISOString() },
+    retryPolicy: { maxRetries: 2, backoffMs: 20, maxBackoffMs: 40, backoffMultiplier: 2 },
+    ...overrides,
+  };
+}
+
+export async function expectCode(p: Promise<unknown>, code: string): Promise<AppError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected ${code}`).toBeInstanceOf(AppError);
+  expect((err as AppError).code).toBe(code);
+  return err as AppError;
+}
+
+export function queueConformance(name: string, factory: HarnessFactory): void {
+  describe(`queue conformance: ${name}`, () => {
+    let h: BackendHarness;
+    let svc: JobService;
+    let store: JobStore;
+    const r1: RunnerIdentity = { id: 'runner-1', tenantId: 't1', pool: 'default', jobTypes: ['echo', 'other'] };
+    const r2: RunnerIdentity = { id: 'runner-2', tenantId: 't1', pool: 'default', jobTypes: ['echo', 'other'] };
+    const rOther: RunnerIdentity = { id: 'runner-b', tenantId: 't2', pool: 'default', jobTypes: ['echo'] };
+
+    beforeAll(async () => {
+      h = await factory();
+      store = new JobStore(h.db);
+      svc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }), leaseMs: 5_000 });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+    beforeEach(async () => {
+      await h.reset();
+    });
+
+    it('submits, reads back and treats a repeated id as idempotent', async () => {
+      const req = job();
+      const res = await svc.submit('t1', 'key:1', req);
+      expect(res.status).toBe('queued');
+      expect(res.request.priority).toBe(50);
+      expect((await svc.get('t1', req.id)).id).toBe(req.id);
+      const again = await svc.submit('t1', 'key:1', req);
+      expect(again.updatedAt).toBe(res.updatedAt);
+      await expectCode(svc.submit('t1', 'key:1', { ...req, priority: 99 }), 'IDEMPOTENCY_CONFLICT');
+    });
+
+    it('keeps tenants apart: same id in two tenants, no cross-tenant read', async () => {
+      const req = job();
+      await svc.submit('t1', null, req);
+      await svc.submit('t2', null, { ...req, payload: { type: 'echo', data: { other: true } } });
+      expect((await svc.get('t2', req.id)).request.payload.data).toEqual({ other: true });
+      await expectCode(svc.get('t2', randomUUID()), 'JOB_NOT_FOUND');
+      const claimed = await svc.claim(rOther, { max: 10, waitMs: 0 });
+      expect(claimed.map((c) => c.tenantId)).toEqual(['t2']);
+      expect(claimed[0]!.payload.data).toEqual({ other: true });
+    });
+
+    it('refuses invalid requests with field paths', async () => {
+      const err = await expectCode(svc.submit('t1', null, { ...job(), priority: 500, payload: { type: 'x' } }), 'VALIDATION_FAILED');
+      expect(err.details.map((d) => d.path)).toEqual(expect.arrayContaining(['priority', 'payload.data']));
+    });
+
+    it('submits a batch atomically', async () => {
+      const good = job();
+      await expectCode(svc.submitMany('t1', null, [good, { ...job(), type: '' }]), 'VALIDATION_FAILED');
+      await expectCode(svc.get('t1', good.id), 'JOB_NOT_FOUND');
+      const ok = await svc.submitMany('t1', null, [job(), job(), job()]);
+      expect(ok.map((r) => r.status)).toEqual(['queued', 'queued', 'queued']);
+    });
+
+    it('claims by priority, then submission order', async () => {
+      const low = job({ priority: 10 });
+      const mid1 = job({ priority: 50 });
+      const mid2 = job({ priority: 50 });
+      const high = job({ priority: 90, type: 'other', payload: { type: 'other', data: {} } });
+      for (const j of [low, mid1, mid2, high]) {
+        await svc.submit('t1', null, j);
+        await sleep(3);
+      }
+      const claimed = await svc.claim(r1, { max: 10, waitMs: 0 });
+      expect(claimed.map((c) => c.jobId)).toEqual([high.id, mid1.id, mid2.id, low.id]);
+      expect(new Set(claimed.map((c) => c.fencingToken)).size).toBe(4);
+    });
+
+    it('hands a runner only its registered types, whatever it asks for', async () => {
+      const secret = job({ type: 'admin.task', payload: { type: 'x', data: {} } });
+      await svc.submit('t1', null, secret);
+      expect(await svc.claim(r1, { max: 10, waitMs: 0, types: ['admin.task'] })).toEqual([]);
+      expect(await svc.claim(r1, { max: 10, waitMs: 0 })).toEqual([]);
+      expect(await svc.claim(rOther, { max: 10, waitMs: 0, types: ['admin.task'] })).toEqual([]);
+      const admin: RunnerIdentity = { ...r1, id: 'runner-admin', jobTypes: ['admin.task'] };
+      expect((await svc.claim(admin, { max: 10, waitMs: 0 })).map((c) => c.jobId)).toEqual([secret.id]);
+    });
+
+    it('holds scheduled jobs until they are due and wakes a long-poll when work arrives', async () => {
+      const later = job({ metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 400).toISOString() } });
+      await svc.submit('t1', null, later);
+      expect(await svc.claim(r1, { max: 1, waitMs: 0 })).toEqual([]);
+      const got = await svc.claim(r1, { max: 1, waitMs: 3_000 });
+      expect(got.map((g) => g.jobId)).toEqual([later.id]);
+
+      const waiting = svc.claim(r1, { max: 1, waitMs: 5_000 });
+      await sleep(100);
+      const now = job();
+      await svc.submit('t1', null, now);
+      expect((await waiting).map((g) => g.jobId)).toEqual([now.id]);
+    });
+
+    it('records a completion once and refuses stale, foreign and cross-tenant writers', async () => {
+      const req = job();
+      await svc.submit('t1', null, req);
+      const [env] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      const ref = { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken };
+      await expectCode(svc.complete(r2, ref, { data: { forged: true } }), 'LEASE_NOT_HELD');
+      await expectCode(svc.complete({ ...rOther, id: r1.id }, ref, { data: {} }), 'LEASE_NOT_HELD');
+      await expectCode(svc.complete(r1, { ...ref, fencingToken: String(BigInt(ref.fencingToken) - 1n) }, { data: {} }), 'LEASE_NOT_HELD');
+      await expectCode(svc.complete(r1, { ...ref, leaseId: randomUUID() }, { data: {} }), 'LEASE_NOT_HELD');
+      const ack = await svc.complete(r1, ref, { data: { echoed: 1 } });
+      expect(ack).toEqual({ jobId: req.id, status: 'completed', duplicate: false });
+      expect(await svc.complete(r1, ref, { data: { echoed: 1 } })).toMatchObject({ duplicate: true, status: 'completed' });
+      await expectCode(svc.fail(r1, ref, { category: 'RUNTIME_ERROR', message: 'late', retryable: true }), 'LEASE_NOT_HELD');
+      const done = await svc.get('t1', req.id);
+      expect(done.status).toBe('completed');
+      expect(done.result).toMatchObject({ success: true, data: { echoed: 1 }, metadata: { attempts: 1, runnerId: 'runner-1' } });
+      const types = (await store.listEvents(h.db, 't1', req.id)).map((e) => e.type);
+      expect(types).toEqual(['job.created', 'job.queued', 'job.started', 'job.completed']);
+    });
+
+    it('retries with backoff per policy, then fails and dead-letters; re-drive queues it again', async () => {
+      const req = job({ retryPolicy: { maxRetries: 1, backoffMs: 150, maxBackoffMs: 150, backoffMultiplier: 1 } });
+      await svc.submit('t1', null, req);
+      const [a1] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      const t0 = Date.now();
+      const ack1 = await svc.fail(r1, { jobId: req.id, leaseId: a1!.leaseId, fencingToken: a1!.fencingToken }, { category: 'RUNTIME_ERROR', message: 'boom', retryable: true });
+      expect(ack1.status).toBe('retrying');
+      expect(await svc.claim(r1, { max: 1, waitMs: 0 })).toEqual([]);
+      const [a2] = await svc.claim(r1, { max: 1, waitMs: 3_000 });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(70); // equal jitter: at least half the backoff
+      expect(a2!.attempt).toBe(2);
+      const ack2 = await svc.fail(r1, { jobId: req.id, leaseId: a2!.leaseId, fencingToken: a2!.fencingToken }, { category: 'RUNTIME_ERROR', message: 'boom again', retryable: true });
+      expect(ack2.status).toBe('failed');
+      const failed = await svc.getRow('t1', req.id);
+      expect(failed.dead_lettered_at).not.toBeNull();
+      expect(failed.error).toMatchObject({ category: 'RUNTIME_ERROR', message: 'boom again' });
+      const again = await svc.retry('t1', req.id);
+      expect(again.status).toBe('queued');
+      const [a3] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      expect(a3!.attempt).toBe(3);
+      await expectCode(svc.retry('t1', req.id), 'INVALID_STATE');
+    });
+
+    it('does not retry non-retryable failures', async () => {
+      const req = job();
+      await svc.submit('t1', null, req);
+      const [a] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      const ack = await svc.fail(r1, { jobId: req.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken }, { category: 'VALIDATION_ERROR', message: 'bad input', retryable: false });
+      expect(ack.status).toBe('failed');
+    });
+
+    it('reclaims an expired lease, runs the job elsewhere, and refuses the stale runner', async () => {
+      const shortSvc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }), leaseMs: 100 });
+      const req = job({ retryPolicy: { maxRetries: 3, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } });
+      await shortSvc.submit('t1', null, req);
+      const [stale] = await shortSvc.claim(r1, { max: 1, waitMs: 0 });
+      await sleep(250);
+      expect(await shortSvc.reapExpiredLeases()).toBe(1);
+      const [fresh] = await shortSvc.claim(r2, { max: 1, waitMs: 2_000 });
+      expect(fresh!.jobId).toBe(req.id);
+      expect(BigInt(fresh!.fencingToken)).toBeGreaterThan(BigInt(stale!.fencingToken));
+      await expectCode(shortSvc.complete(r1, { jobId: req.id, leaseId: stale!.leaseId, fencingToken: stale!.fencingToken }, { data: { from: 'stale' } }), 'LEASE_NOT_HELD');
+      await svc.complete(r2, { jobId: req.id, leaseId: fresh!.leaseId, fencingToken: fresh!.fencingToken }, { data: { from: 'fresh' } });
+      const done = await svc.get('t1', req.id);
+      expect(done.result?.data).toEqual({ from: 'fresh' });
+      const attempts = await store.listAttempts(h.db, 't1', req.id);
+      expect(attempts.map((a) => a.outcome)).toEqual(['lease_expired', 'completed']);
+    });
+
+    it('extends leases on heartbeat and reports lost ones', async () => {
+      await svc.submit('t1', null, job());
+      const [a] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      const ref = { jobId: a!.jobId, leaseId: a!.leaseId, fencingToken: a!.fencingToken };
+      const hb = await svc.heartbeat(r1, [ref, { jobId: randomUUID(), leaseId: randomUUID(), fencingToken: '1' }]);
+      expect(hb.extended).toEqual([a!.jobId]);
+      expect(hb.lost).toHaveLength(1);
+      expect((await svc.heartbeat(r2, [ref])).lost).toEqual([a!.jobId]);
+    });
+
+    it('cancels queued jobs at once and running jobs through the runner', async () => {
+      const queued = job();
+      await svc.submit('t1', null, queued);
+      expect((await svc.cancel('t1', queued.id)).status).toBe('cancelled');
+      expect(await svc.claim(r1, { max: 5, waitMs: 0 })).toEqual([]);
+
+      const running = job();
+      await svc.submit('t1', null, running);
+      const [a] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      const ref = { jobId: running.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken };
+      expect((await svc.cancel('t1', running.id)).status).toBe('running');
+      const hb = await svc.heartbeat(r1, [ref]);
+      expect(hb.cancel).toEqual([running.id]);
+      const ack = await svc.fail(r1, ref, { category: 'RUNNER_ERROR', code: 'JOB_CANCELLED', message: 'cancelled', retryable: false });
+      expect(ack.status).toBe('cancelled');
+      expect((await svc.get('t1', running.id)).status).toBe('cancelled');
+      await expectCode(svc.cancel('t1', randomUUID()), 'JOB_NOT_FOUND');
+    });
+
+    it('expires jobs that wait past expiresAt', async () => {
+      const req = job({ type: 'nobody.serves', payload: { type: 'x', data: {} }, metadata: { source: 's', createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 150).toISOString() } });
+      await svc.submit('t1', null, req);
+      await sleep(250);
+      expect(await svc.expireJobs()).toBeGreaterThanOrEqual(1);
+      const row = await svc.getRow('t1', req.id);
+      expect(row.status).toBe('failed');
+      expect(row.error?.code).toBe('JOB_EXPIRED');
+      expect((await store.listEvents(h.db, 't1', req.id)).map((e) => e.type)).toContain('job.expired');
+    });
+
+    it('hands back a released job at once without using a retry', async () => {
+      const req = job({ retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } });
+      await svc.submit('t1', null, req);
+      const [a] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      expect((await svc.release(r1, { jobId: req.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken })).status).toBe('queued');
+      const [b] = await svc.claim(r2, { max: 1, waitMs: 1_000 });
+      const ack = await svc.fail(r2, { jobId: req.id, leaseId: b!.leaseId, fencingToken: b!.fencingToken }, { category: 'RUNTIME_ERROR', message: 'x', retryable: true });
+      // maxRetries 0: the release did not count, so this first real failure is final.
+      expect(ack.status).toBe('failed');
+    });
+
+    it('validates input and output against a job-type contract', async () => {
+      const reg = new JobTypeRegistry();
+      const csvc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: reg, logger: createLogger({ service: 'test', level: 'silent' }) });
+      await reg.put(h.db, { tenantId: 't1', type: 'typed', pool: 'default', inputSchema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } }, outputSchema: { type: 'object', required: ['sum'] } });
+      const err = await expectCode(csvc.submit('t1', null, job({ type: 'typed', payload: { type: 't', data: { n: 'x' } } })), 'SCHEMA_MISMATCH');
+      expect(err.status).toBe(400);
+      expect(err.details[0]?.path).toBe('payload.data.n');
+      const ok = job({ type: 'typed', payload: { type: 't', data: { n: 2 } } });
+      await csvc.submit('t1', null, ok);
+      const [a] = await csvc.claim({ ...r1, jobTypes: ['typed'] }, { max: 1, waitMs: 0 });
+      const ack = await csvc.complete({ ...r1, jobTypes: ['typed'] }, { jobId: ok.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken }, { data: { wrong: true } });
+      expect(ack.status).toBe('failed');
+      expect((await csvc.get('t1', ok.id)).error?.category).toBe('SCHEMA_MISMATCH');
+    });
+
+    it('never leases one job to two concurrent claimers', async () => {
+      const n = 300;
+      const batch = Array.from({ length: n }, () => job());
+      for (let i = 0; i < n; i += 100) await svc.submitMany('t1', null, batch.slice(i, i + 100));
+      const seen = new Map<string, number>();
+      const claimer = async (r: RunnerIdentity) => {
+        for (;;) {
+          const got = await svc.claim(r, { max: 7, waitMs: 0 });
+          if (got.length === 0) return;
+          for (const g of got) seen.set(g.jobId, (seen.get(g.jobId) ?? 0) + 1);
+          await Promise.all(got.map((g) => svc.complete(r, { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, { data: {} })));
+        }
+      };
+      await Promise.all([claimer(r1), claimer(r2), claimer({ ...r1, id: 'runner-3' }), claimer({ ...r2, id: 'runner-4' })]);
+      expect(seen.size).toBe(n);
+      expect([...seen.values()].every((c) => c === 1)).toBe(true);
+      const counts = await h.db.query<{ status: string; n: number }>(`select status, count(*)::int as n from jobs where tenant_id = 't1' group by status`);
+      expect(counts.rows).toEqual([{ status: 'completed', n }]);
+    });
+  });
+}
+
+/** Seeds the tenants the suite uses. */
+export async function seedTenants(db: Database): Promise<void> {
+  await db.query(`insert into tenants (id, name) values ('t1', 'Tenant one'), ('t2', 'Tenant two') on conflict do nothing`);
+}
+
+export async function resetJobs(db: Database): Promise<void> {
+  await db.query('delete from job_attempts; delete from job_events; delete from jobs; delete from job_types;');
+}
