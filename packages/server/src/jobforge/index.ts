@@ -6,3 +6,4 @@ export { type JobEnvelope, envelopeOf } from './job-envelope.js';
 export { decideRetry, backoffDelay, type RetryDecision } from './retry-policy.js';
 export { type QueueBackend, type ClaimRequest } from './queue/queue-backend.js';
 export { PostgresQueue } from './queue/postgres-queue.js';
+export { RedisQueue, rankOf, type RedisQueueOptions } from './queue/redis-queue.js';

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@controlplane/platform';
+import { createPostgresDatabase, createRedis, JobService, JobStore, JobTypeRegistry, migrate, RedisQueue, type Database, type RedisConnection, type RunnerIdentity } from '@controlplane/server';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestRedis } from '../../../test/support/redis.js';
+import { job, queueConformance, resetJobs, seedTenants } from './support/queue-conformance.js';
+import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+queueConformance('Redis queue on PostgreSQL', async () => {
+  const tdb = await createTestDatabase();
+  const db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 8 });
+  await migrate(db);
+  await seedTenants(db);
+  const redis = await createTestRedis();
+  const sub = await redis.connect();
+  const store = new JobStore(db);
+  const queue = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger, subscriber: sub });
+  await queue.start();
+  return {
+    db,
+    queue,
+    reset: async () => {
+      await resetJobs(db);
+      const keys = await redis.client.keys(redis.keys.pattern('q'));
+      if (keys.length) await redis.client.del(...keys);
+    },
+    close: async () => {
+      await queue.close();
+      await redis.cleanup();
+      await db.close();
+      await tdb.drop();
+    },
+  };
+});
+
+describe('Redis loses its data', () => {
+  let tdb: TestDatabase;
+  let db: Database;
+  let priv: PrivateRedis;
+  let conn: RedisConnection;
+  let svc: JobService;
+  let queue: RedisQueue;
+  const runner: RunnerIdentity = { id: 'r-loss', tenantId: 't1', pool: 'default', jobTypes: ['echo'] };
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 6 });
+    await migrate(db);
+    await seedTenants(db);
+    priv = await startPrivateRedis();
+    conn = await createRedis({ url: priv.url, keyPrefix: 'cp' });
+    const store = new JobStore(db);
+    queue = new RedisQueue({ redis: conn.client, keys: conn.keys, db, store, logger });
+    await queue.start();
+    svc = new JobService({ db, store, queue, jobTypes: new JobTypeRegistry(), logger });
+  });
+  afterAll(async () => {
+    await conn?.close();
+    await priv?.stop();
+    await db?.close();
+    await tdb?.drop();
+  });
+
+  async function drain(expected: Set<string>, leased: Array<{ jobId: string; leaseId: string; fencingToken: string }>) {
+    const completions = new Map<string, number>();
+    for (const l of leased) {
+      await svc.complete(runner, l, { data: { ok: true } });
+      completions.set(l.jobId, 1);
+    }
+    for (let i = 0; i < 200 && completions.size < expected.size; i++) {
+      const got = await svc.claim(runner, { max: 50, waitMs: 100 });
+      for (const g of got) {
+        await svc.complete(runner, { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, { data: { ok: true } });
+        completions.set(g.jobId, (completions.get(g.jobId) ?? 0) + 1);
+      }
+    }
+    expect(completions.size).toBe(expected.size);
+    expect([...completions.values()].every((n) => n === 1)).toBe(true);
+    const rows = await db.query<{ n: number }>(`select count(*)::int as n from jobs where tenant_id = 't1' and id = any($1::uuid[]) and status = 'completed'`, [[...expected]]);
+    expect(rows.rows[0]!.n).toBe(expected.size);
+    const attempts = await db.query<{ n: number }>(`select count(*)::int as n from job_attempts where tenant_id = 't1' and job_id = any($1::uuid[]) and outcome = 'completed'`, [[...expected]]);
+    expect(attempts.rows[0]!.n).toBe(expected.size);
+  }
+
+  async function submitAndLease(n: number, lease: number) {
+    const reqs = Array.from({ length: n }, () => job());
+    await svc.submitMany('t1', null, reqs);
+    const delayed = job({ metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 300).toISOString() } });
+    await svc.submit('t1', null, delayed);
+    const leased = (await svc.claim(runner, { max: lease, waitMs: 0 })).map((g) => ({ jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }));
+    expect(leased).toHaveLength(lease);
+    return { ids: new Set([...reqs.map((r) => r.id), delayed.id]), leased };
+  }
+
+  it('FLUSHALL with jobs queued and leased: every job completes exactly once', async () => {
+    const { ids, leased } = await submitAndLease(120, 30);
+    await conn.client.flushall();
+    expect(await svc.claim(runner, { max: 10, waitMs: 0 })).toEqual([]); // the index is gone...
+    expect(await queue.checkIntegrity()).toBe(false); // ...detected and rebuilt from PostgreSQL
+    expect(await queue.checkIntegrity()).toBe(true);
+    await drain(ids, leased);
+  });
+
+  it('Redis restarted empty: the client reconnects and nothing is lost', async () => {
+    const { ids, leased } = await submitAndLease(80, 20);
+    await priv.kill();
+    await priv.start();
+    for (let i = 0; i < 100; i++) {
+      if (conn.client.status === 'ready') break;
+      await sleep(50);
+    }
+    expect(await queue.checkIntegrity()).toBe(false);
+    await drain(ids, leased);
+  });
+
+  it('a stale Redis entry for a running or finished job leases nothing', async () => {
+    const req = job();
+    await svc.submit('t1', null, req);
+    const [g] = await svc.claim(runner, { max: 1, waitMs: 0 });
+    await queue.enqueue([{ tenantId: 't1', pool: 'default', type: 'echo', id: req.id, priority: 50, runAt: Date.now() }]);
+    expect(await svc.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
+    await svc.complete(runner, { jobId: g!.jobId, leaseId: g!.leaseId, fencingToken: g!.fencingToken }, {});
+    await queue.enqueue([{ tenantId: 't1', pool: 'default', type: 'echo', id: req.id, priority: 50, runAt: Date.now() }]);
+    expect(await svc.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
+    await queue.enqueue([{ tenantId: 't1', pool: 'default', type: 'echo', id: randomUUID(), priority: 50, runAt: Date.now() }]);
+    expect(await svc.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
+  });
+});
