@@ -1,4 +1,7 @@
 import type { Command } from '../command.js';
+import { pkiInitCommand } from './pki.js';
 
 /** Every command the CLI knows. Add new commands here. */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [
+  pkiInitCommand,
+];

@@ -1,0 +1,104 @@
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { PkiError, parseSpiffeId, type SpiffeKind } from '../pki/index.js';
+import { certificateFields, singleSubjectField } from '../pki/certificate-fields.js';
+import { TlsError } from './errors.js';
+
+/** Who is on the other end of a verified mTLS connection. */
+export interface Principal {
+  readonly kind: SpiffeKind;
+  readonly id: string;
+  readonly trustDomain: string;
+  readonly spiffeId: string;
+  /** Subject O: the tenant a runner belongs to. */
+  readonly tenantId?: string;
+  /** Subject OU: the runner pool. */
+  readonly pool?: string;
+  /** Upper-case hex; what revocation lists key on. */
+  readonly serialNumber: string;
+  readonly fingerprint256: string;
+  readonly notAfter: Date;
+}
+
+export interface TrustDomainOptions {
+  readonly trustDomain: string;
+}
+
+/**
+ * Identity of a certificate that the TLS layer has already verified against our CA. Throws a
+ * TlsError unless the certificate is a leaf with exactly one URI SAN that is a SPIFFE id of
+ * `trustDomain` (X.509-SVID rules: more than one URI would make identity ambiguous).
+ */
+export function principalFromCertificate(cert: X509Certificate, options: TrustDomainOptions): Principal {
+  let fields;
+  try {
+    fields = certificateFields(new Uint8Array(cert.raw));
+  } catch (err) {
+    throw new TlsError('PEER_IDENTITY_INVALID', 'The peer certificate cannot be read.', { cause: err });
+  }
+  if (fields.isCa) throw new TlsError('PEER_IDENTITY_INVALID', 'The peer presented a CA certificate, not a leaf.');
+  if (fields.uris.length !== 1) {
+    throw new TlsError('PEER_IDENTITY_INVALID', `The peer certificate must carry exactly one URI SAN (a SPIFFE id); it has ${fields.uris.length}.`);
+  }
+  const uri = fields.uris[0] as string;
+  let parsed;
+  try {
+    parsed = parseSpiffeId(uri);
+  } catch (err) {
+    throw new TlsError('PEER_IDENTITY_INVALID', err instanceof PkiError ? err.message : 'The peer URI SAN is not a SPIFFE id.', { cause: err });
+  }
+  if (parsed.trustDomain !== options.trustDomain) {
+    throw new TlsError('PEER_TRUST_DOMAIN_MISMATCH', `The peer belongs to trust domain ${parsed.trustDomain}, not ${options.trustDomain}.`);
+  }
+  let tenantId: string | undefined;
+  let pool: string | undefined;
+  try {
+    tenantId = singleSubjectField(fields.cert, 'O');
+    pool = singleSubjectField(fields.cert, 'OU');
+  } catch (err) {
+    throw new TlsError('PEER_IDENTITY_INVALID', 'The peer certificate subject is ambiguous.', { cause: err });
+  }
+  return Object.freeze({
+    kind: parsed.kind,
+    id: parsed.id,
+    trustDomain: parsed.trustDomain,
+    spiffeId: uri,
+    ...(tenantId !== undefined ? { tenantId } : {}),
+    ...(pool !== undefined ? { pool } : {}),
+    serialNumber: cert.serialNumber.toUpperCase().replace(/^0+(?=.)/, ''),
+    fingerprint256: cert.fingerprint256,
+    notAfter: fields.cert.notAfter,
+  });
+}
+
+/** Like `principalFromSocket`, but says why there is no principal. */
+export function resolveSocketPrincipal(socket: TLSSocket, options: TrustDomainOptions): { principal: Principal } | { error: TlsError } {
+  // `authorized` is false when the chain did not verify (e.g. a server with rejectUnauthorized off).
+  if (!socket.authorized) {
+    return { error: new TlsError('PEER_NOT_AUTHORIZED', `The peer certificate was not verified (${String(socket.authorizationError ?? 'no certificate')}).`) };
+  }
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return { error: new TlsError('PEER_CERTIFICATE_MISSING', 'The peer presented no certificate.') };
+  try {
+    return { principal: principalFromCertificate(cert, options) };
+  } catch (err) {
+    return { error: err instanceof TlsError ? err : new TlsError('PEER_IDENTITY_INVALID', 'The peer identity cannot be read.', { cause: err }) };
+  }
+}
+
+/** The verified peer of a TLS socket, or undefined when there is none we trust. */
+export function principalFromSocket(socket: TLSSocket, options: TrustDomainOptions): Principal | undefined {
+  const result = resolveSocketPrincipal(socket, options);
+  return 'principal' in result ? result.principal : undefined;
+}
+
+/** For `checkServerIdentity`, which hands over Node's legacy certificate object. */
+export function principalFromDer(raw: Buffer, options: TrustDomainOptions): Principal {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(raw);
+  } catch (err) {
+    throw new TlsError('PEER_IDENTITY_INVALID', 'The peer certificate cannot be read.', { cause: err });
+  }
+  return principalFromCertificate(cert, options);
+}
