@@ -56,3 +56,23 @@ export { HealthStatus, HealthCheck } from './health.js';
 export { EvidenceItem, EvidencePacket, evidenceHash, verifyEvidencePacket } from './evidence.js';
 export { formatPath, zodIssuesToDetails, parseOrThrow } from './validation.js';
 export { CONTRACT_SCHEMAS, type ContractName, contractJsonSchema, allContractJsonSchemas } from './json-schemas.js';
+export {
+  LeaseRef,
+  JobEnvelope,
+  ClaimRequest,
+  ClaimResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  ProgressRequest,
+  CompleteRequest,
+  FailRequest,
+  ReleaseRequest,
+  OutcomeBatchRequest,
+  OutcomeAck,
+  OutcomeBatchResponse,
+  RegisterResponse,
+  EnrollRequest,
+  EnrollResponse,
+  RenewRequest,
+  type OutcomeAckBody,
+} from './runner-protocol.js';

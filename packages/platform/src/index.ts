@@ -3,3 +3,4 @@ export * from './logging/index.js';
 export * from './pki/index.js';
 export * from './tls/index.js';
 export * from './crypto/index.js';
+export * from './http-client/index.js';

@@ -1,5 +1,5 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { errorBody } from '@controlplane/contracts';
 import {
   CAUSATION_HEADER,
@@ -56,7 +56,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   const app = Fastify({
     loggerInstance: options.logger,
-    disableRequestLogging: true,
+    // We log one concise line per response ourselves (onResponse) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlationId' }),
     https: {
       // Node only checks header/request timeouts on this interval; the default (30 s) would let a
       // slow-loris client hold a socket far past headersTimeout.
@@ -69,7 +70,6 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
     connectionTimeout: options.idleTimeoutMs ?? 60_000,
     genReqId: (req) => correlationIdFrom(req.headers[CORRELATION_HEADER]),
-    requestIdLogLabel: 'correlationId',
     return503OnClosing: true,
     forceCloseConnections: true,
     routerOptions: { maxParamLength: 256 },

@@ -7,3 +7,9 @@ export { decideRetry, backoffDelay, type RetryDecision } from './retry-policy.js
 export { type QueueBackend, type ClaimRequest } from './queue/queue-backend.js';
 export { PostgresQueue } from './queue/postgres-queue.js';
 export { RedisQueue, rankOf, type RedisQueueOptions } from './queue/redis-queue.js';
+export { startJobforge, type JobforgeServer, type JobforgeServerOptions } from './jobforge-server.js';
+export { startDuties, DEFAULT_DUTY_INTERVALS, type DutyIntervals } from './duties.js';
+export { EnrolmentService, type EnrolmentResult } from './enrolment.js';
+export { RunnerRegistry, type RunnerRecord } from './runner-registry.js';
+export { createJoinToken, consumeJoinToken, hashJoinToken, JOIN_TOKEN_PREFIX } from './join-tokens.js';
+export { FORWARDED_TENANT, FORWARDED_ACTOR } from './http/caller.js';

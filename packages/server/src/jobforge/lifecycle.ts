@@ -18,7 +18,7 @@ import type { Logger } from '@controlplane/platform';
 import type { Database, Sql } from '../storage/index.js';
 import { envelopeOf, type JobEnvelope } from './job-envelope.js';
 import { readyEntryOf, toJobResponse, type JobRow, type ReadyEntry } from './job-row.js';
-import type { JobEventRecord, JobStore, LeaseRef, NewJob } from './job-store.js';
+import type { JobEventRecord, JobStore, LeaseRef, ListJobsFilter, NewJob, StoredJobEvent } from './job-store.js';
 import { DEFAULT_POOL, type JobTypeRegistry } from './job-types.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { decideRetry } from './retry-policy.js';
@@ -165,6 +165,18 @@ export class JobService {
     const row = await this.o.store.getJob(this.o.db, tenantId, id);
     if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
     return row;
+  }
+
+  async list(tenantId: string, filter: ListJobsFilter): Promise<JobRow[]> {
+    return this.o.store.listJobs(this.o.db, tenantId, filter);
+  }
+
+  async events(tenantId: string, jobId: string, afterSeq: string): Promise<StoredJobEvent[]> {
+    return this.o.store.listEvents(this.o.db, tenantId, jobId, afterSeq);
+  }
+
+  async attempts(tenantId: string, jobId: string): Promise<Record<string, unknown>[]> {
+    return this.o.store.listAttempts(this.o.db, tenantId, jobId);
   }
 
   // ---------------------------------------------------------------- operator actions

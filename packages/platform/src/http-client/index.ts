@@ -1,0 +1,1 @@
+export { requestJson, expectOk, type JsonRequest, type JsonResponse } from './request-json.js';

@@ -1,0 +1,56 @@
+import type { Logger } from '@controlplane/platform';
+import type { JobService } from './lifecycle.js';
+
+export interface DutyIntervals {
+  reapMs: number;
+  expireMs: number;
+  integrityMs: number;
+  reconcileMs: number;
+}
+
+export const DEFAULT_DUTY_INTERVALS: DutyIntervals = { reapMs: 1_000, expireMs: 1_000, integrityMs: 1_000, reconcileMs: 60_000 };
+
+/**
+ * The periodic duties every JobForge replica runs. They are safe to run in every replica at
+ * once: the reaper and expirer lock their rows with FOR UPDATE SKIP LOCKED (two replicas never
+ * take the same job), and reconciliation only adds missing entries (ZADD NX), which is idempotent.
+ * Each duty never overlaps itself: the next run is scheduled when the previous one ends.
+ */
+export function startDuties(jobs: JobService, logger: Logger, intervals: Partial<DutyIntervals> = {}): () => Promise<void> {
+  const iv = { ...DEFAULT_DUTY_INTERVALS, ...intervals };
+  let stopped = false;
+  const running = new Set<Promise<unknown>>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const loop = (name: string, every: number, fn: () => Promise<unknown>) => {
+    const tick = () => {
+      timers.delete(timer);
+      if (stopped) return;
+      const p = fn()
+        .catch((err: unknown) => logger.warn({ err, duty: name }, 'periodic duty failed; will retry'))
+        .finally(() => {
+          running.delete(p);
+          if (!stopped) {
+            timer = setTimeout(tick, every);
+            timer.unref();
+            timers.add(timer);
+          }
+        });
+      running.add(p);
+    };
+    let timer = setTimeout(tick, every);
+    timer.unref();
+    timers.add(timer);
+  };
+
+  loop('reap-leases', iv.reapMs, () => jobs.reapExpiredLeases());
+  loop('expire-jobs', iv.expireMs, () => jobs.expireJobs());
+  loop('queue-integrity', iv.integrityMs, () => jobs.queue.checkIntegrity());
+  loop('reconcile', iv.reconcileMs, () => jobs.queue.reconcile());
+
+  return async () => {
+    stopped = true;
+    for (const t of timers) clearTimeout(t);
+    await Promise.allSettled([...running]);
+  };
+}

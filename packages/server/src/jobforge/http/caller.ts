@@ -1,0 +1,36 @@
+import { AppError } from '@controlplane/contracts';
+import { getVerifiedPrincipal, type Principal } from '@controlplane/platform';
+import type { FastifyRequest } from 'fastify';
+
+/** Headers by which the gateway forwards the authenticated client; trusted only from the gateway's certificate. */
+export const FORWARDED_TENANT = 'x-cp-tenant';
+export const FORWARDED_ACTOR = 'x-cp-actor';
+
+const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ACTOR_RE = /^[A-Za-z0-9:._@-]{1,200}$/;
+
+export function peerPrincipal(req: FastifyRequest): Principal {
+  const p = getVerifiedPrincipal(req.raw.socket);
+  if (!p) throw new AppError('CERTIFICATE_REQUIRED');
+  return p;
+}
+
+export interface ForwardedCaller {
+  tenantId: string;
+  actor: string;
+  via: string;
+}
+
+/**
+ * The client on whose behalf a trusted service (the gateway) calls. Any other certificate identity
+ * sending these headers is refused: a runner cannot pose as a tenant's API client.
+ */
+export function forwardedCaller(req: FastifyRequest, trustedServices: ReadonlySet<string>): ForwardedCaller {
+  const p = peerPrincipal(req);
+  if (p.kind !== 'service' || !trustedServices.has(p.id)) throw new AppError('FORBIDDEN');
+  const tenant = req.headers[FORWARDED_TENANT];
+  const actor = req.headers[FORWARDED_ACTOR];
+  if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
+  if (typeof actor !== 'string' || !ACTOR_RE.test(actor)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded actor is missing or malformed.' });
+  return { tenantId: tenant, actor, via: p.id };
+}

@@ -1,0 +1,135 @@
+import {
+  AppError,
+  ClaimRequest,
+  CompleteRequest,
+  FailRequest,
+  HeartbeatRequest,
+  OutcomeBatchRequest,
+  ProgressRequest,
+  ReleaseRequest,
+  RenewRequest,
+  RunnerRegistrationRequest,
+  parseOrThrow,
+  toAppError,
+  type OutcomeAckBody,
+  type RegisterResponse,
+} from '@controlplane/contracts';
+import type { FastifyRequest } from 'fastify';
+import type { HttpApp } from '../../http/index.js';
+import type { Database } from '../../storage/index.js';
+import type { EnrolmentService } from '../enrolment.js';
+import type { JobService, RunnerIdentity } from '../lifecycle.js';
+import type { RunnerRegistry } from '../runner-registry.js';
+import { peerPrincipal } from './caller.js';
+
+export interface RunnerRouteDeps {
+  db: Database;
+  jobs: JobService;
+  registry: RunnerRegistry;
+  enrolment: EnrolmentService;
+  heartbeatIntervalMs: number;
+}
+
+const JobIdParam = (req: FastifyRequest) => {
+  const id = (req.params as { id?: string }).id ?? '';
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
+  }
+  return id;
+};
+
+/**
+ * The runner protocol. The runner is whoever the client certificate says, re-checked against the
+ * registry on every request (revocation is immediate), and it can only touch jobs leased to it.
+ */
+export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void {
+  async function runner(req: FastifyRequest): Promise<RunnerIdentity> {
+    const p = peerPrincipal(req);
+    if (p.kind !== 'runner') throw new AppError('FORBIDDEN');
+    const identity = await deps.registry.authenticate(deps.db, { runnerId: p.id, tenantId: p.tenantId, pool: p.pool, serialNumber: p.serialNumber });
+    req.ctx.principal = { kind: 'runner', id: identity.id, tenantId: identity.tenantId };
+    return identity;
+  }
+
+  app.post('/runner/v1/register', async (req): Promise<RegisterResponse> => {
+    const r = await runner(req);
+    const body = parseOrThrow(RunnerRegistrationRequest, req.body);
+    const rec = await deps.registry.register(deps.db, r, body);
+    return { runnerId: rec.id, tenantId: rec.tenant_id, pool: rec.pool, jobTypes: rec.job_types, leaseMs: deps.jobs.leaseMs, heartbeatIntervalMs: deps.heartbeatIntervalMs };
+  });
+
+  app.post('/runner/v1/claim', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(ClaimRequest, req.body ?? {});
+    // A client that goes away ends its long-poll; its connection closing aborts the wait.
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    req.raw.once('close', onClose);
+    try {
+      const jobs = await deps.jobs.claim(r, { max: body.max, waitMs: body.waitMs, types: body.types, signal: abort.signal });
+      return { jobs };
+    } finally {
+      req.raw.off('close', onClose);
+    }
+  });
+
+  app.post('/runner/v1/heartbeat', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(HeartbeatRequest, req.body);
+    if (body.heartbeat.runnerId !== r.id) throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
+    await deps.registry.touchHeartbeat(deps.db, r.id);
+    const res = await deps.jobs.heartbeat(r, body.leases);
+    return { cancel: res.cancel, lost: res.lost, leaseExpiresAt: res.leaseExpiresAt };
+  });
+
+  app.post('/runner/v1/jobs/:id/progress', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(ProgressRequest, req.body);
+    return deps.jobs.progress(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { pct: body.pct, message: body.message });
+  });
+
+  app.post('/runner/v1/jobs/:id/complete', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(CompleteRequest, req.body);
+    return deps.jobs.complete(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { data: body.data, startedAt: body.startedAt, signature: body.signature });
+  });
+
+  app.post('/runner/v1/jobs/:id/fail', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(FailRequest, req.body);
+    return deps.jobs.fail(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, body.error);
+  });
+
+  app.post('/runner/v1/jobs/:id/release', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(ReleaseRequest, req.body);
+    return deps.jobs.release(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken });
+  });
+
+  app.post('/runner/v1/outcomes', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(OutcomeBatchRequest, req.body);
+    const results: OutcomeAckBody[] = [];
+    const settle = async (jobId: string, fn: () => Promise<{ status: string; duplicate: boolean }>) => {
+      try {
+        const ack = await fn();
+        results.push({ jobId, ok: true, status: ack.status, duplicate: ack.duplicate });
+      } catch (err) {
+        const e = toAppError(err);
+        if (e.code === 'INTERNAL') throw err;
+        results.push({ jobId, ok: false, code: e.code });
+      }
+    };
+    for (const c of body.completions) {
+      await settle(c.jobId, () => deps.jobs.complete(r, c, { data: c.data, startedAt: c.startedAt, signature: c.signature }));
+    }
+    for (const f of body.failures) await settle(f.jobId, () => deps.jobs.fail(r, f, f.error));
+    return { results };
+  });
+
+  app.post('/runner/v1/renew', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(RenewRequest, req.body);
+    return deps.enrolment.renew(r, body.csr);
+  });
+}

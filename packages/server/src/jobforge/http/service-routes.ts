@@ -1,0 +1,199 @@
+import { AppError, JobStatus, JobType, parseOrThrow } from '@controlplane/contracts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { HttpApp } from '../../http/index.js';
+import type { Database } from '../../storage/index.js';
+import { toJobResponse } from '../job-row.js';
+import type { JobTypeRegistry } from '../job-types.js';
+import { createJoinToken } from '../join-tokens.js';
+import type { JobService } from '../lifecycle.js';
+import type { RunnerRegistry, RunnerRecord } from '../runner-registry.js';
+import { forwardedCaller } from './caller.js';
+
+export interface ServiceRouteDeps {
+  db: Database;
+  jobs: JobService;
+  jobTypes: JobTypeRegistry;
+  registry: RunnerRegistry;
+  /** Certificate identities (service ids) allowed to call on behalf of tenants. */
+  trustedServices: ReadonlySet<string>;
+  /** Resolves when a job may have new events (in-process; other replicas are polled). */
+  waitForJobEvent(tenantId: string, jobId: string, ms: number, signal: AbortSignal): Promise<void>;
+}
+
+const Uuid = z.uuid();
+const ListQuery = z.object({
+  status: JobStatus.optional(),
+  type: JobType.optional(),
+  deadLettered: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+const BatchBody = z.object({ jobs: z.array(z.unknown()).min(1).max(1000) });
+const JobTypeBody = z.object({
+  inputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
+  outputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
+  pool: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('default'),
+});
+const JoinTokenBody = z.object({
+  pool: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('default'),
+  ttlSeconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+});
+
+function idParam(req: FastifyRequest): string {
+  const res = Uuid.safeParse((req.params as { id?: string }).id);
+  if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
+  return res.data;
+}
+
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(at);
+    if (Number.isNaN(createdAt.getTime()) || !Uuid.safeParse(id).success) throw new Error('bad cursor');
+    return { createdAt, id };
+  } catch {
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'query.cursor', message: 'is not a cursor from a previous page' }] });
+  }
+}
+
+function runnerView(r: RunnerRecord) {
+  return {
+    id: r.id,
+    name: r.name,
+    pool: r.pool,
+    version: r.version,
+    jobTypes: r.job_types,
+    tags: r.tags,
+    status: r.status,
+    lastHeartbeatAt: r.last_heartbeat_at?.toISOString() ?? null,
+    revokedAt: r.revoked_at?.toISOString() ?? null,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+/** The service API the gateway calls on behalf of authenticated clients (tenant from forwarded headers). */
+export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): void {
+  const caller = (req: FastifyRequest) => {
+    const c = forwardedCaller(req, deps.trustedServices);
+    req.ctx.principal = { kind: 'client', id: c.actor, tenantId: c.tenantId };
+    return c;
+  };
+
+  app.post('/v1/jobs', async (req, reply) => {
+    const c = caller(req);
+    const res = await deps.jobs.submit(c.tenantId, c.actor, req.body);
+    return reply.code(202).send(res);
+  });
+
+  app.post('/v1/jobs/batch', async (req, reply) => {
+    const c = caller(req);
+    const body = parseOrThrow(BatchBody, req.body);
+    const jobs = await deps.jobs.submitMany(c.tenantId, c.actor, body.jobs);
+    return reply.code(202).send({ jobs });
+  });
+
+  app.get('/v1/jobs', async (req) => {
+    const c = caller(req);
+    const q = parseOrThrow(ListQuery, req.query, ['query']);
+    const rows = await deps.jobs.list(c.tenantId, {
+      status: q.status,
+      type: q.type,
+      deadLettered: q.deadLettered === undefined ? undefined : q.deadLettered === 'true',
+      after: q.cursor ? decodeCursor(q.cursor) : undefined,
+      limit: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return { jobs: page.map(toJobResponse), nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at, last.id) : null };
+  });
+
+  app.get('/v1/jobs/:id', async (req) => deps.jobs.get(caller(req).tenantId, idParam(req)));
+
+  app.get('/v1/jobs/:id/attempts', async (req) => {
+    const c = caller(req);
+    const id = idParam(req);
+    await deps.jobs.get(c.tenantId, id);
+    return { attempts: await deps.jobs.attempts(c.tenantId, id) };
+  });
+
+  app.post('/v1/jobs/:id/cancel', async (req) => deps.jobs.cancel(caller(req).tenantId, idParam(req)));
+  app.post('/v1/jobs/:id/retry', async (req) => deps.jobs.retry(caller(req).tenantId, idParam(req)));
+
+  app.get('/v1/jobs/:id/events', async (req, reply) => streamJobEvents(req, reply, deps, caller(req).tenantId, idParam(req)));
+
+  app.put('/v1/job-types/:type', async (req) => {
+    const c = caller(req);
+    const type = parseOrThrow(JobType, (req.params as { type?: string }).type, ['params', 'type']);
+    const body = parseOrThrow(JobTypeBody, req.body);
+    const contract = await deps.jobTypes.put(deps.db, { tenantId: c.tenantId, type, ...body });
+    return { type: contract.type, pool: contract.pool, inputSchema: contract.inputSchema, outputSchema: contract.outputSchema, version: contract.version, updatedAt: contract.updatedAt.toISOString() };
+  });
+
+  app.get('/v1/job-types', async (req) => {
+    const c = caller(req);
+    const list = await deps.jobTypes.list(deps.db, c.tenantId);
+    return { jobTypes: list.map((t) => ({ type: t.type, pool: t.pool, inputSchema: t.inputSchema, outputSchema: t.outputSchema, version: t.version, updatedAt: t.updatedAt.toISOString() })) };
+  });
+
+  app.post('/v1/join-tokens', async (req, reply) => {
+    const c = caller(req);
+    const body = parseOrThrow(JoinTokenBody, req.body ?? {});
+    const t = await createJoinToken(deps.db, { tenantId: c.tenantId, pool: body.pool, ttlMs: body.ttlSeconds * 1000, createdBy: c.actor });
+    return reply.code(201).send({ id: t.id, token: t.token, tenantId: t.tenantId, pool: t.pool, expiresAt: t.expiresAt.toISOString() });
+  });
+
+  app.get('/v1/runners', async (req) => ({ runners: (await deps.registry.list(deps.db, caller(req).tenantId)).map(runnerView) }));
+
+  app.post('/v1/runners/:id/revoke', async (req) => {
+    const c = caller(req);
+    const id = parseOrThrow(z.string().min(1).max(64), (req.params as { id?: string }).id, ['params', 'id']);
+    return runnerView(await deps.registry.revoke(deps.db, c.tenantId, id));
+  });
+}
+
+/**
+ * Server-Sent Events for one job: replays stored events after Last-Event-ID (the event seq), then
+ * follows new ones until the job is finished or the client leaves.
+ */
+async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, deps: ServiceRouteDeps, tenantId: string, jobId: string): Promise<void> {
+  await deps.jobs.get(tenantId, jobId); // 404 before the stream starts
+  const lastId = req.headers['last-event-id'];
+  let after = typeof lastId === 'string' && /^\d{1,19}$/.test(lastId) ? lastId : '0';
+  const abort = new AbortController();
+  req.raw.once('close', () => abort.abort());
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-correlation-id': req.id,
+  });
+  res.write(': stream open\n\n');
+  const terminal = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.expired']);
+  let lastBeat = Date.now();
+  try {
+    while (!abort.signal.aborted) {
+      const events = await deps.jobs.events(tenantId, jobId, after);
+      let finished = false;
+      for (const e of events) {
+        res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: e.id, type: e.type, jobId: e.job_id, timestamp: e.created_at.toISOString(), data: e.data ?? undefined, metadata: { service: 'jobforge', version: '1.0.0' } })}\n\n`);
+        after = e.seq;
+        if (terminal.has(e.type)) finished = true;
+      }
+      if (finished) break;
+      if (Date.now() - lastBeat > 15_000) {
+        res.write(': keep-alive\n\n');
+        lastBeat = Date.now();
+      }
+      await deps.waitForJobEvent(tenantId, jobId, 1_000, abort.signal);
+    }
+  } finally {
+    res.end();
+  }
+}

@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import {
+  attachPeerVerification,
+  mtlsServerOptions,
+  type CertificateAuthority,
+  type Logger,
+  type TlsMaterial,
+} from '@controlplane/platform';
+import { createHttpApp, registerHealthRoute, type HttpApp } from '../http/index.js';
+import type { Database } from '../storage/index.js';
+import { startDuties, type DutyIntervals } from './duties.js';
+import { EnrolmentService } from './enrolment.js';
+import { registerRunnerRoutes } from './http/runner-routes.js';
+import { registerServiceRoutes } from './http/service-routes.js';
+import { JobStore } from './job-store.js';
+import { JobTypeRegistry } from './job-types.js';
+import { JobService, SERVICE_NAME } from './lifecycle.js';
+import type { QueueBackend } from './queue/queue-backend.js';
+import { RunnerRegistry } from './runner-registry.js';
+import { EnrollRequest, parseOrThrow } from '@controlplane/contracts';
+
+export interface JobforgeServerOptions {
+  db: Database;
+  /** Builds the queue backend once the job store exists. */
+  queue: (deps: { db: Database; store: JobStore }) => QueueBackend | Promise<QueueBackend>;
+  logger: Logger;
+  /** This service's mTLS material (certificate with spiffe://<domain>/service/jobforge). */
+  tls: TlsMaterial;
+  trustDomain: string;
+  /** The CA that signs runner certificates at enrolment. */
+  ca: CertificateAuthority;
+  listen: { host: string; port: number };
+  /** Enrolment listener: TLS with server authentication only (the runner has no certificate yet). */
+  enrollListen: { host: string; port: number };
+  leaseMs?: number;
+  heartbeatIntervalMs?: number;
+  runnerCertificateTtlMs?: number;
+  /** Service identities allowed to call the service API on behalf of tenants. */
+  trustedServices?: readonly string[];
+  duties?: Partial<DutyIntervals> | false;
+  version?: string;
+}
+
+export interface JobforgeServer {
+  url: string;
+  enrollUrl: string;
+  jobs: JobService;
+  registry: RunnerRegistry;
+  jobTypes: JobTypeRegistry;
+  app: HttpApp;
+  close(): Promise<void>;
+}
+
+export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeServer> {
+  const store = new JobStore(o.db);
+  const queue = await o.queue({ db: o.db, store });
+  const registry = new RunnerRegistry();
+  const jobTypes = new JobTypeRegistry();
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const jobs = new JobService({
+    db: o.db,
+    store,
+    queue,
+    jobTypes,
+    logger: o.logger,
+    leaseMs: o.leaseMs,
+    onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
+  });
+  const enrolment = new EnrolmentService({ db: o.db, registry, ca: o.ca, trustDomain: o.trustDomain, certificateTtlMs: o.runnerCertificateTtlMs ?? 24 * 3600_000, logger: o.logger });
+  const trusted = new Set(o.trustedServices ?? ['gateway']);
+  const version = o.version ?? '0.1.0';
+
+  const app = createHttpApp({ service: SERVICE_NAME, logger: o.logger, https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }), bodyLimitBytes: 8 * 1024 * 1024 });
+  // Checked once per connection here, and again per request by the routes: a revoked runner's
+  // new connections are refused and its open ones stop working at the next request.
+  attachPeerVerification(app.server as unknown as import('node:tls').Server, {
+    trustDomain: o.trustDomain,
+    verifyPeer: async (p) => {
+      if (p.kind === 'service') return true;
+      if (p.kind === 'runner') return registry.isCertificateUsable(o.db, p.id, p.serialNumber);
+      return false;
+    },
+    onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),
+  });
+  registerHealthRoute(app, SERVICE_NAME, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
+  registerRunnerRoutes(app, { db: o.db, jobs, registry, enrolment, heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(1000, Math.floor(jobs.leaseMs / 3)) });
+  registerServiceRoutes(app, {
+    db: o.db,
+    jobs,
+    jobTypes,
+    registry,
+    trustedServices: trusted,
+    waitForJobEvent: (tenantId, jobId, ms, signal) =>
+      new Promise<void>((resolve) => {
+        const key = `${tenantId}/${jobId}`;
+        const done = () => {
+          clearTimeout(t);
+          events.off(key, done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const t = setTimeout(done, ms);
+        events.on(key, done);
+        signal.addEventListener('abort', done, { once: true });
+      }),
+  });
+
+  const enrollApp = createHttpApp({
+    service: SERVICE_NAME,
+    logger: o.logger,
+    https: { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
+    bodyLimitBytes: 64 * 1024,
+  });
+  registerHealthRoute(enrollApp, SERVICE_NAME, version, []);
+  enrollApp.post('/enroll', async (req, reply) => {
+    const body = parseOrThrow(EnrollRequest, req.body);
+    const res = await enrolment.enroll({ joinToken: body.joinToken, csrPem: body.csr, name: body.name });
+    return reply.code(201).send(res);
+  });
+
+  const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
+  await app.listen({ host: o.listen.host, port: o.listen.port });
+  await enrollApp.listen({ host: o.enrollListen.host, port: o.enrollListen.port });
+  const addr = app.server.address() as AddressInfo;
+  const enrollAddr = enrollApp.server.address() as AddressInfo;
+  const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  o.logger.info({ port: addr.port, enrollPort: enrollAddr.port, queue: queue.kind }, 'jobforge listening');
+
+  return {
+    url: `https://${host(o.listen.host)}:${addr.port}`,
+    enrollUrl: `https://${host(o.enrollListen.host)}:${enrollAddr.port}`,
+    jobs,
+    registry,
+    jobTypes,
+    app,
+    async close() {
+      await stopDuties();
+      await Promise.all([app.close(), enrollApp.close()]);
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import pg from 'pg';
+import type { ConnectionOptions } from 'node:tls';
+import {
+  applySettings,
+  TransactionAbortedError,
+  TransactionScope,
+  transactionModes,
+  type Database,
+  type Sql,
+  type SqlResult,
+  type TransactionOptions,
+} from './sql-port.js';
+
+export interface PostgresDatabaseOptions {
+  connectionString: string;
+  maxConnections?: number;
+  /** node-postgres TLS options; `false` or absent means no TLS (the config loader decides when that is allowed). */
+  ssl?: false | ConnectionOptions;
+  /** Server-side `statement_timeout` for every connection of the pool. */
+  statementTimeoutMs?: number;
+  applicationName?: string;
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /**
+   * Told about errors on idle connections (server restart, network drop). The pool has already
+   * discarded the broken connection and opens a new one on demand.
+   */
+  onError?: (err: Error) => void;
+}
+
+const OID = { DATE: 1082, DATE_ARRAY: 1182, TEXT_ARRAY: 1009 } as const;
+
+// pg-types types its ids as an enum that lacks most array types.
+const builtinParser = pg.types.getTypeParser as (oid: number, format?: 'text' | 'binary') => unknown;
+
+// Per-pool parsers, not pg.types.setTypeParser: that would change every pg user in the process.
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (format !== 'binary') {
+      if (oid === OID.DATE) return (value: string) => value;
+      // A date array literal needs no quoting, so the text[] parser yields the same strings.
+      if (oid === OID.DATE_ARRAY) return builtinParser(OID.TEXT_ARRAY, 'text');
+    }
+    return builtinParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function toResult<R>(result: pg.QueryResult | pg.QueryResult[]): SqlResult<R> {
+  // A multi-statement simple query answers with one result per statement; the port promises the last.
+  const last = Array.isArray(result) ? result[result.length - 1] : result;
+  if (!last) return { rows: [], rowCount: 0 };
+  return { rows: last.rows as R[], rowCount: last.rowCount ?? 0 };
+}
+
+async function run<R>(runner: pg.Pool | pg.PoolClient, text: string, values: readonly unknown[] | undefined): Promise<SqlResult<R>> {
+  const result = values && values.length > 0 ? await runner.query(text, values as unknown[]) : await runner.query(text);
+  return toResult<R>(result as pg.QueryResult | pg.QueryResult[]);
+}
+
+export function createPostgresDatabase(options: PostgresDatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    ...(options.ssl ? { ssl: options.ssl } : {}),
+    ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
+    application_name: options.applicationName ?? 'controlplane',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    types: typeParsers,
+  });
+  const onError = options.onError ?? (() => {});
+  // Without a listener an idle connection's error would be thrown as an uncaught exception.
+  pool.on('error', (err) => onError(err));
+  const scope = new TransactionScope();
+  let closed: Promise<void> | undefined;
+
+  return {
+    kind: 'postgres',
+
+    async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
+      scope.assertOutside();
+      return run<R>(pool, text, values);
+    },
+
+    async transaction<T>(fn: (tx: Sql) => Promise<T>, txOptions: TransactionOptions = {}): Promise<T> {
+      scope.assertOutside();
+      const client = await pool.connect();
+      // A checked-out client has no pool listener: an error while we hold it must not crash the
+      // process, and the broken client must be destroyed on release rather than reused.
+      let broken: Error | undefined;
+      const onClientError = (err: Error) => {
+        broken ??= err;
+        onError(err);
+      };
+      client.on('error', onClientError);
+      let open = false;
+      try {
+        const modes = transactionModes(txOptions);
+        await client.query(modes ? `BEGIN ${modes}` : 'BEGIN');
+        open = true;
+        const tx: Sql = { query: (text, values) => run(client, text, values) };
+        await applySettings(tx, txOptions.settings);
+        const result = await scope.run(() => fn(tx));
+        open = false;
+        const commit = await client.query('COMMIT');
+        if (commit.command === 'ROLLBACK') throw new TransactionAbortedError();
+        return result;
+      } catch (err) {
+        if (open) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackErr) {
+            broken ??= rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+          }
+        }
+        throw err;
+      } finally {
+        client.off('error', onClientError);
+        client.release(broken);
+      }
+    },
+
+    close() {
+      closed ??= pool.end();
+      return closed;
+    },
+  };
+}

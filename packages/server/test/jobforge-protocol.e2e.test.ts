@@ -1,0 +1,224 @@
+// The runner protocol and the service API over real mTLS, on real PostgreSQL and Redis.
+import { randomUUID } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
+import { createPostgresDatabase, migrate, RedisQueue, startJobforge, type Database, type JobforgeServer } from '@controlplane/server';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
+import { createKeyPairAndCsr, createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
+import { job, seedTenants } from './support/queue-conformance.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+describe('jobforge over mTLS', () => {
+  let pki: PkiFixture;
+  let tdb: TestDatabase;
+  let db: Database;
+  let redis: TestRedis;
+  let jf: JobforgeServer;
+  let gw: Agent;
+
+  const call = (agent: Agent, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, headers: Record<string, string> = {}, base?: string): Promise<JsonResponse<any>> =>
+    requestJson({ url: `${base ?? jf.url}${path}`, method, body, agent, headers, timeoutMs: 10_000 });
+  const asTenant = (tenant: string) => ({ 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:test-${tenant}` });
+
+  async function enrollRunner(tenant: string, pool = 'default', name = 'r') {
+    const tok = await call(gw, 'POST', '/v1/join-tokens', { pool }, asTenant(tenant));
+    expect(tok.status).toBe(201);
+    const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: name });
+    const anon = pki.anonymousAgent();
+    const enr = await call(anon, 'POST', '/enroll', { joinToken: tok.body.token, csr: csrPem, name }, {}, jf.enrollUrl);
+    expect(enr.status).toBe(201);
+    const { agent } = pki.runnerAgent(`${name}-${enr.body.runnerId}`, keyPem, enr.body.certificatePem);
+    const reg = await call(agent, 'POST', '/runner/v1/register', {
+      name,
+      version: '1.0.0',
+      contractVersion: '1.0.0',
+      capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }],
+    });
+    expect(reg.status).toBe(200);
+    return { agent, runnerId: enr.body.runnerId as string, token: tok.body.token as string, enrollment: enr.body };
+  }
+
+  beforeAll(async () => {
+    pki = await createPkiFixture();
+    tdb = await createTestDatabase();
+    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10 });
+    await migrate(db);
+    await seedTenants(db);
+    redis = await createTestRedis();
+    jf = await startJobforge({
+      db,
+      queue: async ({ db, store }) => {
+        const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger });
+        await q.start();
+        return q;
+      },
+      logger,
+      tls: pki.material('jobforge'),
+      trustDomain: TRUST_DOMAIN,
+      ca: pki.ca,
+      listen: { host: '127.0.0.1', port: 0 },
+      enrollListen: { host: '127.0.0.1', port: 0 },
+      leaseMs: 2_000,
+    });
+    gw = pki.serviceAgent('gateway', 'jobforge');
+  });
+
+  afterAll(async () => {
+    await jf?.close();
+    pki?.cleanup();
+    await redis?.cleanup();
+    await db?.close();
+    await tdb?.drop();
+  });
+
+  it('enrols a runner, which claims and completes a submitted job', async () => {
+    const r = await enrollRunner('t1');
+    expect(r.enrollment.spiffeId).toBe(`spiffe://${TRUST_DOMAIN}/runner/${r.runnerId}`);
+    const req = job({ metadata: { source: 'e2e', createdAt: new Date().toISOString(), correlationId: 'e2e-corr-0001' } });
+    const sub = await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
+    expect(sub.status).toBe(202);
+    expect(sub.body.status).toBe('queued');
+    const claim = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1000 });
+    expect(claim.status).toBe(200);
+    expect(claim.body.jobs).toHaveLength(1);
+    const env = claim.body.jobs[0];
+    expect(env).toMatchObject({ jobId: req.id, tenantId: 't1', attempt: 1, correlationId: 'e2e-corr-0001' });
+    const done = await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { ok: 1 } });
+    expect(done.body).toMatchObject({ status: 'completed', duplicate: false });
+    const got = await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'));
+    expect(got.body).toMatchObject({ status: 'completed', result: { success: true, data: { ok: 1 } } });
+    const other = await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t2'));
+    expect(other.status).toBe(404);
+  });
+
+  it('refuses a reused and an expired join token', async () => {
+    const r = await enrollRunner('t1');
+    const { csrPem } = await createKeyPairAndCsr({ commonName: 'again' });
+    const reuse = await call(pki.anonymousAgent(), 'POST', '/enroll', { joinToken: r.token, csr: csrPem }, {}, jf.enrollUrl);
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.error.code).toBe('JOIN_TOKEN_INVALID');
+
+    const tok = await call(gw, 'POST', '/v1/join-tokens', {}, asTenant('t1'));
+    await db.query(`update join_tokens set expires_at = now() - interval '1 second' where id = $1`, [tok.body.id]);
+    const expired = await call(pki.anonymousAgent(), 'POST', '/enroll', { joinToken: tok.body.token, csr: csrPem }, {}, jf.enrollUrl);
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.code).toBe('JOIN_TOKEN_INVALID');
+    const forged = await call(pki.anonymousAgent(), 'POST', '/enroll', { joinToken: 'cpjt_' + 'A'.repeat(43), csr: csrPem }, {}, jf.enrollUrl);
+    expect(forged.body.error.code).toBe('JOIN_TOKEN_INVALID');
+  });
+
+  it('keeps runners to their own tenant and jobs: claims and foreign completions refused', async () => {
+    const a = await enrollRunner('t1', 'default', 'ra');
+    const b = await enrollRunner('t2', 'default', 'rb');
+    const req = job();
+    await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
+    const bClaim = await call(b.agent, 'POST', '/runner/v1/claim', { max: 10, waitMs: 0, types: ['echo', 'anything'] });
+    expect(bClaim.body.jobs).toEqual([]);
+    const aClaim = await call(a.agent, 'POST', '/runner/v1/claim', { max: 10, waitMs: 1000 });
+    const env = aClaim.body.jobs.find((j: { jobId: string }) => j.jobId === req.id);
+    expect(env).toBeDefined();
+    const forged = await call(b.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { evil: true } });
+    expect(forged.status).toBe(403);
+    expect(forged.body.error).toMatchObject({ code: 'LEASE_NOT_HELD', category: 'AUTHORIZATION_ERROR' });
+    const stale = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: '1', data: {} });
+    expect(stale.body.error.category).toBe('AUTHORIZATION_ERROR');
+    const heartbeatAsOther = await call(b.agent, 'POST', '/runner/v1/heartbeat', {
+      heartbeat: { runnerId: a.runnerId, timestamp: new Date().toISOString(), status: 'busy', activeJobs: 1, queuedJobs: 0 },
+      leases: [],
+    });
+    expect(heartbeatAsOther.status).toBe(403);
+    const ok = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { good: true } });
+    expect(ok.body.status).toBe('completed');
+    expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'))).body.result.data).toEqual({ good: true });
+  });
+
+  it('refuses forwarded-tenant headers from anything but the gateway', async () => {
+    const a = await enrollRunner('t1', 'default', 'sneaky');
+    const res = await call(a.agent, 'GET', '/v1/jobs', undefined, asTenant('t2'));
+    expect(res.status).toBe(403);
+    const truthcore = pki.serviceAgent('truthcore', 'jobforge');
+    expect((await call(truthcore, 'GET', '/v1/jobs', undefined, asTenant('t1'))).status).toBe(403);
+    expect((await call(gw, 'GET', '/v1/jobs', undefined, { 'x-cp-tenant': 'T1;drop', 'x-cp-actor': 'x' })).status).toBe(401);
+  });
+
+  it('delivers cancellation of a running job to the runner on its heartbeat', async () => {
+    const r = await enrollRunner('t1', 'default', 'rc');
+    const req = job();
+    await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
+    const env = (await call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 1000 })).body.jobs[0];
+    expect(env.jobId).toBe(req.id);
+    const cancel = await call(gw, 'POST', `/v1/jobs/${req.id}/cancel`, undefined, asTenant('t1'));
+    expect(cancel.body.status).toBe('running');
+    const hb = await call(r.agent, 'POST', '/runner/v1/heartbeat', {
+      heartbeat: { runnerId: r.runnerId, timestamp: new Date().toISOString(), status: 'busy', activeJobs: 1, queuedJobs: 0 },
+      leases: [{ jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken }],
+    });
+    expect(hb.body.cancel).toEqual([req.id]);
+    await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error: { category: 'RUNNER_ERROR', code: 'JOB_CANCELLED', message: 'cancelled', retryable: false } });
+    expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'))).body.status).toBe('cancelled');
+  });
+
+  it('cuts off a revoked runner at once, on its open connection and on new ones', async () => {
+    const r = await enrollRunner('t1', 'default', 'doomed');
+    expect((await call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 0 })).status).toBe(200);
+    const rev = await call(gw, 'POST', `/v1/runners/${r.runnerId}/revoke`, undefined, asTenant('t1'));
+    expect(rev.body.status).toBe('revoked');
+    const after = await call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 0 });
+    expect(after.status).toBe(401);
+    expect(after.body.error.code).toBe('CERTIFICATE_REVOKED');
+    r.agent.destroy(); // force a new TLS connection: refused during the handshake check
+    await expect(call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 0 })).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    const renew = await createKeyPairAndCsr({ commonName: 'doomed' });
+    expect(renew.csrPem).toContain('CERTIFICATE REQUEST');
+    // another tenant cannot revoke (or even see) this tenant's runner
+    const cross = await call(gw, 'POST', `/v1/runners/${(await enrollRunner('t1', 'default', 'victim')).runnerId}/revoke`, undefined, asTenant('t2'));
+    expect(cross.status).toBe(404);
+  });
+
+  it('streams job events over SSE until the job finishes', async () => {
+    const r = await enrollRunner('t1', 'default', 'sse');
+    const req = job();
+    await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
+    const https = await import('node:https');
+    const chunks: string[] = [];
+    const streamDone = new Promise<void>((resolve, reject) => {
+      const sreq = https.request(`${jf.url}/v1/jobs/${req.id}/events`, { agent: gw, headers: asTenant('t1') }, (res) => {
+        expect(res.headers['content-type']).toContain('text/event-stream');
+        res.on('data', (c: Buffer) => chunks.push(c.toString()));
+        res.on('end', () => resolve());
+      });
+      sreq.on('error', reject);
+      sreq.end();
+    });
+    const env = (await call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 1000 })).body.jobs[0];
+    await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/progress`, { leaseId: env.leaseId, fencingToken: env.fencingToken, pct: 50 });
+    await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: {} });
+    await streamDone;
+    const text = chunks.join('');
+    const types = [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+    expect(types).toEqual(['job.created', 'job.queued', 'job.started', 'job.progress', 'job.completed']);
+  });
+
+  it('answers bad input with envelopes, never a 5xx', async () => {
+    const r = await enrollRunner('t1', 'default', 'fuzz');
+    const cases: Array<[Agent, 'GET' | 'POST', string, unknown]> = [
+      [gw, 'POST', '/v1/jobs', { id: 'nope' }],
+      [gw, 'POST', '/v1/jobs', []],
+      [gw, 'GET', '/v1/jobs/not-a-uuid', undefined],
+      [gw, 'GET', '/v1/jobs?limit=100000', undefined],
+      [gw, 'GET', '/v1/jobs?cursor=garbage', undefined],
+      [r.agent, 'POST', '/runner/v1/claim', { max: -1 }],
+      [r.agent, 'POST', `/runner/v1/jobs/${randomUUID()}/complete`, { leaseId: 'x' }],
+      [r.agent, 'POST', `/runner/v1/jobs/${randomUUID()}/complete`, { leaseId: randomUUID(), fencingToken: '12' }],
+    ];
+    for (const [agent, method, path, body] of cases) {
+      const res = await call(agent, method, path, body, agent === gw ? asTenant('t1') : {});
+      expect(res.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path}`).toBeLessThan(500);
+      expect(res.body.error.code).toBeTypeOf('string');
+    }
+  });
+});
