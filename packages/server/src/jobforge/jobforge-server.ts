@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Server as TlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import {
   attachPeerVerification,
@@ -75,7 +76,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   const app = createHttpApp({ service: SERVICE_NAME, logger: o.logger, https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }), bodyLimitBytes: 8 * 1024 * 1024 });
   // Checked once per connection here, and again per request by the routes: a revoked runner's
   // new connections are refused and its open ones stop working at the next request.
-  attachPeerVerification(app.server as unknown as import('node:tls').Server, {
+  attachPeerVerification(app.server as unknown as TlsServer, {
     trustDomain: o.trustDomain,
     verifyPeer: async (p) => {
       if (p.kind === 'service') return true;
