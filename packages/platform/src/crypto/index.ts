@@ -39,3 +39,12 @@ export {
   type VerifyRequestOptions,
   type SigningKeyPair,
 } from './request-signing.js';
+export {
+  resultDigest,
+  signJobEnvelope,
+  verifyJobEnvelope,
+  signJobResult,
+  verifyJobResult,
+  type EnvelopeSignatureFields,
+  type ResultSignatureFields,
+} from './provenance.js';
