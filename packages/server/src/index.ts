@@ -2,3 +2,4 @@ export * from './storage/index.js';
 export * from './redis/index.js';
 export * from './http/index.js';
 export * from './jobforge/index.js';
+export * from './audit/index.js';

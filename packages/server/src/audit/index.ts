@@ -1,0 +1,1 @@
+export { type AuditEvent, type AuditSink } from './audit-event.js';
