@@ -105,7 +105,7 @@ export class TransactionScope {
   readonly #storage = new AsyncLocalStorage<{ open: boolean }>();
 
   assertOutside(): void {
-    
+    if (this.#storage.getStore()?.open) throw new NestedTransactionError();
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
