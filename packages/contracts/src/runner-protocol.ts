@@ -46,7 +46,11 @@ export const ClaimRequest = z.object({
 });
 export type ClaimRequest = z.infer<typeof ClaimRequest>;
 
-export const ClaimResponse = z.object({ jobs: z.array(JobEnvelope) });
+export const ClaimResponse = z.object({
+  jobs: z.array(JobEnvelope),
+  /** JobForge's signature over the identifying fields of every envelope in `jobs` (absent when empty). */
+  signature: z.string().optional(),
+});
 export type ClaimResponse = z.infer<typeof ClaimResponse>;
 
 export const HeartbeatRequest = z.object({
@@ -125,6 +129,8 @@ export const RegisterResponse = z.object({
   jobTypes: z.array(z.string()),
   leaseMs: z.number().int().positive(),
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The certificate whose key signs job envelopes; the runner checks it chains to its CA. */
+  jobforgeCertificatePem: z.string(),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 

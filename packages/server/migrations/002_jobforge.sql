@@ -75,7 +75,9 @@ create table job_attempts (
   finished_at      timestamptz,
   outcome          text check (outcome in ('completed', 'failed', 'lease_expired', 'cancelled', 'released')),
   error            jsonb,
+  -- the runner's signature over the outcome and the certificate it was verified against
   result_signature text,
+  runner_cert_fingerprint text,
   primary key (tenant_id, job_id, attempt),
   foreign key (tenant_id, job_id) references jobs (tenant_id, id)
 );
@@ -102,6 +104,7 @@ create table runner_certificates (
   serial_number  text primary key,
   runner_id      text not null references runners (id),
   fingerprint256 text not null,
+  certificate_pem text not null,
   not_after      timestamptz not null,
   issued_at      timestamptz not null default now(),
   revoked_at     timestamptz

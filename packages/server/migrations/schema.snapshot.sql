@@ -13,6 +13,7 @@ TABLE job_attempts (row level security: disabled, not forced)
   COLUMN outcome text
   COLUMN error jsonb
   COLUMN result_signature text
+  COLUMN runner_cert_fingerprint text
   CONSTRAINT job_attempts_outcome_check CHECK (outcome = ANY (ARRAY['completed'::text, 'failed'::text, 'lease_expired'::text, 'cancelled'::text, 'released'::text]))
   CONSTRAINT job_attempts_pkey PRIMARY KEY (tenant_id, job_id, attempt)
   CONSTRAINT job_attempts_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
@@ -106,6 +107,7 @@ TABLE runner_certificates (row level security: disabled, not forced)
   COLUMN serial_number text NOT NULL
   COLUMN runner_id text NOT NULL
   COLUMN fingerprint256 text NOT NULL
+  COLUMN certificate_pem text NOT NULL
   COLUMN not_after timestamp with time zone NOT NULL
   COLUMN issued_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN revoked_at timestamp with time zone

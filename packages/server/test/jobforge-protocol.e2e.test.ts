@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
-import { createPostgresDatabase, migrate, RedisQueue, startJobforge, type Database, type JobforgeServer } from '@controlplane/server';
+import { createLogger, requestJson, resultDigest, signJobResult, verifyJobEnvelopes, type JsonResponse } from '@controlplane/platform';
+import { createPostgresDatabase, envelopeSignatureFields, migrate, RedisQueue, startJobforge, type Database, type JobforgeServer } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
 import { createKeyPairAndCsr, createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
@@ -38,8 +38,16 @@ describe('jobforge over mTLS', () => {
       capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }],
     });
     expect(reg.status).toBe(200);
-    return { agent, runnerId: enr.body.runnerId as string, token: tok.body.token as string, enrollment: enr.body };
+    return { agent, keyPem, runnerId: enr.body.runnerId as string, token: tok.body.token as string, enrollment: enr.body, registration: reg.body };
   }
+
+  type Env = { jobId: string; tenantId: string; attempt: number; leaseId: string; fencingToken: string };
+  const sign = (keyPem: string, env: Env, outcome: 'completed' | 'failed', value: unknown) =>
+    signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, keyPem);
+  const complete = (r: { agent: Agent; keyPem: string }, env: Env, data: unknown, overrides: Record<string, unknown> = {}) =>
+    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data, signature: sign(r.keyPem, env, 'completed', data), ...overrides });
+  const fail = (r: { agent: Agent; keyPem: string }, env: Env, error: Record<string, unknown>) =>
+    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature: sign(r.keyPem, env, 'failed', error) });
 
   beforeAll(async () => {
     pki = await createPkiFixture();
@@ -86,8 +94,14 @@ describe('jobforge over mTLS', () => {
     expect(claim.body.jobs).toHaveLength(1);
     const env = claim.body.jobs[0];
     expect(env).toMatchObject({ jobId: req.id, tenantId: 't1', attempt: 1, correlationId: 'e2e-corr-0001' });
-    const done = await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { ok: 1 } });
+    // the batch of envelopes is signed by JobForge's certificate, handed over at registration
+    expect(verifyJobEnvelopes(claim.body.jobs.map(envelopeSignatureFields), r.registration.jobforgeCertificatePem, claim.body.signature)).toBe(true);
+    const tampered = { ...claim.body.jobs[0], payloadDigest: '0'.repeat(64) };
+    expect(verifyJobEnvelopes([envelopeSignatureFields(tampered)], r.registration.jobforgeCertificatePem, claim.body.signature)).toBe(false);
+    const done = await complete(r, env, { ok: 1 });
     expect(done.body).toMatchObject({ status: 'completed', duplicate: false });
+    const attempts = await call(gw, 'GET', `/v1/jobs/${req.id}/attempts`, undefined, asTenant('t1'));
+    expect(attempts.body.attempts[0]).toMatchObject({ outcome: 'completed', result_signature: expect.stringMatching(/^v1\./) });
     const got = await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'));
     expect(got.body).toMatchObject({ status: 'completed', result: { success: true, data: { ok: 1 } } });
     const other = await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t2'));
@@ -120,17 +134,25 @@ describe('jobforge over mTLS', () => {
     const aClaim = await call(a.agent, 'POST', '/runner/v1/claim', { max: 10, waitMs: 1000 });
     const env = aClaim.body.jobs.find((j: { jobId: string }) => j.jobId === req.id);
     expect(env).toBeDefined();
-    const forged = await call(b.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { evil: true } });
+    const forged = await complete(b, env, { evil: true });
     expect(forged.status).toBe(403);
     expect(forged.body.error).toMatchObject({ code: 'LEASE_NOT_HELD', category: 'AUTHORIZATION_ERROR' });
-    const stale = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: '1', data: {} });
+    const stale = await complete(a, { ...env, fencingToken: '1' }, {});
     expect(stale.body.error.category).toBe('AUTHORIZATION_ERROR');
+    // the lease holder itself must sign: unsigned, signed by another runner's key, or over other data
+    const unsigned = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { good: true } });
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.body.error.code).toBe('ENVELOPE_SIGNATURE_INVALID');
+    const wrongKey = await complete(a, env, { good: true }, { signature: sign(b.keyPem, env, 'completed', { good: true }) });
+    expect(wrongKey.body.error.code).toBe('ENVELOPE_SIGNATURE_INVALID');
+    const otherData = await complete(a, env, { good: true }, { signature: sign(a.keyPem, env, 'completed', { good: false }) });
+    expect(otherData.body.error.code).toBe('ENVELOPE_SIGNATURE_INVALID');
     const heartbeatAsOther = await call(b.agent, 'POST', '/runner/v1/heartbeat', {
       heartbeat: { runnerId: a.runnerId, timestamp: new Date().toISOString(), status: 'busy', activeJobs: 1, queuedJobs: 0 },
       leases: [],
     });
     expect(heartbeatAsOther.status).toBe(403);
-    const ok = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { good: true } });
+    const ok = await complete(a, env, { good: true });
     expect(ok.body.status).toBe('completed');
     expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'))).body.result.data).toEqual({ good: true });
   });
@@ -157,7 +179,7 @@ describe('jobforge over mTLS', () => {
       leases: [{ jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken }],
     });
     expect(hb.body.cancel).toEqual([req.id]);
-    await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error: { category: 'RUNNER_ERROR', code: 'JOB_CANCELLED', message: 'cancelled', retryable: false } });
+    expect((await fail(r, env, { category: 'RUNNER_ERROR', code: 'JOB_CANCELLED', message: 'cancelled', retryable: false })).status).toBe(200);
     expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'))).body.status).toBe('cancelled');
   });
 
@@ -195,7 +217,7 @@ describe('jobforge over mTLS', () => {
     });
     const env = (await call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 1000 })).body.jobs[0];
     await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/progress`, { leaseId: env.leaseId, fencingToken: env.fencingToken, pct: 50 });
-    await call(r.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: {} });
+    await complete(r, env, {});
     await streamDone;
     const text = chunks.join('');
     const types = [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);

@@ -43,6 +43,8 @@ export {
   resultDigest,
   signJobEnvelope,
   verifyJobEnvelope,
+  signJobEnvelopes,
+  verifyJobEnvelopes,
   signJobResult,
   verifyJobResult,
   type EnvelopeSignatureFields,

@@ -76,6 +76,18 @@ export function verifyJobEnvelope(fields: EnvelopeSignatureFields, keyOrCert: st
   return verifyFields(ENVELOPE_DOMAIN, fields, keyOrCert, signature);
 }
 
+/**
+ * One signature over the envelopes of a whole claim: JobForge hands out jobs in batches, and
+ * signing the batch keeps the cost per job small. The runner verifies the batch before running any.
+ */
+export function signJobEnvelopes(fields: readonly EnvelopeSignatureFields[], privateKey: string | KeyObject): string {
+  return signFields(ENVELOPE_DOMAIN, { batch: fields }, privateKey);
+}
+
+export function verifyJobEnvelopes(fields: readonly EnvelopeSignatureFields[], keyOrCert: string | KeyObject, signature: string): boolean {
+  return verifyFields(ENVELOPE_DOMAIN, { batch: fields }, keyOrCert, signature);
+}
+
 export function signJobResult(fields: ResultSignatureFields, privateKey: string | KeyObject): string {
   return signFields(RESULT_DOMAIN, fields, privateKey);
 }

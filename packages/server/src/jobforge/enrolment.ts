@@ -41,7 +41,7 @@ export class EnrolmentService {
       await this.o.registry.create(tx, { id: runnerId, tenantId: grant.tenantId, pool: grant.pool, name: p.name });
       const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runnerId);
       const signed = await this.#sign(p.csrPem, spiffeId, grant.tenantId, grant.pool);
-      await this.o.registry.recordCertificate(tx, runnerId, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, notAfter: signed.notAfter });
+      await this.o.registry.recordCertificate(tx, runnerId, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
       this.o.logger.info({ runnerId, tenantId: grant.tenantId, pool: grant.pool, joinTokenId: grant.id }, 'runner enrolled');
       return { runnerId, spiffeId, tenantId: grant.tenantId, pool: grant.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
     });
@@ -54,7 +54,7 @@ export class EnrolmentService {
       if (!rec || rec.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
       const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runner.id);
       const signed = await this.#sign(csrPem, spiffeId, rec.tenant_id, rec.pool);
-      await this.o.registry.recordCertificate(tx, runner.id, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, notAfter: signed.notAfter });
+      await this.o.registry.recordCertificate(tx, runner.id, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
       return { runnerId: runner.id, spiffeId, tenantId: rec.tenant_id, pool: rec.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
     });
   }

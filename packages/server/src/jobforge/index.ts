@@ -1,4 +1,4 @@
-export { JobService, SERVICE_NAME as JOBFORGE_SERVICE, type RunnerIdentity, type ClaimOptions, type FailureInput, type OutcomeAck, type JobServiceOptions } from './lifecycle.js';
+export { JobService, SERVICE_NAME as JOBFORGE_SERVICE, type RunnerIdentity, type ResultProof, type ClaimOptions, type FailureInput, type OutcomeAck, type JobServiceOptions } from './lifecycle.js';
 export { JobStore, type LeaseRef, type NewJob, type ListJobsFilter, type StoredJobEvent } from './job-store.js';
 export { JobTypeRegistry, DEFAULT_POOL, type JobTypeContract } from './job-types.js';
 export { type JobRow, type ReadyEntry, toJobResponse, readyEntryOf } from './job-row.js';
@@ -13,3 +13,4 @@ export { EnrolmentService, type EnrolmentResult } from './enrolment.js';
 export { RunnerRegistry, type RunnerRecord } from './runner-registry.js';
 export { createJoinToken, consumeJoinToken, hashJoinToken, JOIN_TOKEN_PREFIX } from './join-tokens.js';
 export { FORWARDED_TENANT, FORWARDED_ACTOR } from './http/caller.js';
+export { envelopeSignatureFields } from './http/runner-routes.js';

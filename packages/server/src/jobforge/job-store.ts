@@ -140,7 +140,7 @@ export class JobStore {
 
   async listAttempts(q: Sql, tenantId: string, jobId: string): Promise<Record<string, unknown>[]> {
     const res = await q.query(
-      `select attempt, runner_id, lease_id, fencing_token, started_at, finished_at, outcome, error
+      `select attempt, runner_id, lease_id, fencing_token, started_at, finished_at, outcome, error, result_signature, runner_cert_fingerprint
          from job_attempts where tenant_id = $1 and job_id = $2 order by attempt`,
       [tenantId, jobId],
     );
@@ -226,11 +226,19 @@ export class JobStore {
     return res.rows[0];
   }
 
-  async finishAttempt(q: Sql, tenantId: string, jobId: string, attempt: number, outcome: 'completed' | 'failed' | 'lease_expired' | 'cancelled' | 'released', error: ErrorEnvelope | null, resultSignature: string | null = null): Promise<void> {
+  async finishAttempt(
+    q: Sql,
+    tenantId: string,
+    jobId: string,
+    attempt: number,
+    outcome: 'completed' | 'failed' | 'lease_expired' | 'cancelled' | 'released',
+    error: ErrorEnvelope | null,
+    proof: { signature: string; certFingerprint: string } | null = null,
+  ): Promise<void> {
     await q.query(
-      `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6
+      `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6, runner_cert_fingerprint = $7
         where tenant_id = $1 and job_id = $2 and attempt = $3 and finished_at is null`,
-      [tenantId, jobId, attempt, outcome, error, resultSignature],
+      [tenantId, jobId, attempt, outcome, error, proof?.signature ?? null, proof?.certFingerprint ?? null],
     );
   }
 

@@ -67,6 +67,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     jobTypes,
     logger: o.logger,
     leaseMs: o.leaseMs,
+    requireResultProof: true,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
   const enrolment = new EnrolmentService({ db: o.db, registry, ca: o.ca, trustDomain: o.trustDomain, certificateTtlMs: o.runnerCertificateTtlMs ?? 24 * 3600_000, logger: o.logger });
@@ -86,7 +87,15 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),
   });
   registerHealthRoute(app, SERVICE_NAME, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
-  registerRunnerRoutes(app, { db: o.db, jobs, registry, enrolment, heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(1000, Math.floor(jobs.leaseMs / 3)) });
+  registerRunnerRoutes(app, {
+    db: o.db,
+    jobs,
+    registry,
+    enrolment,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(1000, Math.floor(jobs.leaseMs / 3)),
+    signingCertificatePem: o.tls.cert,
+    signingKeyPem: o.tls.key,
+  });
   registerServiceRoutes(app, {
     db: o.db,
     jobs,

@@ -14,7 +14,7 @@ import {
   type JobResult,
   type JobStatus,
 } from '@controlplane/contracts';
-import type { Logger } from '@controlplane/platform';
+import { resultDigest, type Logger, type ResultSignatureFields } from '@controlplane/platform';
 import type { Database, Sql } from '../storage/index.js';
 import { envelopeOf, type JobEnvelope } from './job-envelope.js';
 import { readyEntryOf, toJobResponse, type JobRow, type ReadyEntry } from './job-row.js';
@@ -49,6 +49,8 @@ export interface JobServiceOptions {
   leaseMs?: number;
   maxBatchSize?: number;
   onEvent?: JobEventListener;
+  /** Refuse outcomes that carry no runner signature (on in every server; off for unit tests). */
+  requireResultProof?: boolean;
 }
 
 export interface ClaimOptions {
@@ -65,6 +67,16 @@ export interface FailureInput {
   message: string;
   retryable: boolean;
   details?: ErrorDetail[] | undefined;
+}
+
+/**
+ * Proof that the runner produced an outcome: its signature, and a check of that signature
+ * against the certificate the runner presented on this connection.
+ */
+export interface ResultProof {
+  signature: string;
+  certFingerprint: string;
+  verify(fields: ResultSignatureFields): boolean;
 }
 
 export interface OutcomeAck {
@@ -274,15 +286,16 @@ export class JobService {
   }
 
   /** Records a successful outcome exactly once; a re-send of the same outcome is acknowledged. */
-  async complete(runner: RunnerIdentity, ref: LeaseRef, output: { data?: unknown; startedAt?: string | undefined; signature?: string | undefined }): Promise<OutcomeAck> {
+  async complete(runner: RunnerIdentity, ref: LeaseRef, output: { data?: unknown; startedAt?: string | undefined; proof?: ResultProof | undefined }): Promise<OutcomeAck> {
     let retryEntry: ReadyEntry | undefined;
     const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
       const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
       if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'completed');
+      this.#checkProof(row, 'completed', output.data, output.proof);
       const contract = await this.o.jobTypes.get(tx, runner.tenantId, row.type);
       const problems = this.o.jobTypes.outputProblems(contract, output.data);
       if (problems.length > 0) {
-        const failed = await this.#recordFailure(tx, row, { category: 'SCHEMA_MISMATCH', code: 'SCHEMA_MISMATCH', message: `The result does not match the output schema of job type ${row.type}.`, retryable: false, details: problems }, runner);
+        const failed = await this.#recordFailure(tx, row, { category: 'SCHEMA_MISMATCH', code: 'SCHEMA_MISMATCH', message: `The result does not match the output schema of job type ${row.type}.`, retryable: false, details: problems }, runner, false, output.proof);
         retryEntry = failed.retry;
         return { jobId: row.id, status: failed.row.status, duplicate: false };
       }
@@ -299,7 +312,7 @@ export class JobService {
         },
       };
       const done = await this.o.store.markCompleted(tx, runner.tenantId, row.id, result);
-      await this.o.store.finishAttempt(tx, runner.tenantId, row.id, row.attempts, 'completed', null, output.signature ?? null);
+      await this.o.store.finishAttempt(tx, runner.tenantId, row.id, row.attempts, 'completed', null, output.proof ?? null);
       await this.o.store.appendEvents(tx, [ev(done, 'job.completed', { attempt: row.attempts, runnerId: runner.id })]);
       this.#emit(done, 'job.completed');
       return { jobId: row.id, status: 'completed', duplicate: false };
@@ -309,12 +322,13 @@ export class JobService {
   }
 
   /** Records a failed attempt: retried per the job's policy, or failed and dead-lettered. */
-  async fail(runner: RunnerIdentity, ref: LeaseRef, failure: FailureInput): Promise<OutcomeAck> {
+  async fail(runner: RunnerIdentity, ref: LeaseRef, failure: FailureInput, proof?: ResultProof): Promise<OutcomeAck> {
     let retryEntry: ReadyEntry | undefined;
     const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
       const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
       if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'failed');
-      const out = await this.#recordFailure(tx, row, failure, runner);
+      this.#checkProof(row, 'failed', failure, proof);
+      const out = await this.#recordFailure(tx, row, failure, runner, false, proof);
       retryEntry = out.retry;
       return { jobId: row.id, status: out.row.status, duplicate: false };
     });
@@ -400,7 +414,16 @@ export class JobService {
     throw new AppError('LEASE_NOT_HELD');
   }
 
-  async #recordFailure(tx: Sql, row: JobRow, failure: FailureInput, runner: RunnerIdentity | undefined, attemptFinished = false): Promise<{ row: JobRow; retry?: ReadyEntry }> {
+  #checkProof(row: JobRow, outcome: 'completed' | 'failed', value: unknown, proof: ResultProof | undefined): void {
+    if (!proof) {
+      if (this.o.requireResultProof) throw new AppError('ENVELOPE_SIGNATURE_INVALID', { message: 'The outcome carries no runner signature.' });
+      return;
+    }
+    const fields: ResultSignatureFields = { jobId: row.id, tenantId: row.tenant_id, attempt: row.attempts, fencingToken: row.fencing_token!, outcome, resultDigest: resultDigest(value) };
+    if (!proof.verify(fields)) throw new AppError('ENVELOPE_SIGNATURE_INVALID');
+  }
+
+  async #recordFailure(tx: Sql, row: JobRow, failure: FailureInput, runner: RunnerIdentity | undefined, attemptFinished = false, proof?: ResultProof): Promise<{ row: JobRow; retry?: ReadyEntry }> {
     const envelope: ErrorEnvelope = {
       ...this.#envelope('HANDLER_FAILED'),
       category: failure.category,
@@ -411,13 +434,13 @@ export class JobService {
       ...(row.request.metadata.correlationId ? { correlationId: row.request.metadata.correlationId } : {}),
     };
     if (row.cancel_requested_at) {
-      if (!attemptFinished) await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'cancelled', envelope);
+      if (!attemptFinished) await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'cancelled', envelope, proof ?? null);
       const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
       await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
       this.#emit(done, 'job.cancelled');
       return { row: done };
     }
-    if (!attemptFinished) await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'failed', envelope);
+    if (!attemptFinished) await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'failed', envelope, proof ?? null);
     const decision = decideRetry(row.request.retryPolicy, row.attempts - row.retry_base, envelope);
     if (decision.retry) {
       const next = await this.o.store.markRetrying(tx, row.tenant_id, row.id, envelope, decision.delayMs);

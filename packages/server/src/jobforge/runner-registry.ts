@@ -21,6 +21,7 @@ const RUNNER_COLUMNS = 'id, tenant_id, pool, name, version, job_types, tags, sta
 export interface IssuedCertificate {
   serialNumber: string;
   fingerprint256: string;
+  certificatePem: string;
   notAfter: Date;
 }
 
@@ -31,10 +32,11 @@ export class RunnerRegistry {
   }
 
   async recordCertificate(q: Sql, runnerId: string, cert: IssuedCertificate): Promise<void> {
-    await q.query(`insert into runner_certificates (serial_number, runner_id, fingerprint256, not_after) values ($1, $2, $3, $4)`, [
+    await q.query(`insert into runner_certificates (serial_number, runner_id, fingerprint256, certificate_pem, not_after) values ($1, $2, $3, $4, $5)`, [
       cert.serialNumber.toLowerCase(),
       runnerId,
       cert.fingerprint256,
+      cert.certificatePem,
       cert.notAfter,
     ]);
   }

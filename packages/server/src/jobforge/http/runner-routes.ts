@@ -14,11 +14,14 @@ import {
   type OutcomeAckBody,
   type RegisterResponse,
 } from '@controlplane/contracts';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
+import { signJobEnvelopes, verifyJobResult, type EnvelopeSignatureFields } from '@controlplane/platform';
 import type { HttpApp } from '../../http/index.js';
 import type { Database } from '../../storage/index.js';
 import type { EnrolmentService } from '../enrolment.js';
-import type { JobService, RunnerIdentity } from '../lifecycle.js';
+import type { JobEnvelope } from '../job-envelope.js';
+import type { JobService, ResultProof, RunnerIdentity } from '../lifecycle.js';
 import type { RunnerRegistry } from '../runner-registry.js';
 import { peerPrincipal } from './caller.js';
 
@@ -28,6 +31,24 @@ export interface RunnerRouteDeps {
   registry: RunnerRegistry;
   enrolment: EnrolmentService;
   heartbeatIntervalMs: number;
+  /** JobForge's service certificate and key: envelopes are signed with it. */
+  signingCertificatePem: string;
+  signingKeyPem: string;
+}
+
+export function envelopeSignatureFields(e: JobEnvelope): EnvelopeSignatureFields {
+  return { jobId: e.jobId, tenantId: e.tenantId, type: e.type, attempt: e.attempt, leaseId: e.leaseId, fencingToken: e.fencingToken, payloadDigest: e.payloadDigest ?? '', deadline: e.deadline };
+}
+
+/**
+ * A check of a runner's outcome signature against the certificate it presented on this very
+ * connection (already verified to chain to our CA and to be this runner's).
+ */
+function proofFrom(req: FastifyRequest, signature: string | undefined): ResultProof | undefined {
+  if (!signature) return undefined;
+  const cert = (req.raw.socket as TLSSocket).getPeerX509Certificate?.();
+  if (!cert) return undefined;
+  return { signature, certFingerprint: cert.fingerprint256, verify: (fields) => verifyJobResult(fields, cert.publicKey, signature) };
 }
 
 const JobIdParam = (req: FastifyRequest) => {
@@ -55,7 +76,15 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     const r = await runner(req);
     const body = parseOrThrow(RunnerRegistrationRequest, req.body);
     const rec = await deps.registry.register(deps.db, r, body);
-    return { runnerId: rec.id, tenantId: rec.tenant_id, pool: rec.pool, jobTypes: rec.job_types, leaseMs: deps.jobs.leaseMs, heartbeatIntervalMs: deps.heartbeatIntervalMs };
+    return {
+      runnerId: rec.id,
+      tenantId: rec.tenant_id,
+      pool: rec.pool,
+      jobTypes: rec.job_types,
+      leaseMs: deps.jobs.leaseMs,
+      heartbeatIntervalMs: deps.heartbeatIntervalMs,
+      jobforgeCertificatePem: deps.signingCertificatePem,
+    };
   });
 
   app.post('/runner/v1/claim', async (req) => {
@@ -67,7 +96,8 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     req.raw.once('close', onClose);
     try {
       const jobs = await deps.jobs.claim(r, { max: body.max, waitMs: body.waitMs, types: body.types, signal: abort.signal });
-      return { jobs };
+      if (jobs.length === 0) return { jobs };
+      return { jobs, signature: signJobEnvelopes(jobs.map(envelopeSignatureFields), deps.signingKeyPem) };
     } finally {
       req.raw.off('close', onClose);
     }
@@ -91,13 +121,13 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/jobs/:id/complete', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(CompleteRequest, req.body);
-    return deps.jobs.complete(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { data: body.data, startedAt: body.startedAt, signature: body.signature });
+    return deps.jobs.complete(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { data: body.data, startedAt: body.startedAt, proof: proofFrom(req, body.signature) });
   });
 
   app.post('/runner/v1/jobs/:id/fail', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(FailRequest, req.body);
-    return deps.jobs.fail(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, body.error);
+    return deps.jobs.fail(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, body.error, proofFrom(req, body.signature));
   });
 
   app.post('/runner/v1/jobs/:id/release', async (req) => {
@@ -121,9 +151,9 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
       }
     };
     for (const c of body.completions) {
-      await settle(c.jobId, () => deps.jobs.complete(r, c, { data: c.data, startedAt: c.startedAt, signature: c.signature }));
+      await settle(c.jobId, () => deps.jobs.complete(r, c, { data: c.data, startedAt: c.startedAt, proof: proofFrom(req, c.signature) }));
     }
-    for (const f of body.failures) await settle(f.jobId, () => deps.jobs.fail(r, f, f.error));
+    for (const f of body.failures) await settle(f.jobId, () => deps.jobs.fail(r, f, f.error, proofFrom(req, f.signature)));
     return { results };
   });
 
