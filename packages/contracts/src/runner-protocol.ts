@@ -149,6 +149,8 @@ export const EnrollResponse = z.object({
   certificatePem: z.string(),
   caCertificatePem: z.string(),
   notAfter: IsoDateTime,
+  /** Where the runner protocol (mTLS) is served; the runner uses it from now on. */
+  runnerApiUrl: z.string().optional(),
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 

@@ -1,6 +1,7 @@
 import { join, relative } from 'node:path';
 import { KEY_ALGORITHMS, PkiError, initPki, type InitPkiResult, type KeyAlgorithm } from '@controlplane/platform';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
+import { listFlag, stringFlag } from '../flags.js';
 
 const DEFAULT_TRUST_DOMAIN = 'controlplane.local';
 const DEFAULT_DATA_DIR = '.controlplane';
@@ -23,17 +24,6 @@ Creates the built-in certificate authority and one mTLS certificate per service:
 
 Private keys are written with mode 0600 and a new directory with mode 0700.`;
 
-function stringFlag(ctx: CommandContext, name: string): string | undefined {
-  const v = ctx.values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function listFlag(ctx: CommandContext, name: string): string[] | undefined {
-  const v = ctx.values[name];
-  if (v === undefined) return undefined;
-  const items = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-  return items.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x.length > 0);
-}
 
 function parseAlgorithm(value: string | undefined): KeyAlgorithm | undefined {
   if (value === undefined) return undefined;

@@ -41,6 +41,8 @@ export interface JobforgeServerOptions {
   trustedServices?: readonly string[];
   duties?: Partial<DutyIntervals> | false;
   version?: string;
+  /** The URL runners should use for the protocol (told to them at enrolment); defaults to the listener's. */
+  advertisedUrl?: string;
 }
 
 export interface JobforgeServer {
@@ -124,10 +126,11 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     bodyLimitBytes: 64 * 1024,
   });
   registerHealthRoute(enrollApp, SERVICE_NAME, version, []);
+  let runnerApiUrl = o.advertisedUrl;
   enrollApp.post('/enroll', async (req, reply) => {
     const body = parseOrThrow(EnrollRequest, req.body);
     const res = await enrolment.enroll({ joinToken: body.joinToken, csrPem: body.csr, name: body.name });
-    return reply.code(201).send(res);
+    return reply.code(201).send({ ...res, runnerApiUrl });
   });
 
   const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
@@ -136,6 +139,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   const addr = app.server.address() as AddressInfo;
   const enrollAddr = enrollApp.server.address() as AddressInfo;
   const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  runnerApiUrl ??= `https://${host(o.listen.host)}:${addr.port}`;
   o.logger.info({ port: addr.port, enrollPort: enrollAddr.port, queue: queue.kind }, 'jobforge listening');
 
   return {

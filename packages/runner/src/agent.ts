@@ -1,0 +1,429 @@
+import { X509Certificate } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CONTRACT_VERSION_STRING,
+  ERROR_CODES,
+  isErrorCode,
+  type HealthCheck,
+  type JobEnvelope,
+  type LeaseRef,
+  type RegisterResponse,
+  type RunnerCapability,
+} from '@controlplane/contracts';
+import {
+  createKeyPairAndCsr,
+  principalFromCertificate,
+  resultDigest,
+  runWithContext,
+  signJobResult,
+  type Logger,
+  type TlsMaterial,
+} from '@controlplane/platform';
+import { handlersFromModule, handlerTypes, runJobInSandbox, type HandlerDefinition, type SandboxOutcome } from './sandbox/index.js';
+import { checkEnvelopeBatch } from './envelope-check.js';
+import { loadRunnerIdentity, saveRunnerIdentity, type RunnerIdentityMeta } from './identity.js';
+import { JobforgeClient } from './jobforge-client.js';
+import { RunnerMetrics, startMetricsServer } from './metrics.js';
+
+export interface RunnerAgentOptions {
+  /** The directory written by `controlplane runner enroll`. */
+  dir: string;
+  /** Path of the ES module that exports the handlers. */
+  handlersModule: string;
+  logger: Logger;
+  /** Jobs run at once; defaults to the sum of the handlers' concurrency. */
+  slots?: number;
+  /** How long one claim long-poll may wait for work. */
+  claimWaitMs?: number;
+  /** On stop, how long running jobs may take to finish before they are handed back. */
+  drainTimeoutMs?: number;
+  /** Optional local listener for /health and /metrics. */
+  metricsListen?: { host: string; port: number } | undefined;
+  /** Renew the certificate when this fraction of its lifetime is left. */
+  renewWhenRemaining?: number;
+  version?: string;
+  /** The environment the sandbox filters from (only allow-listed variables reach a handler). */
+  sourceEnv?: Readonly<Record<string, string | undefined>>;
+  envAllowlist?: readonly string[];
+  defaultMemoryLimitMb?: number;
+}
+
+interface ActiveJob {
+  env: JobEnvelope;
+  abort: AbortController;
+  startedAt: string;
+  /** JobForge said the lease is no longer ours: finish silently. */
+  lost: boolean;
+  /** Stopped by a drain: hand the job back instead of failing it. */
+  releasing: boolean;
+}
+
+const PROGRESS_MIN_INTERVAL_MS = 500;
+
+/**
+ * A runner: registers its handlers' capabilities, claims work while it has free slots, runs each
+ * job in its own sandbox, signs and reports outcomes, heartbeats its leases, renews its
+ * certificate, and drains cleanly on stop.
+ */
+export class RunnerAgent {
+  readonly metrics = new RunnerMetrics();
+  #meta!: RunnerIdentityMeta;
+  #material!: TlsMaterial;
+  #client!: JobforgeClient;
+  #registration!: RegisterResponse;
+  #jobforgeCert!: X509Certificate;
+  #handlers = new Map<string, HandlerDefinition>();
+  #handlersPath: string;
+  #slots = 1;
+  #state: 'new' | 'running' | 'draining' | 'stopped' = 'new';
+  readonly #active = new Map<string, ActiveJob>();
+  readonly #reporting = new Set<Promise<void>>();
+  #claimAbort = new AbortController();
+  #slotWaiters: Array<() => void> = [];
+  #loops: Promise<void>[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #metricsServer: { url: string; close(): Promise<void> } | undefined;
+  readonly #startedAt = Date.now();
+  #lastHeartbeatOk = 0;
+
+  constructor(private readonly o: RunnerAgentOptions) {
+    this.#handlersPath = isAbsolute(o.handlersModule) ? o.handlersModule : resolve(o.handlersModule);
+  }
+
+  get runnerId(): string {
+    return this.#meta.runnerId;
+  }
+
+  get metricsUrl(): string | undefined {
+    return this.#metricsServer?.url;
+  }
+
+  get activeJobs(): number {
+    return this.#active.size;
+  }
+
+  async start(): Promise<void> {
+    const { meta, material } = loadRunnerIdentity(this.o.dir);
+    this.#meta = meta;
+    this.#material = material;
+    this.#client = new JobforgeClient(meta.runnerApiUrl, material, meta.trustDomain);
+
+    const mod = (await import(pathToFileURL(this.#handlersPath).href)) as Record<string, unknown>;
+    this.#handlers = new Map(handlersFromModule(mod));
+    if (this.#handlers.size === 0) throw new Error(`${this.#handlersPath} exports no handlers`);
+    const unique = [...new Set(this.#handlers.values())];
+    this.#slots = this.o.slots ?? Math.max(1, unique.reduce((n, h) => n + (h.concurrency ?? 1), 0));
+
+    this.#registration = await this.#client.register({
+      name: meta.name,
+      version: this.o.version ?? '0.1.0',
+      contractVersion: CONTRACT_VERSION_STRING,
+      capabilities: unique.map((h) => this.#capability(h)),
+      tags: [],
+    });
+    this.#jobforgeCert = this.#checkJobforgeCertificate(this.#registration.jobforgeCertificatePem);
+    this.#state = 'running';
+    this.o.logger.info({ runnerId: meta.runnerId, tenantId: meta.tenantId, pool: meta.pool, jobTypes: this.#registration.jobTypes, slots: this.#slots }, 'runner registered');
+
+    this.#scheduleHeartbeat();
+    this.#scheduleRenewal();
+    if (this.o.metricsListen) {
+      this.#metricsServer = await startMetricsServer({ ...this.o.metricsListen, runnerId: meta.runnerId, metrics: this.metrics, health: () => this.health() });
+    }
+    this.#loops.push(this.#claimLoop());
+  }
+
+  health(): HealthCheck {
+    const hbAge = Date.now() - this.#lastHeartbeatOk;
+    const hbOk = this.#lastHeartbeatOk > 0 && hbAge < 3 * (this.#registration?.heartbeatIntervalMs ?? 10_000);
+    const status = this.#state === 'running' ? (hbOk || this.#lastHeartbeatOk === 0 ? 'healthy' : 'degraded') : this.#state === 'draining' ? 'degraded' : 'unhealthy';
+    return {
+      status,
+      service: 'runner',
+      version: this.o.version ?? '0.1.0',
+      timestamp: new Date().toISOString(),
+      uptime: Math.round((Date.now() - this.#startedAt) / 1000),
+      checks: [{ name: 'jobforge', status: hbOk || this.#lastHeartbeatOk === 0 ? 'healthy' : 'degraded' }],
+    };
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish until the drain deadline, hands back the rest (they
+   * are queued again at once, not after lease expiry), and closes everything.
+   */
+  async stop(drainTimeoutMs = this.o.drainTimeoutMs ?? 30_000): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'new') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'draining';
+    this.#claimAbort.abort();
+    this.#wakeSlotWaiters();
+    const deadline = Date.now() + drainTimeoutMs;
+    while (this.#active.size > 0 && Date.now() < deadline) await sleep(50);
+    for (const job of this.#active.values()) {
+      job.releasing = true;
+      job.abort.abort();
+    }
+    while (this.#active.size > 0 || this.#reporting.size > 0) {
+      await Promise.allSettled([...this.#reporting]);
+      if (this.#active.size > 0) await sleep(20);
+    }
+    await Promise.allSettled(this.#loops);
+    // A last heartbeat tells JobForge we are going; then nothing more is sent.
+    await this.#heartbeat().catch(() => undefined);
+    this.#state = 'stopped';
+    clearTimeout(this.#heartbeatTimer);
+    clearTimeout(this.#renewTimer);
+    await this.#metricsServer?.close();
+    this.#client.close();
+    this.o.logger.info({ runnerId: this.#meta.runnerId }, 'runner stopped');
+  }
+
+  // ------------------------------------------------------------------ claiming
+
+  async #claimLoop(): Promise<void> {
+    let backoff = 100;
+    while (this.#state === 'running') {
+      const free = this.#slots - this.#active.size;
+      if (free <= 0) {
+        await new Promise<void>((r) => this.#slotWaiters.push(r));
+        continue;
+      }
+      this.#claimAbort = new AbortController();
+      const t0 = performance.now();
+      try {
+        const res = await this.#client.claim({ max: free, waitMs: this.o.claimWaitMs ?? 20_000 }, this.#claimAbort.signal);
+        backoff = 100;
+        if (res.jobs.length === 0) continue;
+        this.metrics.observeClaim(performance.now() - t0);
+        const accepted = this.#verifyBatch(res.jobs, res.signature);
+        for (const env of accepted) this.#startJob(env);
+      } catch (err) {
+        if (this.#state !== 'running') break;
+        this.o.logger.warn({ err: (err as Error).message }, 'claim failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  /** Only envelopes that JobForge signed, for our tenant, whose payload matches its digest, are run. */
+  #verifyBatch(jobs: JobEnvelope[], signature: string | undefined): JobEnvelope[] {
+    const { accepted, refused } = checkEnvelopeBatch(jobs, signature, { jobforgeKey: this.#jobforgeCert.publicKey, tenantId: this.#meta.tenantId });
+    for (const r of refused) this.o.logger.error({ jobId: r.envelope.jobId, reason: r.reason }, 'refusing a tampered job envelope');
+    return accepted;
+  }
+
+  // ------------------------------------------------------------------ running
+
+  #startJob(env: JobEnvelope): void {
+    const job: ActiveJob = { env, abort: new AbortController(), startedAt: new Date().toISOString(), lost: false, releasing: false };
+    this.#active.set(env.jobId, job);
+    this.metrics.running = this.#active.size;
+    const p = runWithContext({ correlationId: env.correlationId ?? env.jobId }, () => this.#runAndReport(job)).finally(() => {
+      this.#active.delete(env.jobId);
+      this.metrics.running = this.#active.size;
+      this.#reporting.delete(p);
+      this.#wakeSlotWaiters();
+    });
+    this.#reporting.add(p);
+  }
+
+  async #runAndReport(job: ActiveJob): Promise<void> {
+    const { env } = job;
+    const log = this.o.logger.child({ jobId: env.jobId, attempt: env.attempt, correlationId: env.correlationId ?? env.jobId });
+    const handler = this.#handlers.get(env.type);
+    let outcome: SandboxOutcome;
+    if (!handler) {
+      outcome = { ok: false, code: 'HANDLER_FAILED', message: `No handler for job type ${env.type}.`, retryable: false, durationMs: 0 };
+    } else {
+      let lastProgress = 0;
+      outcome = await runJobInSandbox({
+        handlersModule: this.#handlersPath,
+        job: { id: env.jobId, attempt: env.attempt, type: env.type, input: env.payload.data, correlationId: env.correlationId },
+        timeoutMs: Math.min(env.timeoutMs, handler.timeoutMs ?? env.timeoutMs),
+        memoryLimitMb: handler.memoryLimitMb ?? this.o.defaultMemoryLimitMb ?? 256,
+        isolation: handler.isolation,
+        signal: job.abort.signal,
+        sourceEnv: this.o.sourceEnv ?? {},
+        ...(this.o.envAllowlist ? { envAllowlist: [...this.o.envAllowlist] } : {}),
+        onProgress: (pct, message) => {
+          const now = Date.now();
+          if (now - lastProgress < PROGRESS_MIN_INTERVAL_MS && pct < 100) return;
+          lastProgress = now;
+          this.#client.progress(this.#ref(env), pct, message).catch((err: unknown) => log.debug({ err: (err as Error).message }, 'progress not delivered'));
+        },
+        onLog: (level, message) => log[level]({ handler: env.type }, message),
+      });
+    }
+    if (!outcome.ok && 'diagnostics' in outcome && outcome.diagnostics) log.warn({ diagnostics: outcome.diagnostics }, 'handler failed');
+    if (job.lost) {
+      log.warn('lease lost while running; outcome dropped');
+      return;
+    }
+    if (job.releasing) {
+      await this.#deliver(log, () => this.#client.release(this.#ref(env)));
+      log.info('job handed back during drain');
+      return;
+    }
+    if (outcome.ok) {
+      const data = outcome.output === undefined ? null : outcome.output;
+      const signature = this.#sign(env, 'completed', data);
+      const ok = await this.#deliver(log, () => this.#client.complete(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: data as never, startedAt: job.startedAt, signature }));
+      if (ok) this.metrics.completed++;
+    } else {
+      const code = outcome.code;
+      const category = isErrorCode(code) ? ERROR_CODES[code].category : 'RUNTIME_ERROR';
+      const error = { category, code, message: outcome.message, retryable: outcome.retryable };
+      const signature = this.#sign(env, 'failed', error);
+      await this.#deliver(log, () => this.#client.fail(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature }));
+      this.metrics.failed++;
+    }
+  }
+
+  /** Retries transient delivery failures; a refusal (lease gone, signature refused) is final. */
+  async #deliver(log: Logger, send: () => Promise<unknown>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await send();
+        return true;
+      } catch (err) {
+        const e = err as { retryable?: boolean; code?: string; message?: string };
+        if (!e.retryable || attempt >= 8) {
+          log.warn({ code: e.code, err: e.message }, 'outcome not accepted');
+          return false;
+        }
+        await sleep(Math.min(200 * 2 ** attempt, 5_000));
+      }
+    }
+  }
+
+  #sign(env: JobEnvelope, outcome: 'completed' | 'failed', value: unknown): string {
+    return signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, this.#material.key);
+  }
+
+  #ref(env: JobEnvelope): LeaseRef {
+    return { jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken };
+  }
+
+  #wakeSlotWaiters(): void {
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ------------------------------------------------------------------ heartbeats and renewal
+
+  #scheduleHeartbeat(): void {
+    const every = this.#registration.heartbeatIntervalMs;
+    const tick = () => {
+      if (this.#state === 'stopped') return;
+      this.#heartbeat()
+        .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'heartbeat failed'))
+        .finally(() => {
+          if (this.#state !== 'stopped') {
+            this.#heartbeatTimer = setTimeout(tick, every);
+            this.#heartbeatTimer.unref();
+          }
+        });
+    };
+    this.#heartbeatTimer = setTimeout(tick, every);
+    this.#heartbeatTimer.unref();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const jobs = [...this.#active.values()].filter((j) => !j.lost);
+    const res = await this.#client.heartbeat({
+      heartbeat: {
+        runnerId: this.#meta.runnerId,
+        timestamp: new Date().toISOString(),
+        status: this.#state === 'draining' ? 'draining' : jobs.length > 0 ? 'busy' : 'idle',
+        activeJobs: jobs.length,
+        queuedJobs: 0,
+        metrics: { completed: this.metrics.completed, failed: this.metrics.failed },
+      },
+      leases: jobs.map((j) => this.#ref(j.env)),
+    });
+    this.#lastHeartbeatOk = Date.now();
+    for (const id of res.cancel) {
+      const job = this.#active.get(id);
+      if (job && !job.abort.signal.aborted) {
+        this.o.logger.info({ jobId: id }, 'job cancelled by the control plane; stopping it');
+        job.abort.abort();
+      }
+    }
+    for (const id of res.lost) {
+      const job = this.#active.get(id);
+      if (job) {
+        job.lost = true;
+        job.abort.abort();
+      }
+    }
+  }
+
+  #scheduleRenewal(): void {
+    const cert = this.#material.certificate;
+    const notBefore = Date.parse(cert.validFrom);
+    const notAfter = Date.parse(cert.validTo);
+    const remaining = this.o.renewWhenRemaining ?? 1 / 3;
+    const at = notAfter - (notAfter - notBefore) * remaining;
+    const delay = Math.max(1_000, Math.min(at - Date.now(), 2 ** 31 - 1));
+    this.#renewTimer = setTimeout(() => {
+      this.renewCertificate().catch((err: unknown) => {
+        this.o.logger.error({ err: (err as Error).message }, 'certificate renewal failed; retrying in 60 s');
+        this.#renewTimer = setTimeout(() => this.#scheduleRenewal(), 60_000);
+        this.#renewTimer.unref();
+      });
+    }, delay);
+    this.#renewTimer.unref();
+  }
+
+  /** Gets a new certificate (with a new key made here) while the current one is still valid. */
+  async renewCertificate(): Promise<void> {
+    const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: this.#meta.name });
+    const res = await this.#client.renew(csrPem);
+    const meta = { ...this.#meta, notAfter: res.notAfter };
+    saveRunnerIdentity(this.o.dir, { keyPem, certPem: res.certificatePem, caPem: res.caCertificatePem, meta });
+    const loaded = loadRunnerIdentity(this.o.dir);
+    const old = this.#client;
+    this.#meta = loaded.meta;
+    this.#material = loaded.material;
+    this.#client = new JobforgeClient(loaded.meta.runnerApiUrl, loaded.material, loaded.meta.trustDomain);
+    // Requests already in flight finish on the old connections.
+    setTimeout(() => old.close(), 30_000).unref();
+    this.o.logger.info({ notAfter: res.notAfter }, 'runner certificate renewed');
+    if (this.#state === 'running') this.#scheduleRenewal();
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #capability(h: HandlerDefinition): RunnerCapability {
+    const types = handlerTypes(h);
+    return {
+      id: types[0]!,
+      name: types[0]!,
+      version: '1.0.0',
+      description: h.description ?? '',
+      inputSchema: (h.inputSchema ?? {}) as RunnerCapability['inputSchema'],
+      outputSchema: (h.outputSchema ?? {}) as RunnerCapability['outputSchema'],
+      supportedJobTypes: [...types],
+      maxConcurrency: h.concurrency ?? 1,
+      timeoutMs: h.timeoutMs ?? 30_000,
+    };
+  }
+
+  /** JobForge's signing certificate must be from our CA and name the jobforge service. */
+  #checkJobforgeCertificate(pem: string): X509Certificate {
+    const cert = new X509Certificate(pem);
+    const ca = new X509Certificate(this.#material.ca[0]!);
+    const p = principalFromCertificate(cert, { trustDomain: this.#meta.trustDomain });
+    if (!cert.verify(ca.publicKey) || p.kind !== 'service' || p.id !== 'jobforge') {
+      throw new Error('JobForge presented a signing certificate that is not the jobforge service of our CA');
+    }
+    return cert;
+  }
+}
