@@ -201,6 +201,11 @@ export class RunnerAgent {
         if (res.jobs.length === 0) continue;
         this.metrics.observeClaim(performance.now() - t0);
         const accepted = this.#verifyBatch(res.jobs, res.signature);
+        if (this.#state !== 'running') {
+          // A drain began while this claim was in flight: hand the jobs straight back.
+          await Promise.allSettled(accepted.map((env) => this.#client.release(this.#ref(env))));
+          break;
+        }
         for (const env of accepted) this.#startJob(env);
       } catch (err) {
         if (this.#state !== 'running') break;

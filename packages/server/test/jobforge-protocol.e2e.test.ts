@@ -108,6 +108,17 @@ describe('jobforge over mTLS', () => {
     expect(other.status).toBe(404);
   });
 
+  it('holds a claim as a long-poll and answers it as soon as work arrives', async () => {
+    const r = await enrollRunner('t1', 'default', 'poller');
+    const pending = call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 10_000 });
+    await new Promise((res) => setTimeout(res, 400));
+    const req = job();
+    await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
+    const got = await pending;
+    expect(got.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([req.id]);
+    await complete(r, got.body.jobs[0], {});
+  });
+
   it('refuses a reused and an expired join token', async () => {
     const r = await enrollRunner('t1');
     const { csrPem } = await createKeyPairAndCsr({ commonName: 'again' });

@@ -81,8 +81,7 @@ export const runnerStartCommand: Command = {
       sourceEnv: ctx.env,
     });
     await agent.start();
-    if (agent.metricsUrl) logger.info({ url: agent.metricsUrl }, 'metrics listening');
-    ctx.stdout.write(`runner ${agent.runnerId} started\n`);
+    ctx.stdout.write(`runner ${agent.runnerId} started${agent.metricsUrl ? ` (health and metrics at ${agent.metricsUrl})` : ''}\n`);
     await new Promise<void>((resolveStop) => {
       const onSignal = (sig: NodeJS.Signals) => {
         logger.info({ signal: sig }, 'stopping: draining running jobs');

@@ -18,5 +18,5 @@ export interface AuditEvent {
 
 /** Where services send audit events. */
 export interface AuditSink {
-  record(event: AuditEvent): Promise<void>;
+  record(event: AuditEvent): Promise<unknown>;
 }

@@ -87,19 +87,29 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     };
   });
 
-  app.post('/runner/v1/claim', async (req) => {
+  app.post('/runner/v1/claim', async (req, reply) => {
     const r = await runner(req);
     const body = parseOrThrow(ClaimRequest, req.body ?? {});
-    // A client that goes away ends its long-poll; its connection closing aborts the wait.
+    // A client that goes away ends its long-poll. The response's 'close' before it has ended is
+    // the signal (the request's own 'close' only means its body was read).
     const abort = new AbortController();
-    const onClose = () => abort.abort();
-    req.raw.once('close', onClose);
+    const res = reply.raw;
+    const onClose = () => {
+      if (!res.writableEnded) abort.abort();
+    };
+    res.once('close', onClose);
     try {
       const jobs = await deps.jobs.claim(r, { max: body.max, waitMs: body.waitMs, types: body.types, signal: abort.signal });
+      if (abort.signal.aborted && jobs.length > 0) {
+        // The runner hung up while we were leasing: nobody will receive these, so hand them back
+        // now rather than leaving them to wait out their leases.
+        await Promise.allSettled(jobs.map((j) => deps.jobs.release(r, { jobId: j.jobId, leaseId: j.leaseId, fencingToken: j.fencingToken })));
+        return { jobs: [] };
+      }
       if (jobs.length === 0) return { jobs };
       return { jobs, signature: signJobEnvelopes(jobs.map(envelopeSignatureFields), deps.signingKeyPem) };
     } finally {
-      req.raw.off('close', onClose);
+      res.off('close', onClose);
     }
   });
 

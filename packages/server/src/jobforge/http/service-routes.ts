@@ -165,9 +165,9 @@ async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, deps: S
   const lastId = req.headers['last-event-id'];
   let after = typeof lastId === 'string' && /^\d{1,19}$/.test(lastId) ? lastId : '0';
   const abort = new AbortController();
-  req.raw.once('close', () => abort.abort());
   reply.hijack();
   const res = reply.raw;
+  res.once('close', () => abort.abort());
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
