@@ -226,6 +226,49 @@ export class JobStore {
     return res.rows[0];
   }
 
+  /** Locks those of `refs` that are currently leased to this runner under their lease and token. */
+  async lockLeasedJobs(q: Sql, tenantId: string, runnerId: string, refs: readonly LeaseRef[]): Promise<JobRow[]> {
+    if (refs.length === 0) return [];
+    const res = await q.query<JobRow>(
+      `select ${J_COLUMNS} from jobs j
+         join jsonb_to_recordset($3::jsonb) as r(job_id uuid, lease_id uuid, fencing_token bigint)
+           on j.id = r.job_id and j.lease_id = r.lease_id and j.fencing_token = r.fencing_token
+        where j.tenant_id = $1 and j.status = 'running' and j.lease_runner_id = $2
+        order by j.id
+        for update of j`,
+      [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken })))],
+    );
+    return res.rows;
+  }
+
+  /** Completes many locked jobs in one statement. */
+  async markCompletedMany(q: Sql, tenantId: string, items: ReadonlyArray<{ id: string; result: JobResult }>): Promise<JobRow[]> {
+    if (items.length === 0) return [];
+    const res = await q.query<JobRow>(
+      `update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
+              lease_expires_at = null, updated_at = now(), finished_at = now()
+         from jsonb_to_recordset($2::jsonb) as r(id uuid, result jsonb)
+        where j.tenant_id = $1 and j.id = r.id
+       returning ${J_COLUMNS}`,
+      [tenantId, JSON.stringify(items)],
+    );
+    return res.rows;
+  }
+
+  async finishAttemptsMany(
+    q: Sql,
+    tenantId: string,
+    items: ReadonlyArray<{ jobId: string; attempt: number; outcome: 'completed'; signature: string | null; certFingerprint: string | null }>,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    await q.query(
+      `update job_attempts a set finished_at = now(), outcome = r.outcome, result_signature = r.signature, runner_cert_fingerprint = r.fingerprint
+         from jsonb_to_recordset($2::jsonb) as r(job_id uuid, attempt int, outcome text, signature text, fingerprint text)
+        where a.tenant_id = $1 and a.job_id = r.job_id and a.attempt = r.attempt and a.finished_at is null`,
+      [tenantId, JSON.stringify(items.map((i) => ({ job_id: i.jobId, attempt: i.attempt, outcome: i.outcome, signature: i.signature, fingerprint: i.certFingerprint })))],
+    );
+  }
+
   async finishAttempt(
     q: Sql,
     tenantId: string,

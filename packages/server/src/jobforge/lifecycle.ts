@@ -321,6 +321,77 @@ export class JobService {
     return ack;
   }
 
+  /**
+   * Completes many leased jobs in one transaction with set-based statements: the path a busy
+   * runner uses. Each item is judged on its own; one refused item does not fail the others.
+   */
+  async completeMany(runner: RunnerIdentity, items: ReadonlyArray<{ ref: LeaseRef; data?: unknown; startedAt?: string | undefined; proof?: ResultProof | undefined }>): Promise<Array<OutcomeAck | { jobId: string; error: AppError }>> {
+    if (items.length === 0) return [];
+    const results = new Map<string, OutcomeAck | { jobId: string; error: AppError }>();
+    const retries: ReadyEntry[] = [];
+    await this.o.db.transaction(async (tx) => {
+      const rows = await this.o.store.lockLeasedJobs(tx, runner.tenantId, runner.id, items.map((i) => i.ref));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const contracts = await this.o.jobTypes.getMany(tx, runner.tenantId, [...new Set(rows.map((r) => r.type))]);
+      const good: Array<{ row: JobRow; item: (typeof items)[number] }> = [];
+      for (const item of items) {
+        const row = byId.get(item.ref.jobId);
+        if (!row) {
+          try {
+            results.set(item.ref.jobId, await this.#duplicateOrRefuse(tx, runner, item.ref, 'completed'));
+          } catch (err) {
+            results.set(item.ref.jobId, { jobId: item.ref.jobId, error: err as AppError });
+          }
+          continue;
+        }
+        try {
+          this.#checkProof(row, 'completed', item.data, item.proof);
+        } catch (err) {
+          results.set(row.id, { jobId: row.id, error: err as AppError });
+          continue;
+        }
+        const problems = this.o.jobTypes.outputProblems(contracts.get(row.type), item.data);
+        if (problems.length > 0) {
+          const failed = await this.#recordFailure(tx, row, { category: 'SCHEMA_MISMATCH', code: 'SCHEMA_MISMATCH', message: `The result does not match the output schema of job type ${row.type}.`, retryable: false, details: problems }, runner, false, item.proof);
+          if (failed.retry) retries.push(failed.retry);
+          results.set(row.id, { jobId: row.id, status: failed.row.status, duplicate: false });
+          continue;
+        }
+        good.push({ row, item });
+      }
+      const now = Date.now();
+      const done = await this.o.store.markCompletedMany(
+        tx,
+        runner.tenantId,
+        good.map(({ row, item }) => ({
+          id: row.id,
+          result: {
+            success: true,
+            ...(item.data !== undefined ? { data: item.data as JobResult['data'] } : {}),
+            metadata: {
+              ...(item.startedAt ? { startedAt: item.startedAt } : {}),
+              completedAt: new Date(now).toISOString(),
+              durationMs: Math.max(0, now - (item.startedAt ? Date.parse(item.startedAt) : row.updated_at.getTime())),
+              attempts: row.attempts,
+              runnerId: runner.id,
+              ...(runner.version ? { runnerVersion: runner.version } : {}),
+            },
+          },
+        })),
+      );
+      await this.o.store.finishAttemptsMany(
+        tx,
+        runner.tenantId,
+        good.map(({ row, item }) => ({ jobId: row.id, attempt: row.attempts, outcome: 'completed' as const, signature: item.proof?.signature ?? null, certFingerprint: item.proof?.certFingerprint ?? null })),
+      );
+      await this.o.store.appendEvents(tx, done.map((r) => ev(r, 'job.completed', { attempt: r.attempts, runnerId: runner.id })));
+      for (const r of done) results.set(r.id, { jobId: r.id, status: 'completed', duplicate: false });
+    });
+    await this.#enqueue(retries);
+    for (const [id, r] of results) if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
+    return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
+  }
+
   /** Records a failed attempt: retried per the job's policy, or failed and dead-lettered. */
   async fail(runner: RunnerIdentity, ref: LeaseRef, failure: FailureInput, proof?: ResultProof): Promise<OutcomeAck> {
     let retryEntry: ReadyEntry | undefined;

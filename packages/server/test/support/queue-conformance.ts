@@ -152,6 +152,26 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       expect(types).toEqual(['job.created', 'job.queued', 'job.started', 'job.completed']);
     });
 
+    it('completes a batch set-wise, judging each item on its own', async () => {
+      const reqs = [job(), job(), job()];
+      await svc.submitMany('t1', null, reqs);
+      const got = await svc.claim(r1, { max: 3, waitMs: 0 });
+      expect(got).toHaveLength(3);
+      const refs = got.map((g) => ({ jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }));
+      const first = await svc.completeMany(r1, [
+        { ref: refs[0]!, data: { i: 0 } },
+        { ref: { ...refs[1]!, fencingToken: '1' }, data: { i: 1 } },
+        { ref: refs[2]!, data: { i: 2 } },
+      ]);
+      expect(first.map((a) => ('error' in a ? a.error.code : a.status))).toEqual(['completed', 'LEASE_NOT_HELD', 'completed']);
+      const again = await svc.completeMany(r1, [{ ref: refs[0]!, data: { i: 0 } }, { ref: refs[1]!, data: { i: 1 } }]);
+      expect(again.map((a) => ('error' in a ? a.error.code : `${a.status}:${a.duplicate}`))).toEqual(['completed:true', 'completed:false']);
+      await expectCode(svc.complete(r2, refs[1]!, { data: {} }), 'LEASE_NOT_HELD');
+      for (const [i, g] of got.entries()) expect((await svc.get('t1', g.jobId)).result?.data).toEqual({ i });
+      const events = await h.db.query<{ n: number }>(`select count(*)::int as n from job_events where tenant_id = 't1' and type = 'job.completed' and job_id = any($1::uuid[])`, [reqs.map((r) => r.id)]);
+      expect(events.rows[0]!.n).toBe(3);
+    });
+
     it('retries with backoff per policy, then fails and dead-letters; re-drive queues it again', async () => {
       const req = job({ retryPolicy: { maxRetries: 1, backoffMs: 150, maxBackoffMs: 150, backoffMultiplier: 1 } });
       await svc.submit('t1', null, req);

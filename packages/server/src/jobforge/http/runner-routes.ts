@@ -14,6 +14,7 @@ import {
   type OutcomeAckBody,
   type RegisterResponse,
 } from '@controlplane/contracts';
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { signJobEnvelopes, verifyJobResult, type EnvelopeSignatureFields } from '@controlplane/platform';
@@ -44,11 +45,20 @@ export function envelopeSignatureFields(e: JobEnvelope): EnvelopeSignatureFields
  * A check of a runner's outcome signature against the certificate it presented on this very
  * connection (already verified to chain to our CA and to be this runner's).
  */
+const peerCerts = new WeakMap<TLSSocket, X509Certificate>();
+
 function proofFrom(req: FastifyRequest, signature: string | undefined): ResultProof | undefined {
   if (!signature) return undefined;
-  const cert = (req.raw.socket as TLSSocket).getPeerX509Certificate?.();
-  if (!cert) return undefined;
-  return { signature, certFingerprint: cert.fingerprint256, verify: (fields) => verifyJobResult(fields, cert.publicKey, signature) };
+  const socket = req.raw.socket as TLSSocket;
+  // Parsed once per connection: a batch of outcomes is verified against the same certificate.
+  let cert = peerCerts.get(socket);
+  if (!cert) {
+    cert = socket.getPeerX509Certificate?.();
+    if (!cert) return undefined;
+    peerCerts.set(socket, cert);
+  }
+  const key = cert.publicKey;
+  return { signature, certFingerprint: cert.fingerprint256, verify: (fields) => verifyJobResult(fields, key, signature) };
 }
 
 const JobIdParam = (req: FastifyRequest) => {
@@ -160,8 +170,16 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
         results.push({ jobId, ok: false, code: e.code });
       }
     };
-    for (const c of body.completions) {
-      await settle(c.jobId, () => deps.jobs.complete(r, c, { data: c.data, startedAt: c.startedAt, proof: proofFrom(req, c.signature) }));
+    const acks = await deps.jobs.completeMany(
+      r,
+      body.completions.map((c) => ({ ref: { jobId: c.jobId, leaseId: c.leaseId, fencingToken: c.fencingToken }, data: c.data, startedAt: c.startedAt, proof: proofFrom(req, c.signature) })),
+    );
+    for (const a of acks) {
+      if ('error' in a) {
+        const e = toAppError(a.error);
+        if (e.code === 'INTERNAL') throw a.error;
+        results.push({ jobId: a.jobId, ok: false, code: e.code });
+      } else results.push({ jobId: a.jobId, ok: true, status: a.status, duplicate: a.duplicate });
     }
     for (const f of body.failures) await settle(f.jobId, () => deps.jobs.fail(r, f, f.error, proofFrom(req, f.signature)));
     return { results };
