@@ -1,6 +1,61 @@
 -- Schema of the public schema after all migrations, written by src/scripts/dump-schema.ts
 -- (npm run schema:dump). Do not edit: tests compare it with freshly migrated PostgreSQL and PGlite databases.
 
+TABLE api_keys (row level security: disabled, not forced)
+  COLUMN id uuid NOT NULL
+  COLUMN tenant_id text NOT NULL
+  COLUMN prefix text NOT NULL
+  COLUMN secret_hash bytea NOT NULL
+  COLUMN role text NOT NULL
+  COLUMN name text NOT NULL
+  COLUMN signing_public_key text NOT NULL
+  COLUMN expires_at timestamp with time zone
+  COLUMN revoked_at timestamp with time zone
+  COLUMN last_used_at timestamp with time zone
+  COLUMN created_by text
+  COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT api_keys_name_length CHECK (length(name) >= 1 AND length(name) <= 200)
+  CONSTRAINT api_keys_pkey PRIMARY KEY (id)
+  CONSTRAINT api_keys_prefix_format CHECK (prefix ~ '^[0-9a-f]{16}$'::text)
+  CONSTRAINT api_keys_prefix_key UNIQUE (prefix)
+  CONSTRAINT api_keys_role_check CHECK (role = ANY (ARRAY['admin'::text, 'operator'::text, 'submitter'::text, 'viewer'::text]))
+  CONSTRAINT api_keys_secret_hash_length CHECK (length(secret_hash) = 32)
+  CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX api_keys_pkey CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (id)
+  INDEX api_keys_prefix_key CREATE UNIQUE INDEX api_keys_prefix_key ON public.api_keys USING btree (prefix)
+  INDEX api_keys_tenant_idx CREATE INDEX api_keys_tenant_idx ON public.api_keys USING btree (tenant_id, created_at DESC, id)
+
+TABLE audit_events (row level security: disabled, not forced)
+  COLUMN seq bigint NOT NULL
+  COLUMN id uuid NOT NULL
+  COLUMN occurred_at timestamp with time zone NOT NULL
+  COLUMN tenant_id text
+  COLUMN actor_kind text NOT NULL
+  COLUMN actor_id text NOT NULL
+  COLUMN action text NOT NULL
+  COLUMN resource_kind text
+  COLUMN resource_id text
+  COLUMN outcome text NOT NULL
+  COLUMN correlation_id text
+  COLUMN source_address text
+  COLUMN details jsonb NOT NULL
+  COLUMN prev_hash text NOT NULL
+  COLUMN hash text NOT NULL
+  CONSTRAINT audit_events_details_object CHECK (jsonb_typeof(details) = 'object'::text)
+  CONSTRAINT audit_events_hash_format CHECK (hash ~ '^[0-9a-f]{64}$'::text)
+  CONSTRAINT audit_events_id_key UNIQUE (id)
+  CONSTRAINT audit_events_outcome_check CHECK (outcome = ANY (ARRAY['success'::text, 'failure'::text, 'denied'::text]))
+  CONSTRAINT audit_events_pkey PRIMARY KEY (seq)
+  CONSTRAINT audit_events_prev_hash_format CHECK (prev_hash ~ '^[0-9a-f]{64}$'::text)
+  CONSTRAINT audit_events_resource_pair CHECK ((resource_kind IS NULL) = (resource_id IS NULL))
+  CONSTRAINT audit_events_seq_positive CHECK (seq > 0)
+  INDEX audit_events_correlation_idx CREATE INDEX audit_events_correlation_idx ON public.audit_events USING btree (correlation_id, seq) WHERE (correlation_id IS NOT NULL)
+  INDEX audit_events_id_key CREATE UNIQUE INDEX audit_events_id_key ON public.audit_events USING btree (id)
+  INDEX audit_events_pkey CREATE UNIQUE INDEX audit_events_pkey ON public.audit_events USING btree (seq)
+  INDEX audit_events_tenant_time_idx CREATE INDEX audit_events_tenant_time_idx ON public.audit_events USING btree (tenant_id, occurred_at DESC, seq DESC)
+  INDEX audit_events_time_idx CREATE INDEX audit_events_time_idx ON public.audit_events USING btree (occurred_at DESC, seq DESC)
+  TRIGGER audit_events_append_only CREATE TRIGGER audit_events_append_only BEFORE DELETE OR UPDATE OR TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change()
+
 TABLE job_attempts (row level security: disabled, not forced)
   COLUMN tenant_id text NOT NULL
   COLUMN job_id uuid NOT NULL
@@ -144,6 +199,24 @@ TABLE schema_migrations (row level security: disabled, not forced)
   CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
   INDEX schema_migrations_pkey CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version)
 
+TABLE tenant_quotas (row level security: disabled, not forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN max_queued_jobs integer
+  COLUMN max_running_jobs integer
+  COLUMN max_payload_bytes integer
+  COLUMN requests_per_second integer
+  COLUMN burst integer
+  COLUMN updated_by text
+  COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT tenant_quotas_burst_check CHECK (burst > 0)
+  CONSTRAINT tenant_quotas_max_payload_check CHECK (max_payload_bytes > 0)
+  CONSTRAINT tenant_quotas_max_queued_check CHECK (max_queued_jobs >= 0)
+  CONSTRAINT tenant_quotas_max_running_check CHECK (max_running_jobs >= 0)
+  CONSTRAINT tenant_quotas_pkey PRIMARY KEY (tenant_id)
+  CONSTRAINT tenant_quotas_rps_check CHECK (requests_per_second > 0)
+  CONSTRAINT tenant_quotas_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX tenant_quotas_pkey CREATE UNIQUE INDEX tenant_quotas_pkey ON public.tenant_quotas USING btree (tenant_id)
+
 TABLE tenants (row level security: disabled, not forced)
   COLUMN id text NOT NULL
   COLUMN name text NOT NULL
@@ -154,5 +227,65 @@ TABLE tenants (row level security: disabled, not forced)
   CONSTRAINT tenants_status_check CHECK (status = ANY (ARRAY['active'::text, 'suspended'::text]))
   INDEX tenants_pkey CREATE UNIQUE INDEX tenants_pkey ON public.tenants USING btree (id)
 
+TABLE truth_assertions (row level security: disabled, not forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN id uuid NOT NULL
+  COLUMN seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY
+  COLUMN subject text NOT NULL
+  COLUMN predicate text NOT NULL
+  COLUMN object jsonb NOT NULL
+  COLUMN object_hash bytea NOT NULL
+  COLUMN confidence double precision NOT NULL
+  COLUMN source text NOT NULL
+  COLUMN asserted_at timestamp with time zone NOT NULL
+  COLUMN expires_at timestamp with time zone
+  COLUMN metadata jsonb NOT NULL DEFAULT '{}'::jsonb
+  COLUMN asserted_by text NOT NULL
+  COLUMN recorded_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT truth_assertions_asserted_at_check CHECK (asserted_at = date_trunc('milliseconds'::text, asserted_at))
+  CONSTRAINT truth_assertions_confidence_check CHECK (confidence >= 0::double precision AND confidence <= 1::double precision)
+  CONSTRAINT truth_assertions_object_hash_check CHECK (octet_length(object_hash) = 32)
+  CONSTRAINT truth_assertions_pkey PRIMARY KEY (tenant_id, id)
+  CONSTRAINT truth_assertions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX truth_assertions_o_idx CREATE INDEX truth_assertions_o_idx ON public.truth_assertions USING btree (tenant_id, object_hash, asserted_at DESC, id DESC)
+  INDEX truth_assertions_p_idx CREATE INDEX truth_assertions_p_idx ON public.truth_assertions USING btree (tenant_id, predicate, asserted_at DESC, id DESC)
+  INDEX truth_assertions_pkey CREATE UNIQUE INDEX truth_assertions_pkey ON public.truth_assertions USING btree (tenant_id, id)
+  INDEX truth_assertions_seq_idx CREATE INDEX truth_assertions_seq_idx ON public.truth_assertions USING btree (tenant_id, seq)
+  INDEX truth_assertions_sp_idx CREATE INDEX truth_assertions_sp_idx ON public.truth_assertions USING btree (tenant_id, subject, predicate, asserted_at DESC, id DESC)
+  INDEX truth_assertions_time_idx CREATE INDEX truth_assertions_time_idx ON public.truth_assertions USING btree (tenant_id, asserted_at DESC, id DESC)
+
+TABLE truth_job_provenance (row level security: disabled, not forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN job_id uuid NOT NULL
+  COLUMN attempt integer NOT NULL
+  COLUMN fencing_token text NOT NULL
+  COLUMN outcome text NOT NULL
+  COLUMN submitted_by text NOT NULL
+  COLUMN request_digest text NOT NULL
+  COLUMN result jsonb NOT NULL
+  COLUMN result_digest text NOT NULL
+  COLUMN runner_id text NOT NULL
+  COLUMN runner_spiffe_id text NOT NULL
+  COLUMN runner_cert_serial text NOT NULL
+  COLUMN runner_cert_fingerprint text NOT NULL
+  COLUMN runner_cert_pem text NOT NULL
+  COLUMN signature text NOT NULL
+  COLUMN evidence jsonb
+  COLUMN evidence_hash text
+  COLUMN recorded_by text NOT NULL
+  COLUMN recorded_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT truth_job_provenance_attempt_check CHECK (attempt >= 1)
+  CONSTRAINT truth_job_provenance_check CHECK ((evidence IS NULL) = (evidence_hash IS NULL))
+  CONSTRAINT truth_job_provenance_fencing_token_check CHECK (fencing_token ~ '^[0-9]{1,19}$'::text)
+  CONSTRAINT truth_job_provenance_outcome_check CHECK (outcome = ANY (ARRAY['completed'::text, 'failed'::text]))
+  CONSTRAINT truth_job_provenance_pkey PRIMARY KEY (tenant_id, job_id, attempt)
+  CONSTRAINT truth_job_provenance_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX truth_job_provenance_pkey CREATE UNIQUE INDEX truth_job_provenance_pkey ON public.truth_job_provenance USING btree (tenant_id, job_id, attempt)
+  INDEX truth_job_provenance_runner_idx CREATE INDEX truth_job_provenance_runner_idx ON public.truth_job_provenance USING btree (tenant_id, runner_id, recorded_at DESC)
+
 SEQUENCE job_events_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE job_fencing_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
+SEQUENCE truth_assertions_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
+
+FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql VOLATILE
+  AS begin raise exception 'audit_events is append-only: % is refused', tg_op using errcode = 'insufficient_privilege', hint = 'audit rows can only be inserted; corrections are new events'; end;

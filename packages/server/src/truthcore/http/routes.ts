@@ -1,0 +1,114 @@
+import { AppError, parseOrThrow } from '@controlplane/contracts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { HttpApp } from '../../http/index.js';
+import { forwardedCaller, peerPrincipal } from '../../jobforge/http/caller.js';
+import { toTruthAssertion } from '../assertion-row.js';
+import type { AssertionService, SubscriptionPattern } from '../assertions.js';
+import type { JobResultService } from '../job-results.js';
+
+export interface TruthcoreRouteDeps {
+  assertions: AssertionService;
+  results: JobResultService;
+  /** Certificate identities (service ids) allowed to call on behalf of tenants (the gateway). */
+  trustedServices: ReadonlySet<string>;
+  /** Service identities allowed to record job results (jobforge). */
+  resultWriters: ReadonlySet<string>;
+  /** Resolves when the tenant may have new assertions (in-process; other replicas are polled). */
+  waitForAppend(tenantId: string, ms: number, signal: AbortSignal): Promise<void>;
+  /** How long a subscription sleeps between polls when nothing wakes it. */
+  pollIntervalMs: number;
+}
+
+const Uuid = z.uuid();
+const SubscribeQuery = z.object({
+  subject: z.string().min(1).max(1024).optional(),
+  predicate: z.string().min(1).max(256).optional(),
+});
+const LAST_EVENT_ID = /^\d{1,19}$/;
+const SUBSCRIPTION_BATCH = 500;
+
+function uuidParam(req: FastifyRequest): string {
+  const res = Uuid.safeParse((req.params as { id?: string }).id);
+  if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
+  return res.data;
+}
+
+/** TruthCore's API: tenant routes for the gateway, and the result route for JobForge. */
+export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps): void {
+  const caller = (req: FastifyRequest) => {
+    const c = forwardedCaller(req, deps.trustedServices);
+    req.ctx.principal = { kind: 'client', id: c.actor, tenantId: c.tenantId };
+    return c;
+  };
+
+  app.post('/v1/assert', async (req, reply) => {
+    const c = caller(req);
+    const { assertion, created } = await deps.assertions.assert(c.tenantId, c.actor, req.body);
+    return reply.code(created ? 201 : 200).send(assertion);
+  });
+
+  app.post('/v1/query', async (req) => deps.assertions.query(caller(req).tenantId, req.body));
+
+  app.get('/v1/assertions/:id', async (req) => deps.assertions.get(caller(req).tenantId, uuidParam(req)));
+
+  app.get('/v1/subscribe', async (req, reply) => {
+    const c = caller(req);
+    const pattern = parseOrThrow(SubscribeQuery, req.query, ['query']);
+    return streamAssertions(req, reply, deps, c.tenantId, pattern);
+  });
+
+  app.get('/v1/jobs/:id/provenance', async (req) => deps.results.provenance(caller(req).tenantId, uuidParam(req)));
+
+  app.post('/v1/results', async (req, reply) => {
+    // Only the service that records outcomes may write them: not the gateway on a client's
+    // behalf, and not a runner, whose word the signature check exists to keep honest.
+    const p = peerPrincipal(req);
+    if (p.kind !== 'service' || !deps.resultWriters.has(p.id)) throw new AppError('FORBIDDEN');
+    req.ctx.principal = { kind: 'service', id: p.id };
+    const res = await deps.results.record(p.id, req.body);
+    return reply.code(res.duplicate ? 200 : 201).send(res);
+  });
+}
+
+/**
+ * Server-Sent Events of new assertions matching the pattern. The event id is the row's seq, so a
+ * client reconnecting with Last-Event-ID gets every matching assertion after it, none twice.
+ */
+async function streamAssertions(req: FastifyRequest, reply: FastifyReply, deps: TruthcoreRouteDeps, tenantId: string, pattern: SubscriptionPattern): Promise<void> {
+  const lastId = req.headers['last-event-id'];
+  let after = typeof lastId === 'string' && LAST_EVENT_ID.test(lastId) ? lastId : await deps.assertions.head(tenantId);
+  const abort = new AbortController();
+  req.raw.once('close', () => abort.abort());
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-correlation-id': req.id,
+  });
+  // Sent once the start position is fixed: an assertion made after a client sees this is delivered.
+  res.write(': stream open\n\n');
+  let lastBeat = Date.now();
+  try {
+    while (!abort.signal.aborted) {
+      const { rows, next } = await deps.assertions.changesAfter(tenantId, after, pattern, SUBSCRIPTION_BATCH);
+      for (const row of rows) {
+        res.write(`id: ${row.seq}\nevent: assertion\ndata: ${JSON.stringify(toTruthAssertion(row))}\n\n`);
+      }
+      after = next;
+      if (rows.length >= SUBSCRIPTION_BATCH) continue;
+      if (Date.now() - lastBeat > 15_000) {
+        res.write(': keep-alive\n\n');
+        lastBeat = Date.now();
+      }
+      await deps.waitForAppend(tenantId, deps.pollIntervalMs, abort.signal);
+    }
+  } catch (err) {
+    // The response has started; all that is left is to end it and say why in the log.
+    if (!abort.signal.aborted) req.log.warn({ err }, 'assertion subscription ended by an error');
+  } finally {
+    res.end();
+  }
+}
