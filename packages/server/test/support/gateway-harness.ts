@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@controlplane/contracts';
 import { createLogger, mtlsServerOptions, principalFromSocket, signRequest, SIGNATURE_HEADER, type Logger } from '@controlplane/platform';
@@ -63,7 +64,7 @@ export interface FakeTruthcore {
 export async function startFakeTruthcore(pki: PkiFixture): Promise<FakeTruthcore> {
   const app: HttpApp = createHttpApp({ service: 'truthcore', logger, https: mtlsServerOptions(pki.material('truthcore'), { trustDomain: TRUST_DOMAIN }) });
   const state = { mode: 'ok' as FakeMode, hits: 0 };
-  const echo = async (req: import('fastify').FastifyRequest) => {
+  const echo = async (req: FastifyRequest) => {
     state.hits += 1;
     const peer = principalFromSocket(req.raw.socket as TLSSocket, { trustDomain: TRUST_DOMAIN });
     if (!peer || peer.kind !== 'service' || peer.id !== 'gateway') throw new AppError('FORBIDDEN');
@@ -186,8 +187,11 @@ export interface GatewayHarness {
   /** Keys per role in tenant `ta`, an admin of `tb`, and a platform admin (tenant `system`). */
   keys: Record<Role, KeyFixture> & { otherTenantAdmin: KeyFixture; platformAdmin: KeyFixture };
   newKey(tenantId: string, role: Role, extra?: { expiresAt?: Date }): Promise<KeyFixture>;
-  /** Starts a gateway on this harness (closed by cleanup). */
-  startGateway(limits?: Partial<GatewayLimits>, o?: { redis?: boolean; jobforgeUrl?: string }): Promise<GatewayServer>;
+  /**
+   * Starts a gateway on this harness (closed by cleanup). `redisScope` gives its limits, failure
+   * counts and nonces their own keys, so a test's tight limits see only that test's traffic.
+   */
+  startGateway(limits?: Partial<GatewayLimits>, o?: { redis?: boolean; jobforgeUrl?: string; redisScope?: string }): Promise<GatewayServer>;
   /** A job submitted straight to JobForge for `tenant` (bypassing the gateway). */
   seedJob(tenant: string): Promise<string>;
   cleanup(): Promise<void>;
@@ -252,7 +256,7 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
     async startGateway(limits = {}, o = {}) {
       const gw = await startGateway({
         db,
-        redis: o.redis === false ? undefined : { client: redis.client, keys: redis.keys },
+        redis: o.redis === false ? undefined : { client: redis.client, keys: o.redisScope ? redis.keys.child(o.redisScope) : redis.keys },
         logger,
         tls: { cert: gatewayTls.cert, key: gatewayTls.key },
         listen: { host: '127.0.0.1', port: 0 },
