@@ -1,6 +1,7 @@
 // Hostile bodies, slow clients, failing and stopped upstreams, load shedding and SSE pass-through,
 // against a real gateway in front of real JobForge and a stand-in TruthCore over mTLS.
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,6 +73,25 @@ describe('gateway resilience', () => {
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain('id');
+    });
+
+    it('speaks only HTTPS with TLS 1.3, with HSTS on every answer', async () => {
+      const port = Number(new URL(gw.url).port);
+      const plain = await new Promise<string>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/health', timeout: 3_000 }, (res) => resolve(`answered ${res.statusCode}`));
+        req.on('error', (err) => resolve(`refused: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.end();
+      });
+      expect(plain).toMatch(/^refused/);
+      const tls12 = await new Promise<string>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: h.pki.ca.certPem, maxVersion: 'TLSv1.2' }, () => resolve(`connected ${s.getProtocol()}`));
+        s.on('error', (err) => resolve(`refused: ${err.message}`));
+      });
+      expect(tls12).toMatch(/^refused/);
+      const res = await h.client.call(gw.url, 'GET', '/jobs', { key: h.keys.viewer });
+      expect(res.headers['strict-transport-security']).toContain('max-age=');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
     });
 
     it('closes a slow-loris connection once the header timeout passes', async () => {

@@ -432,11 +432,13 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
         ? [
             async (req: FastifyRequest, reply: FastifyReply) => {
               if (!req.signatureVerified) return; // refusals before this point have their own events
-              const id = (req.params as { id?: string; type?: string }).id ?? (req.params as { type?: string }).type;
+              const params = req.params as { id?: string; type?: string };
+              const id = params.id ?? params.type;
               await audit(req, {
                 action: spec.audit!,
                 outcome: reply.statusCode < 400 ? 'success' : 'failure',
-                resource: req.auditResource ?? (id ? { kind: spec.path.split('/')[spec.path.startsWith('/admin') ? 2 : 1]!, id } : undefined),
+                // The action names its resource kind: `runner.revoke` acts on the runner :id.
+                resource: req.auditResource ?? (id ? { kind: spec.audit!.split('.')[0]!, id } : undefined),
                 details: { status: reply.statusCode },
               });
             },

@@ -191,7 +191,7 @@ export interface GatewayHarness {
    * Starts a gateway on this harness (closed by cleanup). `redisScope` gives its limits, failure
    * counts and nonces their own keys, so a test's tight limits see only that test's traffic.
    */
-  startGateway(limits?: Partial<GatewayLimits>, o?: { redis?: boolean; jobforgeUrl?: string; redisScope?: string }): Promise<GatewayServer>;
+  startGateway(limits?: Partial<GatewayLimits>, o?: { redis?: boolean; jobforgeUrl?: string; truthcoreUrl?: string; redisScope?: string }): Promise<GatewayServer>;
   /** A job submitted straight to JobForge for `tenant` (bypassing the gateway). */
   seedJob(tenant: string): Promise<string>;
   cleanup(): Promise<void>;
@@ -260,7 +260,7 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
         logger,
         tls: { cert: gatewayTls.cert, key: gatewayTls.key },
         listen: { host: '127.0.0.1', port: 0 },
-        upstreams: { jobforge: { url: o.jobforgeUrl ?? jf.url, agent: jobforgeAgent }, truthcore: { url: truthcore.url, agent: truthcoreAgent } },
+        upstreams: { jobforge: { url: o.jobforgeUrl ?? jf.url, agent: jobforgeAgent }, truthcore: { url: o.truthcoreUrl ?? truthcore.url, agent: truthcoreAgent } },
         limits: { ...RELAXED_LIMITS, ...limits },
         auditSink: audit,
         auditQuery: audit,
