@@ -258,12 +258,8 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     const p = outcome.principal;
     req.principal = p;
     req.ctx.principal = { kind: 'apikey', id: p.keyId, tenantId: p.tenantId };
-    try {
-      authorize(spec, p);
-    } catch (err) {
-      await audit(req, { action: 'access.denied', outcome: 'denied', details: { route: spec.id, role: p.role } });
-      throw err;
-    }
+    // Limits before the role check: refused requests cost a key its tokens too, so a key cannot
+    // flood the audit log with access.denied events faster than it may make requests.
     const tenantRule: RateRule = {
       capacity: outcome.tenantRate.burst ?? outcome.tenantRate.requestsPerSecond ?? limits.perTenant.capacity,
       refillPerSecond: outcome.tenantRate.requestsPerSecond ?? limits.perTenant.refillPerSecond,
@@ -271,6 +267,12 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     const [byKey, byTenant] = await Promise.all([limiter.take(['key', p.keyId], limits.perKey), limiter.take(['tenant', p.tenantId], tenantRule)]);
     if (!byKey.allowed || !byTenant.allowed) {
       throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(Math.max(byKey.retryAfterMs, byTenant.retryAfterMs) / 1000) });
+    }
+    try {
+      authorize(spec, p);
+    } catch (err) {
+      await audit(req, { action: 'access.denied', outcome: 'denied', details: { route: spec.id, role: p.role } });
+      throw err;
     }
   }
 
