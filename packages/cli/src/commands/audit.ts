@@ -1,0 +1,309 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
+import { ConfigError, loadConfig, type Config } from '@controlplane/platform';
+import {
+  AuditChainVerifier,
+  createPgliteDatabase,
+  createPostgresDatabase,
+  exportAudit,
+  verifyAuditChain,
+  type AuditAnchor,
+  type AuditChainBreak,
+  type AuditRecord,
+  type AuditVerifyResult,
+  type Database,
+} from '@controlplane/server';
+import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
+import { boolFlag, stringFlag } from '../flags.js';
+
+const DATABASE_HELP = `  --database-url   PostgreSQL to read (default: $DATABASE_URL, else the embedded database
+                   in <data dir>/db)
+  --data-dir       the data directory of the embedded database (default: $CONTROLPLANE_DATA_DIR,
+                   else .controlplane); stop \`controlplane dev\` first, the embedded database
+                   allows one process at a time`;
+
+const VERIFY_USAGE = `usage: controlplane audit verify [--database-url <url>] [--data-dir <dir>] [--expect-head <seq>:<hash>] [--json]
+       controlplane audit verify --file <export.jsonl> [--expect-head <seq>:<hash>] [--json]
+
+Recomputes every link of the audit hash chain (docs/audit.md) and names the first broken one.
+Exit status: 0 intact, 1 broken, 3 bad configuration, 4 database unreachable, 6 no audit log found.
+
+${DATABASE_HELP}
+  --expect-head    a head reported by an earlier run; the chain must still contain it unchanged
+                   (detects a chain cut short or rewritten from the start)
+  --file           check an unfiltered \`controlplane audit export\` instead of a database
+  --json           print the result as JSON`;
+
+const EXPORT_USAGE = `usage: controlplane audit export [--database-url <url>] [--data-dir <dir>] [--tenant <id>]
+                               [--since <date-time>] [--until <date-time>] [--out <file>]
+
+Writes audit events as JSON Lines (one event per line, in chain order) to stdout or a file.
+
+${DATABASE_HELP}
+  --tenant         only this tenant's events
+  --since          only events at or after this ISO 8601 date-time
+  --until          only events before this ISO 8601 date-time
+  --out            write to this file (created with mode 0600) instead of stdout
+
+An export without --tenant, --since and --until can be checked offline with
+\`controlplane audit verify --file\`.`;
+
+// An empty value (`--tenant ""`, `DATABASE_URL=`) means "not given", as it does for the config loader.
+function flag(ctx: CommandContext, name: string): string | undefined {
+  return stringFlag(ctx, name) || undefined;
+}
+
+function noPositionals(ctx: CommandContext, usage: string): void {
+  if (ctx.positionals.length > 0) throw new CliError(`unexpected argument '${ctx.positionals[0]}'\n\n${usage}`, EXIT.USAGE);
+}
+
+function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<database url>';
+  }
+}
+
+function sslOptions(database: Config['database']): false | { rejectUnauthorized: boolean; ca?: string } {
+  if (database.sslMode === 'disable') return false;
+  if (database.sslMode === 'require') return { rejectUnauthorized: false };
+  return { rejectUnauthorized: true, ...(database.sslCaFile ? { ca: readFileSync(database.sslCaFile, 'utf8') } : {}) };
+}
+
+interface OpenedDatabase {
+  db: Database;
+  where: string;
+}
+
+/** The database the services use, found the way they find it (flags > config file > environment). */
+async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
+  const url = flag(ctx, 'database-url');
+  const dataDir = flag(ctx, 'data-dir');
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig({ env: ctx.env, flags: { 'database.url': url, dataDir } });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.CONFIG);
+    throw err;
+  }
+  const { database } = config;
+  if (database.mode === 'postgres' && database.url) {
+    let ssl: ReturnType<typeof sslOptions>;
+    try {
+      ssl = sslOptions(database);
+    } catch (err) {
+      throw new CliError(`cannot read database.sslCaFile: ${(err as Error).message}`, EXIT.CONFIG);
+    }
+    const db = createPostgresDatabase({
+      connectionString: database.url,
+      ssl,
+      maxConnections: 1,
+      applicationName: 'controlplane-audit',
+      statementTimeoutMs: database.statementTimeoutMs,
+    });
+    return { db, where: displayUrl(database.url) };
+  }
+  const dir = join(config.dataDir, 'db');
+  // PGlite would create an empty database in a missing directory; verifying that proves nothing.
+  if (!existsSync(join(dir, 'PG_VERSION'))) {
+    throw new CliError(`no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir for another data directory`, EXIT.NOT_FOUND);
+  }
+  return { db: await createPgliteDatabase({ dataDir: dir }), where: dir };
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '3D000', '28000', '28P01', '57P03']);
+
+async function withAuditDatabase<T>(ctx: CommandContext, fn: (db: Database, where: string) => Promise<T>): Promise<T> {
+  const { db, where } = await openDatabase(ctx);
+  try {
+    let present: boolean | undefined;
+    try {
+      present = (await db.query<{ present: boolean }>(`select to_regclass('public.audit_events') is not null as present`)).rows[0]?.present;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) {
+        throw new CliError(`cannot reach the database at ${where}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+      }
+      if (err instanceof Error && /timeout/i.test(err.message)) throw new CliError(`cannot reach the database at ${where}: ${err.message}`, EXIT.UNAVAILABLE);
+      throw err;
+    }
+    if (!present) throw new CliError(`the database at ${where} has no audit log (table audit_events); it has not been migrated`, EXIT.NOT_FOUND);
+    return await fn(db, where);
+  } finally {
+    await db.close();
+  }
+}
+
+function parseAnchor(value: string | undefined): AuditAnchor | undefined {
+  if (value === undefined) return undefined;
+  const match = /^([1-9][0-9]{0,18}):([0-9a-fA-F]{64})$/.exec(value);
+  if (!match?.[1] || !match[2]) throw new CliError(`--expect-head must be <seq>:<64 hex digits>, as printed by an earlier verify`, EXIT.USAGE);
+  return { seq: match[1], hash: match[2].toLowerCase() };
+}
+
+const EXPLANATIONS: Record<AuditChainBreak, string> = {
+  hash_mismatch: "the row's content does not match its hash: it was changed after it was written (or it is not the row anchored by --expect-head)",
+  prev_hash_mismatch: 'the row does not link to the row before it: that row was changed and re-hashed, or rows around it were removed or replaced',
+  missing_seq: 'this seq is absent: a row was deleted (or the chain was cut short before an anchored head)',
+  out_of_order: 'the row at this seq was written for another seq: rows were moved, renumbered or duplicated',
+};
+
+function describeVerdict(result: AuditVerifyResult, where: string): string {
+  if (result.ok) {
+    if (result.count === 0) return `audit chain in ${where} is empty: nothing to verify\n`;
+    return [
+      `audit chain intact: ${result.count} events verified in ${where}`,
+      `  head: ${result.headSeq}:${result.headHash}`,
+      '  keep the head somewhere outside the database and pass it as --expect-head next time: the chain',
+      '  alone cannot show that its newest rows were removed, or that it was rewritten from the start.',
+      '',
+    ].join('\n');
+  }
+  const { firstBad: bad } = result;
+  return [
+    `audit chain BROKEN at seq ${bad.seq}: ${bad.reason}`,
+    `  ${EXPLANATIONS[bad.reason]}`,
+    `  expected: ${bad.expected}`,
+    `  actual:   ${bad.actual}`,
+    `  ${result.count} events before it verified intact`,
+    '',
+  ].join('\n');
+}
+
+function isRecord(value: unknown): value is AuditRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  const actor = r.actor as Record<string, unknown> | null | undefined;
+  const resource = r.resource as Record<string, unknown> | null | undefined;
+  return (
+    ['seq', 'id', 'occurredAt', 'action', 'outcome', 'prevHash', 'hash'].every((k) => typeof r[k] === 'string') &&
+    ['tenantId', 'correlationId', 'sourceAddress'].every((k) => r[k] === null || typeof r[k] === 'string') &&
+    typeof actor === 'object' && actor !== null && typeof actor.kind === 'string' && typeof actor.id === 'string' &&
+    (resource === null || (typeof resource === 'object' && typeof resource.kind === 'string' && typeof resource.id === 'string')) &&
+    typeof r.details === 'object' && r.details !== null && !Array.isArray(r.details)
+  );
+}
+
+async function verifyFile(file: string, anchor: AuditAnchor | undefined): Promise<AuditVerifyResult> {
+  const verifier = new AuditChainVerifier({ expectHead: anchor });
+  const input = createReadStream(file, 'utf8');
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  try {
+    for await (const line of lines) {
+      lineNo += 1;
+      if (line.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new CliError(`${file} line ${lineNo} is not JSON; is this an audit export?`, EXIT.FAILURE);
+      }
+      if (!isRecord(value)) throw new CliError(`${file} line ${lineNo} is not an audit event record`, EXIT.FAILURE);
+      if (verifier.push(value)) break;
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.NOT_FOUND);
+    throw err;
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  return verifier.finish();
+}
+
+export const auditVerifyCommand: Command = {
+  path: ['audit', 'verify'],
+  summary: 'check the audit hash chain and name the first broken link',
+  usage: VERIFY_USAGE,
+  options: {
+    'database-url': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'expect-head': { type: 'string' },
+    file: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+  async run(ctx) {
+    noPositionals(ctx, VERIFY_USAGE);
+    const anchor = parseAnchor(flag(ctx, 'expect-head'));
+    const file = flag(ctx, 'file');
+    if (file && (flag(ctx, 'database-url') || flag(ctx, 'data-dir'))) {
+      throw new CliError('--file checks an export; it cannot be combined with --database-url or --data-dir', EXIT.USAGE);
+    }
+    const { result, where } = file
+      ? { result: await verifyFile(file, anchor), where: file }
+      : await withAuditDatabase(ctx, async (db, where) => ({ result: await verifyAuditChain(db, anchor ? { expectHead: anchor } : {}), where }));
+    ctx.stdout.write(boolFlag(ctx, 'json') ? `${JSON.stringify(result, null, 2)}\n` : describeVerdict(result, where));
+    return result.ok ? EXIT.OK : EXIT.FAILURE;
+  },
+};
+
+function parseInstant(ctx: CommandContext, name: string): Date | undefined {
+  const value = flag(ctx, name);
+  if (value === undefined) return undefined;
+  // Date.parse accepts much more than ISO 8601; an ambiguous local date must not silently shift.
+  const date = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) throw new CliError(`--${name} must be an ISO 8601 date or date-time with a zone, e.g. 2024-05-01 or 2024-05-01T12:00:00Z`, EXIT.USAGE);
+  return date;
+}
+
+export const auditExportCommand: Command = {
+  path: ['audit', 'export'],
+  summary: 'write audit events as JSON Lines',
+  usage: EXPORT_USAGE,
+  options: {
+    'database-url': { type: 'string' },
+    'data-dir': { type: 'string' },
+    tenant: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    out: { type: 'string' },
+  },
+  async run(ctx) {
+    noPositionals(ctx, EXPORT_USAGE);
+    const filter = {
+      tenantId: flag(ctx, 'tenant'),
+      since: parseInstant(ctx, 'since'),
+      until: parseInstant(ctx, 'until'),
+    };
+    const out = flag(ctx, 'out');
+    return withAuditDatabase(ctx, async (db) => {
+      if (!out) {
+        await exportAudit(db, ctx.stdout, filter);
+        return EXIT.OK;
+      }
+      // Details are redacted, but who did what to which resource is still for administrators only.
+      const file = createWriteStream(out, { mode: 0o600 });
+      // Kept to tell the file's errors from the database's; without a listener one would crash the process.
+      let fileError: Error | undefined;
+      file.on('error', (err) => (fileError ??= err));
+      let result;
+      try {
+        await once(file, 'open');
+        // mode applies only to a new file; an existing one keeps its permissions otherwise.
+        await chmod(out, 0o600).catch((err: Error) => {
+          fileError ??= err;
+          throw err;
+        });
+        result = await exportAudit(db, file, filter);
+        file.end();
+        await finished(file);
+      } catch (err) {
+        file.destroy();
+        if (fileError) throw new CliError(`cannot write ${out}: ${fileError.message}`, EXIT.FAILURE);
+        throw err;
+      }
+      const range = result.count > 0 ? ` (seq ${result.firstSeq}–${result.lastSeq})` : '';
+      ctx.stderr.write(`exported ${result.count} audit events${range} to ${out}\n`);
+      return EXIT.OK;
+    });
+  },
+};

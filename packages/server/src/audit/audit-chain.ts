@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalHash } from '@controlplane/contracts';
+import type { Database, Sql } from '../storage/sql-port.js';
+import type { AuditEvent, AuditSink } from './audit-event.js';
+import { redactAuditDetails, storableString } from './redaction.js';
+
+/** prev_hash of the first event of a chain. */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+/** Domain tag inside every hashed object (docs/audit.md), as the provenance signatures do. */
+export const AUDIT_HASH_DOMAIN = 'controlplane/audit-event/v1';
+
+// One constant for every ControlPlane process: "cpaudt" in ASCII, next to the migration lock
+// ("cpmigr") and well away from small ids other code might pick.
+const AUDIT_CHAIN_LOCK_KEY = '109334322570356';
+
+export const AUDIT_ACTOR_KINDS = ['apikey', 'runner', 'service', 'system', 'anonymous'] as const;
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export type AuditActorKind = AuditEvent['actor']['kind'];
+export type AuditOutcome = AuditEvent['outcome'];
+
+/** One stored audit event, as the query API returns it and `audit export` writes it (one per line). */
+export interface AuditRecord {
+  /** Position in the chain, 1-based and gapless; a decimal string (int8 does not fit a JS number). */
+  seq: string;
+  id: string;
+  /** ISO 8601 in UTC with milliseconds, exactly the string that was hashed. */
+  occurredAt: string;
+  tenantId: string | null;
+  actor: { kind: string; id: string };
+  action: string;
+  resource: { kind: string; id: string } | null;
+  outcome: string;
+  correlationId: string | null;
+  sourceAddress: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * The object whose canonical JSON is hashed. Flat and named after the columns, so that anyone
+ * can rebuild it from a row or an exported line (docs/audit.md shows how).
+ */
+export function auditHashInput(record: Omit<AuditRecord, 'hash'>): Record<string, unknown> {
+  return {
+    domain: AUDIT_HASH_DOMAIN,
+    seq: record.seq,
+    id: record.id,
+    occurredAt: record.occurredAt,
+    tenantId: record.tenantId,
+    actorKind: record.actor.kind,
+    actorId: record.actor.id,
+    action: record.action,
+    resourceKind: record.resource?.kind ?? null,
+    resourceId: record.resource?.id ?? null,
+    outcome: record.outcome,
+    correlationId: record.correlationId,
+    sourceAddress: record.sourceAddress,
+    details: record.details,
+    prevHash: record.prevHash,
+  };
+}
+
+/** Lower-case hex SHA-256 of the canonical JSON of auditHashInput(record). */
+export function computeAuditHash(record: Omit<AuditRecord, 'hash'>): string {
+  return canonicalHash(auditHashInput(record));
+}
+
+export type AuditErrorCode = 'AUDIT_EVENT_INVALID' | 'AUDIT_CHAIN_CONFLICT';
+
+export class AuditError extends Error {
+  constructor(
+    readonly code: AuditErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AuditError';
+  }
+}
+
+// Bounds for the scalar fields. Correlation ids and source addresses come from clients, so an
+// over-long one is cut rather than allowed to make the audited request fail.
+const LIMITS = { tenantId: 256, actorId: 512, resourceKind: 128, resourceId: 512, correlationId: 256, sourceAddress: 256 } as const;
+const ACTION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+function bounded(value: string, max: number): string {
+  const s = storableString(value);
+  return s.length <= max ? s : s.slice(0, max);
+}
+
+function optionalString(value: unknown, field: keyof typeof LIMITS): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw new AuditError('AUDIT_EVENT_INVALID', `audit event ${field} must be a string`);
+  return bounded(value, LIMITS[field]);
+}
+
+/** The event's content as it is hashed and stored, before it has a place in the chain. */
+type PreparedEvent = Omit<AuditRecord, 'seq' | 'occurredAt' | 'prevHash' | 'hash'>;
+
+function prepare(event: AuditEvent): PreparedEvent {
+  if (event === null || typeof event !== 'object') throw new AuditError('AUDIT_EVENT_INVALID', 'audit event must be an object');
+  const { actor, resource } = event;
+  if (!actor || !(AUDIT_ACTOR_KINDS as readonly string[]).includes(actor.kind)) {
+    throw new AuditError('AUDIT_EVENT_INVALID', `audit event actor.kind must be one of ${AUDIT_ACTOR_KINDS.join(', ')}`);
+  }
+  if (typeof actor.id !== 'string') throw new AuditError('AUDIT_EVENT_INVALID', 'audit event actor.id must be a string');
+  if (typeof event.action !== 'string' || !ACTION_PATTERN.test(event.action)) {
+    throw new AuditError('AUDIT_EVENT_INVALID', `audit event action ${JSON.stringify(String(event.action)).slice(0, 140)} is not a dotted verb like "job.submitted"`);
+  }
+  if (!(AUDIT_OUTCOMES as readonly string[]).includes(event.outcome)) {
+    throw new AuditError('AUDIT_EVENT_INVALID', `audit event outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+  }
+  if (resource !== undefined && resource !== null && (typeof resource.kind !== 'string' || typeof resource.id !== 'string')) {
+    throw new AuditError('AUDIT_EVENT_INVALID', 'audit event resource needs a string kind and id');
+  }
+  return {
+    id: randomUUID(),
+    tenantId: optionalString(event.tenantId, 'tenantId'),
+    actor: { kind: actor.kind, id: bounded(actor.id, LIMITS.actorId) },
+    action: event.action,
+    resource: resource ? { kind: bounded(resource.kind, LIMITS.resourceKind), id: bounded(resource.id, LIMITS.resourceId) } : null,
+    outcome: event.outcome,
+    correlationId: optionalString(event.correlationId, 'correlationId'),
+    sourceAddress: optionalString(event.sourceAddress, 'sourceAddress'),
+    details: redactAuditDetails(event.details),
+  };
+}
+
+/**
+ * Appends one event inside the caller's transaction, so a service can audit atomically with the
+ * change it audits: both commit or neither does.
+ *
+ * The chain head is serialised with a transaction-level advisory lock, held until the caller's
+ * transaction ends. Every audited transaction in the cluster therefore queues here for its last
+ * moments: call this as late in the transaction as possible. The transaction must be READ
+ * COMMITTED (PostgreSQL's default): the head is read after the lock is granted, and only a fresh
+ * snapshot sees the row the previous holder committed. In an older snapshot the insert collides
+ * on seq and fails with AUDIT_CHAIN_CONFLICT instead of forking the chain.
+ */
+export async function appendAuditEvent(tx: Sql, event: AuditEvent): Promise<AuditRecord> {
+  // Validation and redaction happen before the lock, to keep the serialised part short.
+  const prepared = prepare(event);
+  if (isDatabase(tx)) {
+    // Handed a pool rather than a transaction, the lock, the head read and the insert could each
+    // run on a different connection, and the lock would protect nothing.
+    return tx.transaction((inner) => insertEvent(inner, prepared), { isolation: 'read committed' });
+  }
+  return insertEvent(tx, prepared);
+}
+
+function isDatabase(sql: Sql): sql is Database {
+  return typeof (sql as Partial<Database>).transaction === 'function';
+}
+
+async function insertEvent(tx: Sql, prepared: PreparedEvent): Promise<AuditRecord> {
+  await tx.query(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+  // The time comes from the database clock, read under the lock: one clock for every replica, so
+  // occurred_at follows seq. It is formatted here, at millisecond precision, because this exact
+  // string is hashed and a Date or timestamptz round trip must not be able to change it.
+  const { rows } = await tx.query<{ seq: string | null; hash: string | null; now: string }>(
+    `select head.seq, head.hash,
+            to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now
+       from (select 1) as one
+       left join (select seq, hash from audit_events order by seq desc limit 1) as head on true`,
+  );
+  const head = rows[0];
+  if (!head) throw new Error('the audit chain head query returned no row');
+  const unsealed: Omit<AuditRecord, 'hash'> = {
+    ...prepared,
+    seq: head.seq === null ? '1' : (BigInt(head.seq) + 1n).toString(),
+    occurredAt: head.now,
+    prevHash: head.hash ?? AUDIT_GENESIS_HASH,
+  };
+  const record: AuditRecord = { ...unsealed, hash: computeAuditHash(unsealed) };
+  try {
+    await tx.query(
+      `insert into audit_events (seq, id, occurred_at, tenant_id, actor_kind, actor_id, action, resource_kind, resource_id,
+                                 outcome, correlation_id, source_address, details, prev_hash, hash)
+       values ($1::bigint, $2::uuid, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)`,
+      [
+        record.seq,
+        record.id,
+        record.occurredAt,
+        record.tenantId,
+        record.actor.kind,
+        record.actor.id,
+        record.action,
+        record.resource?.kind ?? null,
+        record.resource?.id ?? null,
+        record.outcome,
+        record.correlationId,
+        record.sourceAddress,
+        JSON.stringify(record.details),
+        record.prevHash,
+        record.hash,
+      ],
+    );
+  } catch (err) {
+    const { code, constraint } = err as { code?: unknown; constraint?: unknown };
+    if (code === '23505' && constraint !== 'audit_events_id_key') {
+      throw new AuditError(
+        'AUDIT_CHAIN_CONFLICT',
+        'the audit chain head moved after this transaction took its snapshot; append audit events in a READ COMMITTED transaction',
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  return record;
+}
+
+/**
+ * The audit log every service records into. `record` appends in a transaction of its own;
+ * `append` joins the caller's transaction.
+ */
+export class AuditLog implements AuditSink {
+  constructor(readonly db: Database) {}
+
+  record(event: AuditEvent): Promise<AuditRecord> {
+    return appendAuditEvent(this.db, event);
+  }
+
+  append(tx: Sql, event: AuditEvent): Promise<AuditRecord> {
+    return appendAuditEvent(tx, event);
+  }
+}
+
+/** The columns of audit_events as AuditRow, in the form the hash needs (see recordFromRow). */
+export const AUDIT_ROW_COLUMNS = `seq, id,
+  to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as occurred_at,
+  tenant_id, actor_kind, actor_id, action, resource_kind, resource_id, outcome,
+  correlation_id, source_address, details, prev_hash, hash`;
+
+export interface AuditRow {
+  seq: string;
+  id: string;
+  occurred_at: string;
+  tenant_id: string | null;
+  actor_kind: string;
+  actor_id: string;
+  action: string;
+  resource_kind: string | null;
+  resource_id: string | null;
+  outcome: string;
+  correlation_id: string | null;
+  source_address: string | null;
+  details: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * Reads the timestamp as microsecond text, not as a Date: a Date drops microseconds, so an edit
+ * below the millisecond would otherwise re-read as the hashed value. Rows written by
+ * appendAuditEvent end in "000" microseconds and yield the hashed ISO string; any other value
+ * yields a longer string and a hash mismatch.
+ */
+function isoFromText(text: string): string {
+  const micro = /^(.*\.\d{3})(\d{3})$/.exec(text);
+  if (!micro) return text;
+  return micro[2] === '000' ? `${micro[1]}Z` : `${micro[1]}${micro[2]}Z`;
+}
+
+export function recordFromRow(row: AuditRow): AuditRecord {
+  return {
+    seq: String(row.seq),
+    id: row.id,
+    occurredAt: isoFromText(row.occurred_at),
+    tenantId: row.tenant_id,
+    actor: { kind: row.actor_kind, id: row.actor_id },
+    action: row.action,
+    resource: row.resource_kind === null && row.resource_id === null ? null : { kind: row.resource_kind ?? '', id: row.resource_id ?? '' },
+    outcome: row.outcome,
+    correlationId: row.correlation_id,
+    sourceAddress: row.source_address,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
