@@ -79,6 +79,9 @@ export type ProgressRequest = z.infer<typeof ProgressRequest>;
 export const CompleteRequest = z.object({
   leaseId: z.uuid(),
   fencingToken: FencingToken,
+  /** The attempt and job type from the envelope; JobForge re-checks both against the lease. */
+  attempt: z.number().int().min(1).optional(),
+  type: JobType.optional(),
   data: z.json().optional(),
   startedAt: IsoDateTime.optional(),
   /** The runner's signature over the result (see docs). */

@@ -6,6 +6,7 @@ import {
   signCsr,
   signJobEnvelope,
   signJobResult,
+  signJobResults,
   verifyJobEnvelope,
   verifyJobResult,
   type ResultSignatureFields,
@@ -43,5 +44,42 @@ describe.each(['ECDSA-P256', 'Ed25519'] as const)('provenance signatures (%s)', 
     expect(verifyJobEnvelope({ ...env, payloadDigest: resultDigest({ x: 1 }) }, cert.certPem, sig)).toBe(false);
     expect(verifyJobEnvelope({ ...env, attempt: 2 }, cert.certPem, sig)).toBe(false);
     expect(verifyJobResult({ jobId: 'j1', tenantId: 't1', attempt: 1, fencingToken: '7', outcome: 'completed', resultDigest: resultDigest({}) }, cert.certPem, sig)).toBe(false);
+  });
+});
+
+describe('batched result signatures (Merkle root signed once)', async () => {
+  const ca = await createCertificateAuthority({ trustDomain: 'prov.test', algorithm: 'Ed25519' });
+  const runner = await createKeyPairAndCsr({ commonName: 'r1', algorithm: 'Ed25519' });
+  const cert = await signCsr(ca, runner.csrPem, { spiffeId: 'spiffe://prov.test/runner/r1', validityMs: 60_000 });
+  const other = await createKeyPairAndCsr({ commonName: 'r2', algorithm: 'Ed25519' });
+  const otherCert = await signCsr(ca, other.csrPem, { spiffeId: 'spiffe://prov.test/runner/r2', validityMs: 60_000 });
+  const { X509Certificate } = await import('node:crypto');
+  const key = new X509Certificate(cert.certPem).publicKey;
+  const items = (n: number): ResultSignatureFields[] =>
+    Array.from({ length: n }, (_, i) => ({ jobId: `job-${i}`, tenantId: 't1', attempt: 1, fencingToken: String(1000 + i), outcome: 'completed' as const, resultDigest: resultDigest({ i }) }));
+
+  it.each([1, 2, 3, 5, 8, 250])('every item of a batch of %i verifies on its own', (n) => {
+    const batch = items(n);
+    const sigs = signJobResults(batch, runner.keyPem);
+    expect(sigs).toHaveLength(n);
+    batch.forEach((f, i) => {
+      expect(sigs[i]).toMatch(/^m1\./);
+      expect(verifyJobResult(f, key, sigs[i]!)).toBe(true);
+      expect(verifyJobResult(f, cert.certPem, sigs[i]!)).toBe(true); // also with the PEM (no cache)
+    });
+  });
+
+  it('refuses a changed item, a proof used for another item, a cut path, and another key', () => {
+    const batch = items(9);
+    const sigs = signJobResults(batch, runner.keyPem);
+    expect(verifyJobResult({ ...batch[3]!, resultDigest: resultDigest({ i: 99 }) }, key, sigs[3]!)).toBe(false);
+    expect(verifyJobResult(batch[4]!, key, sigs[3]!)).toBe(false);
+    const [pfx, rest] = [sigs[3]!.slice(0, 3), sigs[3]!.slice(3)];
+    const [rootSig, , path] = rest.split('.');
+    expect(verifyJobResult(batch[3]!, key, `${pfx}${rootSig}.2.${path}`)).toBe(false);
+    expect(verifyJobResult(batch[3]!, key, `${pfx}${rootSig}.3.${path!.split('~').slice(1).join('~')}`)).toBe(false);
+    expect(verifyJobResult(batch[3]!, otherCert.certPem, sigs[3]!)).toBe(false);
+    expect(verifyJobResult(batch[3]!, new X509Certificate(otherCert.certPem).publicKey, sigs[3]!)).toBe(false);
+    expect(verifyJobResult(batch[3]!, key, 'm1.garbage')).toBe(false);
   });
 });

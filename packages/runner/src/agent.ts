@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -71,6 +71,7 @@ export class RunnerAgent {
   readonly metrics = new RunnerMetrics();
   #meta!: RunnerIdentityMeta;
   #material!: TlsMaterial;
+  #signingKey: KeyObject | undefined;
   #client!: JobforgeClient;
   #registration!: RegisterResponse;
   #jobforgeCert!: X509Certificate;
@@ -278,7 +279,7 @@ export class RunnerAgent {
     if (outcome.ok) {
       const data = outcome.output === undefined ? null : outcome.output;
       const signature = this.#sign(env, 'completed', data);
-      const ok = await this.#deliver(log, () => this.#client.complete(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: data as never, startedAt: job.startedAt, signature }));
+      const ok = await this.#deliver(log, () => this.#client.complete(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, attempt: env.attempt, type: env.type, data: data as never, startedAt: job.startedAt, signature }));
       if (ok) this.metrics.completed++;
     } else {
       const code = outcome.code;
@@ -308,7 +309,8 @@ export class RunnerAgent {
   }
 
   #sign(env: JobEnvelope, outcome: 'completed' | 'failed', value: unknown): string {
-    return signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, this.#material.key);
+    this.#signingKey ??= createPrivateKey(this.#material.key);
+    return signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, this.#signingKey);
   }
 
   #ref(env: JobEnvelope): LeaseRef {
@@ -397,6 +399,7 @@ export class RunnerAgent {
     const old = this.#client;
     this.#meta = loaded.meta;
     this.#material = loaded.material;
+    this.#signingKey = undefined;
     this.#client = new JobforgeClient(loaded.meta.runnerApiUrl, loaded.material, loaded.meta.trustDomain);
     // Requests already in flight finish on the old connections.
     setTimeout(() => old.close(), 30_000).unref();

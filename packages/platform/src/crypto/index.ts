@@ -46,6 +46,7 @@ export {
   signJobEnvelopes,
   verifyJobEnvelopes,
   signJobResult,
+  signJobResults,
   verifyJobResult,
   type EnvelopeSignatureFields,
   type ResultSignatureFields,

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { canonicalHash, canonicalJson } from '@controlplane/contracts';
 
 /**
@@ -92,7 +92,90 @@ export function signJobResult(fields: ResultSignatureFields, privateKey: string 
   return signFields(RESULT_DOMAIN, fields, privateKey);
 }
 
-/** `keyOrCert`: the runner's certificate (PEM) or public key. */
+/**
+ * `keyOrCert`: the runner's certificate (PEM) or public key. Accepts both a single signature
+ * (`v1.`) and a batch signature with its Merkle proof (`m1.`, see signJobResults).
+ */
 export function verifyJobResult(fields: ResultSignatureFields, keyOrCert: string | KeyObject, signature: string): boolean {
+  if (typeof signature === 'string' && signature.startsWith(MERKLE_PREFIX)) return verifyMerkleResult(fields, keyOrCert, signature);
   return verifyFields(RESULT_DOMAIN, fields, keyOrCert, signature);
+}
+
+// ---------------------------------------------------------------- batched result signatures
+//
+// A runner reporting many outcomes at once signs them with ONE signature: the leaves are the
+// SHA-256 of each outcome's canonical fields, the runner signs the Merkle root, and each outcome
+// carries the root signature plus its path to the root. Each outcome stays provable on its own
+// (its proof is a few hundred bytes), while signing and verifying cost one operation per batch.
+
+const MERKLE_PREFIX = 'm1.';
+const RESULT_BATCH_DOMAIN = 'controlplane/job-result-batch/v1';
+const MAX_MERKLE_DEPTH = 20;
+
+function leafHash(fields: ResultSignatureFields): Buffer {
+  return createHash('sha256').update('\u0000').update(canonicalJson({ domain: RESULT_DOMAIN, ...fields }), 'utf8').digest();
+}
+
+function nodeHash(left: Buffer, right: Buffer): Buffer {
+  return createHash('sha256').update('\u0001').update(left).update(right).digest();
+}
+
+/** Signs a batch of outcomes; returns one `m1.` signature per item, in order. */
+export function signJobResults(items: readonly ResultSignatureFields[], privateKey: string | KeyObject): string[] {
+  if (items.length === 0) return [];
+  let level = items.map(leafHash);
+  const paths: Buffer[][] = items.map(() => []);
+  const positions = items.map((_, i) => i);
+  while (level.length > 1) {
+    const next: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? nodeHash(level[i]!, level[i + 1]!) : level[i]!);
+    items.forEach((_, item) => {
+      const pos = positions[item]!;
+      const sibling = pos ^ 1;
+      // An odd node out is promoted unchanged; its path records nothing for this level.
+      paths[item]!.push(sibling < level.length ? level[sibling]! : Buffer.alloc(0));
+      positions[item] = pos >> 1;
+    });
+    level = next;
+  }
+  const root = level[0]!;
+  const k = keyOf(privateKey, 'private');
+  const rootSig = sign(digestFor(k), Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: root.toString('hex') }), 'utf8'), k).toString('base64url');
+  return items.map((_, i) => `${MERKLE_PREFIX}${rootSig}.${i}.${paths[i]!.map((h) => h.toString('base64url')).join('~')}`);
+}
+
+// Verifying the same root signature for every item of a batch would undo the saving: remember the
+// roots already verified, per key object (a key's identity is the object the caller holds).
+const verifiedRoots = new WeakMap<KeyObject, Map<string, boolean>>();
+
+function verifyMerkleResult(fields: ResultSignatureFields, keyOrCert: string | KeyObject, signature: string): boolean {
+  const parts = signature.slice(MERKLE_PREFIX.length).split('.');
+  if (parts.length !== 3 || signature.length > 4096) return false;
+  const [rootSig, indexText, pathText] = parts as [string, string, string];
+  if (!/^\d{1,7}$/.test(indexText)) return false;
+  const path = pathText === '' ? [] : pathText.split('~').map((h) => Buffer.from(h, 'base64url'));
+  if (path.length > MAX_MERKLE_DEPTH || path.some((h) => h.length !== 0 && h.length !== 32)) return false;
+  let pos = Number(indexText);
+  let node = leafHash(fields);
+  for (const sibling of path) {
+    if (sibling.length === 32) node = pos & 1 ? nodeHash(sibling, node) : nodeHash(node, sibling);
+    pos >>= 1;
+  }
+  const rootHex = node.toString('hex');
+  try {
+    const k = keyOf(keyOrCert, 'public');
+    const cacheKey = `${rootHex}.${rootSig}`;
+    let cache = typeof keyOrCert === 'string' ? undefined : verifiedRoots.get(keyOrCert);
+    const hit = cache?.get(cacheKey);
+    if (hit !== undefined) return hit;
+    const ok = verify(digestFor(k), Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: rootHex }), 'utf8'), k, Buffer.from(rootSig, 'base64url'));
+    if (typeof keyOrCert !== 'string') {
+      if (!cache) verifiedRoots.set(keyOrCert, (cache = new Map()));
+      if (cache.size > 1024) cache.clear();
+      cache.set(cacheKey, ok);
+    }
+    return ok;
+  } catch {
+    return false;
+  }
 }

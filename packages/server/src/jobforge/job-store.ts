@@ -62,16 +62,28 @@ export interface ListJobsFilter {
 export class JobStore {
   constructor(readonly db: Database) {}
 
-  /** Inserts jobs that do not exist yet; returns the rows actually inserted. */
+  /**
+   * Inserts jobs that do not exist yet, with their `job.created` and `job.queued` events, in one
+   * statement; returns the rows actually inserted (a repeated id inserts nothing).
+   */
   async insertJobs(tx: Sql, jobs: readonly NewJob[]): Promise<JobRow[]> {
     if (jobs.length === 0) return [];
     const res = await tx.query<JobRow>(
-      `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms, submitted_by)
-       select t.tenant_id, t.id, t.type, t.pool, t.priority, 'queued', t.request, t.digest, t.run_at, t.expires_at, t.timeout_ms, t.submitted_by
-         from jsonb_to_recordset($1::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
-              digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
-       on conflict (tenant_id, id) do nothing
-       returning ${JOB_COLUMNS}`,
+      `with ins as (
+         insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms, submitted_by)
+         select t.tenant_id, t.id, t.type, t.pool, t.priority, 'queued', t.request, t.digest, t.run_at, t.expires_at, t.timeout_ms, t.submitted_by
+           from jsonb_to_recordset($1::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
+                digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
+         on conflict (tenant_id, id) do nothing
+         returning ${JOB_COLUMNS}
+       ), ev as (
+         insert into job_events (id, tenant_id, job_id, type, data)
+         select gen_random_uuid(), ins.tenant_id, ins.id, e.type,
+                case when e.type = 'job.queued' then jsonb_build_object('status', 'queued', 'runAt', ins.run_at) else jsonb_build_object('status', 'queued') end
+           from ins cross join (values (1, 'job.created'), (2, 'job.queued')) as e(ord, type)
+          order by ins.id, e.ord
+       )
+       select * from ins`,
       [
         JSON.stringify(
           jobs.map((j) => ({
@@ -169,6 +181,11 @@ export class JobStore {
        ), attempts as (
          insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
          select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
+       ), started as (
+         insert into job_events (id, tenant_id, job_id, type, data)
+         select gen_random_uuid(), tenant_id, id, 'job.started',
+                jsonb_build_object('status', 'running', 'attempt', attempts, 'runnerId', lease_runner_id)
+           from leased
        )
        select * from leased order by priority desc, run_at, id`,
       [tenantId, pool, types, max, grant.runnerId, grant.leaseMs],
@@ -194,6 +211,11 @@ export class JobStore {
        ), attempts as (
          insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
          select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
+       ), started as (
+         insert into job_events (id, tenant_id, job_id, type, data)
+         select gen_random_uuid(), tenant_id, id, 'job.started',
+                jsonb_build_object('status', 'running', 'attempt', attempts, 'runnerId', lease_runner_id)
+           from leased
        )
        select * from leased order by priority desc, run_at, id`,
       [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
@@ -207,10 +229,10 @@ export class JobStore {
     const res = await q.query<{ id: string; cancel_requested: boolean }>(
       `update jobs j set lease_expires_at = now() + make_interval(secs => $4::double precision / 1000)
          from jsonb_to_recordset($3::jsonb) as l(job_id uuid, lease_id uuid, fencing_token bigint)
-        where j.tenant_id = $1 and j.id = l.job_id and j.lease_id = l.lease_id and j.fencing_token = l.fencing_token
+        where j.tenant_id = $1 and j.id = any($5::uuid[]) and j.id = l.job_id and j.lease_id = l.lease_id and j.fencing_token = l.fencing_token
           and j.lease_runner_id = $2 and j.status = 'running'
        returning j.id, (j.cancel_requested_at is not null) as cancel_requested`,
-      [tenantId, runnerId, JSON.stringify(leases.map((l) => ({ job_id: l.jobId, lease_id: l.leaseId, fencing_token: l.fencingToken }))), leaseMs],
+      [tenantId, runnerId, JSON.stringify(leases.map((l) => ({ job_id: l.jobId, lease_id: l.leaseId, fencing_token: l.fencingToken }))), leaseMs, leases.map((l) => l.jobId)],
     );
     return res.rows;
   }
@@ -233,40 +255,91 @@ export class JobStore {
       `select ${J_COLUMNS} from jobs j
          join jsonb_to_recordset($3::jsonb) as r(job_id uuid, lease_id uuid, fencing_token bigint)
            on j.id = r.job_id and j.lease_id = r.lease_id and j.fencing_token = r.fencing_token
-        where j.tenant_id = $1 and j.status = 'running' and j.lease_runner_id = $2
+        where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.status = 'running' and j.lease_runner_id = $2
         order by j.id
         for update of j`,
-      [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken })))],
+      [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken }))), refs.map((r) => r.jobId)],
     );
     return res.rows;
   }
 
-  /** Completes many locked jobs in one statement. */
-  async markCompletedMany(q: Sql, tenantId: string, items: ReadonlyArray<{ id: string; result: JobResult }>): Promise<JobRow[]> {
-    if (items.length === 0) return [];
-    const res = await q.query<JobRow>(
-      `update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
-              lease_expires_at = null, updated_at = now(), finished_at = now()
-         from jsonb_to_recordset($2::jsonb) as r(id uuid, result jsonb)
-        where j.tenant_id = $1 and j.id = r.id
-       returning ${J_COLUMNS}`,
-      [tenantId, JSON.stringify(items)],
-    );
-    return res.rows;
-  }
-
-  async finishAttemptsMany(
+  /**
+   * Completes locked jobs: the job rows, their attempts and their `job.completed` events in one
+   * statement (the caller has already checked leases, signatures and output schemas).
+   */
+  async recordCompletions(
     q: Sql,
     tenantId: string,
-    items: ReadonlyArray<{ jobId: string; attempt: number; outcome: 'completed'; signature: string | null; certFingerprint: string | null }>,
-  ): Promise<void> {
-    if (items.length === 0) return;
-    await q.query(
-      `update job_attempts a set finished_at = now(), outcome = r.outcome, result_signature = r.signature, runner_cert_fingerprint = r.fingerprint
-         from jsonb_to_recordset($2::jsonb) as r(job_id uuid, attempt int, outcome text, signature text, fingerprint text)
-        where a.tenant_id = $1 and a.job_id = r.job_id and a.attempt = r.attempt and a.finished_at is null`,
-      [tenantId, JSON.stringify(items.map((i) => ({ job_id: i.jobId, attempt: i.attempt, outcome: i.outcome, signature: i.signature, fingerprint: i.certFingerprint })))],
+    items: ReadonlyArray<{ id: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
+  ): Promise<string[]> {
+    if (items.length === 0) return [];
+    const res = await q.query<{ id: string }>(
+      `with r as materialized (
+         select * from jsonb_to_recordset($2::jsonb) as r(id uuid, attempt int, result jsonb, signature text, fingerprint text, runner_id text)
+       ), done as (
+         update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
+                lease_expires_at = null, updated_at = now(), finished_at = now()
+           from r where j.tenant_id = $1 and j.id = any($3::uuid[]) and j.id = r.id
+         returning j.id
+       ), att as (
+         update job_attempts a set finished_at = now(), outcome = 'completed', result_signature = r.signature, runner_cert_fingerprint = r.fingerprint
+           from r where a.tenant_id = $1 and a.job_id = any($3::uuid[]) and a.job_id = r.id and a.attempt = r.attempt and a.finished_at is null
+       ), ev as (
+         insert into job_events (id, tenant_id, job_id, type, data)
+         select gen_random_uuid(), $1, r.id, 'job.completed', jsonb_build_object('status', 'completed', 'attempt', r.attempt, 'runnerId', r.runner_id)
+           from r
+       )
+       select id from done`,
+      [
+        tenantId,
+        JSON.stringify(items.map((i) => ({ id: i.id, attempt: i.attempt, result: i.result, signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        items.map((i) => i.id),
+      ],
     );
+    return res.rows.map((r) => r.id);
+  }
+
+  /**
+   * The fast completion path: completes each job only if it is still leased to this runner under
+   * the given lease, token, attempt and type — all checked in the WHERE clause, so a stale or
+   * foreign outcome records nothing — with its attempt and event, in one statement.
+   */
+  async recordCompletionsIfLeased(
+    q: Sql,
+    tenantId: string,
+    runnerId: string,
+    items: ReadonlyArray<{ id: string; leaseId: string; fencingToken: string; type: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
+  ): Promise<string[]> {
+    if (items.length === 0) return [];
+    const res = await q.query<{ id: string }>(
+      `with r as materialized (
+         select * from jsonb_to_recordset($3::jsonb)
+           as r(id uuid, lease_id uuid, fencing_token bigint, type text, attempt int, result jsonb, signature text, fingerprint text, runner_id text)
+       ), done as (
+         update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
+                lease_expires_at = null, updated_at = now(), finished_at = now()
+           from r
+          where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.id = r.id and j.status = 'running' and j.lease_runner_id = $2
+            and j.lease_id = r.lease_id and j.fencing_token = r.fencing_token and j.attempts = r.attempt and j.type = r.type
+         returning j.id, j.attempts
+       ), att as (
+         update job_attempts a set finished_at = now(), outcome = 'completed', result_signature = r.signature, runner_cert_fingerprint = r.fingerprint
+           from done d join r on r.id = d.id
+          where a.tenant_id = $1 and a.job_id = any($4::uuid[]) and a.job_id = d.id and a.attempt = d.attempts and a.finished_at is null
+       ), ev as (
+         insert into job_events (id, tenant_id, job_id, type, data)
+         select gen_random_uuid(), $1, d.id, 'job.completed', jsonb_build_object('status', 'completed', 'attempt', d.attempts, 'runnerId', $2::text)
+           from done d
+       )
+       select id from done`,
+      [
+        tenantId,
+        runnerId,
+        JSON.stringify(items.map((i) => ({ id: i.id, lease_id: i.leaseId, fencing_token: i.fencingToken, type: i.type, attempt: i.attempt, result: i.result, signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        items.map((i) => i.id),
+      ],
+    );
+    return res.rows.map((r) => r.id);
   }
 
   async finishAttempt(
@@ -294,15 +367,7 @@ export class JobStore {
     return res.rows[0]?.outcome ?? undefined;
   }
 
-  async markCompleted(q: Sql, tenantId: string, jobId: string, result: JobResult): Promise<JobRow> {
-    const res = await q.query<JobRow>(
-      `update jobs set status = 'completed', result = $3, error = null, lease_id = null, lease_runner_id = null,
-              lease_expires_at = null, updated_at = now(), finished_at = now()
-        where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
-      [tenantId, jobId, result],
-    );
-    return res.rows[0]!;
-  }
+
 
   /** Ends a job in a terminal failure state (failed or cancelled), dead-lettering failures. */
   async markTerminal(q: Sql, tenantId: string, jobId: string, status: 'failed' | 'cancelled', error: ErrorEnvelope, result: JobResult | null, deadLetter: boolean): Promise<JobRow> {

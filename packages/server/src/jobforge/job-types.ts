@@ -24,6 +24,7 @@ interface Compiled {
 }
 
 export const DEFAULT_POOL = 'default';
+const CONTRACT_CACHE_MS = 2_000;
 
 /**
  * Job-type contracts: JSON Schemas for a type's input and output and the pool that serves it.
@@ -57,7 +58,9 @@ export class JobTypeRegistry {
        returning tenant_id, type, input_schema, output_schema, pool, version, updated_at`,
       [c.tenantId, c.type, c.inputSchema, c.outputSchema, c.pool],
     );
-    return fromRaw(res.rows[0]!);
+    const contract = fromRaw(res.rows[0]!);
+    this.#recent.delete(`${c.tenantId}\u0000${c.type}`);
+    return contract;
   }
 
   async list(q: Sql, tenantId: string): Promise<JobTypeContract[]> {
@@ -83,6 +86,35 @@ export class JobTypeRegistry {
       [tenantId, [...new Set(types)]],
     );
     return new Map(res.rows.map((r) => [r.type, fromRaw(r)]));
+  }
+
+  readonly #recent = new Map<string, { at: number; contract: JobTypeContract | undefined }>();
+
+  /**
+   * getMany with a short-lived cache: contracts change rarely and are read on every submission
+   * and completion. A change made through this registry is seen at once in this process, and
+   * within CACHE_MS in other replicas.
+   */
+  async getManyCached(q: Sql, tenantId: string, types: readonly string[]): Promise<Map<string, JobTypeContract>> {
+    const now = Date.now();
+    const out = new Map<string, JobTypeContract>();
+    const missing: string[] = [];
+    for (const t of new Set(types)) {
+      const hit = this.#recent.get(`${tenantId}\u0000${t}`);
+      if (hit && now - hit.at < CONTRACT_CACHE_MS) {
+        if (hit.contract) out.set(t, hit.contract);
+      } else missing.push(t);
+    }
+    if (missing.length > 0) {
+      const fetched = await this.getMany(q, tenantId, missing);
+      if (this.#recent.size > 10_000) this.#recent.clear();
+      for (const t of missing) {
+        const c = fetched.get(t);
+        this.#recent.set(`${tenantId}\u0000${t}`, { at: now, contract: c });
+        if (c) out.set(t, c);
+      }
+    }
+    return out;
   }
 
   validateInput(contract: JobTypeContract | undefined, data: unknown, pathPrefix: string): void {

@@ -79,6 +79,16 @@ export interface ResultProof {
   verify(fields: ResultSignatureFields): boolean;
 }
 
+export interface CompletionItem {
+  ref: LeaseRef;
+  data?: unknown;
+  startedAt?: string | undefined;
+  proof?: ResultProof | undefined;
+  /** The attempt and job type of the lease, as the runner received them (enables the fast path). */
+  attempt?: number | undefined;
+  type?: string | undefined;
+}
+
 export interface OutcomeAck {
   jobId: string;
   status: JobStatus;
@@ -123,7 +133,7 @@ export class JobService {
     });
 
     const now = Date.now();
-    const contracts = await this.o.jobTypes.getMany(this.o.db, tenantId, requests.map((r) => r.type));
+    const contracts = await this.o.jobTypes.getManyCached(this.o.db, tenantId, requests.map((r) => r.type));
     const newJobs: NewJob[] = requests.map((request, i) => {
       const prefix = batch ? `jobs[${i}].` : '';
       const contract = contracts.get(request.type);
@@ -142,7 +152,10 @@ export class JobService {
       };
     });
 
-    const { rows, inserted } = await this.o.db.transaction(async (tx) => {
+    // One job is one statement, atomic on its own; a batch needs a transaction so that a
+    // conflict on any id leaves none of the others inserted.
+    const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (newJobs.length === 1 ? fn(this.o.db) : this.o.db.transaction(fn));
+    const { rows, inserted } = await run(async (tx) => {
       const inserted = await this.o.store.insertJobs(tx, newJobs);
       const insertedIds = new Set(inserted.map((r) => r.id));
       const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
@@ -157,7 +170,6 @@ export class JobService {
           }
         }
       }
-      await this.o.store.appendEvents(tx, inserted.flatMap((r) => [ev(r, 'job.created'), ev(r, 'job.queued', { runAt: r.run_at.toISOString() })]));
       return { rows: newJobs.map((j) => byId.get(j.request.id)!), inserted };
     });
     await this.#enqueue(inserted.map(readyEntryOf));
@@ -254,7 +266,6 @@ export class JobService {
     for (;;) {
       const rows = await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } });
       if (rows.length > 0) {
-        await this.o.store.appendEvents(this.o.db, rows.map((r) => ev(r, 'job.started', { attempt: r.attempts, runnerId: runner.id })));
         for (const r of rows) this.#emit(r, 'job.started');
         return rows.map(envelopeOf);
       }
@@ -286,48 +297,89 @@ export class JobService {
   }
 
   /** Records a successful outcome exactly once; a re-send of the same outcome is acknowledged. */
-  async complete(runner: RunnerIdentity, ref: LeaseRef, output: { data?: unknown; startedAt?: string | undefined; proof?: ResultProof | undefined }): Promise<OutcomeAck> {
-    let retryEntry: ReadyEntry | undefined;
-    const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
-      const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
-      if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'completed');
-      this.#checkProof(row, 'completed', output.data, output.proof);
-      const contract = await this.o.jobTypes.get(tx, runner.tenantId, row.type);
-      const problems = this.o.jobTypes.outputProblems(contract, output.data);
-      if (problems.length > 0) {
-        const failed = await this.#recordFailure(tx, row, { category: 'SCHEMA_MISMATCH', code: 'SCHEMA_MISMATCH', message: `The result does not match the output schema of job type ${row.type}.`, retryable: false, details: problems }, runner, false, output.proof);
-        retryEntry = failed.retry;
-        return { jobId: row.id, status: failed.row.status, duplicate: false };
-      }
-      const result: JobResult = {
-        success: true,
-        ...(output.data !== undefined ? { data: output.data as JobResult['data'] } : {}),
-        metadata: {
-          ...(output.startedAt ? { startedAt: output.startedAt } : {}),
-          completedAt: new Date().toISOString(),
-          durationMs: Math.max(0, Date.now() - (output.startedAt ? Date.parse(output.startedAt) : row.updated_at.getTime())),
-          attempts: row.attempts,
-          runnerId: runner.id,
-          ...(runner.version ? { runnerVersion: runner.version } : {}),
-        },
-      };
-      const done = await this.o.store.markCompleted(tx, runner.tenantId, row.id, result);
-      await this.o.store.finishAttempt(tx, runner.tenantId, row.id, row.attempts, 'completed', null, output.proof ?? null);
-      await this.o.store.appendEvents(tx, [ev(done, 'job.completed', { attempt: row.attempts, runnerId: runner.id })]);
-      this.#emit(done, 'job.completed');
-      return { jobId: row.id, status: 'completed', duplicate: false };
-    });
-    if (retryEntry) await this.#enqueue([retryEntry]);
-    return ack;
+  async complete(runner: RunnerIdentity, ref: LeaseRef, output: Omit<CompletionItem, 'ref'>): Promise<OutcomeAck> {
+    const [res] = await this.completeMany(runner, [{ ref, ...output }]);
+    if (res && 'error' in res) throw res.error;
+    return res!;
   }
 
   /**
    * Completes many leased jobs in one transaction with set-based statements: the path a busy
    * runner uses. Each item is judged on its own; one refused item does not fail the others.
    */
-  async completeMany(runner: RunnerIdentity, items: ReadonlyArray<{ ref: LeaseRef; data?: unknown; startedAt?: string | undefined; proof?: ResultProof | undefined }>): Promise<Array<OutcomeAck | { jobId: string; error: AppError }>> {
+  async completeMany(runner: RunnerIdentity, items: ReadonlyArray<CompletionItem>): Promise<Array<OutcomeAck | { jobId: string; error: AppError }>> {
     if (items.length === 0) return [];
     const results = new Map<string, OutcomeAck | { jobId: string; error: AppError }>();
+    // Fast path: the runner told us the attempt and type it was leased, so the signature and the
+    // output schema can be checked before touching the database, and one statement (whose WHERE
+    // re-checks lease, token, attempt and type) records every good outcome. Anything else —
+    // no attempt/type given, an output that fails its schema, a lease no longer held — takes the
+    // locking path below.
+    const slow: CompletionItem[] = [];
+    const fast: Array<{ item: CompletionItem; attempt: number }> = [];
+    const contracts = await this.o.jobTypes.getManyCached(this.o.db, runner.tenantId, [...new Set(items.flatMap((i) => (i.type ? [i.type] : [])))]);
+    for (const item of items) {
+      if (item.attempt === undefined || item.type === undefined) {
+        slow.push(item);
+        continue;
+      }
+      try {
+        this.#checkProofFields({ jobId: item.ref.jobId, tenantId: runner.tenantId, attempt: item.attempt, fencingToken: item.ref.fencingToken }, 'completed', item.data, item.proof);
+      } catch (err) {
+        results.set(item.ref.jobId, { jobId: item.ref.jobId, error: err as AppError });
+        continue;
+      }
+      if (this.o.jobTypes.outputProblems(contracts.get(item.type), item.data).length > 0) slow.push(item);
+      else fast.push({ item, attempt: item.attempt });
+    }
+    if (fast.length > 0) {
+      const now = Date.now();
+      const done = new Set(
+        await this.o.store.recordCompletionsIfLeased(
+          this.o.db,
+          runner.tenantId,
+          runner.id,
+          fast.map(({ item, attempt }) => ({
+            id: item.ref.jobId,
+            leaseId: item.ref.leaseId,
+            fencingToken: item.ref.fencingToken,
+            type: item.type!,
+            attempt,
+            runnerId: runner.id,
+            signature: item.proof?.signature ?? null,
+            certFingerprint: item.proof?.certFingerprint ?? null,
+            result: this.#successResult(runner, attempt, item, now, undefined),
+          })),
+        ),
+      );
+      for (const { item } of fast) {
+        if (done.has(item.ref.jobId)) results.set(item.ref.jobId, { jobId: item.ref.jobId, status: 'completed', duplicate: false });
+        else slow.push(item);
+      }
+    }
+    if (slow.length > 0) await this.#completeLocked(runner, slow, results);
+    for (const [id, r] of results) if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
+    return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
+  }
+
+  #successResult(runner: RunnerIdentity, attempt: number, item: CompletionItem, now: number, leasedAt: Date | undefined): JobResult {
+    const started = item.startedAt ? Date.parse(item.startedAt) : (leasedAt?.getTime() ?? now);
+    return {
+      success: true,
+      ...(item.data !== undefined ? { data: item.data as JobResult['data'] } : {}),
+      metadata: {
+        ...(item.startedAt ? { startedAt: item.startedAt } : {}),
+        completedAt: new Date(now).toISOString(),
+        durationMs: Math.max(0, now - started),
+        attempts: attempt,
+        runnerId: runner.id,
+        ...(runner.version ? { runnerVersion: runner.version } : {}),
+      },
+    };
+  }
+
+  /** The locking path: each outcome is checked against its locked row inside one transaction. */
+  async #completeLocked(runner: RunnerIdentity, items: readonly CompletionItem[], results: Map<string, OutcomeAck | { jobId: string; error: AppError }>): Promise<void> {
     const retries: ReadyEntry[] = [];
     await this.o.db.transaction(async (tx) => {
       const rows = await this.o.store.lockLeasedJobs(tx, runner.tenantId, runner.id, items.map((i) => i.ref));
@@ -342,6 +394,11 @@ export class JobService {
           } catch (err) {
             results.set(item.ref.jobId, { jobId: item.ref.jobId, error: err as AppError });
           }
+          continue;
+        }
+        if ((item.attempt !== undefined && item.attempt !== row.attempts) || (item.type !== undefined && item.type !== row.type)) {
+          // The runner names another attempt or type than the lease it holds: not its lease.
+          results.set(row.id, { jobId: row.id, error: new AppError('LEASE_NOT_HELD') });
           continue;
         }
         try {
@@ -360,36 +417,21 @@ export class JobService {
         good.push({ row, item });
       }
       const now = Date.now();
-      const done = await this.o.store.markCompletedMany(
+      const done = await this.o.store.recordCompletions(
         tx,
         runner.tenantId,
         good.map(({ row, item }) => ({
           id: row.id,
-          result: {
-            success: true,
-            ...(item.data !== undefined ? { data: item.data as JobResult['data'] } : {}),
-            metadata: {
-              ...(item.startedAt ? { startedAt: item.startedAt } : {}),
-              completedAt: new Date(now).toISOString(),
-              durationMs: Math.max(0, now - (item.startedAt ? Date.parse(item.startedAt) : row.updated_at.getTime())),
-              attempts: row.attempts,
-              runnerId: runner.id,
-              ...(runner.version ? { runnerVersion: runner.version } : {}),
-            },
-          },
+          attempt: row.attempts,
+          runnerId: runner.id,
+          signature: item.proof?.signature ?? null,
+          certFingerprint: item.proof?.certFingerprint ?? null,
+          result: this.#successResult(runner, row.attempts, item, now, row.updated_at),
         })),
       );
-      await this.o.store.finishAttemptsMany(
-        tx,
-        runner.tenantId,
-        good.map(({ row, item }) => ({ jobId: row.id, attempt: row.attempts, outcome: 'completed' as const, signature: item.proof?.signature ?? null, certFingerprint: item.proof?.certFingerprint ?? null })),
-      );
-      await this.o.store.appendEvents(tx, done.map((r) => ev(r, 'job.completed', { attempt: r.attempts, runnerId: runner.id })));
-      for (const r of done) results.set(r.id, { jobId: r.id, status: 'completed', duplicate: false });
+      for (const id of done) results.set(id, { jobId: id, status: 'completed', duplicate: false });
     });
     await this.#enqueue(retries);
-    for (const [id, r] of results) if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
-    return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
   }
 
   /** Records a failed attempt: retried per the job's policy, or failed and dead-lettered. */
@@ -486,11 +528,15 @@ export class JobService {
   }
 
   #checkProof(row: JobRow, outcome: 'completed' | 'failed', value: unknown, proof: ResultProof | undefined): void {
+    this.#checkProofFields({ jobId: row.id, tenantId: row.tenant_id, attempt: row.attempts, fencingToken: row.fencing_token! }, outcome, value, proof);
+  }
+
+  #checkProofFields(lease: { jobId: string; tenantId: string; attempt: number; fencingToken: string }, outcome: 'completed' | 'failed', value: unknown, proof: ResultProof | undefined): void {
     if (!proof) {
       if (this.o.requireResultProof) throw new AppError('ENVELOPE_SIGNATURE_INVALID', { message: 'The outcome carries no runner signature.' });
       return;
     }
-    const fields: ResultSignatureFields = { jobId: row.id, tenantId: row.tenant_id, attempt: row.attempts, fencingToken: row.fencing_token!, outcome, resultDigest: resultDigest(value) };
+    const fields: ResultSignatureFields = { ...lease, outcome, resultDigest: resultDigest(value) };
     if (!proof.verify(fields)) throw new AppError('ENVELOPE_SIGNATURE_INVALID');
   }
 

@@ -152,6 +152,22 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       expect(types).toEqual(['job.created', 'job.queued', 'job.started', 'job.completed']);
     });
 
+    it('fast-path completion re-checks attempt and type against the lease', async () => {
+      const req = job();
+      await svc.submit('t1', null, req);
+      const [g] = await svc.claim(r1, { max: 1, waitMs: 0 });
+      const ref = { jobId: g!.jobId, leaseId: g!.leaseId, fencingToken: g!.fencingToken };
+      await expectCode(svc.complete(r1, ref, { data: { x: 1 }, attempt: 2, type: 'echo' }), 'LEASE_NOT_HELD');
+      await expectCode(svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'other' }), 'LEASE_NOT_HELD');
+      await expectCode(svc.complete(r2, ref, { data: { x: 1 }, attempt: 1, type: 'echo' }), 'LEASE_NOT_HELD');
+      expect(await svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'echo' })).toEqual({ jobId: req.id, status: 'completed', duplicate: false });
+      expect(await svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'echo' })).toMatchObject({ duplicate: true });
+      const attempts = await store.listAttempts(h.db, 't1', req.id);
+      expect(attempts.map((a) => a.outcome)).toEqual(['completed']);
+      const events = (await store.listEvents(h.db, 't1', req.id)).map((e) => e.type);
+      expect(events).toEqual(['job.created', 'job.queued', 'job.started', 'job.completed']);
+    });
+
     it('completes a batch set-wise, judging each item on its own', async () => {
       const reqs = [job(), job(), job()];
       await svc.submitMany('t1', null, reqs);

@@ -14,7 +14,7 @@ import {
   type OutcomeAckBody,
   type RegisterResponse,
 } from '@controlplane/contracts';
-import type { X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { signJobEnvelopes, verifyJobResult, type EnvelopeSignatureFields } from '@controlplane/platform';
@@ -45,20 +45,22 @@ export function envelopeSignatureFields(e: JobEnvelope): EnvelopeSignatureFields
  * A check of a runner's outcome signature against the certificate it presented on this very
  * connection (already verified to chain to our CA and to be this runner's).
  */
-const peerCerts = new WeakMap<TLSSocket, X509Certificate>();
+const peerKeys = new WeakMap<TLSSocket, { fingerprint: string; key: KeyObject }>();
 
 function proofFrom(req: FastifyRequest, signature: string | undefined): ResultProof | undefined {
   if (!signature) return undefined;
   const socket = req.raw.socket as TLSSocket;
-  // Parsed once per connection: a batch of outcomes is verified against the same certificate.
-  let cert = peerCerts.get(socket);
-  if (!cert) {
-    cert = socket.getPeerX509Certificate?.();
+  // Parsed once per connection, and the same key object every time: batch signatures are
+  // verified once per batch and remembered per key object.
+  let peer = peerKeys.get(socket);
+  if (!peer) {
+    const cert = socket.getPeerX509Certificate?.();
     if (!cert) return undefined;
-    peerCerts.set(socket, cert);
+    peer = { fingerprint: cert.fingerprint256, key: cert.publicKey };
+    peerKeys.set(socket, peer);
   }
-  const key = cert.publicKey;
-  return { signature, certFingerprint: cert.fingerprint256, verify: (fields) => verifyJobResult(fields, key, signature) };
+  const { fingerprint, key } = peer;
+  return { signature, certFingerprint: fingerprint, verify: (fields) => verifyJobResult(fields, key, signature) };
 }
 
 const JobIdParam = (req: FastifyRequest) => {
@@ -69,11 +71,9 @@ const JobIdParam = (req: FastifyRequest) => {
   return id;
 };
 
-/**
- * The runner protocol. The runner is whoever the client certificate says, re-checked against the
- * registry on every request (revocation is immediate), and it can only touch jobs leased to it.
- */
 export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void {
+  // Parsed once: a PEM string would be re-parsed on every signature.
+  const signingKey = createPrivateKey(deps.signingKeyPem);
   async function runner(req: FastifyRequest): Promise<RunnerIdentity> {
     const p = peerPrincipal(req);
     if (p.kind !== 'runner') throw new AppError('FORBIDDEN');
@@ -117,7 +117,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
         return { jobs: [] };
       }
       if (jobs.length === 0) return { jobs };
-      return { jobs, signature: signJobEnvelopes(jobs.map(envelopeSignatureFields), deps.signingKeyPem) };
+      return { jobs, signature: signJobEnvelopes(jobs.map(envelopeSignatureFields), signingKey) };
     } finally {
       res.off('close', onClose);
     }
@@ -141,7 +141,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/jobs/:id/complete', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(CompleteRequest, req.body);
-    return deps.jobs.complete(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { data: body.data, startedAt: body.startedAt, proof: proofFrom(req, body.signature) });
+    return deps.jobs.complete(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { data: body.data, startedAt: body.startedAt, proof: proofFrom(req, body.signature), attempt: body.attempt, type: body.type });
   });
 
   app.post('/runner/v1/jobs/:id/fail', async (req) => {
@@ -172,7 +172,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     };
     const acks = await deps.jobs.completeMany(
       r,
-      body.completions.map((c) => ({ ref: { jobId: c.jobId, leaseId: c.leaseId, fencingToken: c.fencingToken }, data: c.data, startedAt: c.startedAt, proof: proofFrom(req, c.signature) })),
+      body.completions.map((c) => ({ ref: { jobId: c.jobId, leaseId: c.leaseId, fencingToken: c.fencingToken }, data: c.data, startedAt: c.startedAt, proof: proofFrom(req, c.signature), attempt: c.attempt, type: c.type })),
     );
     for (const a of acks) {
       if ('error' in a) {

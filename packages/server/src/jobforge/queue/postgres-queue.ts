@@ -31,7 +31,8 @@ export class PostgresQueue implements QueueBackend {
 
   async claim(req: ClaimRequest): Promise<JobRow[]> {
     if (req.types.length === 0 || req.max <= 0) return [];
-    return this.db.transaction((tx) => this.store.leaseNextReady(tx, req.tenantId, req.pool, req.types, req.max, req.grant));
+    // One statement (SKIP LOCKED select + update + attempts + events): atomic on its own.
+    return this.store.leaseNextReady(this.db, req.tenantId, req.pool, req.types, req.max, req.grant);
   }
 
   async remove(): Promise<void> {}

@@ -115,7 +115,8 @@ export class RedisQueue implements QueueBackend {
     if (chosen.length === 0) return [];
     const ids = chosen.map((c) => c.id);
     try {
-      return await this.o.db.transaction((tx) => this.o.store.leaseByIds(tx, req.tenantId, req.pool, req.types, ids, req.grant));
+      // One statement: atomic on its own, so no transaction round trips.
+      return await this.o.store.leaseByIds(this.o.db, req.tenantId, req.pool, req.types, ids, req.grant);
     } catch (err) {
       // The ids left Redis but were not leased: put them back so they are not stranded until the next reconcile.
       const pipe = this.o.redis.pipeline();
@@ -165,13 +166,20 @@ export class RedisQueue implements QueueBackend {
    * Redis loses everything on FLUSHALL or on a restart without persistence. A marker key tells:
    * when it is gone, the index is rebuilt from PostgreSQL before the marker is set again.
    */
+  #checkedOnce = false;
+
   async checkIntegrity(): Promise<boolean> {
     const exists = await this.o.redis.exists(this.#markerKey);
-    if (exists === 1) return true;
+    if (exists === 1) {
+      this.#checkedOnce = true;
+      return true;
+    }
     const started = Date.now();
     const n = await this.reconcile();
     await this.o.redis.set(this.#markerKey, this.#marker);
-    this.o.logger.warn({ entries: n, ms: Date.now() - started }, 'dispatch index missing in Redis; rebuilt from PostgreSQL');
+    if (this.#checkedOnce) this.o.logger.warn({ entries: n, ms: Date.now() - started }, 'dispatch index missing in Redis (flushed or restarted); rebuilt from PostgreSQL');
+    else this.o.logger.info({ entries: n, ms: Date.now() - started }, 'dispatch index built from PostgreSQL');
+    this.#checkedOnce = true;
     for (const key of this.#signalKeys) {
       const sep = key.indexOf('\u0000');
       this.#signal.notify(key.slice(0, sep), key.slice(sep + 1));

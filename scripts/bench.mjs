@@ -1,0 +1,283 @@
+#!/usr/bin/env node
+// `npm run bench`: the whole JobForge path on real PostgreSQL and Redis with mTLS on — submit
+// through the service API, claim and complete through the runner protocol by a no-op runner —
+// and BullMQ with the same workload on the same Redis for comparison. Prints a table and, as its
+// last line, one JSON object with the figures.
+import { spawn } from 'node:child_process';
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  buildSpiffeId, createKeyPairAndCsr, createMtlsAgent, expectOk, initPki, loadTlsMaterial, requestJson, resultDigest, servicePkiFiles, signJobResults,
+} from '../packages/platform/dist/index.js';
+import { writeFileSync } from 'node:fs';
+
+const TRUST_DOMAIN = 'bench.controlplane.local';
+const DRAIN_JOBS = Number(process.env.BENCH_DRAIN_JOBS ?? 50_000);
+const STEADY_RATE = Number(process.env.BENCH_RATE ?? 1000);
+const STEADY_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const BIG_BACKLOG = Number(process.env.BENCH_BIG_BACKLOG ?? 100_000);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PG_BASE = process.env.BENCH_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+const pct = (xs, p) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+// ------------------------------------------------------------------ setup
+const work = mkdtempSync(join(tmpdir(), 'cp-bench-'));
+await initPki({ dir: work, trustDomain: TRUST_DOMAIN });
+const dbName = `cp_bench_${process.pid}`;
+const admin = new pg.Client({ connectionString: PG_BASE });
+await admin.connect();
+await admin.query(`create database ${dbName}`);
+const dbUrl = new URL(PG_BASE);
+dbUrl.pathname = `/${dbName}`;
+const prefix = `bench:${process.pid}`;
+
+const server = spawn(process.execPath, [...(process.env.BENCH_JOBFORGE_NODE_ARGS ?? '').split(' ').filter(Boolean), new URL('./bench/jobforge-process.mjs', import.meta.url).pathname], {
+  env: { ...process.env, BENCH_DATABASE_URL: dbUrl.toString(), BENCH_REDIS_URL: REDIS_URL, BENCH_REDIS_PREFIX: prefix, BENCH_PKI_DIR: work, BENCH_TRUST_DOMAIN: TRUST_DOMAIN },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const { url, enrollUrl } = await new Promise((resolve, reject) => {
+  createInterface({ input: server.stdout }).once('line', (l) => resolve(JSON.parse(l)));
+  server.once('exit', (c) => reject(new Error(`jobforge exited ${c}`)));
+});
+log(`jobforge at ${url}`);
+
+const gw = createMtlsAgent(loadTlsMaterial(servicePkiFiles(work, 'gateway')), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 32 });
+const tenantHeaders = { 'x-cp-tenant': 'bench', 'x-cp-actor': 'apikey:bench' };
+const gwPost = async (path, body) => expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: gw, headers: tenantHeaders, timeoutMs: 120_000 }));
+
+const appDb = new pg.Client({ connectionString: dbUrl.toString() });
+await appDb.connect();
+await appDb.query(`insert into tenants (id, name) values ('bench', 'Benchmark')`);
+
+// One no-op runner, enrolled for real (Ed25519 key: the cheapest signatures).
+const tok = await gwPost('/v1/join-tokens', {});
+const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: 'bench-runner', algorithm: 'Ed25519' });
+const enrolled = expectOk(await requestJson({ url: `${enrollUrl}/enroll`, method: 'POST', body: { joinToken: tok.token, csr: csrPem, name: 'bench' }, agent: new Agent({ ca: (await import('node:fs')).readFileSync(join(work, 'ca.crt'), 'utf8') }) }));
+writeFileSync(join(work, 'runner.key'), keyPem, { mode: 0o600 });
+const runnerKey = createPrivateKey(keyPem);
+writeFileSync(join(work, 'runner.crt'), enrolled.certificatePem);
+const runnerAgent = createMtlsAgent(loadTlsMaterial({ caFile: join(work, 'ca.crt'), certFile: join(work, 'runner.crt'), keyFile: join(work, 'runner.key') }), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 32 });
+const rPost = async (path, body, timeoutMs = 60_000) => expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: runnerAgent, timeoutMs }));
+await rPost('/runner/v1/register', { name: 'bench', version: '1.0.0', contractVersion: '1.0.0', capabilities: [{ id: 'noop', name: 'noop', version: '1.0.0', supportedJobTypes: ['noop'], maxConcurrency: 1000 }] });
+
+const jobBody = (id) => ({ id, type: 'noop', payload: { type: 'noop', data: { n: 1 } }, metadata: { source: 'bench', createdAt: new Date().toISOString() } });
+
+async function submitBacklog(n) {
+  const batch = 500;
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const count = Math.min(batch, n - next);
+      next += count;
+      await gwPost('/v1/jobs/batch', { jobs: Array.from({ length: count }, () => jobBody(randomUUID())) });
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+/** Outcomes for a claimed batch, signed together (one signature over their Merkle root). */
+function signed(envs) {
+  const sigs = signJobResults(envs.map((env) => ({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome: 'completed', resultDigest: resultDigest(null) })), runnerKey);
+  return envs.map((env, i) => ({ jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken, attempt: env.attempt, type: env.type, data: null, signature: sigs[i] }));
+}
+
+/** A no-op runner loop: claim up to `max`, sign, report as one batch. */
+async function runnerLoop({ max, waitMs, stop, onDone }) {
+  while (!stop()) {
+    const res = await rPost('/runner/v1/claim', { max, waitMs });
+    if (res.jobs.length === 0) continue;
+    const out = await rPost('/runner/v1/outcomes', { completions: signed(res.jobs) });
+    const t = performance.now();
+    for (const r of out.results) if (r.ok) onDone(r.jobId, t);
+  }
+}
+
+const results = {};
+
+// ------------------------------------------------------------------ ControlPlane: drain
+log(`submitting ${DRAIN_JOBS} jobs`);
+let t0 = performance.now();
+await submitBacklog(DRAIN_JOBS);
+const submitPerS = DRAIN_JOBS / ((performance.now() - t0) / 1000);
+log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
+{
+  let done = 0;
+  t0 = performance.now();
+  await Promise.all(Array.from({ length: 4 }, () => runnerLoop({ max: 250, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
+  results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
+  results.submit_batch_jobs_per_s = round(submitPerS, 0);
+  log(`drained at ${results.drain_jobs_per_s} jobs/s`);
+}
+
+// ------------------------------------------------------------------ ControlPlane: latency at a steady rate
+{
+  const started = new Map();
+  const lat = [];
+  let stopped = false;
+  const loops = Array.from({ length: 2 }, () => runnerLoop({ max: 100, waitMs: 1000, stop: () => stopped, onDone: (id, t) => { const s = started.get(id); if (s !== undefined) { lat.push(t - s); started.delete(id); } } }));
+  const total = STEADY_RATE * STEADY_SECONDS;
+  const perTick = STEADY_RATE / 100;
+  let sent = 0;
+  const begin = performance.now();
+  const inflight = new Set();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * STEADY_RATE) + perTick);
+    while (sent < due) {
+      const id = randomUUID();
+      started.set(id, performance.now());
+      const p = gwPost('/v1/jobs', jobBody(id)).finally(() => inflight.delete(p));
+      inflight.add(p);
+      sent++;
+    }
+    await sleep(10);
+  }
+  await Promise.all(inflight);
+  const deadline = performance.now() + 30_000;
+  while (started.size > 0 && performance.now() < deadline) await sleep(20);
+  stopped = true;
+  // Wake the long-polls so the loops see the stop flag.
+  await gwPost('/v1/jobs', jobBody(randomUUID()));
+  await gwPost('/v1/jobs', jobBody(randomUUID()));
+  await Promise.all(loops);
+  results.latency_p50_ms = round(pct(lat, 50));
+  results.latency_p99_ms = round(pct(lat, 99));
+  results.latency_samples = lat.length;
+  log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs)`);
+}
+
+// ------------------------------------------------------------------ ControlPlane: claim latency vs backlog
+async function claimP50(samples = 300) {
+  const xs = [];
+  const envs = [];
+  for (let i = 0; i < samples; i++) {
+    const t = performance.now();
+    const res = await rPost('/runner/v1/claim', { max: 1, waitMs: 0 });
+    xs.push(performance.now() - t);
+    envs.push(...res.jobs);
+  }
+  // complete what we took so the backlog is left as it was found, minus these
+  for (let i = 0; i < envs.length; i += 250) await rPost('/runner/v1/outcomes', { completions: signed(envs.slice(i, i + 250)) });
+  return round(pct(xs, 50), 3);
+}
+await submitBacklog(1_000);
+results.claim_p50_ms_backlog_1k = await claimP50();
+await submitBacklog(BIG_BACKLOG - 700);
+results.claim_p50_ms_backlog_100k = await claimP50();
+log(`claim p50: ${results.claim_p50_ms_backlog_1k} ms at 1k, ${results.claim_p50_ms_backlog_100k} ms at 100k`);
+
+// ------------------------------------------------------------------ BullMQ, same workload, same Redis
+if (!process.env.BENCH_SKIP_BULLMQ) {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const bullPrefix = `bench-bull-${process.pid}`;
+  const name = 'noop';
+  const queue = new Queue(name, { connection, prefix: bullPrefix });
+  const addBacklog = async (n) => {
+    for (let i = 0; i < n; i += 1000) await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, () => ({ name, data: { n: 1 }, opts: { removeOnComplete: true } })));
+  };
+
+  // drain
+  await addBacklog(DRAIN_JOBS);
+  let done = 0;
+  t0 = performance.now();
+  const drainWorker = new Worker(name, async () => null, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix, concurrency: 200 });
+  drainWorker.on('completed', () => done++);
+  while (done < DRAIN_JOBS) await sleep(10);
+  results.bullmq_drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
+  await drainWorker.close();
+  log(`bullmq drained at ${results.bullmq_drain_jobs_per_s} jobs/s`);
+
+  // latency at a steady rate
+  const lat = [];
+  const worker = new Worker(name, async (job) => job.data.t, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix, concurrency: 100 });
+  worker.on('completed', (job) => lat.push(performance.timeOrigin + performance.now() - job.data.at));
+  const total = STEADY_RATE * STEADY_SECONDS;
+  let sent = 0;
+  const begin = performance.now();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * STEADY_RATE) + STEADY_RATE / 100);
+    const adds = [];
+    while (sent < due) {
+      adds.push(queue.add(name, { at: performance.timeOrigin + performance.now() }, { removeOnComplete: true }));
+      sent++;
+    }
+    await Promise.all(adds);
+    await sleep(10);
+  }
+  const deadline = performance.now() + 30_000;
+  while (lat.length < total && performance.now() < deadline) await sleep(20);
+  await worker.close();
+  results.bullmq_latency_p50_ms = round(pct(lat, 50));
+  results.bullmq_latency_p99_ms = round(pct(lat, 99));
+  log(`bullmq steady: p50 ${results.bullmq_latency_p50_ms} ms, p99 ${results.bullmq_latency_p99_ms} ms`);
+
+  // claim latency vs backlog: a manual worker's getNextJob
+  const manual = new Worker(name, null, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix });
+  const bullClaim = async () => {
+    const xs = [];
+    for (let i = 0; i < 300; i++) {
+      const token = randomUUID();
+      const t = performance.now();
+      const job = await manual.getNextJob(token, { block: false });
+      xs.push(performance.now() - t);
+      if (job) await job.moveToCompleted(null, token, false);
+    }
+    return round(pct(xs, 50), 3);
+  };
+  await addBacklog(1_000);
+  results.bullmq_claim_p50_ms_backlog_1k = await bullClaim();
+  await addBacklog(BIG_BACKLOG - 700);
+  results.bullmq_claim_p50_ms_backlog_100k = await bullClaim();
+  log(`bullmq claim p50: ${results.bullmq_claim_p50_ms_backlog_1k} ms at 1k, ${results.bullmq_claim_p50_ms_backlog_100k} ms at 100k`);
+  await manual.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+}
+
+// ------------------------------------------------------------------ report and clean up
+server.kill('SIGTERM');
+await new Promise((r) => server.once('exit', r));
+gw.destroy();
+runnerAgent.destroy();
+await appDb.end();
+await admin.query(`drop database if exists ${dbName} with (force)`);
+await admin.end();
+{
+  const r = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await r.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await r.quit();
+}
+rmSync(work, { recursive: true, force: true });
+
+const rows = [
+  ['drain, 50k pre-submitted (jobs/s)', results.drain_jobs_per_s, results.bullmq_drain_jobs_per_s, '>= 5000'],
+  [`latency p50 at ${STEADY_RATE}/s (ms)`, results.latency_p50_ms, results.bullmq_latency_p50_ms, ''],
+  [`latency p99 at ${STEADY_RATE}/s (ms)`, results.latency_p99_ms, results.bullmq_latency_p99_ms, '<= 50'],
+  ['claim p50, 1k backlog (ms)', results.claim_p50_ms_backlog_1k, results.bullmq_claim_p50_ms_backlog_1k, ''],
+  ['claim p50, 100k backlog (ms)', results.claim_p50_ms_backlog_100k, results.bullmq_claim_p50_ms_backlog_100k, '<= 1.5x of 1k'],
+];
+console.log('');
+console.log(`${'metric'.padEnd(38)} ${'ControlPlane'.padStart(14)} ${'BullMQ'.padStart(10)}   target`);
+for (const [m, a, b, t] of rows) console.log(`${m.padEnd(38)} ${String(a).padStart(14)} ${String(b).padStart(10)}   ${t}`);
+console.log(`(ControlPlane: mTLS, signed envelopes and results, PostgreSQL system of record; batch submit ${results.submit_batch_jobs_per_s} jobs/s)`);
+console.log(JSON.stringify(results));

@@ -1,0 +1,36 @@
+// Starts one JobForge (Redis dispatch, real PostgreSQL, mTLS) for the benchmark, in its own
+// process so the load generator does not share its event loop. Prints its URLs as one JSON line.
+import { createLogger, loadCertificateAuthority, loadTlsMaterial, servicePkiFiles } from '../../packages/platform/dist/index.js';
+import { createPostgresDatabase, createRedis, migrate, RedisQueue, startJobforge } from '../../packages/server/dist/index.js';
+
+const { BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_REDIS_PREFIX, BENCH_PKI_DIR, BENCH_TRUST_DOMAIN } = process.env;
+const logger = createLogger({ service: 'jobforge', level: 'warn', destination: process.stderr });
+const db = createPostgresDatabase({ connectionString: BENCH_DATABASE_URL, maxConnections: 16 });
+await migrate(db);
+const redis = await createRedis({ url: BENCH_REDIS_URL, keyPrefix: BENCH_REDIS_PREFIX });
+const sub = await createRedis({ url: BENCH_REDIS_URL, keyPrefix: BENCH_REDIS_PREFIX });
+const jf = await startJobforge({
+  db,
+  queue: async ({ db, store }) => {
+    const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger, subscriber: sub.client });
+    await q.start();
+    return q;
+  },
+  logger,
+  tls: loadTlsMaterial(servicePkiFiles(BENCH_PKI_DIR, 'jobforge')),
+  trustDomain: BENCH_TRUST_DOMAIN,
+  ca: await loadCertificateAuthority(BENCH_PKI_DIR),
+  listen: { host: '127.0.0.1', port: 0 },
+  enrollListen: { host: '127.0.0.1', port: 0 },
+  leaseMs: 60_000,
+});
+process.stdout.write(JSON.stringify({ url: jf.url, enrollUrl: jf.enrollUrl }) + '\n');
+const stop = async () => {
+  await jf.close();
+  await redis.close();
+  await sub.close();
+  await db.close();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
