@@ -16,7 +16,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   buildSpiffeId, createKeyPairAndCsr, createMtlsAgent, expectOk, initPki, loadTlsMaterial, requestJson, resultDigest, servicePkiFiles, signJobResults,
-} from '../packages/platform/dist/index.js';
+} from '@controlplane/platform';
 import { writeFileSync } from 'node:fs';
 
 const TRUST_DOMAIN = 'bench.controlplane.local';

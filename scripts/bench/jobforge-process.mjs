@@ -1,7 +1,7 @@
 // Starts one JobForge (Redis dispatch, real PostgreSQL, mTLS) for the benchmark, in its own
 // process so the load generator does not share its event loop. Prints its URLs as one JSON line.
-import { createLogger, loadCertificateAuthority, loadTlsMaterial, servicePkiFiles } from '../../packages/platform/dist/index.js';
-import { createPostgresDatabase, createRedis, migrate, RedisQueue, startJobforge } from '../../packages/server/dist/index.js';
+import { createLogger, loadCertificateAuthority, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
+import { createPostgresDatabase, createRedis, migrate, RedisQueue, startJobforge } from '@controlplane/server';
 
 const { BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_REDIS_PREFIX, BENCH_PKI_DIR, BENCH_TRUST_DOMAIN } = process.env;
 const logger = createLogger({ service: 'jobforge', level: 'warn', destination: process.stderr });

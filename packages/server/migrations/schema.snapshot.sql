@@ -158,6 +158,28 @@ TABLE join_tokens (row level security: disabled, not forced)
   INDEX join_tokens_pkey CREATE UNIQUE INDEX join_tokens_pkey ON public.join_tokens USING btree (id)
   INDEX join_tokens_token_hash_key CREATE UNIQUE INDEX join_tokens_token_hash_key ON public.join_tokens USING btree (token_hash)
 
+TABLE result_outbox (row level security: disabled, not forced)
+  COLUMN id bigint NOT NULL DEFAULT nextval('result_outbox_id_seq'::regclass)
+  COLUMN tenant_id text NOT NULL
+  COLUMN job_id uuid NOT NULL
+  COLUMN attempt integer NOT NULL
+  COLUMN fencing_token bigint NOT NULL
+  COLUMN runner_id text NOT NULL
+  COLUMN cert_fingerprint text NOT NULL
+  COLUMN signature text NOT NULL
+  COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN attempts integer NOT NULL DEFAULT 0
+  COLUMN next_attempt_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN delivered_at timestamp with time zone
+  COLUMN rejected_at timestamp with time zone
+  COLUMN last_error text
+  CONSTRAINT result_outbox_pkey PRIMARY KEY (id)
+  CONSTRAINT result_outbox_tenant_id_job_id_attempt_key UNIQUE (tenant_id, job_id, attempt)
+  CONSTRAINT result_outbox_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
+  INDEX result_outbox_pending_idx CREATE INDEX result_outbox_pending_idx ON public.result_outbox USING btree (next_attempt_at, id) WHERE ((delivered_at IS NULL) AND (rejected_at IS NULL))
+  INDEX result_outbox_pkey CREATE UNIQUE INDEX result_outbox_pkey ON public.result_outbox USING btree (id)
+  INDEX result_outbox_tenant_id_job_id_attempt_key CREATE UNIQUE INDEX result_outbox_tenant_id_job_id_attempt_key ON public.result_outbox USING btree (tenant_id, job_id, attempt)
+
 TABLE runner_certificates (row level security: disabled, not forced)
   COLUMN serial_number text NOT NULL
   COLUMN runner_id text NOT NULL
@@ -285,6 +307,7 @@ TABLE truth_job_provenance (row level security: disabled, not forced)
 
 SEQUENCE job_events_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE job_fencing_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
+SEQUENCE result_outbox_id_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE truth_assertions_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 
 FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql VOLATILE

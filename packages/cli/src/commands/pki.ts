@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import { KEY_ALGORITHMS, PkiError, initPki, type InitPkiResult, type KeyAlgorithm } from '@controlplane/platform';
-import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
+import { CliError, EXIT, type Command } from '../command.js';
 import { listFlag, stringFlag } from '../flags.js';
 
 const DEFAULT_TRUST_DOMAIN = 'controlplane.local';

@@ -280,7 +280,7 @@ export class JobStore {
          update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
                 lease_expires_at = null, updated_at = now(), finished_at = now()
            from r where j.tenant_id = $1 and j.id = any($3::uuid[]) and j.id = r.id
-         returning j.id
+         returning j.id, j.fencing_token
        ), att as (
          update job_attempts a set finished_at = now(), outcome = 'completed', result_signature = r.signature, runner_cert_fingerprint = r.fingerprint
            from r where a.tenant_id = $1 and a.job_id = any($3::uuid[]) and a.job_id = r.id and a.attempt = r.attempt and a.finished_at is null
@@ -288,6 +288,11 @@ export class JobStore {
          insert into job_events (id, tenant_id, job_id, type, data)
          select gen_random_uuid(), $1, r.id, 'job.completed', jsonb_build_object('status', 'completed', 'attempt', r.attempt, 'runnerId', r.runner_id)
            from r
+       ), outbox as (
+         insert into result_outbox (tenant_id, job_id, attempt, fencing_token, runner_id, cert_fingerprint, signature)
+         select $1, d.id, r.attempt, d.fencing_token, r.runner_id, r.fingerprint, r.signature
+           from done d join r on r.id = d.id
+          where r.signature is not null and r.fingerprint is not null
        )
        select id from done`,
       [
@@ -330,6 +335,11 @@ export class JobStore {
          insert into job_events (id, tenant_id, job_id, type, data)
          select gen_random_uuid(), $1, d.id, 'job.completed', jsonb_build_object('status', 'completed', 'attempt', d.attempts, 'runnerId', $2::text)
            from done d
+       ), outbox as (
+         insert into result_outbox (tenant_id, job_id, attempt, fencing_token, runner_id, cert_fingerprint, signature)
+         select $1, d.id, d.attempts, r.fencing_token, $2::text, r.fingerprint, r.signature
+           from done d join r on r.id = d.id
+          where r.signature is not null and r.fingerprint is not null
        )
        select id from done`,
       [

@@ -18,6 +18,7 @@ import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
 import { JobService, SERVICE_NAME } from './lifecycle.js';
 import type { QueueBackend } from './queue/queue-backend.js';
+import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
 import { RunnerRegistry } from './runner-registry.js';
 import { EnrollRequest, parseOrThrow } from '@controlplane/contracts';
 
@@ -43,6 +44,9 @@ export interface JobforgeServerOptions {
   version?: string;
   /** The URL runners should use for the protocol (told to them at enrolment); defaults to the listener's. */
   advertisedUrl?: string;
+  /** Where recorded results are delivered (from a transactional outbox). */
+  truthcore?: TruthcoreTarget | undefined;
+  outboxIntervalMs?: number;
 }
 
 export interface JobforgeServer {
@@ -52,7 +56,36 @@ export interface JobforgeServer {
   registry: RunnerRegistry;
   jobTypes: JobTypeRegistry;
   app: HttpApp;
+  outbox: ResultOutboxDeliverer | undefined;
   close(): Promise<void>;
+}
+
+/** Delivers outbox batches back to back while there is work, then every `intervalMs`. */
+function startOutboxLoop(outbox: ResultOutboxDeliverer, logger: Logger, intervalMs: number): () => Promise<void> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    running = (async () => {
+      try {
+        while (!stopped && (await outbox.deliverBatch()) > 0);
+      } catch (err) {
+        logger.warn({ err }, 'result outbox delivery failed; will retry');
+      }
+    })().finally(() => {
+      if (!stopped) {
+        timer = setTimeout(tick, intervalMs);
+        timer.unref();
+      }
+    });
+  };
+  timer = setTimeout(tick, intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
 }
 
 export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeServer> {
@@ -134,6 +167,8 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   });
 
   const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
+  const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger) : undefined;
+  const stopOutbox = outbox ? startOutboxLoop(outbox, o.logger, o.outboxIntervalMs ?? 500) : async () => {};
   await app.listen({ host: o.listen.host, port: o.listen.port });
   await enrollApp.listen({ host: o.enrollListen.host, port: o.enrollListen.port });
   const addr = app.server.address() as AddressInfo;
@@ -149,8 +184,10 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     registry,
     jobTypes,
     app,
+    outbox,
     async close() {
       await stopDuties();
+      await stopOutbox();
       await Promise.all([app.close(), enrollApp.close()]);
       await queue.close();
     },

@@ -1,0 +1,119 @@
+import type { Agent } from 'node:https';
+import { requestJson, type Logger } from '@controlplane/platform';
+import type { Database, Sql } from '../storage/index.js';
+import type { JobResult } from '@controlplane/contracts';
+
+export interface TruthcoreTarget {
+  url: string;
+  /** mTLS agent presenting JobForge's certificate and expecting TruthCore's identity. */
+  agent: Agent;
+}
+
+interface PendingRow {
+  id: string;
+  tenant_id: string;
+  job_id: string;
+  attempt: number;
+  fencing_token: string;
+  runner_id: string;
+  signature: string;
+  attempts: number;
+  result: JobResult | null;
+  request_digest: string;
+  submitted_by: string | null;
+  certificate_pem: string | null;
+}
+
+const BATCH = 100;
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Delivers recorded results from the outbox to TruthCore. Rows are locked with SKIP LOCKED, so
+ * every JobForge replica can run a deliverer; each row is delivered until TruthCore acknowledges
+ * it (2xx, including "duplicate") or refuses it for good (4xx), with backoff while it is down.
+ */
+export class ResultOutboxDeliverer {
+  constructor(
+    private readonly db: Database,
+    private readonly target: TruthcoreTarget,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Delivers one batch; returns how many rows it settled (delivered or rejected). */
+  async deliverBatch(): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = await this.#lockPending(tx);
+      let settled = 0;
+      for (const row of rows) {
+        const outcome = await this.#deliver(row);
+        if (outcome === 'delivered') {
+          await tx.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
+          settled++;
+        } else if (outcome === 'rejected') {
+          await tx.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
+          settled++;
+        } else {
+          const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
+          await tx.query(
+            `update result_outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
+            [row.id, outcome.error, backoff],
+          );
+          // TruthCore is unreachable: the rest of this batch would fail the same way.
+          if (outcome.unreachable) break;
+        }
+      }
+      return settled;
+    });
+  }
+
+  async pending(q: Sql = this.db): Promise<number> {
+    const res = await q.query<{ n: number }>(`select count(*)::int as n from result_outbox where delivered_at is null and rejected_at is null`);
+    return res.rows[0]!.n;
+  }
+
+  async #lockPending(tx: Sql): Promise<PendingRow[]> {
+    const res = await tx.query<PendingRow>(
+      `select o.id, o.tenant_id, o.job_id, o.attempt, o.fencing_token, o.runner_id, o.signature, o.attempts,
+              j.result, j.request_digest, j.submitted_by, c.certificate_pem
+         from result_outbox o
+         join jobs j on j.tenant_id = o.tenant_id and j.id = o.job_id
+         left join runner_certificates c on c.fingerprint256 = o.cert_fingerprint and c.runner_id = o.runner_id
+        where o.delivered_at is null and o.rejected_at is null and o.next_attempt_at <= now()
+        order by o.next_attempt_at, o.id
+        limit $1
+        for update of o skip locked`,
+      [BATCH],
+    );
+    return res.rows;
+  }
+
+  async #deliver(row: PendingRow): Promise<'delivered' | 'rejected' | { error: string; unreachable: boolean }> {
+    if (!row.result || !row.certificate_pem) {
+      this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox row has no result or runner certificate; cannot be delivered');
+      return 'rejected';
+    }
+    const body = {
+      tenantId: row.tenant_id,
+      jobId: row.job_id,
+      attempt: row.attempt,
+      fencingToken: String(row.fencing_token),
+      outcome: 'completed',
+      result: row.result,
+      requestDigest: row.request_digest,
+      submittedBy: row.submitted_by ?? 'unknown',
+      runner: { id: row.runner_id, certificatePem: row.certificate_pem },
+      signature: row.signature,
+    };
+    try {
+      const res = await requestJson({ url: `${this.target.url}/v1/results`, method: 'POST', body, agent: this.target.agent, timeoutMs: 10_000 });
+      if (res.status >= 200 && res.status < 300) return 'delivered';
+      if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+        this.logger.error({ jobId: row.job_id, attempt: row.attempt, status: res.status, code: (res.body as { error?: { code?: string } })?.error?.code }, 'TruthCore refused a result; not retrying');
+        return 'rejected';
+      }
+      return { error: `HTTP ${res.status}`, unreachable: false };
+    } catch (err) {
+      return { error: (err as Error).message.slice(0, 500), unreachable: true };
+    }
+  }
+}
