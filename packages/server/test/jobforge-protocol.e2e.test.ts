@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, requestJson, resultDigest, signJobResult, verifyJobEnvelopes, type JsonResponse } from '@controlplane/platform';
-import { createPostgresDatabase, envelopeSignatureFields, migrate, RedisQueue, startJobforge, type Database, type JobforgeServer } from '@controlplane/server';
+import { AuditLog, createPostgresDatabase, envelopeSignatureFields, migrate, queryAudit, RedisQueue, startJobforge, verifyAuditChain, type Database, type JobforgeServer } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
 import { createKeyPairAndCsr, createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
@@ -70,6 +70,7 @@ describe('jobforge over mTLS', () => {
       listen: { host: '127.0.0.1', port: 0 },
       enrollListen: { host: '127.0.0.1', port: 0 },
       leaseMs: 2_000,
+      audit: new AuditLog(db),
     });
     gw = pki.serviceAgent('gateway', 'jobforge');
   });
@@ -233,6 +234,25 @@ describe('jobforge over mTLS', () => {
     const text = chunks.join('');
     const types = [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
     expect(types).toEqual(['job.created', 'job.queued', 'job.started', 'job.progress', 'job.completed']);
+  });
+
+  it('records security-relevant actions, refused ones included, in a chain that verifies', async () => {
+    const r = await enrollRunner('t1', 'default', 'audited');
+    const req = job();
+    await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
+    await call(gw, 'POST', `/v1/jobs/${req.id}/cancel`, undefined, asTenant('t1'));
+    await call(r.agent, 'GET', '/v1/jobs', undefined, asTenant('t2')); // a runner posing as the gateway
+    await call(gw, 'POST', `/v1/runners/${r.runnerId}/revoke`, undefined, asTenant('t1'));
+    await new Promise((res) => setTimeout(res, 200));
+    const { events } = await queryAudit(db, { tenantId: 't1', limit: 200 });
+    const seen = events.map((e) => `${e.action}:${e.outcome}`);
+    expect(seen).toEqual(expect.arrayContaining(['runner.enrolled:success', 'runner.registered:success', 'job.submitted:success', 'job.cancelled:success', 'runner.revoked:success', 'join_token.created:success']));
+    const submitted = events.find((e) => e.action === 'job.submitted' && e.resource?.id === req.id);
+    expect(submitted).toMatchObject({ actor: { kind: 'apikey', id: 'apikey:test-t1' }, outcome: 'success' });
+    expect(JSON.stringify(events)).not.toContain('cpjt_'); // join tokens never reach the audit log
+    const all = await queryAudit(db, { limit: 1000 });
+    expect(all.events.some((e) => e.action === 'service.started' && e.actor.id === 'jobforge')).toBe(true);
+    expect((await verifyAuditChain(db)).ok).toBe(true);
   });
 
   it('answers bad input with envelopes, never a 5xx', async () => {

@@ -19,6 +19,8 @@ import { JobTypeRegistry } from './job-types.js';
 import { JobService, SERVICE_NAME } from './lifecycle.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
+import { registerAuditHook } from './http/audit-hook.js';
+import type { AuditSink } from '../audit/index.js';
 import { RunnerRegistry } from './runner-registry.js';
 import { EnrollRequest, parseOrThrow } from '@controlplane/contracts';
 
@@ -47,6 +49,8 @@ export interface JobforgeServerOptions {
   /** Where recorded results are delivered (from a transactional outbox). */
   truthcore?: TruthcoreTarget | undefined;
   outboxIntervalMs?: number;
+  /** Where security-relevant actions are recorded (the audit chain). */
+  audit?: AuditSink | undefined;
 }
 
 export interface JobforgeServer {
@@ -122,6 +126,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),
   });
   registerHealthRoute(app, SERVICE_NAME, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
+  if (o.audit) registerAuditHook(app, o.audit, o.logger);
   registerRunnerRoutes(app, {
     db: o.db,
     jobs,
@@ -159,10 +164,12 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     bodyLimitBytes: 64 * 1024,
   });
   registerHealthRoute(enrollApp, SERVICE_NAME, version, []);
+  if (o.audit) registerAuditHook(enrollApp, o.audit, o.logger);
   let runnerApiUrl = o.advertisedUrl;
-  enrollApp.post('/enroll', async (req, reply) => {
+  enrollApp.post('/enroll', { config: { audit: 'runner.enrolled' } }, async (req, reply) => {
     const body = parseOrThrow(EnrollRequest, req.body);
     const res = await enrolment.enroll({ joinToken: body.joinToken, csrPem: body.csr, name: body.name });
+    req.ctx.principal = { kind: 'runner', id: res.runnerId, tenantId: res.tenantId };
     return reply.code(201).send({ ...res, runnerApiUrl });
   });
 
@@ -176,6 +183,9 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
   runnerApiUrl ??= `https://${host(o.listen.host)}:${addr.port}`;
   o.logger.info({ port: addr.port, enrollPort: enrollAddr.port, queue: queue.kind }, 'jobforge listening');
+  await o.audit
+    ?.record({ tenantId: null, actor: { kind: 'service', id: SERVICE_NAME }, action: 'service.started', outcome: 'success', details: { queue: queue.kind, leaseMs: jobs.leaseMs, resultDelivery: Boolean(o.truthcore) } })
+    .catch((err: unknown) => o.logger.error({ err }, 'could not record service start in the audit log'));
 
   return {
     url: `https://${host(o.listen.host)}:${addr.port}`,

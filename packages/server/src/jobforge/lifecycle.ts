@@ -22,6 +22,9 @@ import type { JobEventRecord, JobStore, LeaseRef, ListJobsFilter, NewJob, Stored
 import { DEFAULT_POOL, type JobTypeRegistry } from './job-types.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { decideRetry } from './retry-policy.js';
+import { checkJobQuota, getTenantQuotas, payloadBytesOf, runningJobHeadroom, type TenantQuotas } from '../tenancy/index.js';
+
+const QUOTA_CACHE_MS = 2_000;
 
 export const SERVICE_NAME = 'jobforge';
 
@@ -152,10 +155,15 @@ export class JobService {
       };
     });
 
+    const quotas = await this.#quotas(tenantId);
+    const largestPayload = Math.max(...requests.map((r) => payloadBytesOf(r.payload)));
+    const counted = quotas.maxQueuedJobs !== null;
     // One job is one statement, atomic on its own; a batch needs a transaction so that a
-    // conflict on any id leaves none of the others inserted.
-    const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (newJobs.length === 1 ? fn(this.o.db) : this.o.db.transaction(fn));
+    // conflict on any id leaves none of the others inserted, and so does a counted quota (its
+    // per-tenant lock must be held until the insert commits).
+    const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (newJobs.length === 1 && !counted ? fn(this.o.db) : this.o.db.transaction(fn));
     const { rows, inserted } = await run(async (tx) => {
+      if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
       const inserted = await this.o.store.insertJobs(tx, newJobs);
       const insertedIds = new Set(inserted.map((r) => r.id));
       const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
@@ -261,10 +269,13 @@ export class JobService {
     const registered = new Set(runner.jobTypes);
     const types = opts.types ? opts.types.filter((t) => registered.has(t)) : [...registered];
     if (types.length === 0) return [];
-    const max = Math.max(1, Math.min(opts.max, 500));
+    const wanted = Math.max(1, Math.min(opts.max, 500));
     const deadline = Date.now() + Math.max(0, Math.min(opts.waitMs, 60_000));
     for (;;) {
-      const rows = await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } });
+      // A tenant over its running-jobs quota gets nothing now; its jobs wait their turn.
+      const limited = (await this.#quotas(runner.tenantId)).maxRunningJobs !== null;
+      const max = limited ? Math.min(wanted, await runningJobHeadroom(this.o.db, runner.tenantId)) : wanted;
+      const rows = max > 0 ? await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } }) : [];
       if (rows.length > 0) {
         for (const r of rows) this.#emit(r, 'job.started');
         return rows.map(envelopeOf);
@@ -511,6 +522,18 @@ export class JobService {
   }
 
   // ---------------------------------------------------------------- internals
+
+  readonly #quotaCache = new Map<string, { at: number; quotas: TenantQuotas }>();
+
+  /** Tenant quotas, cached briefly: they are read on every submission and claim and change rarely. */
+  async #quotas(tenantId: string): Promise<TenantQuotas> {
+    const hit = this.#quotaCache.get(tenantId);
+    if (hit && Date.now() - hit.at < QUOTA_CACHE_MS) return hit.quotas;
+    const quotas = await getTenantQuotas(this.o.db, tenantId);
+    if (this.#quotaCache.size > 10_000) this.#quotaCache.clear();
+    this.#quotaCache.set(tenantId, { at: Date.now(), quotas });
+    return quotas;
+  }
 
   async #leased(tx: Sql, runner: RunnerIdentity, ref: LeaseRef): Promise<JobRow> {
     const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);

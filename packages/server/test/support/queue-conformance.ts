@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError, type JobRequestInput } from '@controlplane/contracts';
 import { createLogger } from '@controlplane/platform';
-import { JobService, JobStore, JobTypeRegistry, type Database, type QueueBackend, type RunnerIdentity } from '@controlplane/server';
+import { JobService, JobStore, JobTypeRegistry, putTenantQuotas, type Database, type QueueBackend, type RunnerIdentity } from '@controlplane/server';
 
 export interface BackendHarness {
   db: Database;
@@ -301,6 +301,28 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       const ack = await csvc.complete({ ...r1, jobTypes: ['typed'] }, { jobId: ok.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken }, { data: { wrong: true } });
       expect(ack.status).toBe('failed');
       expect((await csvc.get('t1', ok.id)).error?.category).toBe('SCHEMA_MISMATCH');
+    });
+
+    it('enforces tenant quotas: queued jobs, payload bytes and running jobs', async () => {
+      await putTenantQuotas(h.db, 't1', { maxQueuedJobs: 3, maxRunningJobs: 1, maxPayloadBytes: 200 }, 'test');
+      try {
+        const qsvc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }) });
+        await qsvc.submitMany('t1', null, [job(), job()]);
+        await qsvc.submit('t1', null, job());
+        const full = await expectCode(qsvc.submit('t1', null, job()), 'QUOTA_EXCEEDED');
+        expect(full.retryable).toBe(true);
+        const big = await expectCode(qsvc.submit('t1', null, job({ payload: { type: 'echo', data: { blob: 'x'.repeat(500) } } })), 'QUOTA_EXCEEDED');
+        expect(big.retryable).toBe(false);
+        // other tenants are not affected
+        await qsvc.submitMany('t2', null, [job(), job(), job(), job()]);
+        const got = await qsvc.claim(r1, { max: 5, waitMs: 0 });
+        expect(got).toHaveLength(1);
+        expect(await qsvc.claim(r2, { max: 5, waitMs: 0 })).toEqual([]);
+        await qsvc.complete(r1, { jobId: got[0]!.jobId, leaseId: got[0]!.leaseId, fencingToken: got[0]!.fencingToken }, { data: {} });
+        expect(await qsvc.claim(r2, { max: 5, waitMs: 0 })).toHaveLength(1);
+      } finally {
+        await h.db.query(`delete from tenant_quotas where tenant_id = 't1'`);
+      }
     });
 
     it('never leases one job to two concurrent claimers', async () => {

@@ -82,7 +82,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     return identity;
   }
 
-  app.post('/runner/v1/register', async (req): Promise<RegisterResponse> => {
+  app.post('/runner/v1/register', { config: { audit: 'runner.registered' } }, async (req): Promise<RegisterResponse> => {
     const r = await runner(req);
     const body = parseOrThrow(RunnerRegistrationRequest, req.body);
     const rec = await deps.registry.register(deps.db, r, body);
@@ -185,7 +185,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     return { results };
   });
 
-  app.post('/runner/v1/renew', async (req) => {
+  app.post('/runner/v1/renew', { config: { audit: 'runner.certificate_renewed' } }, async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(RenewRequest, req.body);
     return deps.enrolment.renew(r, body.csr);

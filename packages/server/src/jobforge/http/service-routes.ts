@@ -84,13 +84,13 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     return c;
   };
 
-  app.post('/v1/jobs', async (req, reply) => {
+  app.post('/v1/jobs', { config: { audit: 'job.submitted' } }, async (req, reply) => {
     const c = caller(req);
     const res = await deps.jobs.submit(c.tenantId, c.actor, req.body);
     return reply.code(202).send(res);
   });
 
-  app.post('/v1/jobs/batch', async (req, reply) => {
+  app.post('/v1/jobs/batch', { config: { audit: 'job.batch_submitted' } }, async (req, reply) => {
     const c = caller(req);
     const body = parseOrThrow(BatchBody, req.body);
     const jobs = await deps.jobs.submitMany(c.tenantId, c.actor, body.jobs);
@@ -121,12 +121,12 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     return { attempts: await deps.jobs.attempts(c.tenantId, id) };
   });
 
-  app.post('/v1/jobs/:id/cancel', async (req) => deps.jobs.cancel(caller(req).tenantId, idParam(req)));
-  app.post('/v1/jobs/:id/retry', async (req) => deps.jobs.retry(caller(req).tenantId, idParam(req)));
+  app.post('/v1/jobs/:id/cancel', { config: { audit: 'job.cancelled' } }, async (req) => deps.jobs.cancel(caller(req).tenantId, idParam(req)));
+  app.post('/v1/jobs/:id/retry', { config: { audit: 'job.retried' } }, async (req) => deps.jobs.retry(caller(req).tenantId, idParam(req)));
 
   app.get('/v1/jobs/:id/events', async (req, reply) => streamJobEvents(req, reply, deps, caller(req).tenantId, idParam(req)));
 
-  app.put('/v1/job-types/:type', async (req) => {
+  app.put('/v1/job-types/:type', { config: { audit: 'job_type.changed' } }, async (req) => {
     const c = caller(req);
     const type = parseOrThrow(JobType, (req.params as { type?: string }).type, ['params', 'type']);
     const body = parseOrThrow(JobTypeBody, req.body);
@@ -140,7 +140,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     return { jobTypes: list.map((t) => ({ type: t.type, pool: t.pool, inputSchema: t.inputSchema, outputSchema: t.outputSchema, version: t.version, updatedAt: t.updatedAt.toISOString() })) };
   });
 
-  app.post('/v1/join-tokens', async (req, reply) => {
+  app.post('/v1/join-tokens', { config: { audit: 'join_token.created' } }, async (req, reply) => {
     const c = caller(req);
     const body = parseOrThrow(JoinTokenBody, req.body ?? {});
     const t = await createJoinToken(deps.db, { tenantId: c.tenantId, pool: body.pool, ttlMs: body.ttlSeconds * 1000, createdBy: c.actor });
@@ -149,7 +149,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
 
   app.get('/v1/runners', async (req) => ({ runners: (await deps.registry.list(deps.db, caller(req).tenantId)).map(runnerView) }));
 
-  app.post('/v1/runners/:id/revoke', async (req) => {
+  app.post('/v1/runners/:id/revoke', { config: { audit: 'runner.revoked' } }, async (req) => {
     const c = caller(req);
     const id = parseOrThrow(z.string().min(1).max(64), (req.params as { id?: string }).id, ['params', 'id']);
     return runnerView(await deps.registry.revoke(deps.db, c.tenantId, id));
