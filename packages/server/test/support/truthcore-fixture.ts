@@ -72,7 +72,8 @@ export function delivery(runner: RunnerIdentity, o: DeliveryOptions, signer: Run
   const fencingToken = o.fencingToken ?? String(1000 + attempt);
   const outcome = o.outcome ?? 'completed';
   const completedAt = o.completedAt ?? new Date().toISOString();
-  const result =
+  // One loose shape for both outcomes: tests tamper with either field of either kind.
+  const result: { success: boolean; data?: unknown; error?: Record<string, unknown>; metadata: Record<string, unknown> } =
     outcome === 'completed'
       ? { success: true, ...(o.data !== undefined ? { data: o.data } : {}), metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id } }
       : { success: false, error: o.error ?? errorEnvelope(), metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id } };
