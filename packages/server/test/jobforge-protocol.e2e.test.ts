@@ -143,6 +143,9 @@ describe('jobforge over mTLS', () => {
     await call(gw, 'POST', '/v1/jobs', req, asTenant('t1'));
     const bClaim = await call(b.agent, 'POST', '/runner/v1/claim', { max: 10, waitMs: 0, types: ['echo', 'anything'] });
     expect(bClaim.body.jobs).toEqual([]);
+    // same tenant, another pool: a runner enrolled for pool gpu gets nothing from pool default
+    const gpu = await enrollRunner('t1', 'gpu', 'rgpu');
+    expect((await call(gpu.agent, 'POST', '/runner/v1/claim', { max: 10, waitMs: 0, types: ['echo'] })).body.jobs).toEqual([]);
     const aClaim = await call(a.agent, 'POST', '/runner/v1/claim', { max: 10, waitMs: 1000 });
     const env = aClaim.body.jobs.find((j: { jobId: string }) => j.jobId === req.id);
     expect(env).toBeDefined();

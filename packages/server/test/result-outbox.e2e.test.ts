@@ -6,7 +6,7 @@ import type { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSpiffeId, createLogger, createMtlsAgent, requestJson, resultDigest, signJobResult, type JsonResponse } from '@controlplane/platform';
-import { createPostgresDatabase, migrate, PostgresQueue, startJobforge, startTruthcore, type Database, type JobforgeServer, type TruthcoreServer } from '@controlplane/server';
+import { AuditLog, createPostgresDatabase, migrate, PostgresQueue, queryAudit, startJobforge, startTruthcore, verifyAuditChain, type Database, type JobforgeServer, type TruthcoreServer } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createKeyPairAndCsr, createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
 import { job, seedTenants } from './support/queue-conformance.js';
@@ -39,7 +39,7 @@ describe('result outbox to TruthCore', () => {
     requestJson({ url, method, body, agent, headers, timeoutMs: 10_000 });
   const asT1 = { 'x-cp-tenant': 't1', 'x-cp-actor': 'apikey:outbox-test' };
   const startTc = async () => {
-    tc = await startTruthcore({ db, logger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: tcPort } });
+    tc = await startTruthcore({ db, logger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: tcPort }, audit: new AuditLog(db) });
   };
 
   beforeAll(async () => {
@@ -139,5 +139,17 @@ describe('result outbox to TruthCore', () => {
     await waitDrained();
     const again = await db.query<{ n: number }>(`select count(*)::int as n from truth_job_provenance where job_id = $1`, [first[0]]);
     expect(again.rows[0]!.n).toBe(1);
+  });
+
+  it('audits recorded results and refuses (and audits) a result write from anyone but JobForge', async () => {
+    const forged = await call(gwTc, 'POST', `https://127.0.0.1:${tcPort}/v1/results`, { tenantId: 't1', jobId: '00000000-0000-4000-8000-000000000001' });
+    expect(forged.status).toBe(403);
+    await sleep(100);
+    const { events } = await queryAudit(db, { tenantId: 't1', limit: 500 });
+    expect(events.filter((e) => e.action === 'job_result.recorded' && e.outcome === 'success').length).toBeGreaterThanOrEqual(13);
+    expect(events.some((e) => e.action === 'job_result.recorded' && e.outcome === 'denied' && e.actor.id === 'gateway')).toBe(true);
+    const system = await queryAudit(db, { limit: 1000 });
+    expect(system.events.some((e) => e.action === 'service.started' && e.actor.id === 'truthcore')).toBe(true);
+    expect((await verifyAuditChain(db)).ok).toBe(true);
   });
 });

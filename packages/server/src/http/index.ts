@@ -3,3 +3,4 @@ export { registerHealthRoute, runHealthChecks, type HealthProbe } from './health
 export { parseJsonBody, jsonNestingDepth } from './json-body.js';
 export { httpErrorFrom } from './error-mapping.js';
 export { SECURITY_HEADERS } from './security-headers.js';
+export { registerAuditHook } from './audit-hook.js';

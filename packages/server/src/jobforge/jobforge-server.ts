@@ -19,7 +19,7 @@ import { JobTypeRegistry } from './job-types.js';
 import { JobService, SERVICE_NAME } from './lifecycle.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
-import { registerAuditHook } from './http/audit-hook.js';
+import { registerAuditHook } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import { RunnerRegistry } from './runner-registry.js';
 import { EnrollRequest, parseOrThrow } from '@controlplane/contracts';

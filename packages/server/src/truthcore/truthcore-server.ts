@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { attachPeerVerification, mtlsServerOptions, type Logger, type TlsMaterial } from '@controlplane/platform';
-import { createHttpApp, registerHealthRoute, type HttpApp } from '../http/index.js';
+import { createHttpApp, registerAuditHook, registerHealthRoute, type HttpApp } from '../http/index.js';
+import type { AuditSink } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
 import { AssertionService } from './assertions.js';
 import { registerTruthcoreRoutes } from './http/routes.js';
@@ -30,6 +31,8 @@ export interface TruthcoreServerOptions {
   /** Matches up to which `totalCount` is exact. */
   countCap?: number;
   version?: string;
+  /** Where security-relevant actions (results recorded or refused, assertions) are recorded. */
+  audit?: AuditSink | undefined;
 }
 
 export interface TruthcoreServer {
@@ -59,6 +62,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),
   });
   registerHealthRoute(app, TRUTHCORE_SERVICE, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
+  if (o.audit) registerAuditHook(app, o.audit, o.logger);
   registerTruthcoreRoutes(app, {
     assertions,
     results,
@@ -84,6 +88,9 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
   const addr = app.server.address() as AddressInfo;
   const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
   o.logger.info({ port: addr.port }, 'truthcore listening');
+  await o.audit
+    ?.record({ tenantId: null, actor: { kind: 'service', id: TRUTHCORE_SERVICE }, action: 'service.started', outcome: 'success', details: { resultWriters: [...(o.resultWriters ?? ['jobforge'])] } })
+    .catch((err: unknown) => o.logger.error({ err }, 'could not record service start in the audit log'));
 
   return {
     url: `https://${host(o.listen.host)}:${addr.port}`,

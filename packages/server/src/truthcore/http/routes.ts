@@ -42,7 +42,7 @@ export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps):
     return c;
   };
 
-  app.post('/v1/assert', async (req, reply) => {
+  app.post('/v1/assert', { config: { audit: 'assertion.recorded' } }, async (req, reply) => {
     const c = caller(req);
     const { assertion, created } = await deps.assertions.assert(c.tenantId, c.actor, req.body);
     return reply.code(created ? 201 : 200).send(assertion);
@@ -60,12 +60,15 @@ export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps):
 
   app.get('/v1/jobs/:id/provenance', async (req) => deps.results.provenance(caller(req).tenantId, uuidParam(req)));
 
-  app.post('/v1/results', async (req, reply) => {
+  app.post('/v1/results', { config: { audit: 'job_result.recorded' } }, async (req, reply) => {
     // Only the service that records outcomes may write them: not the gateway on a client's
     // behalf, and not a runner, whose word the signature check exists to keep honest.
     const p = peerPrincipal(req);
+    const claimedTenant = (req.body as { tenantId?: unknown } | undefined)?.tenantId;
+    // The tenant is only a label for the audit record here; the service validates the body.
+    const tenantId = typeof claimedTenant === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(claimedTenant) ? claimedTenant : undefined;
+    req.ctx.principal = { kind: p.kind === 'runner' ? 'runner' : 'service', id: p.id, tenantId };
     if (p.kind !== 'service' || !deps.resultWriters.has(p.id)) throw new AppError('FORBIDDEN');
-    req.ctx.principal = { kind: 'service', id: p.id };
     const res = await deps.results.record(p.id, req.body);
     return reply.code(res.duplicate ? 200 : 201).send(res);
   });

@@ -1,6 +1,6 @@
 import type { Logger } from '@controlplane/platform';
-import type { AuditEvent, AuditSink } from '../../audit/index.js';
-import type { HttpApp } from '../../http/index.js';
+import type { AuditEvent, AuditSink } from '../audit/index.js';
+import type { HttpApp } from './create-app.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,7 +21,8 @@ export function registerAuditHook(app: HttpApp, sink: AuditSink, logger: Logger)
     const status = reply.statusCode;
     const p = req.ctx?.principal;
     const params = (req.params ?? {}) as { id?: string; type?: string };
-    const bodyId = (req.body as { id?: unknown } | undefined)?.id;
+    const body = (req.body ?? {}) as { id?: unknown; jobId?: unknown };
+    const bodyId = body.id ?? body.jobId;
     const id = params.id ?? params.type ?? (typeof bodyId === 'string' && /^[0-9a-f-]{36}$/i.test(bodyId) ? bodyId : undefined);
     const event: AuditEvent = {
       tenantId: p?.tenantId ?? null,
