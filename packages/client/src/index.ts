@@ -1,1 +1,39 @@
-export {};
+export { ControlPlaneClient, CLIENT_VERSION, type ControlPlaneClientOptions, type EventsOptions, type WaitOptions } from './client.js';
+export {
+  ControlPlaneError,
+  InvalidRequestError,
+  AuthenticationError,
+  PermissionDeniedError,
+  NotFoundError,
+  ConflictError,
+  RateLimitedError,
+  UnavailableError,
+  ConnectionError,
+  parseRetryAfter,
+} from './errors.js';
+export { signRequest, canonicalRequest, SIGNATURE_HEADER, SIGNATURE_VERSION, type SigningKey, type SignInput } from './request-signing.js';
+export { type RetryOptions, type RetryNotice } from './transport.js';
+export { parseSse, type SseMessage } from './sse.js';
+export { readKeyFile, writeKeyFile, keyFileFrom, KeyFileError, type KeyFile, type Credentials } from './key-file.js';
+export type {
+  ApiKey,
+  AuditPage,
+  AuditQuery,
+  CreateApiKeyInput,
+  CreatedApiKey,
+  JobAttempt,
+  JobPage,
+  JobTypeContract,
+  JoinToken,
+  ListJobsQuery,
+  NewJob,
+  PutJobTypeInput,
+  Role,
+  Runner,
+  StreamedJobEvent,
+  SubmitJobInput,
+  Tenant,
+  TenantQuotas,
+  TenantQuotasInput,
+} from './types.js';
+export type { JobEvent, JobRequestInput, JobResponse, JobStatus, ErrorEnvelope, HealthCheck } from '@controlplane/contracts';

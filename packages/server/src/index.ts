@@ -6,3 +6,5 @@ export * from './audit/index.js';
 export * from './truthcore/index.js';
 export * from './gateway/index.js';
 export * from './tenancy/index.js';
+export * from './compose/index.js';
+export * from './keys/index.js';

@@ -1,7 +1,14 @@
 import type { Command } from '../command.js';
 import { auditExportCommand, auditVerifyCommand } from './audit.js';
+import { devCommand } from './dev.js';
+import { doctorCommand } from './doctor.js';
+import { jobTypesListCommand, jobTypesPutCommand } from './job-types.js';
+import { jobsCancelCommand, jobsGetCommand, jobsListCommand, jobsRetryCommand, jobsSubmitCommand, jobsWatchCommand } from './jobs.js';
+import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './keys.js';
 import { pkiInitCommand } from './pki.js';
 import { runnerEnrollCommand, runnerInitCommand, runnerStartCommand } from './runner.js';
+import { runnersListCommand, runnersRevokeCommand, runnerTokensCreateCommand } from './runners.js';
+import { gatewayCommand, jobforgeCommand, truthcoreCommand } from './services.js';
 
 /** Every command the CLI knows. Add new commands here. */
 export const COMMANDS: readonly Command[] = [
@@ -10,4 +17,11 @@ export const COMMANDS: readonly Command[] = [
   runnerEnrollCommand,
   runnerStartCommand,
   runnerInitCommand,
+  devCommand,
+  doctorCommand,
+  gatewayCommand, jobforgeCommand, truthcoreCommand,
+  jobsSubmitCommand, jobsGetCommand, jobsListCommand, jobsCancelCommand, jobsRetryCommand, jobsWatchCommand,
+  keysCreateCommand, keysListCommand, keysRevokeCommand,
+  runnerTokensCreateCommand, runnersListCommand, runnersRevokeCommand,
+  jobTypesPutCommand, jobTypesListCommand,
 ];

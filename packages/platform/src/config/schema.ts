@@ -28,6 +28,9 @@ const HttpsUrl = z
 
 const Listener = z.object({ host: z.string().min(1).default('127.0.0.1'), port: Port });
 
+/** A token bucket: `capacity` requests at once, refilled at `refillPerSecond`. */
+const RateRule = z.object({ capacity: z.coerce.number().positive(), refillPerSecond: z.coerce.number().positive() }).strict();
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ConfigSchema = z
@@ -71,6 +74,11 @@ export const ConfigSchema = z
         requestTimeoutMs: PositiveInt.default(30_000),
         headersTimeoutMs: PositiveInt.default(10_000),
         keepAliveTimeoutMs: PositiveInt.default(5_000),
+        /** Overrides of the gateway's request-rate buckets (docs/gateway.md, Limits); shared in Redis when configured. */
+        rateLimits: z
+          .object({ perAddress: RateRule.optional(), perKey: RateRule.optional(), perTenant: RateRule.optional() })
+          .strict()
+          .default({}),
       })
       .default({
         listen: { host: '127.0.0.1', port: 8443 },
@@ -79,13 +87,20 @@ export const ConfigSchema = z
         requestTimeoutMs: 30_000,
         headersTimeoutMs: 10_000,
         keepAliveTimeoutMs: 5_000,
+        rateLimits: {},
       }),
     jobforge: z
       .object({
         listen: Listener.default({ host: '127.0.0.1', port: 8444 }),
         url: HttpsUrl.default('https://127.0.0.1:8444'),
+        /** Enrolment listener: server-authenticated TLS only, since a new runner has no certificate yet. */
+        enrollListen: Listener.default({ host: '127.0.0.1', port: 8446 }),
+        /** The runner-protocol URL told to runners at enrolment (e.g. behind a load balancer); default the listener's. */
+        advertisedUrl: HttpsUrl.optional(),
+        /** The CA private key that signs runner certificates; default `ca.key` next to tls.caFile. */
+        caKeyFile: z.string().min(1).optional(),
       })
-      .default({ listen: { host: '127.0.0.1', port: 8444 }, url: 'https://127.0.0.1:8444' }),
+      .default({ listen: { host: '127.0.0.1', port: 8444 }, url: 'https://127.0.0.1:8444', enrollListen: { host: '127.0.0.1', port: 8446 } }),
     truthcore: z
       .object({
         listen: Listener.default({ host: '127.0.0.1', port: 8445 }),

@@ -1,0 +1,66 @@
+import { createLogger } from '@controlplane/platform';
+import { startServiceFromConfig, type ServiceName } from '@controlplane/server';
+import { CliError, EXIT, type Command } from '../command.js';
+import { CONFIG_FLAGS_HELP, loadCliConfig } from '../load-config.js';
+import { startupError } from '../startup-errors.js';
+import { StopSignal } from '../stop-signal.js';
+
+const WHAT: Record<ServiceName, string> = {
+  gateway: 'the public HTTPS API: API keys, RBAC, rate limits, signatures; forwards to JobForge and TruthCore over mTLS',
+  jobforge: 'job lifecycle, queue, dispatch to runners (mTLS) and runner enrolment',
+  truthcore: 'the append-only store of results and assertions (mTLS)',
+};
+
+const PORT_FLAG: Record<ServiceName, string[]> = {
+  gateway: ['gateway-port'],
+  jobforge: ['jobforge-port', 'enroll-port'],
+  truthcore: ['truthcore-port'],
+};
+
+function serviceCommand(service: ServiceName): Command {
+  const usage = `usage: controlplane ${service} [--config <file>] [--${PORT_FLAG[service].join(' <port>] [--')} <port>] [--log-level <level>]
+
+Runs ${service} alone — ${WHAT[service]} — until SIGTERM/SIGINT, logging JSON to stdout.
+It needs PostgreSQL (database.url / DATABASE_URL) and, for several replicas, Redis (redis.url /
+REDIS_URL); its certificate comes from tls.certFile / tls.keyFile / tls.caFile (default
+<dataDir>/pki/${service}.crt, .key and ca.crt, as \`controlplane pki init\` writes them).
+Database migrations are applied at start (safe when replicas start together).
+See docs/deployment.md.
+${CONFIG_FLAGS_HELP}`;
+  return {
+    path: [service],
+    summary: `run the ${service} service from a config file (production)`,
+    usage,
+    options: {
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+      ...Object.fromEntries(PORT_FLAG[service].map((f) => [f, { type: 'string' as const }])),
+    },
+    async run(ctx) {
+      if (ctx.positionals.length > 0) throw new CliError(`unexpected argument '${ctx.positionals[0]}'\n\n${usage}`, EXIT.USAGE);
+      const config = loadCliConfig(ctx, ['log-level', ...PORT_FLAG[service]]);
+      const logger = createLogger({ service, level: config.log.level });
+      const stop = new StopSignal(() => process.exit(130));
+      try {
+        let running;
+        try {
+          running = await startServiceFromConfig(service, config, { logger });
+        } catch (err) {
+          throw startupError(err);
+        }
+        ctx.stderr.write(`${service} listening on ${running.url}${running.enrollUrl ? ` (enrolment ${running.enrollUrl})` : ''}\n`);
+        await stop.wait();
+        logger.info({ signal: stop.received }, 'stopping');
+        await running.close();
+        ctx.stderr.write(`${service} stopped\n`);
+        return EXIT.OK;
+      } finally {
+        stop.dispose();
+      }
+    },
+  };
+}
+
+export const gatewayCommand = serviceCommand('gateway');
+export const jobforgeCommand = serviceCommand('jobforge');
+export const truthcoreCommand = serviceCommand('truthcore');

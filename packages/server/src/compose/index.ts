@@ -1,0 +1,14 @@
+export { ComposeError } from './errors.js';
+export { openDatabaseFromConfig, openRedisFromConfig, embeddedDatabaseDir, postgresSsl, displayDatabaseUrl, type OpenedDatabase } from './storage.js';
+export { pkiDirOf, serviceTlsFiles, loadServiceMaterial, serviceAgent, jobforgeCertificateAuthority, type ServiceName } from './service-tls.js';
+export {
+  gatewayLimitsFrom,
+  startGatewayFromConfig,
+  startJobforgeFromConfig,
+  startTruthcoreFromConfig,
+  startServiceFromConfig,
+  type RunningService,
+  type ServiceDeps,
+} from './services.js';
+export { ensureDevPki, startSystem, type DevPki, type RunningSystem, type StartSystemOptions } from './system.js';
+export { ensureTenant, isApiKeyUsable, createBootstrapAdminKey } from './bootstrap.js';

@@ -1,0 +1,68 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  CA_KEY_FILE,
+  buildSpiffeId,
+  createMtlsAgent,
+  loadTlsMaterial,
+  servicePkiFiles,
+  type CertificateAuthority,
+  type Config,
+  type TlsFiles,
+  type TlsMaterial,
+} from '@controlplane/platform';
+import type { Agent } from 'node:https';
+import { ComposeError } from './errors.js';
+
+export type ServiceName = 'gateway' | 'jobforge' | 'truthcore';
+
+/** `<dataDir>/pki`: where `controlplane dev` and `controlplane pki init` keep the CA and certificates. */
+export function pkiDirOf(config: Readonly<Config>): string {
+  return join(config.dataDir, 'pki');
+}
+
+/** This process's mTLS files: `tls.*` when set, else the service's files in `<dataDir>/pki`. */
+export function serviceTlsFiles(config: Readonly<Config>, service: ServiceName): TlsFiles {
+  const defaults = servicePkiFiles(pkiDirOf(config), service);
+  return {
+    caFile: config.tls.caFile ?? defaults.caFile,
+    certFile: config.tls.certFile ?? defaults.certFile,
+    keyFile: config.tls.keyFile ?? defaults.keyFile,
+  };
+}
+
+/** An mTLS agent presenting `material` and accepting only `server`'s certificate identity. */
+export function serviceAgent(material: TlsMaterial, trustDomain: string, server: ServiceName): Agent {
+  return createMtlsAgent(material, { trustDomain, expectedServerId: buildSpiffeId(trustDomain, 'service', server), keepAlive: true });
+}
+
+/**
+ * The CA JobForge signs runner certificates with: the key in `jobforge.caKeyFile` (default `ca.key`
+ * next to the CA certificate) and, of the trusted CA certificates, the one that key belongs to.
+ */
+export function jobforgeCertificateAuthority(config: Readonly<Config>, material: TlsMaterial): CertificateAuthority {
+  const keyFile = config.jobforge.caKeyFile ?? join(dirname(material.files.caFile), CA_KEY_FILE);
+  let keyPem: string;
+  try {
+    keyPem = readFileSync(keyFile, 'utf8');
+  } catch (err) {
+    throw new ComposeError(
+      `JobForge signs runner certificates and needs the CA private key, but ${keyFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set jobforge.caKeyFile`,
+      { cause: err },
+    );
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new ComposeError(`${keyFile} is not a PEM private key`, { cause: err });
+  }
+  const certPem = material.ca.find((pem) => new X509Certificate(pem).checkPrivateKey(key));
+  if (!certPem) throw new ComposeError(`the CA key ${keyFile} belongs to none of the CA certificates in ${material.files.caFile}`);
+  return { certPem, keyPem };
+}
+
+export function loadServiceMaterial(config: Readonly<Config>, service: ServiceName): TlsMaterial {
+  return loadTlsMaterial(serviceTlsFiles(config, service));
+}

@@ -1,0 +1,76 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import type { Config, Logger } from '@controlplane/platform';
+import { createRedis, type RedisConnection } from '../redis/index.js';
+import { createPgliteDatabase, createPostgresDatabase, type Database } from '../storage/index.js';
+import { ComposeError } from './errors.js';
+
+export interface OpenedDatabase {
+  db: Database;
+  kind: 'embedded' | 'postgres';
+  /** Where it is, for messages: a directory or a URL without its password. */
+  where: string;
+}
+
+/** The embedded database's directory: `<dataDir>/db`. */
+export function embeddedDatabaseDir(config: Readonly<Config>): string {
+  return join(config.dataDir, 'db');
+}
+
+/** node-postgres TLS options for `database.sslMode` (the config loader refuses combinations that fall back to plaintext). */
+export function postgresSsl(database: Config['database']): false | ConnectionOptions {
+  if (database.sslMode === 'disable') return false;
+  if (database.sslMode === 'require') return { rejectUnauthorized: false };
+  let ca: string | undefined;
+  if (database.sslCaFile) {
+    try {
+      ca = readFileSync(database.sslCaFile, 'utf8');
+    } catch (err) {
+      throw new ComposeError(`cannot read database.sslCaFile ${database.sslCaFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
+}
+
+export function displayDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<database url>';
+  }
+}
+
+/** PostgreSQL when `database.mode` is `postgres`, else PGlite in `<dataDir>/db` (one process only). */
+export async function openDatabaseFromConfig(config: Readonly<Config>, options: { applicationName: string; logger?: Logger }): Promise<OpenedDatabase> {
+  const { database } = config;
+  if (database.mode === 'postgres' && database.url) {
+    const db = createPostgresDatabase({
+      connectionString: database.url,
+      ssl: postgresSsl(database),
+      maxConnections: database.maxConnections,
+      statementTimeoutMs: database.statementTimeoutMs,
+      applicationName: options.applicationName,
+      onError: (err) => options.logger?.warn({ err }, 'idle PostgreSQL connection failed; the pool reconnects on demand'),
+    });
+    return { db, kind: 'postgres', where: displayDatabaseUrl(database.url) };
+  }
+  const dir = embeddedDatabaseDir(config);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return { db: await createPgliteDatabase({ dataDir: dir }), kind: 'embedded', where: dir };
+}
+
+/** A Redis connection when `redis.mode` is `redis`; undefined in embedded mode. */
+export async function openRedisFromConfig(config: Readonly<Config>, options: { connectionName: string; logger?: Logger }): Promise<RedisConnection | undefined> {
+  const { redis } = config;
+  if (redis.mode !== 'redis' || !redis.url) return undefined;
+  return createRedis({
+    url: redis.url,
+    keyPrefix: redis.keyPrefix,
+    connectionName: options.connectionName,
+    ...(redis.tlsCaFile ? { tls: { caFile: redis.tlsCaFile } } : {}),
+    onError: (err) => options.logger?.warn({ err: { message: err.message } }, 'Redis connection error; reconnecting'),
+  });
+}
