@@ -56,7 +56,7 @@ const { url, enrollUrl } = await new Promise((resolve, reject) => {
 });
 log(`jobforge at ${url}`);
 
-const gw = createMtlsAgent(loadTlsMaterial(servicePkiFiles(work, 'gateway')), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 32 });
+const gw = createMtlsAgent(loadTlsMaterial(servicePkiFiles(work, 'gateway')), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 128 });
 const tenantHeaders = { 'x-cp-tenant': 'bench', 'x-cp-actor': 'apikey:bench' };
 const gwPost = async (path, body) => expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: gw, headers: tenantHeaders, timeoutMs: 120_000 }));
 
@@ -97,10 +97,14 @@ function signed(envs) {
 }
 
 /** A no-op runner loop: claim up to `max`, sign, report as one batch. */
-async function runnerLoop({ max, waitMs, stop, onDone }) {
+async function runnerLoop({ max, waitMs, stop, onDone, onClaimed }) {
   while (!stop()) {
     const res = await rPost('/runner/v1/claim', { max, waitMs });
     if (res.jobs.length === 0) continue;
+    if (onClaimed) {
+      const t = performance.now();
+      for (const j of res.jobs) onClaimed(j.jobId, t);
+    }
     const out = await rPost('/runner/v1/outcomes', { completions: signed(res.jobs) });
     const t = performance.now();
     for (const r of out.results) if (r.ok) onDone(r.jobId, t);
@@ -127,9 +131,30 @@ log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
 // ------------------------------------------------------------------ ControlPlane: latency at a steady rate
 {
   const started = new Map();
+  const acked = new Map();
+  const claimedAt = new Map();
   const lat = [];
+  const submitMs = [];
+  const waitMsSeg = [];
+  const runMsSeg = [];
   let stopped = false;
-  const loops = Array.from({ length: 2 }, () => runnerLoop({ max: 100, waitMs: 1000, stop: () => stopped, onDone: (id, t) => { const s = started.get(id); if (s !== undefined) { lat.push(t - s); started.delete(id); } } }));
+  const onClaimed = (id, t) => {
+    claimedAt.set(id, t);
+    const a = acked.get(id);
+    if (a !== undefined) waitMsSeg.push(t - a);
+  };
+  const onDone = (id, t) => {
+    const s = started.get(id);
+    if (s !== undefined) {
+      lat.push(t - s);
+      started.delete(id);
+    }
+    const c = claimedAt.get(id);
+    if (c !== undefined) runMsSeg.push(t - c);
+    claimedAt.delete(id);
+    acked.delete(id);
+  };
+  const loops = Array.from({ length: 2 }, () => runnerLoop({ max: 100, waitMs: 1000, stop: () => stopped, onDone, onClaimed }));
   const total = STEADY_RATE * STEADY_SECONDS;
   const perTick = STEADY_RATE / 100;
   let sent = 0;
@@ -139,8 +164,15 @@ log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
     const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * STEADY_RATE) + perTick);
     while (sent < due) {
       const id = randomUUID();
-      started.set(id, performance.now());
-      const p = gwPost('/v1/jobs', jobBody(id)).finally(() => inflight.delete(p));
+      const t0 = performance.now();
+      started.set(id, t0);
+      const p = gwPost('/v1/jobs', jobBody(id))
+        .then(() => {
+          const t = performance.now();
+          submitMs.push(t - t0);
+          if (!claimedAt.has(id) && started.has(id)) acked.set(id, t);
+        })
+        .finally(() => inflight.delete(p));
       inflight.add(p);
       sent++;
     }
@@ -157,6 +189,8 @@ log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
   results.latency_p50_ms = round(pct(lat, 50));
   results.latency_p99_ms = round(pct(lat, 99));
   results.latency_samples = lat.length;
+  log(`  breakdown p50: submit answered ${round(pct(submitMs, 50))} ms, answered→claimed ${round(pct(waitMsSeg, 50))} ms, claimed→completion recorded ${round(pct(runMsSeg, 50))} ms`);
+  log(`  breakdown p99: submit answered ${round(pct(submitMs, 99))} ms, answered→claimed ${round(pct(waitMsSeg, 99))} ms, claimed→completion recorded ${round(pct(runMsSeg, 99))} ms`);
   log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs)`);
 }
 
