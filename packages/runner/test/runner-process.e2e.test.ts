@@ -9,22 +9,17 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
+import { requestJson, type JsonResponse } from '@controlplane/platform';
 import { enrollRunner, DEMO_HANDLERS_MODULE } from '@controlplane/runner';
-import { createPostgresDatabase, migrate, RedisQueue, startJobforge, type Database, type JobforgeServer } from '@controlplane/server';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
-import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
-import { createPkiFixture, TRUST_DOMAIN, type PkiFixture } from '../../server/test/support/pki-fixture.js';
-import { seedTenants } from '../../server/test/support/queue-conformance.js';
+import type { Database, JobforgeServer } from '@controlplane/server';
+import { startJobforgeHarness, type JobforgeHarness } from '../../server/test/support/jobforge-harness.js';
+import { TRUST_DOMAIN, type PkiFixture } from '../../server/test/support/pki-fixture.js';
 
 const CLI = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
-const logger = createLogger({ service: 'test', level: 'silent' });
 
 describe('runner processes', () => {
   let pki: PkiFixture;
-  let tdb: TestDatabase;
   let db: Database;
-  let redis: TestRedis;
   let jf: JobforgeServer;
   let gw: Agent;
   let work: string;
@@ -87,31 +82,12 @@ describe('runner processes', () => {
 
   const exited = (proc: ChildProcess) => new Promise<number | null>((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', (code) => r(code))));
 
+  let h: JobforgeHarness;
+
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'cp-runner-e2e-'));
-    pki = await createPkiFixture();
-    tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10 });
-    await migrate(db);
-    await seedTenants(db);
-    redis = await createTestRedis();
-    jf = await startJobforge({
-      db,
-      queue: async ({ db, store }) => {
-        const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger });
-        await q.start();
-        return q;
-      },
-      logger,
-      tls: pki.material('jobforge'),
-      trustDomain: TRUST_DOMAIN,
-      ca: pki.ca,
-      listen: { host: '127.0.0.1', port: 0 },
-      enrollListen: { host: '127.0.0.1', port: 0 },
-      leaseMs: 1_500,
-      duties: { reapMs: 200, expireMs: 500 },
-    });
-    gw = pki.serviceAgent('gateway', 'jobforge');
+    h = await startJobforgeHarness({ leaseMs: 1_500, duties: { reapMs: 200, expireMs: 500 } });
+    ({ pki, db, jf, gw } = h);
   });
 
   afterEach(async () => {
@@ -122,13 +98,10 @@ describe('runner processes', () => {
   });
 
   afterAll(async () => {
-    await jf?.close();
-    pki?.cleanup();
-    await redis?.cleanup();
-    await db?.close();
-    await tdb?.drop();
+    await h?.close();
     rmSync(work, { recursive: true, force: true });
   });
+
 
   it('runs jobs end to end: echo, a flaky job retried until it succeeds, progress of a sleep', async () => {
     const { proc } = await startRunner(await enroll('t1', 'basic'));

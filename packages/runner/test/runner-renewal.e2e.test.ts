@@ -9,16 +9,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, requestJson } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, RUNNER_FILES, RunnerAgent } from '@controlplane/runner';
-import { createPostgresDatabase, migrate, PostgresQueue, startJobforge, type Database, type JobforgeServer } from '@controlplane/server';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
-import { createPkiFixture, TRUST_DOMAIN, type PkiFixture } from '../../server/test/support/pki-fixture.js';
-import { seedTenants } from '../../server/test/support/queue-conformance.js';
+import type { Database, JobforgeServer } from '@controlplane/server';
+import { startJobforgeHarness, type JobforgeHarness } from '../../server/test/support/jobforge-harness.js';
+import { TRUST_DOMAIN, type PkiFixture } from '../../server/test/support/pki-fixture.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
 describe('runner certificate renewal', () => {
+  let h: JobforgeHarness;
   let pki: PkiFixture;
-  let tdb: TestDatabase;
   let db: Database;
   let jf: JobforgeServer;
   let gw: Agent;
@@ -26,30 +25,12 @@ describe('runner certificate renewal', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'cp-renew-'));
-    pki = await createPkiFixture();
-    tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 6 });
-    await migrate(db);
-    await seedTenants(db);
-    jf = await startJobforge({
-      db,
-      queue: ({ db, store }) => new PostgresQueue(db, store),
-      logger,
-      tls: pki.material('jobforge'),
-      trustDomain: TRUST_DOMAIN,
-      ca: pki.ca,
-      listen: { host: '127.0.0.1', port: 0 },
-      enrollListen: { host: '127.0.0.1', port: 0 },
-      runnerCertificateTtlMs: 6_000,
-    });
-    gw = pki.serviceAgent('gateway', 'jobforge');
+    h = await startJobforgeHarness({ dispatch: 'postgres', runnerCertificateTtlMs: 6_000 });
+    ({ pki, db, jf, gw } = h);
   });
 
   afterAll(async () => {
-    await jf?.close();
-    pki?.cleanup();
-    await db?.close();
-    await tdb?.drop();
+    await h?.close();
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -2,20 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, requestJson, resultDigest, signJobResult, verifyJobEnvelopes, type JsonResponse } from '@controlplane/platform';
-import { AuditLog, createPostgresDatabase, envelopeSignatureFields, migrate, queryAudit, RedisQueue, startJobforge, verifyAuditChain, type Database, type JobforgeServer } from '@controlplane/server';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
-import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
-import { createKeyPairAndCsr, createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
-import { job, seedTenants } from './support/queue-conformance.js';
-
-const logger = createLogger({ service: 'test', level: 'silent' });
+import { requestJson, resultDigest, signJobResult, verifyJobEnvelopes, type JsonResponse } from '@controlplane/platform';
+import { AuditLog, envelopeSignatureFields, queryAudit, verifyAuditChain, type Database, type JobforgeServer } from '@controlplane/server';
+import { startJobforgeHarness, type JobforgeHarness } from './support/jobforge-harness.js';
+import { createKeyPairAndCsr, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
+import { job } from './support/queue-conformance.js';
 
 describe('jobforge over mTLS', () => {
   let pki: PkiFixture;
-  let tdb: TestDatabase;
   let db: Database;
-  let redis: TestRedis;
   let jf: JobforgeServer;
   let gw: Agent;
 
@@ -49,39 +44,17 @@ describe('jobforge over mTLS', () => {
   const fail = (r: { agent: Agent; keyPem: string }, env: Env, error: Record<string, unknown>) =>
     call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature: sign(r.keyPem, env, 'failed', error) });
 
+  let h: JobforgeHarness;
+
   beforeAll(async () => {
-    pki = await createPkiFixture();
-    tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10 });
-    await migrate(db);
-    await seedTenants(db);
-    redis = await createTestRedis();
-    jf = await startJobforge({
-      db,
-      queue: async ({ db, store }) => {
-        const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger });
-        await q.start();
-        return q;
-      },
-      logger,
-      tls: pki.material('jobforge'),
-      trustDomain: TRUST_DOMAIN,
-      ca: pki.ca,
-      listen: { host: '127.0.0.1', port: 0 },
-      enrollListen: { host: '127.0.0.1', port: 0 },
-      leaseMs: 2_000,
-      audit: new AuditLog(db),
-    });
-    gw = pki.serviceAgent('gateway', 'jobforge');
+    h = await startJobforgeHarness({ leaseMs: 2_000, withDb: (db) => ({ audit: new AuditLog(db) }) });
+    ({ pki, db, jf, gw } = h);
   });
 
   afterAll(async () => {
-    await jf?.close();
-    pki?.cleanup();
-    await redis?.cleanup();
-    await db?.close();
-    await tdb?.drop();
+    await h?.close();
   });
+
 
   it('enrols a runner, which claims and completes a submitted job', async () => {
     const r = await enrollRunner('t1');
