@@ -161,10 +161,13 @@ export class JobService {
     // One job is one statement, atomic on its own; a batch needs a transaction so that a
     // conflict on any id leaves none of the others inserted, and so does a counted quota (its
     // per-tenant lock must be held until the insert commits).
-    const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (newJobs.length === 1 && !counted ? fn(this.o.db) : this.o.db.transaction(fn));
+    const single = newJobs.length === 1 && !counted;
+    const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(this.o.db) : this.o.db.transaction(fn));
     const { rows, inserted } = await run(async (tx) => {
       if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
-      const inserted = await this.o.store.insertJobs(tx, newJobs);
+      // Single submissions arriving together share one INSERT (one WAL flush for all of them):
+      // under load that is what keeps individual submits from queueing behind each commit.
+      const inserted = single ? await this.#insertCoalesced(newJobs[0]!) : await this.o.store.insertJobs(tx, newJobs);
       const insertedIds = new Set(inserted.map((r) => r.id));
       const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
       const byId = new Map(inserted.map((r) => [r.id, r]));
@@ -522,6 +525,60 @@ export class JobService {
   }
 
   // ---------------------------------------------------------------- internals
+
+  #coalesced: Array<{ job: NewJob; resolve: (rows: JobRow[]) => void; reject: (err: unknown) => void }> = [];
+  #coalesceScheduled = false;
+
+  /**
+   * Inserts one job together with the others submitted in the same event-loop turn. Each row of a
+   * multi-row INSERT … ON CONFLICT DO NOTHING stands on its own (a conflict skips only that row),
+   * so coalescing changes nothing for any caller except that they share a commit.
+   */
+  #insertCoalesced(job: NewJob): Promise<JobRow[]> {
+    return new Promise<JobRow[]>((resolve, reject) => {
+      this.#coalesced.push({ job, resolve, reject });
+      if (this.#coalesced.length >= 500) this.#flushCoalesced();
+      else if (!this.#coalesceScheduled) {
+        this.#coalesceScheduled = true;
+        setImmediate(() => this.#flushCoalesced());
+      }
+    });
+  }
+
+  #flushCoalesced(): void {
+    this.#coalesceScheduled = false;
+    const batch = this.#coalesced;
+    this.#coalesced = [];
+    if (batch.length === 0) return;
+    // Two submissions of one id in the same turn must not share a statement (ON CONFLICT cannot
+    // see a row inserted by the same statement): the second waits for the next flush.
+    const seen = new Set<string>();
+    const now: typeof batch = [];
+    for (const b of batch) {
+      const key = `${b.job.tenantId}\u0000${b.job.request.id}`;
+      if (seen.has(key)) this.#coalesced.push(b);
+      else {
+        seen.add(key);
+        now.push(b);
+      }
+    }
+    if (this.#coalesced.length > 0 && !this.#coalesceScheduled) {
+      this.#coalesceScheduled = true;
+      setImmediate(() => this.#flushCoalesced());
+    }
+    this.o.store.insertJobs(this.o.db, now.map((b) => b.job)).then(
+      (rows) => {
+        const byKey = new Map(rows.map((r) => [`${r.tenant_id}\u0000${r.id}`, r]));
+        for (const b of now) {
+          const row = byKey.get(`${b.job.tenantId}\u0000${b.job.request.id}`);
+          b.resolve(row ? [row] : []);
+        }
+      },
+      (err: unknown) => {
+        for (const b of now) b.reject(err);
+      },
+    );
+  }
 
   readonly #quotaCache = new Map<string, { at: number; quotas: TenantQuotas }>();
 
