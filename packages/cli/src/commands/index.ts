@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { auditExportCommand, auditVerifyCommand } from './audit.js';
+import { bootstrapCommand } from './bootstrap.js';
 import { devCommand } from './dev.js';
 import { doctorCommand } from './doctor.js';
 import { jobTypesListCommand, jobTypesPutCommand } from './job-types.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   runnerStartCommand,
   runnerInitCommand,
   devCommand,
+  bootstrapCommand,
   doctorCommand,
   gatewayCommand, jobforgeCommand, truthcoreCommand,
   jobsSubmitCommand, jobsGetCommand, jobsListCommand, jobsCancelCommand, jobsRetryCommand, jobsWatchCommand,
