@@ -3,19 +3,23 @@
  * start-up is not lost (nor kills the process half-started). A second signal calls `onForce`: the
  * user asked twice, so waiting for a drain is no longer wanted.
  */
+// Ctrl-C under `npm start` arrives twice at once: from the terminal to the whole process group and
+// again forwarded by npm. Only a signal this long after the first counts as asking twice.
+const REPEAT_AFTER_MS = 1_500;
+
 export class StopSignal {
   readonly #controller = new AbortController();
   readonly #handler: (sig: NodeJS.Signals) => void;
-  #count = 0;
+  #firstAt = 0;
   received: NodeJS.Signals | undefined;
 
   constructor(onForce: () => void) {
     this.#handler = (sig) => {
-      this.#count += 1;
-      if (this.#count === 1) {
+      if (this.#firstAt === 0) {
+        this.#firstAt = Date.now();
         this.received = sig;
         this.#controller.abort(new Error(`stopped by ${sig}`));
-      } else {
+      } else if (Date.now() - this.#firstAt >= REPEAT_AFTER_MS) {
         onForce();
       }
     };

@@ -100,8 +100,12 @@ export class ControlPlaneClient {
   readonly #source: string;
 
   readonly jobs: {
-    /** Submits a job (202, status `queued`). Idempotent by id, so it is retried like a read. */
-    submit(job: SubmitJobInput, options?: { signal?: AbortSignal }): Promise<JobResponse>;
+    /**
+     * Submits a job (202, status `queued`). Idempotent by id, so it is retried like a read. The
+     * correlation id (given, else made here) is sent as `x-correlation-id` and, for the short form,
+     * stored as `metadata.correlationId`, so the gateway, JobForge and the runner log it alike.
+     */
+    submit(job: SubmitJobInput, options?: { signal?: AbortSignal; correlationId?: string }): Promise<JobResponse>;
     submitBatch(jobs: SubmitJobInput[], options?: { signal?: AbortSignal }): Promise<JobResponse[]>;
     get(id: string, options?: { signal?: AbortSignal }): Promise<JobResponse>;
     list(query?: ListJobsQuery, options?: { signal?: AbortSignal }): Promise<JobPage>;
@@ -193,7 +197,11 @@ export class ControlPlaneClient {
     const get = <T>(operation: string, target: string, signal?: AbortSignal) => call<T>({ operation, method: 'GET', target, idempotent: true, signal });
 
     this.jobs = {
-      submit: (job, o = {}) => call<JobResponse>({ operation: 'jobs.submit', method: 'POST', target: '/jobs', body: this.#jobRequest(job), idempotent: true, signal: o.signal }),
+      submit: (job, o = {}) => {
+        const body = this.#jobRequest(job, o.correlationId);
+        const correlationId = o.correlationId ?? (body.metadata as { correlationId?: string } | undefined)?.correlationId;
+        return call<JobResponse>({ operation: 'jobs.submit', method: 'POST', target: '/jobs', body, idempotent: true, signal: o.signal, correlationId });
+      },
       submitBatch: async (jobs, o = {}) =>
         (await call<{ jobs: JobResponse[] }>({ operation: 'jobs.submitBatch', method: 'POST', target: '/jobs/batch', body: { jobs: jobs.map((j) => this.#jobRequest(j)) }, idempotent: true, signal: o.signal })).jobs,
       get: (id, o = {}) => get<JobResponse>('jobs.get', `/jobs/${seg(id)}`, o.signal),
@@ -257,7 +265,7 @@ export class ControlPlaneClient {
     if (this.#ownAgent) this.#agent.destroy();
   }
 
-  #jobRequest(job: SubmitJobInput): Record<string, unknown> {
+  #jobRequest(job: SubmitJobInput, correlationId?: string): Record<string, unknown> {
     if ('payload' in job) return job as unknown as Record<string, unknown>;
     return {
       id: job.id ?? randomUUID(),
@@ -267,6 +275,7 @@ export class ControlPlaneClient {
       metadata: {
         source: job.source ?? this.#source,
         createdAt: new Date().toISOString(),
+        correlationId: correlationId ?? randomUUID(),
         ...(job.tags ? { tags: job.tags } : {}),
         ...(job.scheduledAt ? { scheduledAt: job.scheduledAt } : {}),
       },

@@ -1,0 +1,56 @@
+// The compose module's decisions from a loaded Config (no servers): which certificate files a
+// service uses, which CA key JobForge signs runners with, which limits the gateway gets, and the
+// configuration fields added for the production start.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, initPki, loadConfig, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
+import { ComposeError, DEFAULT_GATEWAY_LIMITS, gatewayLimitsFrom, jobforgeCertificateAuthority, serviceTlsFiles } from '@controlplane/server';
+
+describe('compose from configuration', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cp-compose-'));
+    await initPki({ dir: join(dir, 'pki'), trustDomain: 'compose.test' });
+    await initPki({ dir: join(dir, 'other'), trustDomain: 'compose.test', services: ['jobforge'] });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has defaults and environment variables for the enrolment listener and the CA key', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.jobforge.enrollListen).toEqual({ host: '127.0.0.1', port: 8446 });
+    expect(c.jobforge.caKeyFile).toBeUndefined();
+    expect(c.gateway.rateLimits).toEqual({});
+    const e = loadConfig({ env: { CONTROLPLANE_JOBFORGE_ENROLL_PORT: '9446', CONTROLPLANE_JOBFORGE_CA_KEY_FILE: '/etc/cp/ca.key', CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'https://jobforge.internal:8444' } });
+    expect(e.jobforge).toMatchObject({ enrollListen: { port: 9446 }, caKeyFile: '/etc/cp/ca.key', advertisedUrl: 'https://jobforge.internal:8444' });
+    expect(() => loadConfig({ env: { CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'http://jobforge.internal:8444' } })).toThrow(/jobforge\.advertisedUrl: must be an https:\/\/ URL/);
+    expect(() => loadConfig({ flags: { 'gateway.rateLimits.perKey': { capacity: 0, refillPerSecond: 1 } } })).toThrow(ConfigError);
+  });
+
+  it('gives the gateway the configured rate limits and keeps the other defaults', () => {
+    const c = loadConfig({ flags: { 'gateway.rateLimits.perKey': { capacity: 5, refillPerSecond: 2 }, 'gateway.bodyLimitBytes': 2048 } });
+    const limits = { ...DEFAULT_GATEWAY_LIMITS, ...gatewayLimitsFrom(c) };
+    expect(limits.perKey).toEqual({ capacity: 5, refillPerSecond: 2 });
+    expect(limits.perTenant).toEqual(DEFAULT_GATEWAY_LIMITS.perTenant);
+    expect(limits.bodyLimitBytes).toBe(2048);
+  });
+
+  it('takes a service certificate from tls.* or else from <dataDir>/pki', () => {
+    const byDir = serviceTlsFiles(loadConfig({ flags: { dataDir: dir } }), 'truthcore');
+    expect(byDir).toEqual(servicePkiFiles(join(dir, 'pki'), 'truthcore'));
+    const explicit = serviceTlsFiles(loadConfig({ flags: { dataDir: dir, 'tls.certFile': '/x/y.crt', 'tls.keyFile': '/x/y.key', 'tls.caFile': '/x/ca.crt' } }), 'truthcore');
+    expect(explicit).toEqual({ caFile: '/x/ca.crt', certFile: '/x/y.crt', keyFile: '/x/y.key' });
+  });
+
+  it('signs runner certificates with the CA the key belongs to, and says what is missing otherwise', () => {
+    const material = loadTlsMaterial(servicePkiFiles(join(dir, 'pki'), 'jobforge'));
+    const ca = jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir } }), material);
+    expect(ca.certPem).toBe(material.ca[0]);
+    expect(ca.keyPem).toMatch(/PRIVATE KEY/);
+    expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'other', 'ca.key') } }), material)).toThrow(/belongs to none of the CA certificates/);
+    expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material)).toThrow(ComposeError);
+    expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material)).toThrow(/set jobforge\.caKeyFile/);
+  });
+});
