@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorEnvelope, JobEventType, JobRequest, JobResult, JobStatus } from '@controlplane/contracts';
 import type { FieldCipher } from '@controlplane/platform';
+import { assertOwnKeyPool } from '../keys/data-key-store.js';
 import { attemptRowId, JOB_ERROR_SLOTS, JOB_EVENT_SLOTS, JOB_REQUEST_SLOTS, JOB_RESULT_SLOTS, openSlots, sealSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobRow } from './job-row.js';
@@ -82,6 +83,7 @@ export class JobStore {
     options: JobStoreOptions = {},
   ) {
     this.cipher = options.cipher;
+    if (this.cipher) assertOwnKeyPool(this.cipher.keyring.store, db);
   }
 
   /** The request as stored: payload data and options encrypted under the job's row. */
@@ -261,7 +263,7 @@ export class JobStore {
        select * from leased order by priority desc, run_at, id`,
       [tenantId, pool, types, max, grant.runnerId, grant.leaseMs],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /**
@@ -275,8 +277,13 @@ export class JobStore {
          update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
                 lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
                 fencing_token = nextval('job_fencing_seq'), updated_at = now()
-          where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.pool = $2 and j.type = any($3::text[])
-            and j.status in ('queued', 'retrying') and j.run_at <= now() + interval '1 second'
+          where j.tenant_id = $1 and j.id = any($4::uuid[])
+            -- Re-checks written as plain filters (coalesce hides them from index matching): the
+            -- rows must be found through the primary key. With the statistics of a smaller table
+            -- the planner would otherwise pick the partial ready-index, whose predicate these
+            -- conditions imply, and walk the whole backlog to find a handful of ids.
+            and coalesce(j.pool = $2 and j.type = any($3::text[]) and j.status in ('queued', 'retrying')
+                         and j.run_at <= now() + interval '1 second', false)
             and (j.expires_at is null or j.expires_at > now()) and j.cancel_requested_at is null
          returning ${J_COLUMNS}
        ), attempts as (
@@ -291,7 +298,7 @@ export class JobStore {
        select * from leased order by priority desc, run_at, id`,
       [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /** Extends the leases a runner still holds; returns the refs that were extended. */
@@ -316,7 +323,7 @@ export class JobStore {
         for update`,
       [tenantId, ref.jobId, runnerId, ref.leaseId, ref.fencingToken],
     );
-    return res.rows[0];
+    return this.#openOne(res.rows[0]);
   }
 
   /** Locks those of `refs` that are currently leased to this runner under their lease and token. */
@@ -331,7 +338,7 @@ export class JobStore {
         for update of j`,
       [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken }))), refs.map((r) => r.jobId)],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /**
@@ -344,6 +351,7 @@ export class JobStore {
     items: ReadonlyArray<{ id: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
   ): Promise<string[]> {
     if (items.length === 0) return [];
+    const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
     const res = await q.query<{ id: string }>(
       `with r as materialized (
          select * from jsonb_to_recordset($2::jsonb) as r(id uuid, attempt int, result jsonb, signature text, fingerprint text, runner_id text)
@@ -368,7 +376,7 @@ export class JobStore {
        select id from done`,
       [
         tenantId,
-        JSON.stringify(items.map((i) => ({ id: i.id, attempt: i.attempt, result: i.result, signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        JSON.stringify(items.map((i, n) => ({ id: i.id, attempt: i.attempt, result: results[n], signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
         items.map((i) => i.id),
       ],
     );
@@ -387,6 +395,7 @@ export class JobStore {
     items: ReadonlyArray<{ id: string; leaseId: string; fencingToken: string; type: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
   ): Promise<string[]> {
     if (items.length === 0) return [];
+    const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
     const res = await q.query<{ id: string }>(
       `with r as materialized (
          select * from jsonb_to_recordset($3::jsonb)
@@ -416,7 +425,7 @@ export class JobStore {
       [
         tenantId,
         runnerId,
-        JSON.stringify(items.map((i) => ({ id: i.id, lease_id: i.leaseId, fencing_token: i.fencingToken, type: i.type, attempt: i.attempt, result: i.result, signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        JSON.stringify(items.map((i, n) => ({ id: i.id, lease_id: i.leaseId, fencing_token: i.fencingToken, type: i.type, attempt: i.attempt, result: results[n], signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
         items.map((i) => i.id),
       ],
     );
@@ -432,10 +441,11 @@ export class JobStore {
     error: ErrorEnvelope | null,
     proof: { signature: string; certFingerprint: string } | null = null,
   ): Promise<void> {
+    const stored = await sealSlots(this.cipher, { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, attempt) }, error, JOB_ERROR_SLOTS);
     await q.query(
       `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6, runner_cert_fingerprint = $7
         where tenant_id = $1 and job_id = $2 and attempt = $3 and finished_at is null`,
-      [tenantId, jobId, attempt, outcome, error, proof?.signature ?? null, proof?.certFingerprint ?? null],
+      [tenantId, jobId, attempt, outcome, stored, proof?.signature ?? null, proof?.certFingerprint ?? null],
     );
   }
 
@@ -452,24 +462,26 @@ export class JobStore {
 
   /** Ends a job in a terminal failure state (failed or cancelled), dead-lettering failures. */
   async markTerminal(q: Sql, tenantId: string, jobId: string, status: 'failed' | 'cancelled', error: ErrorEnvelope, result: JobResult | null, deadLetter: boolean): Promise<JobRow> {
+    const [storedError, storedResult] = await Promise.all([this.#sealError(tenantId, jobId, error), this.#sealResult(tenantId, jobId, result)]);
     const res = await q.query<JobRow>(
       `update jobs set status = $3, error = $4, result = $5, lease_id = null, lease_runner_id = null, lease_expires_at = null,
               dead_lettered_at = case when $6 then now() else null end, updated_at = now(), finished_at = now()
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
-      [tenantId, jobId, status, error, result, deadLetter],
+      [tenantId, jobId, status, storedError, storedResult, deadLetter],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   /** Puts a job back in line for another attempt after `delayMs`. */
   async markRetrying(q: Sql, tenantId: string, jobId: string, error: ErrorEnvelope | null, delayMs: number, status: 'retrying' | 'queued' = 'retrying'): Promise<JobRow> {
+    const stored = await this.#sealError(tenantId, jobId, error);
     const res = await q.query<JobRow>(
       `update jobs set status = $3, error = $4, run_at = now() + make_interval(secs => $5::double precision / 1000),
               lease_id = null, lease_runner_id = null, lease_expires_at = null, updated_at = now()
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
-      [tenantId, jobId, status, error, delayMs],
+      [tenantId, jobId, status, stored, delayMs],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   /** A lease handed back by a draining runner: queued again now, the attempt not counted against retries. */
@@ -480,7 +492,7 @@ export class JobStore {
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
       [tenantId, jobId],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   async requestCancel(q: Sql, tenantId: string, jobId: string): Promise<void> {
@@ -495,7 +507,7 @@ export class JobStore {
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
       [tenantId, jobId],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   /** Running jobs whose lease has run out, locked for the reaper (any tenant). */
@@ -505,7 +517,7 @@ export class JobStore {
         order by lease_expires_at limit $1 for update skip locked`,
       [limit],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /** Waiting jobs past their expiresAt, locked for the expirer (any tenant). */
@@ -515,7 +527,7 @@ export class JobStore {
         order by expires_at limit $1 for update skip locked`,
       [limit],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /** Waiting jobs in id order after `afterKey`, for rebuilding the dispatch queue. */
