@@ -7,4 +7,3 @@ export * from './truthcore/index.js';
 export * from './gateway/index.js';
 export * from './tenancy/index.js';
 export * from './compose/index.js';
-export * from './keys/index.js';
