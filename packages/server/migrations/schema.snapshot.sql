@@ -56,6 +56,29 @@ TABLE audit_events (row level security: disabled, not forced)
   INDEX audit_events_time_idx CREATE INDEX audit_events_time_idx ON public.audit_events USING btree (occurred_at DESC, seq DESC)
   TRIGGER audit_events_append_only CREATE TRIGGER audit_events_append_only BEFORE DELETE OR UPDATE OR TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change()
 
+TABLE data_key_current (row level security: disabled, not forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN key_id text NOT NULL
+  COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT data_key_current_key_id_check CHECK (key_id <> 'blind-index-root-v1'::text)
+  CONSTRAINT data_key_current_pkey PRIMARY KEY (tenant_id)
+  CONSTRAINT data_key_current_tenant_id_key_id_fkey FOREIGN KEY (tenant_id, key_id) REFERENCES data_keys(tenant_id, id)
+  INDEX data_key_current_pkey CREATE UNIQUE INDEX data_key_current_pkey ON public.data_key_current USING btree (tenant_id)
+
+TABLE data_keys (row level security: disabled, not forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN id text NOT NULL
+  COLUMN kek_id text NOT NULL
+  COLUMN wrapped bytea NOT NULL
+  COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN rewrapped_at timestamp with time zone
+  COLUMN retired_at timestamp with time zone
+  CONSTRAINT data_keys_id_check CHECK (id ~ '^[A-Za-z0-9_-]{1,64}$'::text)
+  CONSTRAINT data_keys_pkey PRIMARY KEY (tenant_id, id)
+  CONSTRAINT data_keys_wrapped_check CHECK (octet_length(wrapped) >= 1 AND octet_length(wrapped) <= 1024)
+  INDEX data_keys_kek_idx CREATE INDEX data_keys_kek_idx ON public.data_keys USING btree (kek_id, tenant_id, id)
+  INDEX data_keys_pkey CREATE UNIQUE INDEX data_keys_pkey ON public.data_keys USING btree (tenant_id, id)
+
 TABLE job_attempts (row level security: disabled, not forced)
   COLUMN tenant_id text NOT NULL
   COLUMN job_id uuid NOT NULL
@@ -157,6 +180,23 @@ TABLE join_tokens (row level security: disabled, not forced)
   CONSTRAINT join_tokens_token_hash_key UNIQUE (token_hash)
   INDEX join_tokens_pkey CREATE UNIQUE INDEX join_tokens_pkey ON public.join_tokens USING btree (id)
   INDEX join_tokens_token_hash_key CREATE UNIQUE INDEX join_tokens_token_hash_key ON public.join_tokens USING btree (token_hash)
+
+TABLE key_rotation_runs (row level security: disabled, not forced)
+  COLUMN id bigint NOT NULL GENERATED ALWAYS AS IDENTITY
+  COLUMN status text NOT NULL DEFAULT 'running'::text
+  COLUMN phase text NOT NULL DEFAULT 'rotate-keys'::text
+  COLUMN cursor jsonb
+  COLUMN sweep_after timestamp with time zone
+  COLUMN rows_scanned bigint NOT NULL DEFAULT 0
+  COLUMN rows_rewritten bigint NOT NULL DEFAULT 0
+  COLUMN started_by text
+  COLUMN started_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN finished_at timestamp with time zone
+  CONSTRAINT key_rotation_runs_pkey PRIMARY KEY (id)
+  CONSTRAINT key_rotation_runs_status_check CHECK (status = ANY (ARRAY['running'::text, 'completed'::text, 'cancelled'::text]))
+  INDEX key_rotation_runs_pkey CREATE UNIQUE INDEX key_rotation_runs_pkey ON public.key_rotation_runs USING btree (id)
+  INDEX key_rotation_runs_running_idx CREATE UNIQUE INDEX key_rotation_runs_running_idx ON public.key_rotation_runs USING btree (status) WHERE (status = 'running'::text)
 
 TABLE result_outbox (row level security: disabled, not forced)
   COLUMN id bigint NOT NULL DEFAULT nextval('result_outbox_id_seq'::regclass)
@@ -264,6 +304,7 @@ TABLE truth_assertions (row level security: disabled, not forced)
   COLUMN metadata jsonb NOT NULL DEFAULT '{}'::jsonb
   COLUMN asserted_by text NOT NULL
   COLUMN recorded_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN object_encrypted boolean NOT NULL DEFAULT false
   CONSTRAINT truth_assertions_asserted_at_check CHECK (asserted_at = date_trunc('milliseconds'::text, asserted_at))
   CONSTRAINT truth_assertions_confidence_check CHECK (confidence >= 0::double precision AND confidence <= 1::double precision)
   CONSTRAINT truth_assertions_object_hash_check CHECK (octet_length(object_hash) = 32)
@@ -307,6 +348,7 @@ TABLE truth_job_provenance (row level security: disabled, not forced)
 
 SEQUENCE job_events_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE job_fencing_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
+SEQUENCE key_rotation_runs_id_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE result_outbox_id_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE truth_assertions_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 

@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { auditExportCommand, auditVerifyCommand } from './audit.js';
+import { keysInitCommand, keysRotateCommand, keysStatusCommand } from './encryption-keys.js';
 import { bootstrapCommand } from './bootstrap.js';
 import { devCommand } from './dev.js';
 import { doctorCommand } from './doctor.js';
@@ -14,6 +15,7 @@ import { gatewayCommand, jobforgeCommand, truthcoreCommand } from './services.js
 /** Every command the CLI knows. Add new commands here. */
 export const COMMANDS: readonly Command[] = [
   auditVerifyCommand, auditExportCommand,
+  keysInitCommand, keysRotateCommand, keysStatusCommand,
   pkiInitCommand,
   runnerEnrollCommand,
   runnerStartCommand,

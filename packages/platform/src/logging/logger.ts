@@ -24,6 +24,14 @@ const SECRET_NAMES = [
   'cookie',
   'x-api-key',
   'x-cp-signature',
+  // Key material and what it protects (field encryption, docs/encryption.md).
+  'dataKey',
+  'kek',
+  'plaintext',
+  'privateKeyPem',
+  // A handler's error details and evidence may quote the job's data.
+  'details',
+  'evidence',
 ];
 
 export const REDACT_PATHS: readonly string[] = [

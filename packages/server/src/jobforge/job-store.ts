@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorEnvelope, JobEventType, JobRequest, JobResult, JobStatus } from '@controlplane/contracts';
+import type { FieldCipher } from '@controlplane/platform';
+import { assertOwnKeyPool } from '../keys/data-key-store.js';
+import { attemptRowId, JOB_ERROR_SLOTS, JOB_EVENT_SLOTS, JOB_REQUEST_SLOTS, JOB_RESULT_SLOTS, openSlots, sealSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobRow } from './job-row.js';
 
@@ -54,13 +57,66 @@ export interface ListJobsFilter {
   limit: number;
 }
 
+export interface JobStoreOptions {
+  /**
+   * Encrypts the sensitive parts of jobs at rest (docs/encryption.md): the request's payload data
+   * and options, the result's data and error, the error's message and details, attempt errors and
+   * progress messages. Without it everything is stored in clear.
+   */
+  cipher?: FieldCipher | undefined;
+}
+
 /**
  * All SQL touching jobs, their events and attempts. Every statement is scoped by tenant; the
  * lease statements also check runner, lease id and fencing token, so a stale or foreign runner's
  * write matches no row.
+ *
+ * With a cipher, this is the one place where job values are encrypted and decrypted: every write
+ * encrypts, every read decrypts, so callers only ever see clear values. Each ciphertext is bound
+ * to its tenant, table, row and field; one copied elsewhere fails with a DecryptionError.
  */
 export class JobStore {
-  constructor(readonly db: Database) {}
+  readonly cipher: FieldCipher | undefined;
+
+  constructor(
+    readonly db: Database,
+    options: JobStoreOptions = {},
+  ) {
+    this.cipher = options.cipher;
+    if (this.cipher) assertOwnKeyPool(this.cipher.keyring.store, db);
+  }
+
+  /** The request as stored: payload data and options encrypted under the job's row. */
+  async #sealRequest(tenantId: string, request: JobRequest): Promise<JobRequest> {
+    return sealSlots(this.cipher, { tenantId, table: 'jobs', rowId: request.id }, request, JOB_REQUEST_SLOTS);
+  }
+
+  async #sealResult(tenantId: string, jobId: string, result: JobResult | null): Promise<JobResult | null> {
+    return sealSlots(this.cipher, { tenantId, table: 'jobs', rowId: jobId }, result, JOB_RESULT_SLOTS);
+  }
+
+  async #sealError(tenantId: string, jobId: string, error: ErrorEnvelope | null): Promise<ErrorEnvelope | null> {
+    return sealSlots(this.cipher, { tenantId, table: 'jobs', rowId: jobId }, error, JOB_ERROR_SLOTS);
+  }
+
+  async #open(row: JobRow): Promise<JobRow> {
+    if (!this.cipher) return row;
+    const ref = { tenantId: row.tenant_id, table: 'jobs', rowId: row.id };
+    const [request, result, error] = await Promise.all([
+      openSlots(this.cipher, ref, row.request, JOB_REQUEST_SLOTS),
+      openSlots(this.cipher, ref, row.result, JOB_RESULT_SLOTS),
+      openSlots(this.cipher, ref, row.error, JOB_ERROR_SLOTS),
+    ]);
+    return { ...row, request, result, error };
+  }
+
+  async #openAll(rows: JobRow[]): Promise<JobRow[]> {
+    return this.cipher ? Promise.all(rows.map((r) => this.#open(r))) : rows;
+  }
+
+  async #openOne(row: JobRow | undefined): Promise<JobRow | undefined> {
+    return row && this.#open(row);
+  }
 
   /**
    * Inserts jobs that do not exist yet, with their `job.created` and `job.queued` events, in one
@@ -68,6 +124,8 @@ export class JobStore {
    */
   async insertJobs(tx: Sql, jobs: readonly NewJob[]): Promise<JobRow[]> {
     if (jobs.length === 0) return [];
+    // The digest (idempotency) was computed by the caller over the clear request.
+    const stored = await Promise.all(jobs.map((j) => this.#sealRequest(j.tenantId, j.request)));
     const res = await tx.query<JobRow>(
       `with ins as (
          insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms, submitted_by)
@@ -86,13 +144,13 @@ export class JobStore {
        select * from ins`,
       [
         JSON.stringify(
-          jobs.map((j) => ({
+          jobs.map((j, i) => ({
             tenant_id: j.tenantId,
             id: j.request.id,
             type: j.request.type,
             pool: j.pool,
             priority: j.request.priority,
-            request: j.request,
+            request: stored[i],
             digest: j.requestDigest,
             run_at: j.runAt.toISOString(),
             expires_at: j.request.metadata.expiresAt ?? null,
@@ -102,17 +160,20 @@ export class JobStore {
         ),
       ],
     );
-    return res.rows;
+    if (!this.cipher) return res.rows;
+    // Inserted rows hold exactly what was sent: the clear payload is at hand, no need to decrypt it.
+    const clear = new Map(jobs.map((j) => [`${j.tenantId}/${j.request.id}`, j.request.payload]));
+    return res.rows.map((r) => ({ ...r, request: { ...r.request, payload: clear.get(`${r.tenant_id}/${r.id}`) ?? r.request.payload } }));
   }
 
   async getJobs(q: Sql, tenantId: string, ids: readonly string[]): Promise<JobRow[]> {
     const res = await q.query<JobRow>(`select ${JOB_COLUMNS} from jobs where tenant_id = $1 and id = any($2::uuid[])`, [tenantId, ids]);
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   async getJob(q: Sql, tenantId: string, id: string, forUpdate = false): Promise<JobRow | undefined> {
     const res = await q.query<JobRow>(`select ${JOB_COLUMNS} from jobs where tenant_id = $1 and id = $2${forUpdate ? ' for update' : ''}`, [tenantId, id]);
-    return res.rows[0];
+    return this.#openOne(res.rows[0]);
   }
 
   async listJobs(q: Sql, tenantId: string, f: ListJobsFilter): Promise<JobRow[]> {
@@ -128,16 +189,24 @@ export class JobStore {
       `select ${JOB_COLUMNS} from jobs where ${where.join(' and ')} order by created_at desc, id desc limit $${values.push(f.limit)}`,
       values,
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   async appendEvents(q: Sql, events: readonly JobEventRecord[]): Promise<void> {
     if (events.length === 0) return;
+    const rows = await Promise.all(
+      events.map(async (e) => {
+        const id = randomUUID();
+        // A progress message is the runner's free text about the job's data.
+        const data = await sealSlots(this.cipher, { tenantId: e.tenantId, table: 'job_events', rowId: id }, e.data ?? null, JOB_EVENT_SLOTS);
+        return { id, tenant_id: e.tenantId, job_id: e.jobId, type: e.type, data };
+      }),
+    );
     await q.query(
       `insert into job_events (id, tenant_id, job_id, type, data)
        select t.id, t.tenant_id, t.job_id, t.type, t.data
          from jsonb_to_recordset($1::jsonb) as t(id uuid, tenant_id text, job_id uuid, type text, data jsonb)`,
-      [JSON.stringify(events.map((e) => ({ id: randomUUID(), tenant_id: e.tenantId, job_id: e.jobId, type: e.type, data: e.data ?? null })))],
+      [JSON.stringify(rows)],
     );
   }
 
@@ -147,7 +216,8 @@ export class JobStore {
         where tenant_id = $1 and job_id = $2 and seq > $3::bigint order by seq limit $4`,
       [tenantId, jobId, afterSeq, limit],
     );
-    return res.rows;
+    if (!this.cipher) return res.rows;
+    return Promise.all(res.rows.map(async (e) => ({ ...e, data: await openSlots(this.cipher, { tenantId, table: 'job_events', rowId: e.id }, e.data, JOB_EVENT_SLOTS) })));
   }
 
   async listAttempts(q: Sql, tenantId: string, jobId: string): Promise<Record<string, unknown>[]> {
@@ -156,7 +226,10 @@ export class JobStore {
          from job_attempts where tenant_id = $1 and job_id = $2 order by attempt`,
       [tenantId, jobId],
     );
-    return res.rows;
+    if (!this.cipher) return res.rows;
+    return Promise.all(
+      res.rows.map(async (a) => ({ ...a, error: await openSlots(this.cipher, { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, a.attempt as number) }, a.error, JOB_ERROR_SLOTS) })),
+    );
   }
 
   /**
@@ -190,7 +263,7 @@ export class JobStore {
        select * from leased order by priority desc, run_at, id`,
       [tenantId, pool, types, max, grant.runnerId, grant.leaseMs],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /**
@@ -225,7 +298,7 @@ export class JobStore {
        select * from leased order by priority desc, run_at, id`,
       [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /** Extends the leases a runner still holds; returns the refs that were extended. */
@@ -250,7 +323,7 @@ export class JobStore {
         for update`,
       [tenantId, ref.jobId, runnerId, ref.leaseId, ref.fencingToken],
     );
-    return res.rows[0];
+    return this.#openOne(res.rows[0]);
   }
 
   /** Locks those of `refs` that are currently leased to this runner under their lease and token. */
@@ -265,7 +338,7 @@ export class JobStore {
         for update of j`,
       [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken }))), refs.map((r) => r.jobId)],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /**
@@ -278,6 +351,7 @@ export class JobStore {
     items: ReadonlyArray<{ id: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
   ): Promise<string[]> {
     if (items.length === 0) return [];
+    const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
     const res = await q.query<{ id: string }>(
       `with r as materialized (
          select * from jsonb_to_recordset($2::jsonb) as r(id uuid, attempt int, result jsonb, signature text, fingerprint text, runner_id text)
@@ -302,7 +376,7 @@ export class JobStore {
        select id from done`,
       [
         tenantId,
-        JSON.stringify(items.map((i) => ({ id: i.id, attempt: i.attempt, result: i.result, signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        JSON.stringify(items.map((i, n) => ({ id: i.id, attempt: i.attempt, result: results[n], signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
         items.map((i) => i.id),
       ],
     );
@@ -321,6 +395,7 @@ export class JobStore {
     items: ReadonlyArray<{ id: string; leaseId: string; fencingToken: string; type: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
   ): Promise<string[]> {
     if (items.length === 0) return [];
+    const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
     const res = await q.query<{ id: string }>(
       `with r as materialized (
          select * from jsonb_to_recordset($3::jsonb)
@@ -350,7 +425,7 @@ export class JobStore {
       [
         tenantId,
         runnerId,
-        JSON.stringify(items.map((i) => ({ id: i.id, lease_id: i.leaseId, fencing_token: i.fencingToken, type: i.type, attempt: i.attempt, result: i.result, signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        JSON.stringify(items.map((i, n) => ({ id: i.id, lease_id: i.leaseId, fencing_token: i.fencingToken, type: i.type, attempt: i.attempt, result: results[n], signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
         items.map((i) => i.id),
       ],
     );
@@ -366,10 +441,11 @@ export class JobStore {
     error: ErrorEnvelope | null,
     proof: { signature: string; certFingerprint: string } | null = null,
   ): Promise<void> {
+    const stored = await sealSlots(this.cipher, { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, attempt) }, error, JOB_ERROR_SLOTS);
     await q.query(
       `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6, runner_cert_fingerprint = $7
         where tenant_id = $1 and job_id = $2 and attempt = $3 and finished_at is null`,
-      [tenantId, jobId, attempt, outcome, error, proof?.signature ?? null, proof?.certFingerprint ?? null],
+      [tenantId, jobId, attempt, outcome, stored, proof?.signature ?? null, proof?.certFingerprint ?? null],
     );
   }
 
@@ -386,24 +462,26 @@ export class JobStore {
 
   /** Ends a job in a terminal failure state (failed or cancelled), dead-lettering failures. */
   async markTerminal(q: Sql, tenantId: string, jobId: string, status: 'failed' | 'cancelled', error: ErrorEnvelope, result: JobResult | null, deadLetter: boolean): Promise<JobRow> {
+    const [storedError, storedResult] = await Promise.all([this.#sealError(tenantId, jobId, error), this.#sealResult(tenantId, jobId, result)]);
     const res = await q.query<JobRow>(
       `update jobs set status = $3, error = $4, result = $5, lease_id = null, lease_runner_id = null, lease_expires_at = null,
               dead_lettered_at = case when $6 then now() else null end, updated_at = now(), finished_at = now()
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
-      [tenantId, jobId, status, error, result, deadLetter],
+      [tenantId, jobId, status, storedError, storedResult, deadLetter],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   /** Puts a job back in line for another attempt after `delayMs`. */
   async markRetrying(q: Sql, tenantId: string, jobId: string, error: ErrorEnvelope | null, delayMs: number, status: 'retrying' | 'queued' = 'retrying'): Promise<JobRow> {
+    const stored = await this.#sealError(tenantId, jobId, error);
     const res = await q.query<JobRow>(
       `update jobs set status = $3, error = $4, run_at = now() + make_interval(secs => $5::double precision / 1000),
               lease_id = null, lease_runner_id = null, lease_expires_at = null, updated_at = now()
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
-      [tenantId, jobId, status, error, delayMs],
+      [tenantId, jobId, status, stored, delayMs],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   /** A lease handed back by a draining runner: queued again now, the attempt not counted against retries. */
@@ -414,7 +492,7 @@ export class JobStore {
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
       [tenantId, jobId],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   async requestCancel(q: Sql, tenantId: string, jobId: string): Promise<void> {
@@ -429,7 +507,7 @@ export class JobStore {
         where tenant_id = $1 and id = $2 returning ${JOB_COLUMNS}`,
       [tenantId, jobId],
     );
-    return res.rows[0]!;
+    return this.#open(res.rows[0]!);
   }
 
   /** Running jobs whose lease has run out, locked for the reaper (any tenant). */
@@ -439,7 +517,7 @@ export class JobStore {
         order by lease_expires_at limit $1 for update skip locked`,
       [limit],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /** Waiting jobs past their expiresAt, locked for the expirer (any tenant). */
@@ -449,7 +527,7 @@ export class JobStore {
         order by expires_at limit $1 for update skip locked`,
       [limit],
     );
-    return res.rows;
+    return this.#openAll(res.rows);
   }
 
   /** Waiting jobs in id order after `afterKey`, for rebuilding the dispatch queue. */

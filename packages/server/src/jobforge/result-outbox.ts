@@ -1,5 +1,6 @@
 import type { Agent } from 'node:https';
-import { requestJson, type Logger } from '@controlplane/platform';
+import { isEncrypted, requestJson, type FieldCipher, type Logger } from '@controlplane/platform';
+import { JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobResult } from '@controlplane/contracts';
 
@@ -27,17 +28,27 @@ interface PendingRow {
 const BATCH = 100;
 const MAX_BACKOFF_MS = 60_000;
 
+export interface ResultOutboxOptions {
+  /** The cipher the JobStore encrypts results with; required to deliver results it encrypted. */
+  cipher?: FieldCipher | undefined;
+}
+
 /**
  * Delivers recorded results from the outbox to TruthCore. Rows are locked with SKIP LOCKED, so
  * every JobForge replica can run a deliverer; each row is delivered until TruthCore acknowledges
  * it (2xx, including "duplicate") or refuses it for good (4xx), with backoff while it is down.
  */
 export class ResultOutboxDeliverer {
+  readonly #cipher: FieldCipher | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly target: TruthcoreTarget,
     private readonly logger: Logger,
-  ) {}
+    options: ResultOutboxOptions = {},
+  ) {
+    this.#cipher = options.cipher;
+  }
 
   /** Delivers one batch; returns how many rows it settled (delivered or rejected). */
   async deliverBatch(): Promise<number> {
@@ -92,13 +103,27 @@ export class ResultOutboxDeliverer {
       this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox row has no result or runner certificate; cannot be delivered');
       return 'rejected';
     }
+    // The runner signed the digest of the clear result, so TruthCore must receive it clear (over mTLS).
+    if (!this.#cipher && [row.result.data, row.result.error?.message, row.result.error?.details].some(isEncrypted)) {
+      this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox result is encrypted but this JobForge has no cipher; will retry');
+      return { error: 'result is encrypted and no cipher is configured', unreachable: false };
+    }
+    let result: JobResult;
+    try {
+      result = await openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'jobs', rowId: row.job_id }, row.result, JOB_RESULT_SLOTS);
+    } catch (err) {
+      // Kept for retry rather than rejected: a missing KEK is an operator fault that can be repaired.
+      const reason = (err as { reason?: string; code?: string }).reason ?? (err as { code?: string }).code ?? 'unknown';
+      this.logger.error({ jobId: row.job_id, attempt: row.attempt, reason }, 'outbox result cannot be decrypted; will retry');
+      return { error: `result cannot be decrypted (${reason})`, unreachable: false };
+    }
     const body = {
       tenantId: row.tenant_id,
       jobId: row.job_id,
       attempt: row.attempt,
       fencingToken: String(row.fencing_token),
       outcome: 'completed',
-      result: row.result,
+      result,
       requestDigest: row.request_digest,
       submittedBy: row.submitted_by ?? 'unknown',
       runner: { id: row.runner_id, certificatePem: row.certificate_pem },

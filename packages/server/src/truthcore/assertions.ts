@@ -96,7 +96,7 @@ export class AssertionService {
       subject: q.pattern.subject,
       predicate: q.pattern.predicate,
       // `object: null` asks for assertions whose object is JSON null; an absent key asks nothing.
-      objectHash: q.pattern.object !== undefined ? objectHash(q.pattern.object) : undefined,
+      objectHashes: q.pattern.object !== undefined ? await this.o.store.objectKeys(tenantId, q.pattern.object) : undefined,
       minConfidence: q.filters.minConfidence,
       sources: q.filters.sources,
       before: q.filters.before !== undefined ? toMillis(q.filters.before) : undefined,
