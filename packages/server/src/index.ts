@@ -7,3 +7,4 @@ export * from './truthcore/index.js';
 export * from './gateway/index.js';
 export * from './tenancy/index.js';
 export * from './compose/index.js';
+export * from './keys/index.js';
