@@ -31,10 +31,13 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
 if (installOnly) process.exit(0);
 
 npm('run', '--silent', 'build');
+// npm links `controlplane` into node_modules/.bin only when the target exists, and on a fresh clone
+// the install runs before the first build made it: link it now, so `npx controlplane` works.
 const bin = join(root, 'packages', 'cli', 'dist', 'bin.js');
-// npm links `controlplane` into node_modules/.bin at install time, before the first build made the
-// file; without the executable bit `npx controlplane` would fail.
 if (process.platform !== 'win32') chmodSync(bin, 0o755);
+if (!existsSync(join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'controlplane.cmd' : 'controlplane'))) {
+  npm('rebuild', '--silent', '--ignore-scripts', '@controlplane/cli');
+}
 
 const { main } = await import(pathToFileURL(join(root, 'packages', 'cli', 'dist', 'main.js')).href);
 process.exitCode = await main(['dev', ...args]);
