@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, initPki, loadConfig, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
-import { ComposeError, DEFAULT_GATEWAY_LIMITS, gatewayLimitsFrom, jobforgeCertificateAuthority, serviceTlsFiles } from '@controlplane/server';
+import { userInfo } from 'node:os';
+import { ComposeError, DEFAULT_GATEWAY_LIMITS, gatewayLimitsFrom, jobforgeCertificateAuthority, postgresConnectionString, serviceTlsFiles } from '@controlplane/server';
 
 describe('compose from configuration', () => {
   let dir: string;
@@ -52,5 +53,11 @@ describe('compose from configuration', () => {
     expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'other', 'ca.key') } }), material)).toThrow(/belongs to none of the CA certificates/);
     expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material)).toThrow(ComposeError);
     expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material)).toThrow(/set jobforge\.caKeyFile/);
+  });
+
+  it('connects to PostgreSQL as the operating-system user when the URL names none, as psql does', () => {
+    expect(postgresConnectionString('postgres://127.0.0.1:5432/cp')).toBe(`postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/cp`);
+    expect(postgresConnectionString('postgres://alice:pw@db:5432/cp')).toBe('postgres://alice:pw@db:5432/cp');
+    expect(postgresConnectionString('postgres://db/cp?user=bob')).toBe('postgres://db/cp?user=bob');
   });
 });

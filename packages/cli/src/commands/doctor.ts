@@ -9,6 +9,7 @@ import {
   createRedis,
   displayDatabaseUrl,
   embeddedDatabaseDir,
+  postgresConnectionString,
   postgresSsl,
   readMigrations,
   serviceTlsFiles,
@@ -128,7 +129,7 @@ async function databaseCheck(config: Readonly<Config>): Promise<Check[]> {
   const where = displayDatabaseUrl(config.database.url!);
   let db;
   try {
-    db = createPostgresDatabase({ connectionString: config.database.url!, ssl: postgresSsl(config.database), maxConnections: 1, applicationName: 'controlplane-doctor', connectTimeoutMs: 5_000, statementTimeoutMs: 5_000 });
+    db = createPostgresDatabase({ connectionString: postgresConnectionString(config.database.url!), ssl: postgresSsl(config.database), maxConnections: 1, applicationName: 'controlplane-doctor', connectTimeoutMs: 5_000, statementTimeoutMs: 5_000 });
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: (err as Error).message, fix: 'check database.sslMode / database.sslCaFile' }];
   }

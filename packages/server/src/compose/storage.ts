@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { Config, Logger } from '@controlplane/platform';
@@ -43,12 +44,35 @@ export function displayDatabaseUrl(url: string): string {
   }
 }
 
+/**
+ * The connection string with libpq's default user — the operating-system user — when the URL names
+ * none. node-postgres would fall back to $USER instead, which containers and service managers often
+ * leave unset, so `postgres://127.0.0.1:5432/db` would work with psql and fail here.
+ */
+export function postgresConnectionString(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  if (parsed.username || !/^postgres(ql)?:$/.test(parsed.protocol) || parsed.searchParams.has('user')) return url;
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    return url;
+  }
+  parsed.username = encodeURIComponent(name);
+  return parsed.toString();
+}
+
 /** PostgreSQL when `database.mode` is `postgres`, else PGlite in `<dataDir>/db` (one process only). */
 export async function openDatabaseFromConfig(config: Readonly<Config>, options: { applicationName: string; logger?: Logger }): Promise<OpenedDatabase> {
   const { database } = config;
   if (database.mode === 'postgres' && database.url) {
     const db = createPostgresDatabase({
-      connectionString: database.url,
+      connectionString: postgresConnectionString(database.url),
       ssl: postgresSsl(database),
       maxConnections: database.maxConnections,
       statementTimeoutMs: database.statementTimeoutMs,
