@@ -131,8 +131,8 @@ describe('production start: one process per service from a config file', () => {
     await waitFor(truthcore, new RegExp(`truthcore listening on https://127\\.0\\.0\\.1:${ports.truthcore}`));
     await waitFor(jobforge, new RegExp(`jobforge listening on https://127\\.0\\.0\\.1:${ports.jobforge} \\(enrolment https://127\\.0\\.0\\.1:${ports.enroll}\\)`));
     await waitFor(gateway, new RegExp(`gateway listening on https://127\\.0\\.0\\.1:${ports.gateway}`));
-    // Services log JSON lines to stdout.
-    expect(jobforge.out()).toMatch(/\{"level":"info",.*"service":"jobforge".*"msg":"jobforge listening"/);
+    // Services log JSON lines to stdout (asynchronously, so possibly after the line on stderr).
+    await waitFor(jobforge, /\{"level":"info",.*"service":"jobforge".*"msg":"jobforge listening"/, 5_000);
 
     const env = { CONTROLPLANE_GATEWAY_URL: `https://127.0.0.1:${ports.gateway}`, CONTROLPLANE_CA_FILE: join(work, 'pki', 'ca.crt'), CONTROLPLANE_KEY_FILE: adminFile };
     const token = await cli(['runner-tokens', 'create', '--json'], env);
