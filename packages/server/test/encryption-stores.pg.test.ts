@@ -219,7 +219,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
 
     const rawAssertion = async (id: string) =>
       (await db.query<{ object: unknown; object_hash: Buffer; object_encrypted: boolean }>('select object, object_hash, object_encrypted from truth_assertions where id = $1', [id])).rows[0]!;
-    const assertion = (o: Record<string, unknown>) => ({ id: randomUUID(), subject: 'person:1', predicate: 'email', timestamp: new Date().toISOString(), source: 'test', ...o });
+    const assertion = (o: Record<string, unknown>): { id: string; subject: string; predicate: string; timestamp: string; source: string; object?: unknown; [k: string]: unknown } => ({ id: randomUUID(), subject: 'person:1', predicate: 'email', timestamp: new Date().toISOString(), source: 'test', ...o });
 
     it('encrypts sensitive objects with a blind index, keeps others clear, and finds both by object', async () => {
       const m = marker();
