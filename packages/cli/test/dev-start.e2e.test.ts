@@ -104,6 +104,14 @@ describe('controlplane dev', () => {
     try {
       const jobs = (await client.jobs.list({ limit: 50 })).jobs;
       expect(jobs.filter((j) => j.request.type === 'flaky' && j.status === 'completed')).toHaveLength(2);
+      // Embedded mode takes the full path too: results reach TruthCore with verifiable provenance.
+      const echo = jobs.find((j) => j.request.type === 'echo' && j.status === 'completed')!;
+      let provenance: unknown;
+      for (let i = 0; i < 50 && !provenance; i++) {
+        provenance = await client.jobs.provenance(echo.id).catch(() => undefined);
+        if (!provenance) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(JSON.stringify(provenance)).toContain('"signatureValid":true');
     } finally {
       client.close();
     }

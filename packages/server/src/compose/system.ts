@@ -100,15 +100,12 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       tls: material('jobforge'),
       ca: o.pki.ca,
       truthcoreUrl: truthcore.url,
-      // The outbox deliverer calls TruthCore inside a database transaction; with PGlite's single
-      // connection TruthCore's own write then waits for that transaction, and every delivery
-      // stalls the whole process until the call times out. Embedded mode skips delivery until
-      // the deliverer calls out after its transaction.
-      deliverResults: opened.kind !== 'embedded',
+      // The outbox deliverer calls TruthCore with no transaction open, so this works on the
+      // single PGlite connection of the embedded mode as well.
+      deliverResults: true,
       ...version,
     });
     toClose.push(jobforge);
-    if (opened.kind === 'embedded') log.warn('embedded mode: job results are not delivered to TruthCore (see the compose module); use DATABASE_URL for the full path');
     const gateway = await startGatewayFromConfig({
       config,
       db: opened.db,

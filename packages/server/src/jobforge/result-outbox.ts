@@ -27,6 +27,8 @@ interface PendingRow {
 
 const BATCH = 100;
 const MAX_BACKOFF_MS = 60_000;
+/** How long a deliverer holds claimed rows before another may take them. */
+const CLAIM_MS = 30_000;
 
 export interface ResultOutboxOptions {
   /** The cipher the JobStore encrypts results with; required to deliver results it encrypted. */
@@ -50,31 +52,50 @@ export class ResultOutboxDeliverer {
     this.#cipher = options.cipher;
   }
 
-  /** Delivers one batch; returns how many rows it settled (delivered or rejected). */
+  /**
+   * Delivers one batch; returns how many rows it settled (delivered or rejected). Rows are claimed
+   * in a short transaction (their next attempt pushed out by CLAIM_MS, so other deliverers skip
+   * them) and delivered with no transaction open: a slow or unreachable TruthCore never holds a
+   * database connection — which on embedded PGlite, a single connection, would stall everything.
+   * A deliverer that dies mid-batch leaves its rows to be retried after CLAIM_MS; TruthCore is
+   * idempotent on tenant, job and attempt, so such a re-delivery records nothing twice.
+   */
   async deliverBatch(): Promise<number> {
-    return this.db.transaction(async (tx) => {
+    const rows = await this.db.transaction(async (tx) => {
       const rows = await this.#lockPending(tx);
-      let settled = 0;
-      for (const row of rows) {
-        const outcome = await this.#deliver(row);
-        if (outcome === 'delivered') {
-          await tx.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
-          settled++;
-        } else if (outcome === 'rejected') {
-          await tx.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
-          settled++;
-        } else {
-          const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
-          await tx.query(
-            `update result_outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
-            [row.id, outcome.error, backoff],
-          );
-          // TruthCore is unreachable: the rest of this batch would fail the same way.
-          if (outcome.unreachable) break;
-        }
+      if (rows.length > 0) {
+        await tx.query(`update result_outbox set next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) where id = any($1::bigint[])`, [
+          rows.map((r) => r.id),
+          CLAIM_MS,
+        ]);
       }
-      return settled;
+      return rows;
     });
+    let settled = 0;
+    let unreachable = false;
+    for (const row of rows) {
+      if (unreachable) {
+        // TruthCore is down: give the rest of the claimed rows back for the next round.
+        await this.db.query(`update result_outbox set next_attempt_at = now() where id = $1 and delivered_at is null`, [row.id]);
+        continue;
+      }
+      const outcome = await this.#deliver(row);
+      if (outcome === 'delivered') {
+        await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
+        settled++;
+      } else if (outcome === 'rejected') {
+        await this.db.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
+        settled++;
+      } else {
+        const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
+        await this.db.query(
+          `update result_outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
+          [row.id, outcome.error, backoff],
+        );
+        unreachable = outcome.unreachable;
+      }
+    }
+    return settled;
   }
 
   async pending(q: Sql = this.db): Promise<number> {
