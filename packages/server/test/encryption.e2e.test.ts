@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildSpiffeId,
   createLogger,
@@ -22,7 +22,6 @@ import {
   requestJson,
   resultDigest,
   signJobResult,
-  type FieldCipher,
   type JsonResponse,
 } from '@controlplane/platform';
 import {
@@ -37,48 +36,12 @@ import {
   type JobforgeServer,
   type TruthcoreServer,
 } from '@controlplane/server';
-import type * as JobStoreModule from '../src/jobforge/job-store.js';
-import type * as ResultOutboxModule from '../src/jobforge/result-outbox.js';
-import type * as TruthStoreModule from '../src/truthcore/truth-store.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
 import { createKeyPairAndCsr, createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
 import { job, seedTenants } from './support/queue-conformance.js';
 
 const execFileP = promisify(execFile);
-
-// startJobforge and startTruthcore do not take a cipher yet (their files belong to the services):
-// these stand-ins give the stores and the outbox the test's cipher when the server builds them with
-// none. Once the servers take `cipher` as an option, pass it there and drop these mocks.
-const hooks = vi.hoisted(() => ({ cipher: undefined as FieldCipher | undefined }));
-vi.mock('../src/jobforge/job-store.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof JobStoreModule>();
-  class JobStoreWithCipher extends actual.JobStore {
-    constructor(db: ConstructorParameters<typeof actual.JobStore>[0], options?: ConstructorParameters<typeof actual.JobStore>[1]) {
-      super(db, options ?? { cipher: hooks.cipher });
-    }
-  }
-  return { ...actual, JobStore: JobStoreWithCipher };
-});
-vi.mock('../src/jobforge/result-outbox.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof ResultOutboxModule>();
-  type Args = ConstructorParameters<typeof actual.ResultOutboxDeliverer>;
-  class OutboxWithCipher extends actual.ResultOutboxDeliverer {
-    constructor(db: Args[0], target: Args[1], logger: Args[2], options?: Args[3]) {
-      super(db, target, logger, options ?? { cipher: hooks.cipher });
-    }
-  }
-  return { ...actual, ResultOutboxDeliverer: OutboxWithCipher };
-});
-vi.mock('../src/truthcore/truth-store.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof TruthStoreModule>();
-  class TruthStoreWithCipher extends actual.TruthStore {
-    constructor(options?: ConstructorParameters<typeof actual.TruthStore>[0]) {
-      super(options ?? { cipher: hooks.cipher });
-    }
-  }
-  return { ...actual, TruthStore: TruthStoreWithCipher };
-});
 
 describe('no clear payloads, results or secrets anywhere (encryption on)', () => {
   const MARKER = `MARKER-${randomBytes(16).toString('hex')}`;
@@ -115,12 +78,12 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     redis = await createTestRedis();
     dir = mkdtempSync(join(tmpdir(), 'cp-enc-e2e-'));
     await generateKeyringFile(join(dir, 'keyring.json'));
-    hooks.cipher = (await openFieldEncryption({ keyringFile: join(dir, 'keyring.json'), keyDb })).cipher;
+    const cipher = (await openFieldEncryption({ keyringFile: join(dir, 'keyring.json'), keyDb })).cipher;
 
     // Everything the services log, at every level, is kept for the scan.
     const jfLogger = createLogger({ service: 'jobforge', level: 'trace', destination: capture });
     const tcLogger = createLogger({ service: 'truthcore', level: 'trace', destination: capture });
-    tc = await startTruthcore({ db, logger: tcLogger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: 0 }, audit: new AuditLog(db) });
+    tc = await startTruthcore({ db, logger: tcLogger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: 0 }, audit: new AuditLog(db), cipher });
     const toTruthcore = createMtlsAgent(pki.material('jobforge'), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'truthcore'), keepAlive: false });
     jf = await startJobforge({
       db,
@@ -138,6 +101,7 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
       truthcore: { url: tc.url, agent: toTruthcore },
       outboxIntervalMs: 50,
       audit: new AuditLog(db),
+      cipher,
     });
     gw = pki.serviceAgent('gateway', 'jobforge');
     gwTc = pki.serviceAgent('gateway', 'truthcore');

@@ -5,6 +5,7 @@ import {
   attachPeerVerification,
   mtlsServerOptions,
   type CertificateAuthority,
+  type FieldCipher,
   type Logger,
   type TlsMaterial,
 } from '@controlplane/platform';
@@ -51,6 +52,8 @@ export interface JobforgeServerOptions {
   outboxIntervalMs?: number;
   /** Where security-relevant actions are recorded (the audit chain). */
   audit?: AuditSink | undefined;
+  /** Field encryption for payloads and results at rest (see docs/encryption.md). */
+  cipher?: FieldCipher | undefined;
 }
 
 export interface JobforgeServer {
@@ -93,7 +96,7 @@ function startOutboxLoop(outbox: ResultOutboxDeliverer, logger: Logger, interval
 }
 
 export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeServer> {
-  const store = new JobStore(o.db);
+  const store = new JobStore(o.db, { cipher: o.cipher });
   const queue = await o.queue({ db: o.db, store });
   const registry = new RunnerRegistry();
   const jobTypes = new JobTypeRegistry();
@@ -174,7 +177,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   });
 
   const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
-  const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger) : undefined;
+  const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger, { cipher: o.cipher }) : undefined;
   const stopOutbox = outbox ? startOutboxLoop(outbox, o.logger, o.outboxIntervalMs ?? 500) : async () => {};
   await app.listen({ host: o.listen.host, port: o.listen.port });
   await enrollApp.listen({ host: o.enrollListen.host, port: o.enrollListen.port });

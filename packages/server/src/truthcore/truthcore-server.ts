@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
-import { attachPeerVerification, mtlsServerOptions, type Logger, type TlsMaterial } from '@controlplane/platform';
+import { attachPeerVerification, mtlsServerOptions, type FieldCipher, type Logger, type TlsMaterial } from '@controlplane/platform';
 import { createHttpApp, registerAuditHook, registerHealthRoute, type HttpApp } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
@@ -33,6 +33,8 @@ export interface TruthcoreServerOptions {
   version?: string;
   /** Where security-relevant actions (results recorded or refused, assertions) are recorded. */
   audit?: AuditSink | undefined;
+  /** Field encryption for sensitive assertion objects and job results at rest. */
+  cipher?: FieldCipher | undefined;
 }
 
 export interface TruthcoreServer {
@@ -46,7 +48,7 @@ export interface TruthcoreServer {
 export async function startTruthcore(o: TruthcoreServerOptions): Promise<TruthcoreServer> {
   // Parsed before listening: a TruthCore that cannot check signatures must not start.
   const anchors = parseTrustAnchors(o.caCertPem);
-  const store = new TruthStore();
+  const store = new TruthStore({ cipher: o.cipher });
   const appends = new EventEmitter();
   appends.setMaxListeners(0);
   const assertions = new AssertionService({ db: o.db, store, countCap: o.countCap, onAppend: (tenantId) => appends.emit(tenantId) });
