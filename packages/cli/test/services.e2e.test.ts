@@ -12,8 +12,8 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneClient, NotFoundError, readKeyFile } from '@controlplane/client';
-import { initPki } from '@controlplane/platform';
-import { createRedis } from '@controlplane/server';
+import { generateKeyringFile, initPki } from '@controlplane/platform';
+import { createPostgresDatabase, createRedis } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { testRedisUrl } from '../../../test/support/redis.js';
 import { EXIT } from '../src/command.js';
@@ -82,6 +82,7 @@ describe('production start: one process per service from a config file', () => {
     // What `controlplane pki init` writes; each host would get only its own service's files.
     await initPki({ dir: join(work, 'pki'), trustDomain: 'prod.test' });
     configFile = join(work, 'controlplane.json');
+    await generateKeyringFile(join(work, 'keyring.json'));
     writeFileSync(
       configFile,
       JSON.stringify({
@@ -92,6 +93,7 @@ describe('production start: one process per service from a config file', () => {
         gateway: { listen: { port: ports.gateway } },
         jobforge: { listen: { port: ports.jobforge }, url: `https://127.0.0.1:${ports.jobforge}`, enrollListen: { port: ports.enroll } },
         truthcore: { listen: { port: ports.truthcore }, url: `https://127.0.0.1:${ports.truthcore}` },
+        encryption: { keyringFile: join(work, 'keyring.json') },
       }),
     );
   });
@@ -147,6 +149,15 @@ describe('production start: one process per service from a config file', () => {
     expect(submitted.code).toBe(EXIT.OK);
     const job = JSON.parse(submitted.out.slice(submitted.out.indexOf('{')));
     expect(job).toMatchObject({ status: 'completed', result: { data: { count: 168, limit: 1000 } } });
+    // With encryption.keyringFile configured, the stored payload and result are ciphertexts.
+    const peek = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 1 });
+    try {
+      const stored = await peek.query<{ data: unknown; result: unknown }>(`select request->'payload'->'data' as data, result->'data' as result from jobs where id = $1`, [job.id]);
+      expect(String(stored.rows[0]!.data)).toMatch(/^cpenc:v1:/);
+      expect(String(stored.rows[0]!.result)).toMatch(/^cpenc:v1:/);
+    } finally {
+      await peek.close();
+    }
 
     const creds = readKeyFile(adminFile);
     const client = new ControlPlaneClient({ url: env.CONTROLPLANE_GATEWAY_URL, ca: readFileSync(env.CONTROLPLANE_CA_FILE, 'utf8'), apiKey: creds.apiKey, signingKey: creds.signingKey! });

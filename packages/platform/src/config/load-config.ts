@@ -14,6 +14,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   CONTROLPLANE_TLS_CA_FILE: 'tls.caFile',
   CONTROLPLANE_TLS_CERT_FILE: 'tls.certFile',
   CONTROLPLANE_TLS_KEY_FILE: 'tls.keyFile',
+  CONTROLPLANE_KEYRING_FILE: 'encryption.keyringFile',
   DATABASE_URL: 'database.url',
   CONTROLPLANE_DATABASE_SSL_MODE: 'database.sslMode',
   CONTROLPLANE_DATABASE_SSL_CA_FILE: 'database.sslCaFile',

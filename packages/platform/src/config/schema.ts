@@ -107,6 +107,12 @@ export const ConfigSchema = z
         url: HttpsUrl.default('https://127.0.0.1:8445'),
       })
       .default({ listen: { host: '127.0.0.1', port: 8445 }, url: 'https://127.0.0.1:8445' }),
+    /** Field-level encryption at rest (PostgreSQL mode): the local keyring file of KEKs. */
+    encryption: z
+      .object({
+        keyringFile: z.string().min(1).optional(),
+      })
+      .default({}),
     runner: z
       .object({
         dir: z.string().min(1).optional(),

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
-import type { CertificateAuthority, Config, Logger, TlsMaterial } from '@controlplane/platform';
+import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
+import { openFieldEncryption } from '../keys/index.js';
+import { createPostgresDatabase } from '../storage/index.js';
 import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
 import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '../jobforge/index.js';
@@ -15,6 +17,8 @@ import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
 export interface ServiceDeps {
   config: Readonly<Config>;
   db: Database;
+  /** Field encryption at rest, when `encryption.keyringFile` is configured. */
+  cipher?: FieldCipher | undefined;
   /** Absent in embedded mode: in-process queue, limiter and nonce cache. */
   redis?: RedisConnection | undefined;
   logger: Logger;
@@ -53,6 +57,8 @@ export async function startTruthcoreFromConfig(d: ServiceDeps & { tls: TlsMateri
     // Results must be signed by runner certificates of our own CA(s).
     caCertPem: d.tls.ca.join('\n'),
     listen: d.listen ?? d.config.truthcore.listen,
+    audit: new AuditLog(d.db),
+    cipher: d.cipher,
     ...(d.version ? { version: d.version } : {}),
   });
 }
@@ -90,6 +96,8 @@ export async function startJobforgeFromConfig(
       enrollListen: d.enrollListen ?? d.config.jobforge.enrollListen,
       ...(d.config.jobforge.advertisedUrl ? { advertisedUrl: d.config.jobforge.advertisedUrl } : {}),
       ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
+      audit: new AuditLog(d.db),
+      cipher: d.cipher,
       ...(d.version ? { version: d.version } : {}),
     });
     return {
@@ -177,6 +185,16 @@ export async function startServiceFromConfig(service: ServiceName, config: Reado
   };
   try {
     await migrate(db);
+    // The data-key store gets a pool of its own: keys are fetched while the services' own
+    // transactions are open (see PostgresDataKeyStore).
+    let cipher: FieldCipher | undefined;
+    if (config.encryption.keyringFile && service !== 'gateway') {
+      const keyDb = createPostgresDatabase({ connectionString: config.database.url!, maxConnections: 2, applicationName: `controlplane-${service}-keys` });
+      opened.push({ close: () => keyDb.close() });
+      cipher = (await openFieldEncryption({ keyringFile: config.encryption.keyringFile, keyDb })).cipher;
+    } else if (service !== 'gateway') {
+      o.logger.warn('encryption.keyringFile is not set: job payloads and results are stored without field encryption (docs/encryption.md)');
+    }
     if (service !== 'truthcore') {
       const redis = await openRedisFromConfig(config, { connectionName: `controlplane-${service}`, logger: o.logger });
       if (redis) opened.push(redis);
@@ -189,11 +207,11 @@ export async function startServiceFromConfig(service: ServiceName, config: Reado
         opened.push(gw);
         return { service, url: gw.url, close: closeAll };
       }
-      const jf = await startJobforgeFromConfig({ ...deps, tls, ca: ca!, subscriber });
+      const jf = await startJobforgeFromConfig({ ...deps, tls, ca: ca!, subscriber, cipher });
       opened.push(jf);
       return { service, url: jf.url, enrollUrl: jf.enrollUrl, close: closeAll };
     }
-    const tc = await startTruthcoreFromConfig({ config, db, logger: o.logger, tls, ...(o.version ? { version: o.version } : {}) });
+    const tc = await startTruthcoreFromConfig({ config, db, logger: o.logger, tls, cipher, ...(o.version ? { version: o.version } : {}) });
     opened.push(tc);
     return { service, url: tc.url, close: closeAll };
   } catch (err) {
