@@ -114,6 +114,13 @@ const probes: Record<RouteId, Probe> = {
   'truth.assert': { request: async () => ({ path: '/assert', body: { subject: 's' } }), check: (c, res) => echoFromTruthcore(c, res, '/v1/assert') },
   'truth.query': { request: async () => ({ path: '/query', body: { pattern: {} } }), check: (c, res) => echoFromTruthcore(c, res, '/v1/query') },
   'truth.assertion': { request: async () => ({ path: `/assertions/${seededA}` }), check: (c, res) => echoFromTruthcore(c, res, `/v1/assertions/${seededA}`) },
+  // The stand-in TruthCore answers the stream with its echo; the gateway streams it through.
+  'truth.subscribe': { request: async () => ({ path: '/subscribe?subject=s' }), check: (c, res) => {
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('text/event-stream');
+    expect(res.text).toContain(`"tenant":"${inTenant(c)}"`);
+    expect(res.text).toContain('"path":"/v1/subscribe?subject=s"');
+  } },
   'apiKeys.create': { request: async () => ({ path: '/admin/api-keys', body: { name: 'made by matrix', role: 'viewer' } }), check: (c, res) => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ tenantId: inTenant(c), role: 'viewer', signingKeyId: res.body.id });

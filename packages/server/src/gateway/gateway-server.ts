@@ -324,7 +324,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     const headers = forwardHeaders(req);
     const lastEventId = req.headers['last-event-id'];
     if (typeof lastEventId === 'string' && /^\d{1,19}$/.test(lastEventId)) headers['last-event-id'] = lastEventId;
-    const { response, abort } = await upstreamFor(up.service).openStream({ path: upstreamPath(up.path, req.params as Record<string, string>), headers });
+    const { response, abort } = await upstreamFor(up.service).openStream({ path: upstreamPath(up.path, req.params as Record<string, string>) + queryString(req.query), headers });
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -393,6 +393,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     'truth.assert': forward(routeSpec('truth.assert')),
     'truth.query': forward(routeSpec('truth.query')),
     'truth.assertion': forward(routeSpec('truth.assertion')),
+    'truth.subscribe': (req, reply) => streamEvents(req, reply, routeSpec('truth.subscribe')),
     'apiKeys.create': async (req, reply) => {
       const created = await createKeyHandler(admin, principal(req), req.body);
       req.auditResource = { kind: 'apikey', id: created.id };

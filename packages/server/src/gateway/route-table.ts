@@ -57,6 +57,8 @@ export const ROUTES = [
   { id: 'truth.assert', method: 'POST', path: '/assert', access: 'tenant', roles: WRITERS, signed: false, upstream: tc('POST', '/v1/assert') },
   { id: 'truth.query', method: 'POST', path: '/query', access: 'tenant', roles: ALL, signed: false, upstream: tc('POST', '/v1/query') },
   { id: 'truth.assertion', method: 'GET', path: '/assertions/:id', access: 'tenant', roles: ALL, signed: false, upstream: tc('GET', '/v1/assertions/:id') },
+  // Follow new assertions matching ?subject=&predicate= as Server-Sent Events (resumable with Last-Event-ID).
+  { id: 'truth.subscribe', method: 'GET', path: '/subscribe', access: 'tenant', roles: ALL, signed: false, upstream: tc('GET', '/v1/subscribe'), stream: true },
 
   { id: 'apiKeys.create', method: 'POST', path: '/admin/api-keys', access: 'tenant', roles: ADMINS, signed: true, upstream: local, audit: 'apikey.create' },
   { id: 'apiKeys.list', method: 'GET', path: '/admin/api-keys', access: 'tenant', roles: ADMINS, signed: false, upstream: local },

@@ -83,6 +83,7 @@ export async function startFakeTruthcore(pki: PkiFixture): Promise<FakeTruthcore
   app.post('/v1/query', echo);
   app.get('/v1/assertions/:id', echo);
   app.get('/v1/jobs/:id/provenance', echo);
+  app.get('/v1/subscribe', echo);
   await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
