@@ -342,48 +342,6 @@ export class JobStore {
   }
 
   /**
-   * Completes locked jobs: the job rows, their attempts and their `job.completed` events in one
-   * statement (the caller has already checked leases, signatures and output schemas).
-   */
-  async recordCompletions(
-    q: Sql,
-    tenantId: string,
-    items: ReadonlyArray<{ id: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
-  ): Promise<string[]> {
-    if (items.length === 0) return [];
-    const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
-    const res = await q.query<{ id: string }>(
-      `with r as materialized (
-         select * from jsonb_to_recordset($2::jsonb) as r(id uuid, attempt int, result jsonb, signature text, fingerprint text, runner_id text)
-       ), done as (
-         update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
-                lease_expires_at = null, updated_at = now(), finished_at = now()
-           from r where j.tenant_id = $1 and j.id = any($3::uuid[]) and j.id = r.id
-         returning j.id, j.fencing_token
-       ), att as (
-         update job_attempts a set finished_at = now(), outcome = 'completed', result_signature = r.signature, runner_cert_fingerprint = r.fingerprint
-           from r where a.tenant_id = $1 and a.job_id = any($3::uuid[]) and a.job_id = r.id and a.attempt = r.attempt and a.finished_at is null
-       ), ev as (
-         insert into job_events (id, tenant_id, job_id, type, data)
-         select gen_random_uuid(), $1, r.id, 'job.completed', jsonb_build_object('status', 'completed', 'attempt', r.attempt, 'runnerId', r.runner_id)
-           from r
-       ), outbox as (
-         insert into result_outbox (tenant_id, job_id, attempt, fencing_token, runner_id, cert_fingerprint, signature)
-         select $1, d.id, r.attempt, d.fencing_token, r.runner_id, r.fingerprint, r.signature
-           from done d join r on r.id = d.id
-          where r.signature is not null and r.fingerprint is not null
-       )
-       select id from done`,
-      [
-        tenantId,
-        JSON.stringify(items.map((i, n) => ({ id: i.id, attempt: i.attempt, result: results[n], signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
-        items.map((i) => i.id),
-      ],
-    );
-    return res.rows.map((r) => r.id);
-  }
-
-  /**
    * The fast completion path: completes each job only if it is still leased to this runner under
    * the given lease, token, attempt and type — all checked in the WHERE clause, so a stale or
    * foreign outcome records nothing — with its attempt and event, in one statement.

@@ -431,11 +431,16 @@ export class JobService {
         good.push({ row, item });
       }
       const now = Date.now();
-      const done = await this.o.store.recordCompletions(
+      // The rows are locked and checked; the statement's lease re-checks hold trivially here.
+      const done = await this.o.store.recordCompletionsIfLeased(
         tx,
         runner.tenantId,
+        runner.id,
         good.map(({ row, item }) => ({
           id: row.id,
+          leaseId: row.lease_id!,
+          fencingToken: row.fencing_token!,
+          type: row.type,
           attempt: row.attempts,
           runnerId: runner.id,
           signature: item.proof?.signature ?? null,
