@@ -76,3 +76,17 @@ export {
   RenewRequest,
   type OutcomeAckBody,
 } from './runner-protocol.js';
+export {
+  SIGNATURE_HEADER,
+  SIGNATURE_VERSION,
+  DEFAULT_SIGNATURE_WINDOW_SECONDS,
+  SigningInputError,
+  canonicalRequestString,
+  bodyDigest,
+  canonicalPath,
+  canonicalQuery,
+  formatSignatureHeader,
+  parseSignatureHeader,
+  type CanonicalRequest,
+  type SignatureHeaderFields,
+} from './signed-request.js';
