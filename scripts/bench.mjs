@@ -58,7 +58,17 @@ log(`jobforge at ${url}`);
 
 const gw = createMtlsAgent(loadTlsMaterial(servicePkiFiles(work, 'gateway')), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 128 });
 const tenantHeaders = { 'x-cp-tenant': 'bench', 'x-cp-actor': 'apikey:bench' };
-const gwPost = async (path, body) => expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: gw, headers: tenantHeaders, timeoutMs: 120_000 }));
+// Submissions carry their job id, so re-sending one after a transport error is idempotent (a
+// kept-alive socket the server has just closed answers ECONNRESET).
+const gwPost = async (path, body) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: gw, headers: tenantHeaders, timeoutMs: 120_000 }));
+    } catch (err) {
+      if (err?.code !== 'SERVICE_UNAVAILABLE' || attempt >= 3) throw err;
+    }
+  }
+};
 
 const appDb = new pg.Client({ connectionString: dbUrl.toString() });
 await appDb.connect();
