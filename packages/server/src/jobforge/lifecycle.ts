@@ -1,6 +1,5 @@
 import {
   AppError,
-  CONTRACT_VERSION_STRING,
   JobRequest,
   ValidationError,
   buildErrorEnvelope,
@@ -683,5 +682,3 @@ export class JobService {
 function ev(row: JobRow, type: JobEventType, data?: Record<string, unknown>): JobEventRecord {
   return { tenantId: row.tenant_id, jobId: row.id, type, data: { status: row.status, ...data } };
 }
-
-export const JOBFORGE_VERSION = CONTRACT_VERSION_STRING;
