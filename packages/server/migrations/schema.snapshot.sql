@@ -106,10 +106,8 @@ TABLE job_events (row level security: disabled, not forced)
   COLUMN type text NOT NULL
   COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN data jsonb
-  CONSTRAINT job_events_id_key UNIQUE (id)
   CONSTRAINT job_events_pkey PRIMARY KEY (seq)
   CONSTRAINT job_events_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
-  INDEX job_events_id_key CREATE UNIQUE INDEX job_events_id_key ON public.job_events USING btree (id)
   INDEX job_events_job_idx CREATE INDEX job_events_job_idx ON public.job_events USING btree (tenant_id, job_id, seq)
   INDEX job_events_pkey CREATE UNIQUE INDEX job_events_pkey ON public.job_events USING btree (seq)
 
@@ -163,7 +161,6 @@ TABLE jobs (row level security: disabled, not forced)
   INDEX jobs_list_idx CREATE INDEX jobs_list_idx ON public.jobs USING btree (tenant_id, created_at DESC, id DESC)
   INDEX jobs_pkey CREATE UNIQUE INDEX jobs_pkey ON public.jobs USING btree (tenant_id, id)
   INDEX jobs_ready_idx CREATE INDEX jobs_ready_idx ON public.jobs USING btree (tenant_id, pool, priority DESC, run_at, id) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]))
-  INDEX jobs_status_list_idx CREATE INDEX jobs_status_list_idx ON public.jobs USING btree (tenant_id, status, created_at DESC, id DESC)
 
 TABLE join_tokens (row level security: disabled, not forced)
   COLUMN id uuid NOT NULL
