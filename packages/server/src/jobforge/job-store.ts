@@ -301,6 +301,15 @@ export class JobStore {
     return this.#openAll(res.rows);
   }
 
+  /** Every lease the runner holds now. */
+  async leasesOf(q: Sql, tenantId: string, runnerId: string): Promise<LeaseRef[]> {
+    const res = await q.query<{ id: string; lease_id: string; fencing_token: string }>(
+      `select id, lease_id, fencing_token from jobs where status = 'running' and tenant_id = $1 and lease_runner_id = $2`,
+      [tenantId, runnerId],
+    );
+    return res.rows.map((r) => ({ jobId: r.id, leaseId: r.lease_id, fencingToken: r.fencing_token }));
+  }
+
   /** Extends the leases a runner still holds; returns the refs that were extended. */
   async extendLeases(q: Sql, tenantId: string, runnerId: string, leases: readonly LeaseRef[], leaseMs: number): Promise<Array<{ id: string; cancel_requested: boolean }>> {
     if (leases.length === 0) return [];

@@ -289,9 +289,20 @@ export class JobService {
   }
 
   /** Extends the runner's leases; answers which of its jobs are cancelled or no longer its own. */
-  async heartbeat(runner: RunnerIdentity, leases: readonly LeaseRef[]): Promise<{ extended: string[]; cancel: string[]; lost: string[]; leaseExpiresAt: string }> {
+  /**
+   * `draining`: the runner is shutting down and lists every job it still runs. Leases it holds but
+   * does not list were granted to a claim whose answer it never processed (the claim was cut off
+   * by the shutdown); they are handed back now instead of waiting for their leases to run out.
+   */
+  async heartbeat(runner: RunnerIdentity, leases: readonly LeaseRef[], options: { draining?: boolean } = {}): Promise<{ extended: string[]; cancel: string[]; lost: string[]; leaseExpiresAt: string }> {
     const extended = await this.o.store.extendLeases(this.o.db, runner.tenantId, runner.id, leases, this.leaseMs);
     const ok = new Set(extended.map((e) => e.id));
+    if (options.draining) {
+      const listed = new Set(leases.map((l) => l.jobId));
+      for (const held of await this.o.store.leasesOf(this.o.db, runner.tenantId, runner.id)) {
+        if (!listed.has(held.jobId)) await this.release(runner, held).catch(() => undefined);
+      }
+    }
     return {
       extended: [...ok],
       cancel: extended.filter((e) => e.cancel_requested).map((e) => e.id),

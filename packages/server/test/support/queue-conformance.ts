@@ -247,6 +247,21 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       expect((await svc.heartbeat(r2, [ref])).lost).toEqual([a!.jobId]);
     });
 
+    it('hands back, on a draining heartbeat, leases the runner does not list', async () => {
+      const [a, b] = [job(), job()];
+      await svc.submitMany('t1', null, [a, b]);
+      const got = await svc.claim(r1, { max: 2, waitMs: 0 });
+      expect(got).toHaveLength(2);
+      const kept = got[0]!;
+      await svc.heartbeat(r1, [{ jobId: kept.jobId, leaseId: kept.leaseId, fencingToken: kept.fencingToken }], { draining: true });
+      expect((await svc.get('t1', kept.jobId)).status).toBe('running');
+      expect((await svc.get('t1', got[1]!.jobId)).status).toBe('queued');
+      // an ordinary heartbeat never does this (a claim's answer may still be on its way)
+      const again = await svc.claim(r2, { max: 1, waitMs: 1_000 });
+      await svc.heartbeat(r2, [], {});
+      expect((await svc.get('t1', again[0]!.jobId)).status).toBe('running');
+    });
+
     it('cancels queued jobs at once and running jobs through the runner', async () => {
       const queued = job();
       await svc.submit('t1', null, queued);

@@ -128,7 +128,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     const body = parseOrThrow(HeartbeatRequest, req.body);
     if (body.heartbeat.runnerId !== r.id) throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
     await deps.registry.touchHeartbeat(deps.db, r.id);
-    const res = await deps.jobs.heartbeat(r, body.leases);
+    const res = await deps.jobs.heartbeat(r, body.leases, { draining: body.heartbeat.status === 'draining' });
     return { cancel: res.cancel, lost: res.lost, leaseExpiresAt: res.leaseExpiresAt };
   });
 
