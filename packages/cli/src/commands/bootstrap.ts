@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { KeyFileError, writeKeyFile } from '@controlplane/client';
 import { createApiKey, ensureTenant, migrate, openDatabaseFromConfig, revokeApiKey, SYSTEM_TENANT, TENANT_ID_PATTERN } from '@controlplane/server';
+import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command } from '../command.js';
 import { isProcessAlive, readDevState } from '../connection.js';
 import { requiredFlag, stringFlag } from '../flags.js';
@@ -53,18 +54,7 @@ export const bootstrapCommand: Command = {
       if (tenantId !== SYSTEM_TENANT) await ensureTenant(opened.db, { id: tenantId, name: stringFlag(ctx, 'tenant-name') ?? tenantId });
       const k = await createApiKey(opened.db, { tenantId, role: 'admin', name: stringFlag(ctx, 'name') ?? 'bootstrap admin', createdBy: 'bootstrap' });
       try {
-        writeKeyFile(out, {
-          kind: 'controlplane-api-key',
-          version: 1,
-          id: k.id,
-          tenantId: k.tenantId,
-          role: k.role,
-          name: k.name,
-          key: k.key,
-          signingKeyId: k.id,
-          signingPrivateKey: k.signingPrivateKeyPem!,
-          createdAt: k.createdAt.toISOString(),
-        });
+        writeKeyFile(out, keyFileOf(k));
       } catch (err) {
         // Nobody will ever see this key's secret: take it out of service at once.
         await revokeApiKey(opened.db, null, k.id);

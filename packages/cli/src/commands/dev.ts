@@ -5,6 +5,7 @@ import { ControlPlaneClient, readKeyFile, writeKeyFile, type Credentials } from 
 import { createLogger, type Config } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, loadRunnerIdentity } from '@controlplane/runner';
 import { createBootstrapAdminKey, ensureDevPki, ensureTenant, isApiKeyUsable, startSystem, type RunningSystem } from '@controlplane/server';
+import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
 import { DEV_TENANT, devPaths, isProcessAlive, readDevState, type DevState } from '../connection.js';
 import { describeOutcome, runDemoJobs } from '../dev/demo-jobs.js';
@@ -74,18 +75,7 @@ async function ensureAdminKey(system: RunningSystem, file: string): Promise<{ cr
   const k = await createBootstrapAdminKey(system.db, DEV_TENANT, 'dev admin');
   writeKeyFile(
     file,
-    {
-      kind: 'controlplane-api-key',
-      version: 1,
-      id: k.id,
-      tenantId: k.tenantId,
-      role: k.role,
-      name: k.name,
-      key: k.key,
-      signingKeyId: k.id,
-      signingPrivateKey: k.signingPrivateKeyPem!,
-      createdAt: k.createdAt.toISOString(),
-    },
+    keyFileOf(k),
     { overwrite: true },
   );
   return { credentials: readKeyFile(file), created: k.key, replaced };

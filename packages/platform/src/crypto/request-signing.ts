@@ -3,15 +3,10 @@ import {
   AppError,
   DEFAULT_SIGNATURE_WINDOW_SECONDS,
   SIGNATURE_HEADER,
-  SIGNATURE_VERSION,
   SigningInputError,
-  bodyDigest,
-  canonicalPath,
-  canonicalQuery,
   canonicalRequestString,
   formatSignatureHeader,
   parseSignatureHeader,
-  type CanonicalRequest,
   type SignatureHeaderFields,
 } from '@controlplane/contracts';
 import type { NonceStore } from './nonce-store.js';
@@ -34,7 +29,7 @@ export {
   parseSignatureHeader,
   type CanonicalRequest,
   type SignatureHeaderFields,
-};
+} from '@controlplane/contracts';
 export interface SignRequestOptions {
   method: string;
   /** Path and optional query, exactly as it will be sent. */

@@ -10,6 +10,20 @@ import type { JobRow } from './job-row.js';
 const JOB_COLUMNS = `tenant_id, id, type, pool, priority, status, request, request_digest, attempts, retry_base, run_at,
   expires_at, timeout_ms, lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error,
   dead_lettered_at, submitted_by, created_at, updated_at, finished_at`;
+/**
+ * What every lease statement does with the rows its `leased` CTE updated: open the attempt, record
+ * `job.started`, and answer the rows in claim order — all in the same statement.
+ */
+const AFTER_LEASE = `, attempts as (
+         insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
+         select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
+       ), started as (
+         insert into job_events (id, tenant_id, job_id, type, data)
+         select gen_random_uuid(), tenant_id, id, 'job.started',
+                jsonb_build_object('status', 'running', 'attempt', attempts, 'runnerId', lease_runner_id)
+           from leased
+       )
+       select * from leased order by priority desc, run_at, id`;
 const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
 
 export interface NewJob {
@@ -251,16 +265,7 @@ export class JobStore {
                 fencing_token = nextval('job_fencing_seq'), updated_at = now()
            from picked p where j.tenant_id = p.tenant_id and j.id = p.id
          returning ${J_COLUMNS}
-       ), attempts as (
-         insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
-         select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
-       ), started as (
-         insert into job_events (id, tenant_id, job_id, type, data)
-         select gen_random_uuid(), tenant_id, id, 'job.started',
-                jsonb_build_object('status', 'running', 'attempt', attempts, 'runnerId', lease_runner_id)
-           from leased
-       )
-       select * from leased order by priority desc, run_at, id`,
+       )${AFTER_LEASE}`,
       [tenantId, pool, types, max, grant.runnerId, grant.leaseMs],
     );
     return this.#openAll(res.rows);
@@ -286,16 +291,7 @@ export class JobStore {
                          and j.run_at <= now() + interval '1 second', false)
             and (j.expires_at is null or j.expires_at > now()) and j.cancel_requested_at is null
          returning ${J_COLUMNS}
-       ), attempts as (
-         insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
-         select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
-       ), started as (
-         insert into job_events (id, tenant_id, job_id, type, data)
-         select gen_random_uuid(), tenant_id, id, 'job.started',
-                jsonb_build_object('status', 'running', 'attempt', attempts, 'runnerId', lease_runner_id)
-           from leased
-       )
-       select * from leased order by priority desc, run_at, id`,
+       )${AFTER_LEASE}`,
       [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
     );
     return this.#openAll(res.rows);
