@@ -41,9 +41,15 @@ await initPki({ dir: work, trustDomain: TRUST_DOMAIN });
 const dbName = `cp_bench_${process.pid}`;
 const admin = new pg.Client({ connectionString: PG_BASE });
 await admin.connect();
-await admin.query(`create database ${dbName}`);
-const dbUrl = new URL(PG_BASE);
-dbUrl.pathname = `/${dbName}`;
+// JobForge connects as a role that is neither superuser nor BYPASSRLS, as in production, so the
+// figures include row-level security. Roles are cluster-wide: made once, tolerated if present.
+const SERVICE_ROLE = 'cp_bench_service';
+await admin.query(`do $$ begin create role ${SERVICE_ROLE} login nosuperuser nobypassrls; exception when duplicate_object or unique_violation then null; end $$`);
+await admin.query(`create database ${dbName} owner ${SERVICE_ROLE}`);
+const adminDbUrl = new URL(PG_BASE);
+adminDbUrl.pathname = `/${dbName}`;
+const dbUrl = new URL(adminDbUrl);
+dbUrl.username = SERVICE_ROLE;
 const prefix = `bench:${process.pid}`;
 
 const server = spawn(process.execPath, [...(process.env.BENCH_JOBFORGE_NODE_ARGS ?? '').split(' ').filter(Boolean), new URL('./bench/jobforge-process.mjs', import.meta.url).pathname], {
@@ -70,7 +76,7 @@ const gwPost = async (path, body) => {
   }
 };
 
-const appDb = new pg.Client({ connectionString: dbUrl.toString() });
+const appDb = new pg.Client({ connectionString: adminDbUrl.toString() });
 await appDb.connect();
 await appDb.query(`insert into tenants (id, name) values ('bench', 'Benchmark')`);
 

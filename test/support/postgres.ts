@@ -11,8 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MIGRATIONS_DIR, NestedTransactionError, TransactionAbortedError, type Database } from '@controlplane/server';
 
 export interface TestDatabase {
-  /** Connection string of the new database. */
+  /**
+   * Connection string of the new database, as its owner: a role that is neither superuser nor
+   * BYPASSRLS, like a production service role, so row-level security applies to the tests too.
+   */
   url: string;
+  /** The same database as the server's superuser, for tests that play an attacker with that power. */
+  adminUrl: string;
   name: string;
   /** Drops the database; fails when connections to it are still open (a pool was not closed). */
   drop(): Promise<void>;
@@ -45,13 +50,34 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 // The server removes a closed connection's backend a moment after the client's socket closes.
 const LEAK_GRACE_MS = 2_000;
 
+/** The role test databases belong to and services connect as (cluster-wide, so made once). */
+export const TEST_SERVICE_ROLE = 'cp_test_service';
+
+async function ensureServiceRole(admin: pg.Client): Promise<void> {
+  // Several test workers may race to create it: either error means another one did.
+  await admin.query(`do $$ begin
+      create role ${TEST_SERVICE_ROLE} login nosuperuser nobypassrls;
+    exception when duplicate_object or unique_violation then null;
+    end $$`);
+}
+
+function asRole(url: string, role: string): string {
+  const u = new URL(url);
+  u.username = role;
+  return u.toString();
+}
+
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `cp_test_${process.pid}_${randomBytes(6).toString('hex')}`;
-  await withAdmin((admin) => admin.query(`create database "${name}"`));
+  await withAdmin(async (admin) => {
+    await ensureServiceRole(admin);
+    await admin.query(`create database "${name}" owner ${TEST_SERVICE_ROLE}`);
+  });
   let dropped = false;
   return {
     name,
-    url: withDatabase(testDatabaseBaseUrl(), name),
+    url: asRole(withDatabase(testDatabaseBaseUrl(), name), TEST_SERVICE_ROLE),
+    adminUrl: withDatabase(testDatabaseBaseUrl(), name),
     async drop() {
       if (dropped) return;
       dropped = true;

@@ -60,11 +60,19 @@ describe('controlplane audit on PostgreSQL', () => {
       [intact, 'intact'],
       [tampered, 'tampered'],
     ] as const) {
-      const db = createPostgresDatabase({ connectionString: target.url, maxConnections: 2, applicationName: 'audit-cli-seed' });
+      const db = createPostgresDatabase({ unscoped: 'system', connectionString: target.url, maxConnections: 2, applicationName: 'audit-cli-seed' });
       try {
         const seeded = await seed(db, 6);
         if (into === 'intact') records = seeded;
-        else await db.query(`alter table audit_events disable trigger user; update audit_events set outcome = 'denied' where seq = 4; alter table audit_events enable trigger user`);
+        else {
+          // Tampering takes a superuser: the service role has no UPDATE policy on the table at all.
+          const admin = createPostgresDatabase({ unscoped: 'system', connectionString: target.adminUrl, maxConnections: 1, applicationName: 'audit-cli-attacker' });
+          try {
+            await admin.query(`alter table audit_events disable trigger user; update audit_events set outcome = 'denied' where seq = 4; alter table audit_events enable trigger user`);
+          } finally {
+            await admin.close();
+          }
+        }
       } finally {
         await db.close();
       }

@@ -34,8 +34,8 @@ describe('controlplane keys init / rotate / status', () => {
     dir = mkdtempSync(join(tmpdir(), 'cp-cli-keys-'));
     keyring = join(dir, 'keyring.json');
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 4, applicationName: 'cli-keys-seed' });
-    keyDb = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 2, applicationName: 'cli-keys-seed-keys' });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 4, applicationName: 'cli-keys-seed' });
+    keyDb = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 2, applicationName: 'cli-keys-seed-keys' });
     await migrate(db);
     await db.query(`insert into tenants (id, name) values ('acme', 'Acme'), ('globex', 'Globex')`);
   });

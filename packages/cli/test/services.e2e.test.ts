@@ -150,7 +150,7 @@ describe('production start: one process per service from a config file', () => {
     const job = JSON.parse(submitted.out.slice(submitted.out.indexOf('{')));
     expect(job).toMatchObject({ status: 'completed', result: { data: { count: 168, limit: 1000 } } });
     // With encryption.keyringFile configured, the stored payload and result are ciphertexts.
-    const peek = createPostgresDatabase({ connectionString: tdb!.url, maxConnections: 1 });
+    const peek = createPostgresDatabase({ unscoped: 'system', connectionString: tdb!.url, maxConnections: 1 });
     try {
       const stored = await peek.query<{ data: unknown; result: unknown }>(`select request->'payload'->'data' as data, result->'data' as result from jobs where id = $1`, [job.id]);
       expect(String(stored.rows[0]!.data)).toMatch(/^cpenc:v1:/);

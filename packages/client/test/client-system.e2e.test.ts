@@ -17,7 +17,7 @@ import {
 } from '@controlplane/client';
 import { createLogger, generateSigningKeyPair, loadConfig } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent } from '@controlplane/runner';
-import { createApiKey, createBootstrapAdminKey, ensureDevPki, ensureTenant, startSystem, type DevPki, type RunningSystem } from '@controlplane/server';
+import { asSystem, createApiKey, createBootstrapAdminKey, ensureDevPki, ensureTenant, startSystem, type DevPki, type RunningSystem } from '@controlplane/server';
 
 const silent = (service: string) => createLogger({ service, level: 'silent' });
 
@@ -52,7 +52,8 @@ describe('client against a running system', () => {
     system = await startSystem({ config, pki, loggerFor: silent });
     await ensureTenant(system.db, { id: 'dev', name: 'Development' });
     admin = clientFor(await createBootstrapAdminKey(system.db, 'dev', 'test admin'));
-    platform = clientFor(await createApiKey(system.db, { tenantId: 'system', role: 'admin', name: 'platform admin' }));
+    // An operator's act, outside any request: it names the system scope, as the CLI's bootstrap does.
+    platform = clientFor(await asSystem('test: platform admin key', () => createApiKey(system.db, { tenantId: 'system', role: 'admin', name: 'platform admin' })));
     const token = await admin.joinTokens.create({ ttlSeconds: 120 });
     expect(token.token).toMatch(/^cpjt_/);
     await enrollRunner({ joinToken: token.token, enrollUrl: system.jobforge.enrollUrl, caFile: join(pki.dir, 'ca.crt'), dir: join(dir, 'runner'), name: 'client-test' });

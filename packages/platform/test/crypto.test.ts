@@ -212,7 +212,6 @@ describe('field encryption: attacks', () => {
       'cpenc:v1:',
       ct.slice(0, 20),
       ct.slice(0, ct.lastIndexOf(':')),
-      ct.slice(0, -1),
       `${ct}=`,
       `${ct}:extra`,
       ct.replace('cpenc:v1:', 'cpenc:v2:'),
@@ -225,6 +224,9 @@ describe('field encryption: attacks', () => {
       ` ${ct}`,
     ];
     for (const text of malformed) await expectDecryptionFailure(cipher.decrypt(text, AAD), 'MALFORMED');
+    // One character off the end: malformed base64url, or (when the shorter string happens to be
+    // canonical base64url too) a body that GCM refuses. Either way it fails cleanly.
+    expect(['MALFORMED', 'AUTHENTICATION_FAILED']).toContain((await failure(cipher.decrypt(ct.slice(0, -1), AAD))).reason);
     await expectDecryptionFailure(cipher.decrypt(42 as unknown as string, AAD), 'MALFORMED');
     // A truncation that still parses reaches GCM and is refused there.
     const shorter = Buffer.from(body, 'base64url').subarray(0, -3).toString('base64url');

@@ -169,7 +169,11 @@ describe('runner processes', () => {
     r2.proc.kill('SIGTERM');
     expect(await exited(r2.proc)).toBe(0);
     // handed back: queued again well before the 1.5 s lease would have run out
-    const back = await waitFor(long, ['queued'], 1_000);
+    const back = await waitFor(long, ['queued'], 1_000).catch(async (err: Error) => {
+      const attempts = (await call('GET', `/v1/jobs/${long}/attempts`)).body;
+      const events = await db.query(`select type, data from job_events where job_id = $1 order by seq`, [long]);
+      throw new Error(`${err.message}\nrunner ${JSON.stringify(r2.output())}\nattempts ${JSON.stringify(attempts)}\nevents ${JSON.stringify(events.rows)}`);
+    });
     expect(back.status).toBe('queued');
     expect(Date.now() - t0).toBeLessThan(1_500 + 1_000);
     await call('POST', `/v1/jobs/${long}/cancel`);

@@ -1,7 +1,7 @@
 -- Schema of the public schema after all migrations, written by src/scripts/dump-schema.ts
 -- (npm run schema:dump). Do not edit: tests compare it with freshly migrated PostgreSQL and PGlite databases.
 
-TABLE api_keys (row level security: disabled, not forced)
+TABLE api_keys (row level security: enabled, forced)
   COLUMN id uuid NOT NULL
   COLUMN tenant_id text NOT NULL
   COLUMN prefix text NOT NULL
@@ -24,8 +24,9 @@ TABLE api_keys (row level security: disabled, not forced)
   INDEX api_keys_pkey CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (id)
   INDEX api_keys_prefix_key CREATE UNIQUE INDEX api_keys_prefix_key ON public.api_keys USING btree (prefix)
   INDEX api_keys_tenant_idx CREATE INDEX api_keys_tenant_idx ON public.api_keys USING btree (tenant_id, created_at DESC, id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE audit_events (row level security: disabled, not forced)
+TABLE audit_events (row level security: enabled, forced)
   COLUMN seq bigint NOT NULL
   COLUMN id uuid NOT NULL
   COLUMN occurred_at timestamp with time zone NOT NULL
@@ -55,8 +56,10 @@ TABLE audit_events (row level security: disabled, not forced)
   INDEX audit_events_tenant_time_idx CREATE INDEX audit_events_tenant_time_idx ON public.audit_events USING btree (tenant_id, occurred_at DESC, seq DESC)
   INDEX audit_events_time_idx CREATE INDEX audit_events_time_idx ON public.audit_events USING btree (occurred_at DESC, seq DESC)
   TRIGGER audit_events_append_only CREATE TRIGGER audit_events_append_only BEFORE DELETE OR UPDATE OR TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change()
+  POLICY tenant_append AS PERMISSIVE FOR INSERT TO public WITH CHECK (((tenant_id IS NULL) OR cp_tenant_visible(tenant_id)))
+  POLICY tenant_isolation AS PERMISSIVE FOR SELECT TO public USING (cp_tenant_visible(tenant_id))
 
-TABLE data_key_current (row level security: disabled, not forced)
+TABLE data_key_current (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN key_id text NOT NULL
   COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
@@ -64,8 +67,9 @@ TABLE data_key_current (row level security: disabled, not forced)
   CONSTRAINT data_key_current_pkey PRIMARY KEY (tenant_id)
   CONSTRAINT data_key_current_tenant_id_key_id_fkey FOREIGN KEY (tenant_id, key_id) REFERENCES data_keys(tenant_id, id)
   INDEX data_key_current_pkey CREATE UNIQUE INDEX data_key_current_pkey ON public.data_key_current USING btree (tenant_id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE data_keys (row level security: disabled, not forced)
+TABLE data_keys (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN id text NOT NULL
   COLUMN kek_id text NOT NULL
@@ -78,8 +82,9 @@ TABLE data_keys (row level security: disabled, not forced)
   CONSTRAINT data_keys_wrapped_check CHECK (octet_length(wrapped) >= 1 AND octet_length(wrapped) <= 1024)
   INDEX data_keys_kek_idx CREATE INDEX data_keys_kek_idx ON public.data_keys USING btree (kek_id, tenant_id, id)
   INDEX data_keys_pkey CREATE UNIQUE INDEX data_keys_pkey ON public.data_keys USING btree (tenant_id, id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE job_attempts (row level security: disabled, not forced)
+TABLE job_attempts (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN job_id uuid NOT NULL
   COLUMN attempt integer NOT NULL
@@ -97,8 +102,9 @@ TABLE job_attempts (row level security: disabled, not forced)
   CONSTRAINT job_attempts_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
   INDEX job_attempts_fencing_idx CREATE UNIQUE INDEX job_attempts_fencing_idx ON public.job_attempts USING btree (fencing_token)
   INDEX job_attempts_pkey CREATE UNIQUE INDEX job_attempts_pkey ON public.job_attempts USING btree (tenant_id, job_id, attempt)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE job_events (row level security: disabled, not forced)
+TABLE job_events (row level security: enabled, forced)
   COLUMN seq bigint NOT NULL DEFAULT nextval('job_events_seq_seq'::regclass)
   COLUMN id uuid NOT NULL
   COLUMN tenant_id text NOT NULL
@@ -110,8 +116,9 @@ TABLE job_events (row level security: disabled, not forced)
   CONSTRAINT job_events_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
   INDEX job_events_job_idx CREATE INDEX job_events_job_idx ON public.job_events USING btree (tenant_id, job_id, seq)
   INDEX job_events_pkey CREATE UNIQUE INDEX job_events_pkey ON public.job_events USING btree (seq)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE job_types (row level security: disabled, not forced)
+TABLE job_types (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN type text NOT NULL
   COLUMN input_schema jsonb
@@ -122,8 +129,9 @@ TABLE job_types (row level security: disabled, not forced)
   CONSTRAINT job_types_pkey PRIMARY KEY (tenant_id, type)
   CONSTRAINT job_types_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX job_types_pkey CREATE UNIQUE INDEX job_types_pkey ON public.job_types USING btree (tenant_id, type)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE jobs (row level security: disabled, not forced)
+TABLE jobs (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN id uuid NOT NULL
   COLUMN type text NOT NULL
@@ -161,8 +169,9 @@ TABLE jobs (row level security: disabled, not forced)
   INDEX jobs_list_idx CREATE INDEX jobs_list_idx ON public.jobs USING btree (tenant_id, created_at DESC, id DESC)
   INDEX jobs_pkey CREATE UNIQUE INDEX jobs_pkey ON public.jobs USING btree (tenant_id, id)
   INDEX jobs_ready_idx CREATE INDEX jobs_ready_idx ON public.jobs USING btree (tenant_id, pool, priority DESC, run_at, id) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]))
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE join_tokens (row level security: disabled, not forced)
+TABLE join_tokens (row level security: enabled, forced)
   COLUMN id uuid NOT NULL
   COLUMN tenant_id text NOT NULL
   COLUMN pool text NOT NULL
@@ -177,6 +186,7 @@ TABLE join_tokens (row level security: disabled, not forced)
   CONSTRAINT join_tokens_token_hash_key UNIQUE (token_hash)
   INDEX join_tokens_pkey CREATE UNIQUE INDEX join_tokens_pkey ON public.join_tokens USING btree (id)
   INDEX join_tokens_token_hash_key CREATE UNIQUE INDEX join_tokens_token_hash_key ON public.join_tokens USING btree (token_hash)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 TABLE key_rotation_runs (row level security: disabled, not forced)
   COLUMN id bigint NOT NULL GENERATED ALWAYS AS IDENTITY
@@ -195,7 +205,7 @@ TABLE key_rotation_runs (row level security: disabled, not forced)
   INDEX key_rotation_runs_pkey CREATE UNIQUE INDEX key_rotation_runs_pkey ON public.key_rotation_runs USING btree (id)
   INDEX key_rotation_runs_running_idx CREATE UNIQUE INDEX key_rotation_runs_running_idx ON public.key_rotation_runs USING btree (status) WHERE (status = 'running'::text)
 
-TABLE result_outbox (row level security: disabled, not forced)
+TABLE result_outbox (row level security: enabled, forced)
   COLUMN id bigint NOT NULL DEFAULT nextval('result_outbox_id_seq'::regclass)
   COLUMN tenant_id text NOT NULL
   COLUMN job_id uuid NOT NULL
@@ -216,8 +226,9 @@ TABLE result_outbox (row level security: disabled, not forced)
   INDEX result_outbox_pending_idx CREATE INDEX result_outbox_pending_idx ON public.result_outbox USING btree (next_attempt_at, id) WHERE ((delivered_at IS NULL) AND (rejected_at IS NULL))
   INDEX result_outbox_pkey CREATE UNIQUE INDEX result_outbox_pkey ON public.result_outbox USING btree (id)
   INDEX result_outbox_tenant_id_job_id_attempt_key CREATE UNIQUE INDEX result_outbox_tenant_id_job_id_attempt_key ON public.result_outbox USING btree (tenant_id, job_id, attempt)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE runner_certificates (row level security: disabled, not forced)
+TABLE runner_certificates (row level security: enabled, forced)
   COLUMN serial_number text NOT NULL
   COLUMN runner_id text NOT NULL
   COLUMN fingerprint256 text NOT NULL
@@ -229,8 +240,13 @@ TABLE runner_certificates (row level security: disabled, not forced)
   CONSTRAINT runner_certificates_runner_id_fkey FOREIGN KEY (runner_id) REFERENCES runners(id)
   INDEX runner_certificates_pkey CREATE UNIQUE INDEX runner_certificates_pkey ON public.runner_certificates USING btree (serial_number)
   INDEX runner_certificates_runner_idx CREATE INDEX runner_certificates_runner_idx ON public.runner_certificates USING btree (runner_id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING ((EXISTS ( SELECT 1
+   FROM runners r
+  WHERE (r.id = runner_certificates.runner_id)))) WITH CHECK ((EXISTS ( SELECT 1
+   FROM runners r
+  WHERE (r.id = runner_certificates.runner_id))))
 
-TABLE runners (row level security: disabled, not forced)
+TABLE runners (row level security: enabled, forced)
   COLUMN id text NOT NULL
   COLUMN tenant_id text NOT NULL
   COLUMN pool text NOT NULL
@@ -249,6 +265,7 @@ TABLE runners (row level security: disabled, not forced)
   CONSTRAINT runners_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX runners_pkey CREATE UNIQUE INDEX runners_pkey ON public.runners USING btree (id)
   INDEX runners_tenant_idx CREATE INDEX runners_tenant_idx ON public.runners USING btree (tenant_id, pool)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 TABLE schema_migrations (row level security: disabled, not forced)
   COLUMN version integer NOT NULL
@@ -258,7 +275,7 @@ TABLE schema_migrations (row level security: disabled, not forced)
   CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
   INDEX schema_migrations_pkey CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version)
 
-TABLE tenant_quotas (row level security: disabled, not forced)
+TABLE tenant_quotas (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN max_queued_jobs integer
   COLUMN max_running_jobs integer
@@ -275,8 +292,9 @@ TABLE tenant_quotas (row level security: disabled, not forced)
   CONSTRAINT tenant_quotas_rps_check CHECK (requests_per_second > 0)
   CONSTRAINT tenant_quotas_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX tenant_quotas_pkey CREATE UNIQUE INDEX tenant_quotas_pkey ON public.tenant_quotas USING btree (tenant_id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE tenants (row level security: disabled, not forced)
+TABLE tenants (row level security: enabled, forced)
   COLUMN id text NOT NULL
   COLUMN name text NOT NULL
   COLUMN status text NOT NULL DEFAULT 'active'::text
@@ -285,8 +303,9 @@ TABLE tenants (row level security: disabled, not forced)
   CONSTRAINT tenants_pkey PRIMARY KEY (id)
   CONSTRAINT tenants_status_check CHECK (status = ANY (ARRAY['active'::text, 'suspended'::text]))
   INDEX tenants_pkey CREATE UNIQUE INDEX tenants_pkey ON public.tenants USING btree (id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(id)) WITH CHECK (cp_tenant_visible(id))
 
-TABLE truth_assertions (row level security: disabled, not forced)
+TABLE truth_assertions (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN id uuid NOT NULL
   COLUMN seq bigint NOT NULL GENERATED ALWAYS AS IDENTITY
@@ -313,8 +332,9 @@ TABLE truth_assertions (row level security: disabled, not forced)
   INDEX truth_assertions_seq_idx CREATE INDEX truth_assertions_seq_idx ON public.truth_assertions USING btree (tenant_id, seq)
   INDEX truth_assertions_sp_idx CREATE INDEX truth_assertions_sp_idx ON public.truth_assertions USING btree (tenant_id, subject, predicate, asserted_at DESC, id DESC)
   INDEX truth_assertions_time_idx CREATE INDEX truth_assertions_time_idx ON public.truth_assertions USING btree (tenant_id, asserted_at DESC, id DESC)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
-TABLE truth_job_provenance (row level security: disabled, not forced)
+TABLE truth_job_provenance (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN job_id uuid NOT NULL
   COLUMN attempt integer NOT NULL
@@ -342,6 +362,7 @@ TABLE truth_job_provenance (row level security: disabled, not forced)
   CONSTRAINT truth_job_provenance_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX truth_job_provenance_pkey CREATE UNIQUE INDEX truth_job_provenance_pkey ON public.truth_job_provenance USING btree (tenant_id, job_id, attempt)
   INDEX truth_job_provenance_runner_idx CREATE INDEX truth_job_provenance_runner_idx ON public.truth_job_provenance USING btree (tenant_id, runner_id, recorded_at DESC)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 SEQUENCE job_events_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE job_fencing_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
@@ -351,3 +372,6 @@ SEQUENCE truth_assertions_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVA
 
 FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql VOLATILE
   AS begin raise exception 'audit_events is append-only: % is refused', tg_op using errcode = 'insufficient_privilege', hint = 'audit rows can only be inserted; corrections are new events'; end;
+
+FUNCTION cp_tenant_visible(row_tenant text) RETURNS boolean LANGUAGE sql STABLE
+  AS select row_tenant = current_setting('app.tenant_id', true) or current_setting('app.scope', true) = 'system'

@@ -35,11 +35,11 @@ let admin: pg.Client;
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
-  admin = new pg.Client({ connectionString: testDb.url, application_name: 'audit-attacker' });
+  admin = new pg.Client({ connectionString: testDb.adminUrl, application_name: 'audit-attacker' });
   await admin.connect();
   // A zone with a 12:45 offset: nothing hashed may depend on the session time zone.
   await admin.query(`alter database "${testDb.name}" set timezone to 'Pacific/Chatham'`);
-  db = createPostgresDatabase({ connectionString: testDb.url, maxConnections: 8, applicationName: 'audit-chain-test' });
+  db = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 8, applicationName: 'audit-chain-test' });
   await migrate(db);
   log = new AuditLog(db);
 });
@@ -135,7 +135,7 @@ describe('audit_events is append-only in the database', () => {
     await admin.query(`create role ${role} login`);
     const url = new URL(testDb.url);
     url.username = role;
-    const app = createPostgresDatabase({ connectionString: url.toString(), maxConnections: 2, applicationName: 'audit-app-role' });
+    const app = createPostgresDatabase({ unscoped: 'system', connectionString: url.toString(), maxConnections: 2, applicationName: 'audit-app-role' });
     try {
       await admin.query(`grant usage on schema public to ${role}; grant select, insert on audit_events to ${role}`);
       const appended = await new AuditLog(app).record(event(4));

@@ -46,7 +46,7 @@ describe('key rotation (PostgreSQL)', () => {
   };
 
   const pool = (name: string, max = 2) => {
-    const p = createPostgresDatabase({ connectionString: tdb.url, maxConnections: max, applicationName: name });
+    const p = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: max, applicationName: name });
     pools.push(p);
     return p;
   };

@@ -45,8 +45,8 @@ describe('field encryption in the stores (PostgreSQL)', () => {
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 6, applicationName: 'enc-app' });
-    keyDb = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 2, applicationName: 'enc-keys' });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 6, applicationName: 'enc-app' });
+    keyDb = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 2, applicationName: 'enc-keys' });
     await migrate(db);
     await seedTenants(db);
     dir = mkdtempSync(join(tmpdir(), 'cp-enc-'));

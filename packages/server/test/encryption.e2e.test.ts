@@ -71,8 +71,8 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
   beforeAll(async () => {
     pki = await createPkiFixture();
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10, applicationName: 'enc-e2e' });
-    keyDb = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 2, applicationName: 'enc-e2e-keys' });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10, applicationName: 'enc-e2e' });
+    keyDb = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 2, applicationName: 'enc-e2e-keys' });
     await migrate(db);
     await seedTenants(db);
     redis = await createTestRedis();
@@ -192,7 +192,7 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     expect(provenance.body.records[0]).toMatchObject({ signatureValid: true, result: { data: { echoed: MARKER } } });
 
     // ---- PostgreSQL: a data-only dump of every table
-    const { stdout: dump } = await execFileP('pg_dump', ['--data-only', '--no-owner', `--dbname=${tdb.url}`], { maxBuffer: 256 * 1024 * 1024 });
+    const { stdout: dump } = await execFileP('pg_dump', ['--data-only', '--no-owner', `--dbname=${tdb.adminUrl}`], { maxBuffer: 256 * 1024 * 1024 });
     expect(dump).toContain('cpenc:v1:');
     expect(dump).toContain(completed.id);
     expect(dump).not.toContain(MARKER);

@@ -45,7 +45,7 @@ describe('tenancy on PostgreSQL', () => {
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 6 });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 6 });
     await migrate(db);
     await createTenant(db, { id: 'q1', name: 'Quota one' });
     await createTenant(db, { id: 'q2', name: 'Quota two' });

@@ -4,7 +4,7 @@ import { queueConformance, resetJobs, seedTenants } from './support/queue-confor
 
 queueConformance('PostgreSQL queue on PostgreSQL', async () => {
   const tdb = await createTestDatabase();
-  const db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 8 });
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 8 });
   await migrate(db);
   await seedTenants(db);
   return {

@@ -12,7 +12,7 @@ const logger = createLogger({ service: 'test', level: 'silent' });
 
 queueConformance('Redis queue on PostgreSQL', async () => {
   const tdb = await createTestDatabase();
-  const db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 8 });
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 8 });
   await migrate(db);
   await seedTenants(db);
   const redis = await createTestRedis();
@@ -48,7 +48,7 @@ describe('Redis loses its data', () => {
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 6 });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 6 });
     await migrate(db);
     await seedTenants(db);
     priv = await startPrivateRedis();

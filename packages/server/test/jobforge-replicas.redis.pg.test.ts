@@ -20,7 +20,7 @@ describe('two JobForge replicas', () => {
     tdb = await createTestDatabase();
     redis = await createTestRedis();
     for (let i = 0; i < 2; i++) {
-      const db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 6 });
+      const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 6 });
       dbs.push(db);
       if (i === 0) {
         await migrate(db);

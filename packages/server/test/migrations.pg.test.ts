@@ -17,7 +17,7 @@ async function freshDatabase(): Promise<TestDatabase> {
 }
 
 function pool(testDb: TestDatabase, applicationName: string): Database {
-  const db = createPostgresDatabase({ connectionString: testDb.url, maxConnections: 2, applicationName, statementTimeoutMs: 5_000 });
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 2, applicationName, statementTimeoutMs: 5_000 });
   cleanups.push(() => db.close());
   return db;
 }

@@ -45,7 +45,7 @@ describe('result outbox to TruthCore', () => {
   beforeAll(async () => {
     pki = await createPkiFixture();
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 12 });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 12 });
     await migrate(db);
     await seedTenants(db);
     tcPort = await freePort();

@@ -14,7 +14,7 @@ afterAll(async () => {
   expect(process.getActiveResourcesInfo()).not.toContain('TCPSocketWrap');
 });
 
-describeSqlPortContract('PostgreSQL', async () => createPostgresDatabase({ connectionString: testDb.url, maxConnections: 4, applicationName: 'storage-contract' }));
+describeSqlPortContract('PostgreSQL', async () => createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 4, applicationName: 'storage-contract' }));
 
 describe('PostgreSQL adapter', () => {
   let db: Database;
@@ -47,7 +47,7 @@ describe('PostgreSQL adapter', () => {
 
   it('survives a server-side kill of idle pooled connections', async () => {
     await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
-    const admin = createPostgresDatabase({ connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-admin' });
+    const admin = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-admin' });
     let killed: number;
     try {
       killed = Number((await terminateOthers(admin)).rows[0]?.n);
@@ -63,7 +63,7 @@ describe('PostgreSQL adapter', () => {
   });
 
   it('fails a transaction whose connection dies and keeps working afterwards', async () => {
-    const admin = createPostgresDatabase({ connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-admin' });
+    const admin = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-admin' });
     try {
       const attempt = db.transaction(async (tx) => {
         await tx.query('select 1');

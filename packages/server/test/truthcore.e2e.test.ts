@@ -43,7 +43,7 @@ describe('truthcore over mTLS', () => {
   beforeAll(async () => {
     pki = await createPkiFixture();
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10 });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10 });
     await migrate(db);
     await db.query(`insert into tenants (id, name) values ('t1', 'Tenant one'), ('t2', 'Tenant two'), ('tq', 'Query tenant') on conflict do nothing`);
     tc = await startTruthcore({ db, logger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: 0 }, subscriptionPollMs: 200 });

@@ -102,6 +102,7 @@ async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
       throw new CliError(`cannot read database.sslCaFile: ${(err as Error).message}`, EXIT.CONFIG);
     }
     const db = createPostgresDatabase({
+      unscoped: 'system',
       connectionString: database.url,
       ssl,
       maxConnections: 1,
@@ -115,7 +116,7 @@ async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     throw new CliError(`no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir for another data directory`, EXIT.NOT_FOUND);
   }
-  return { db: await createPgliteDatabase({ dataDir: dir }), where: dir };
+  return { db: await createPgliteDatabase({ dataDir: dir, unscoped: 'system' }), where: dir };
 }
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '3D000', '28000', '28P01', '57P03']);

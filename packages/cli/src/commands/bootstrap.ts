@@ -45,7 +45,7 @@ export const bootstrapCommand: Command = {
     }
     let opened;
     try {
-      opened = await openDatabaseFromConfig(config, { applicationName: 'controlplane-bootstrap' });
+      opened = await openDatabaseFromConfig(config, { applicationName: 'controlplane-bootstrap', unscoped: 'system' });
     } catch (err) {
       throw startupError(err);
     }

@@ -129,7 +129,7 @@ async function databaseCheck(config: Readonly<Config>): Promise<Check[]> {
   const where = displayDatabaseUrl(config.database.url!);
   let db;
   try {
-    db = createPostgresDatabase({ connectionString: postgresConnectionString(config.database.url!), ssl: postgresSsl(config.database), maxConnections: 1, applicationName: 'controlplane-doctor', connectTimeoutMs: 5_000, statementTimeoutMs: 5_000 });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: postgresConnectionString(config.database.url!), ssl: postgresSsl(config.database), maxConnections: 1, applicationName: 'controlplane-doctor', connectTimeoutMs: 5_000, statementTimeoutMs: 5_000 });
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: (err as Error).message, fix: 'check database.sslMode / database.sslCaFile' }];
   }
@@ -138,8 +138,13 @@ async function databaseCheck(config: Readonly<Config>): Promise<Check[]> {
     const applied = await appliedMigrations(db);
     const known = await readMigrations();
     const missing = known.filter((m) => !applied.some((a) => a.version === m.version));
+    const role = (await db.query<{ name: string; rolsuper: boolean; rolbypassrls: boolean }>('select current_user as name, rolsuper, rolbypassrls from pg_roles where rolname = current_user')).rows[0];
+    const bypass = role && (role.rolsuper ? 'is a superuser' : role.rolbypassrls ? 'has BYPASSRLS' : undefined);
     return [
       { name: 'database', status: 'ok', detail: `PostgreSQL ${version} at ${where} (TLS: ${config.database.sslMode})` },
+      bypass
+        ? { name: 'database role', status: 'warn', detail: `${role.name} ${bypass}: row-level security does not apply to it, so tenant isolation rests on the queries alone`, fix: 'run the services as a role that owns the schema but is neither superuser nor BYPASSRLS (docs/deployment.md)' }
+        : { name: 'database role', status: 'ok', detail: `${role?.name ?? '?'}: row-level security applies` },
       missing.length === 0
         ? { name: 'migrations', status: 'ok', detail: `${applied.length} applied, schema current` }
         : { name: 'migrations', status: 'warn', detail: `${missing.length} not applied yet (${missing.map((m) => m.version).join(', ')})`, fix: 'start a service (`controlplane jobforge`): migrations are applied at start' },

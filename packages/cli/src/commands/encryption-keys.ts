@@ -114,7 +114,7 @@ async function openDatabases(c: Readonly<Config>): Promise<Opened> {
       throw new CliError(`cannot read database.sslCaFile: ${(err as Error).message}`, EXIT.CONFIG);
     }
   }
-  const open = (name: string) => createPostgresDatabase({ connectionString: database.url!, ssl, maxConnections: 2, applicationName: name, statementTimeoutMs: database.statementTimeoutMs });
+  const open = (name: string) => createPostgresDatabase({ unscoped: 'system', connectionString: database.url!, ssl, maxConnections: 2, applicationName: name, statementTimeoutMs: database.statementTimeoutMs });
   const db = open('controlplane-keys-rotate');
   const keyDb = open('controlplane-keys-store');
   const close = async () => {

@@ -155,7 +155,14 @@ function isDatabase(sql: Sql): sql is Database {
 }
 
 async function insertEvent(tx: Sql, prepared: PreparedEvent): Promise<AuditRecord> {
-  await tx.query(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+  // The head is the newest event of any tenant, which the caller's data scope may not see: widen
+  // the scope to the system's for the head read and the insert (transaction-local), then put the
+  // caller's back so the rest of its transaction stays as narrow as it was.
+  const { rows: lockRows } = await tx.query<{ scope: string | null }>(
+    `select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}), current_setting('app.scope', true) as scope`,
+  );
+  const callerScope = lockRows[0]?.scope ?? '';
+  if (callerScope !== 'system') await tx.query(`select set_config('app.scope', 'system', true)`);
   // The time comes from the database clock, read under the lock: one clock for every replica, so
   // occurred_at follows seq. It is formatted here, at millisecond precision, because this exact
   // string is hashed and a Date or timestamptz round trip must not be able to change it.
@@ -208,6 +215,7 @@ async function insertEvent(tx: Sql, prepared: PreparedEvent): Promise<AuditRecor
     }
     throw err;
   }
+  if (callerScope !== 'system') await tx.query(`select set_config('app.scope', $1, true)`, [callerScope]);
   return record;
 }
 

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { ValidationError } from '@controlplane/contracts';
 import type { Sql } from '../storage/sql-port.js';
 import { AUDIT_ROW_COLUMNS, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
+import { asSystem } from '../storage/data-scope.js';
 
 export interface AuditQuery {
   /** A tenant's events; `null` for platform-level events only; absent for all. */
@@ -109,45 +110,47 @@ export interface AuditExportResult {
  * honours back-pressure; does not end `out`.
  */
 export async function exportAudit(db: Sql, out: NodeJS.WritableStream, filter: AuditExportFilter = {}): Promise<AuditExportResult> {
-  const batchSize = Math.min(50_000, Math.max(1, Math.trunc(filter.batchSize ?? 5000)));
-  const base: unknown[] = [];
-  const where = whereClause({ tenantId: filter.tenantId }, base);
-  if (filter.since !== undefined) where.push(`occurred_at >= $${base.push(instant(filter.since, 'since'))}::timestamptz`);
-  if (filter.until !== undefined) where.push(`occurred_at < $${base.push(instant(filter.until, 'until'))}::timestamptz`);
+  return asSystem('export the audit log', async () => {
+    const batchSize = Math.min(50_000, Math.max(1, Math.trunc(filter.batchSize ?? 5000)));
+    const base: unknown[] = [];
+    const where = whereClause({ tenantId: filter.tenantId }, base);
+    if (filter.since !== undefined) where.push(`occurred_at >= $${base.push(instant(filter.since, 'since'))}::timestamptz`);
+    if (filter.until !== undefined) where.push(`occurred_at < $${base.push(instant(filter.until, 'until'))}::timestamptz`);
 
-  const { rows: headRows } = await db.query<{ head: string | null }>('select max(seq) as head from audit_events');
-  const end = BigInt(headRows[0]?.head ?? '0');
-  const step = BigInt(batchSize);
-  let count = 0;
-  let firstSeq: string | null = null;
-  let lastSeq: string | null = null;
-  // Windows of seq, as in verifyAuditChain: each query reads one bounded range through the
-  // primary key and filters it. The window is materialised so that the planner cannot start from
-  // the tenant index instead and re-read a large tenant's every row for each window.
-  for (let after = 0n; after < end; after += step) {
-    const values = [...base];
-    const { rows } = await db.query<AuditRow>(
-      `with audit_window as materialized (
-         select * from audit_events where seq > $${values.push(after.toString())}::bigint and seq <= $${values.push((after + step).toString())}::bigint
-       )
-       select ${AUDIT_ROW_COLUMNS} from audit_window
-        ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-        order by seq`,
-      values,
-    );
-    if (rows.length === 0) {
-      // Jump over a gap wider than a window (the chain has none unless rows were removed or
-      // renumbered) instead of stepping through it window by window.
-      const next = (await db.query<{ seq: string | null }>('select min(seq) as seq from audit_events where seq > $1::bigint', [(after + step).toString()])).rows[0]?.seq;
-      if (next === null || next === undefined) break;
-      after = BigInt(next) - 1n - step;
-      continue;
+    const { rows: headRows } = await db.query<{ head: string | null }>('select max(seq) as head from audit_events');
+    const end = BigInt(headRows[0]?.head ?? '0');
+    const step = BigInt(batchSize);
+    let count = 0;
+    let firstSeq: string | null = null;
+    let lastSeq: string | null = null;
+    // Windows of seq, as in verifyAuditChain: each query reads one bounded range through the
+    // primary key and filters it. The window is materialised so that the planner cannot start from
+    // the tenant index instead and re-read a large tenant's every row for each window.
+    for (let after = 0n; after < end; after += step) {
+      const values = [...base];
+      const { rows } = await db.query<AuditRow>(
+        `with audit_window as materialized (
+           select * from audit_events where seq > $${values.push(after.toString())}::bigint and seq <= $${values.push((after + step).toString())}::bigint
+         )
+         select ${AUDIT_ROW_COLUMNS} from audit_window
+          ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+          order by seq`,
+        values,
+      );
+      if (rows.length === 0) {
+        // Jump over a gap wider than a window (the chain has none unless rows were removed or
+        // renumbered) instead of stepping through it window by window.
+        const next = (await db.query<{ seq: string | null }>('select min(seq) as seq from audit_events where seq > $1::bigint', [(after + step).toString()])).rows[0]?.seq;
+        if (next === null || next === undefined) break;
+        after = BigInt(next) - 1n - step;
+        continue;
+      }
+      const records = rows.map(recordFromRow);
+      firstSeq ??= records[0]?.seq ?? null;
+      lastSeq = records[records.length - 1]?.seq ?? lastSeq;
+      count += records.length;
+      if (!out.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''))) await once(out, 'drain');
     }
-    const records = rows.map(recordFromRow);
-    firstSeq ??= records[0]?.seq ?? null;
-    lastSeq = records[records.length - 1]?.seq ?? lastSeq;
-    count += records.length;
-    if (!out.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''))) await once(out, 'drain');
-  }
-  return { count, firstSeq, lastSeq };
+    return { count, firstSeq, lastSeq };
+  });
 }

@@ -1,5 +1,6 @@
 import type { Sql, SqlResult } from '../storage/sql-port.js';
 import { AUDIT_GENESIS_HASH, AUDIT_ROW_COLUMNS, computeAuditHash, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
+import { asSystem } from '../storage/data-scope.js';
 
 /**
  * - `hash_mismatch`: the row's content no longer hashes to its stored hash (it was edited), or the
@@ -159,66 +160,68 @@ const MAX_BATCH = 50_000;
  * head when the walk starts; events appended meanwhile are left for the next run.
  */
 export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}): Promise<AuditVerifyResult> {
-  const batchSize = Math.min(MAX_BATCH, Math.max(1, Math.trunc(options.batchSize ?? DEFAULT_BATCH)));
-  const from = parseSeq(options.fromSeq ?? 1);
-  if (from === undefined || from < 1n) throw new RangeError(`fromSeq must be a positive integer, not ${String(options.fromSeq)}`);
+  return asSystem('verify the audit chain', async () => {
+    const batchSize = Math.min(MAX_BATCH, Math.max(1, Math.trunc(options.batchSize ?? DEFAULT_BATCH)));
+    const from = parseSeq(options.fromSeq ?? 1);
+    if (from === undefined || from < 1n) throw new RangeError(`fromSeq must be a positive integer, not ${String(options.fromSeq)}`);
 
-  const anchor = options.expectHead;
-  const anchorSeq = anchor ? parseSeq(anchor.seq) : undefined;
-  if (anchor && (anchorSeq === undefined || anchorSeq < 1n)) throw new RangeError(`expectHead.seq must be a positive integer, not ${anchor.seq}`);
+    const anchor = options.expectHead;
+    const anchorSeq = anchor ? parseSeq(anchor.seq) : undefined;
+    if (anchor && (anchorSeq === undefined || anchorSeq < 1n)) throw new RangeError(`expectHead.seq must be a positive integer, not ${anchor.seq}`);
 
-  let prevHash = options.prevHash ?? AUDIT_GENESIS_HASH;
-  if (from > 1n && options.prevHash === undefined) {
-    const before = (from - 1n).toString();
-    const row = await hashAt(db, before);
-    if (row === undefined) return { ok: false, count: 0, firstBad: { seq: before, reason: 'missing_seq', expected: before, actual: 'none' } };
-    prevHash = row;
-  }
+    let prevHash = options.prevHash ?? AUDIT_GENESIS_HASH;
+    if (from > 1n && options.prevHash === undefined) {
+      const before = (from - 1n).toString();
+      const row = await hashAt(db, before);
+      if (row === undefined) return { ok: false, count: 0, firstBad: { seq: before, reason: 'missing_seq', expected: before, actual: 'none' } };
+      prevHash = row;
+    }
 
-  if (anchor && anchorSeq !== undefined && anchorSeq < from) {
-    // The anchor lies before the range walked here; check it on its own.
-    const stored = await hashAt(db, anchorSeq.toString());
-    const seq = anchorSeq.toString();
-    if (stored === undefined) return { ok: false, count: 0, firstBad: { seq, reason: 'missing_seq', expected: seq, actual: 'none' } };
-    if (stored !== anchor.hash.toLowerCase()) return { ok: false, count: 0, firstBad: { seq, reason: 'hash_mismatch', expected: anchor.hash.toLowerCase(), actual: stored } };
-  }
+    if (anchor && anchorSeq !== undefined && anchorSeq < from) {
+      // The anchor lies before the range walked here; check it on its own.
+      const stored = await hashAt(db, anchorSeq.toString());
+      const seq = anchorSeq.toString();
+      if (stored === undefined) return { ok: false, count: 0, firstBad: { seq, reason: 'missing_seq', expected: seq, actual: 'none' } };
+      if (stored !== anchor.hash.toLowerCase()) return { ok: false, count: 0, firstBad: { seq, reason: 'hash_mismatch', expected: anchor.hash.toLowerCase(), actual: stored } };
+    }
 
-  const chain = new AuditChainVerifier({ fromSeq: from, prevHash, expectHead: anchor });
-  const { rows: headRows } = await db.query<{ head: string | null }>('select max(seq) as head from audit_events');
-  const head = headRows[0]?.head ?? null;
-  if (head !== null) {
-    const end = BigInt(head);
-    const step = BigInt(batchSize);
-    // Windows of seq rather than LIMIT: an intact chain has no gaps, so each window holds exactly
-    // batchSize rows, and a bounded range is read through the primary key whatever the planner's
-    // statistics say (with LIMIT and stale statistics it may scan the whole tail for every batch).
-    const fetch = (after: bigint) =>
-      db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint and seq <= $2::bigint order by seq`, [
-        after.toString(),
-        (after + step < end ? after + step : end).toString(),
-      ]);
-    // The next window is requested before this one is hashed, so that on PostgreSQL the server
-    // reads and sends it while this process is busy hashing.
-    let after = from - 1n;
-    let pending: Promise<SqlResult<AuditRow>> | undefined = after < end ? fetch(after) : undefined;
-    while (pending) {
-      let { rows } = await pending;
-      if (rows.length === 0) {
-        // A whole window is missing. Rather than walk an arbitrarily wide gap (one renumbered row
-        // can open one), take the next row there is: it is where the verdict lies.
-        rows = (await db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint order by seq limit 1`, [after.toString()])).rows;
-      }
-      after += step;
-      pending = after < end ? fetch(after) : undefined;
-      for (const row of rows) {
-        if (chain.push(recordFromRow(row))) {
-          await pending?.catch(() => undefined);
-          return chain.finish();
+    const chain = new AuditChainVerifier({ fromSeq: from, prevHash, expectHead: anchor });
+    const { rows: headRows } = await db.query<{ head: string | null }>('select max(seq) as head from audit_events');
+    const head = headRows[0]?.head ?? null;
+    if (head !== null) {
+      const end = BigInt(head);
+      const step = BigInt(batchSize);
+      // Windows of seq rather than LIMIT: an intact chain has no gaps, so each window holds exactly
+      // batchSize rows, and a bounded range is read through the primary key whatever the planner's
+      // statistics say (with LIMIT and stale statistics it may scan the whole tail for every batch).
+      const fetch = (after: bigint) =>
+        db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint and seq <= $2::bigint order by seq`, [
+          after.toString(),
+          (after + step < end ? after + step : end).toString(),
+        ]);
+      // The next window is requested before this one is hashed, so that on PostgreSQL the server
+      // reads and sends it while this process is busy hashing.
+      let after = from - 1n;
+      let pending: Promise<SqlResult<AuditRow>> | undefined = after < end ? fetch(after) : undefined;
+      while (pending) {
+        let { rows } = await pending;
+        if (rows.length === 0) {
+          // A whole window is missing. Rather than walk an arbitrarily wide gap (one renumbered row
+          // can open one), take the next row there is: it is where the verdict lies.
+          rows = (await db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint order by seq limit 1`, [after.toString()])).rows;
+        }
+        after += step;
+        pending = after < end ? fetch(after) : undefined;
+        for (const row of rows) {
+          if (chain.push(recordFromRow(row))) {
+            await pending?.catch(() => undefined);
+            return chain.finish();
+          }
         }
       }
     }
-  }
-  return chain.finish();
+    return chain.finish();
+  });
 }
 
 async function hashAt(db: Sql, seq: string): Promise<string | undefined> {

@@ -1,24 +1,29 @@
 import { createApiKey, type CreatedApiKey } from '../gateway/index.js';
 import type { Sql } from '../storage/index.js';
 import { createTenant, getTenant, type Tenant } from '../tenancy/index.js';
+import { asSystem } from '../storage/data-scope.js';
 
 /** The tenant, made when it does not exist yet. */
 export async function ensureTenant(sql: Sql, input: { id: string; name: string }): Promise<{ tenant: Tenant; created: boolean }> {
-  const found = await getTenant(sql, input.id);
-  if (found) return { tenant: found, created: false };
-  return { tenant: await createTenant(sql, input), created: true };
+  return asSystem('bootstrap a tenant', async () => {
+    const found = await getTenant(sql, input.id);
+    if (found) return { tenant: found, created: false };
+    return { tenant: await createTenant(sql, input), created: true };
+  });
 }
 
 /** Whether a key can still authenticate (exists, not revoked, not expired), judged by the database clock. */
 export async function isApiKeyUsable(sql: Sql, id: string): Promise<boolean> {
-  const res = await sql.query<{ usable: boolean }>(
-    `select revoked_at is null and coalesce(expires_at > now(), true) as usable from api_keys where id = $1`,
-    [id],
-  );
-  return res.rows[0]?.usable === true;
+  return asSystem('bootstrap: check a key', async () => {
+    const res = await sql.query<{ usable: boolean }>(
+      `select revoked_at is null and coalesce(expires_at > now(), true) as usable from api_keys where id = $1`,
+      [id],
+    );
+    return res.rows[0]?.usable === true;
+  });
 }
 
 /** A tenant administrator key for the bootstrap (the server generates its signing key pair). */
 export function createBootstrapAdminKey(sql: Sql, tenantId: string, name: string): Promise<CreatedApiKey> {
-  return createApiKey(sql, { tenantId, role: 'admin', name, createdBy: 'bootstrap' });
+  return asSystem('bootstrap an admin key', () => createApiKey(sql, { tenantId, role: 'admin', name, createdBy: 'bootstrap' }));
 }

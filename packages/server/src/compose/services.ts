@@ -7,7 +7,7 @@ import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
 import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
-import { migrate, type Database } from '../storage/index.js';
+import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
 import { ComposeError } from './errors.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
@@ -185,6 +185,8 @@ export async function startServiceFromConfig(service: ServiceName, config: Reado
   };
   try {
     await migrate(db);
+    if (db.kind === 'pglite') await dropToServiceRole(db);
+    else await warnIfRowLevelSecurityBypassed(db, o.logger);
     // The data-key store gets a pool of its own: keys are fetched while the services' own
     // transactions are open (see PostgresDataKeyStore).
     let cipher: FieldCipher | undefined;
@@ -217,5 +219,16 @@ export async function startServiceFromConfig(service: ServiceName, config: Reado
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** A superuser or BYPASSRLS role skips every row-level policy: say so loudly at start. */
+async function warnIfRowLevelSecurityBypassed(db: Database, logger: Logger): Promise<void> {
+  const { rows } = await db.query<{ name: string; rolsuper: boolean; rolbypassrls: boolean }>(
+    'select current_user as name, rolsuper, rolbypassrls from pg_roles where rolname = current_user',
+  );
+  const role = rows[0];
+  if (role && (role.rolsuper || role.rolbypassrls)) {
+    logger.warn({ role: role.name, superuser: role.rolsuper, bypassRls: role.rolbypassrls }, 'the database role bypasses row-level security; run the services as a role that is neither superuser nor BYPASSRLS (docs/deployment.md)');
   }
 }

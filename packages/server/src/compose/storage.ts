@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { Config, Logger } from '@controlplane/platform';
 import { createRedis, type RedisConnection } from '../redis/index.js';
-import { createPgliteDatabase, createPostgresDatabase, type Database } from '../storage/index.js';
+import { createPgliteDatabase, createPostgresDatabase, type Database, type UnscopedAccess } from '../storage/index.js';
 import { ComposeError } from './errors.js';
 
 export interface OpenedDatabase {
@@ -68,7 +68,7 @@ export function postgresConnectionString(url: string): string {
 }
 
 /** PostgreSQL when `database.mode` is `postgres`, else PGlite in `<dataDir>/db` (one process only). */
-export async function openDatabaseFromConfig(config: Readonly<Config>, options: { applicationName: string; logger?: Logger }): Promise<OpenedDatabase> {
+export async function openDatabaseFromConfig(config: Readonly<Config>, options: { applicationName: string; logger?: Logger; unscoped?: UnscopedAccess }): Promise<OpenedDatabase> {
   const { database } = config;
   if (database.mode === 'postgres' && database.url) {
     const db = createPostgresDatabase({
@@ -77,13 +77,14 @@ export async function openDatabaseFromConfig(config: Readonly<Config>, options: 
       maxConnections: database.maxConnections,
       statementTimeoutMs: database.statementTimeoutMs,
       applicationName: options.applicationName,
+      ...(options.unscoped ? { unscoped: options.unscoped } : {}),
       onError: (err) => options.logger?.warn({ err }, 'idle PostgreSQL connection failed; the pool reconnects on demand'),
     });
     return { db, kind: 'postgres', where: displayDatabaseUrl(database.url) };
   }
   const dir = embeddedDatabaseDir(config);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { db: await createPgliteDatabase({ dataDir: dir }), kind: 'embedded', where: dir };
+  return { db: await createPgliteDatabase({ dataDir: dir, ...(options.unscoped ? { unscoped: options.unscoped } : {}) }), kind: 'embedded', where: dir };
 }
 
 /** A Redis connection when `redis.mode` is `redis`; undefined in embedded mode. */

@@ -13,7 +13,7 @@ import {
 import type { GatewayServer } from '../gateway/index.js';
 import type { JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
-import { migrate, type Database } from '../storage/index.js';
+import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import type { TruthcoreServer } from '../truthcore/index.js';
 import { ComposeError } from './errors.js';
 import { startGatewayFromConfig, startJobforgeFromConfig, startTruthcoreFromConfig } from './services.js';
@@ -84,6 +84,8 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
   };
   try {
     await migrate(opened.db);
+    // Embedded: the services run as a role that row-level security applies to, as on PostgreSQL.
+    if (opened.db.kind === 'pglite') await dropToServiceRole(opened.db);
     const redis = await openRedisFromConfig(config, { connectionName: 'controlplane-dev', logger: log });
     if (redis) toClose.push(redis);
     const subscriber = redis ? await openRedisFromConfig(config, { connectionName: 'controlplane-dev-wake', logger: log }) : undefined;

@@ -4,6 +4,7 @@ import type { Database } from '../storage/index.js';
 import { findApiKeyCredential, hashApiKey, parseApiKey, signingPublicKeyFrom, touchApiKey, type ApiKeyCredential } from './api-keys.js';
 import type { DependencyGuard } from './dependency-guard.js';
 import { isPlatformAdmin, type GatewayPrincipal } from './rbac.js';
+import { asSystem } from '../storage/data-scope.js';
 
 /** Why authentication failed: for the audit log and metrics only, never for the client. */
 export type AuthFailureReason = 'malformed' | 'unknown_key' | 'wrong_secret' | 'revoked' | 'expired' | 'tenant_suspended';
@@ -41,7 +42,7 @@ export class ApiKeyAuthenticator {
 
   async authenticate(presented: string): Promise<AuthOutcome> {
     const parsed = parseApiKey(presented);
-    const credential = parsed ? await this.o.guard.run(() => findApiKeyCredential(this.o.db, parsed.prefix)) : undefined;
+    const credential = parsed ? await this.o.guard.run(() => asSystem('look up an API key by its prefix', () => findApiKeyCredential(this.o.db, parsed.prefix))) : undefined;
     const actual = hashApiKey(presented);
     const matches = timingSafeEqual(actual, credential?.secretHash.length === 32 ? credential.secretHash : DUMMY_HASH);
     if (!parsed) return { ok: false, reason: 'malformed' };
@@ -80,7 +81,7 @@ export class ApiKeyAuthenticator {
     const due = c.lastUsedAt === null || Date.now() - c.lastUsedAt.getTime() >= this.o.lastUsedIntervalSeconds * 1000;
     if (!due || this.#touchingIds.has(c.id)) return;
     this.#touchingIds.add(c.id);
-    const p = touchApiKey(this.o.db, c.id, this.o.lastUsedIntervalSeconds)
+    const p = asSystem('record API key use', () => touchApiKey(this.o.db, c.id, this.o.lastUsedIntervalSeconds))
       .catch((err: unknown) => this.o.logger.warn({ err, keyId: c.id }, 'could not record API key use'))
       .finally(() => {
         this.#touching.delete(p);

@@ -44,6 +44,7 @@ import {
 import { authorize, type GatewayPrincipal } from './rbac.js';
 import { ROUTES, type RouteId, type RouteSpec, type UpstreamService } from './route-table.js';
 import { Upstream, type UpstreamTarget } from './upstream.js';
+import { enterSystem, enterTenant } from '../storage/data-scope.js';
 
 export const GATEWAY_SERVICE = 'gateway';
 
@@ -258,6 +259,10 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     const p = outcome.principal;
     req.principal = p;
     req.ctx.principal = { kind: 'apikey', id: p.keyId, tenantId: p.tenantId };
+    // From here on the request's queries see only its tenant's rows; a platform administrator's
+    // requests manage tenants and so see them all.
+    if (p.platformAdmin) enterSystem('platform administrator');
+    else enterTenant(p.tenantId);
     // Limits before the role check: refused requests cost a key its tokens too, so a key cannot
     // flood the audit log with access.denied events faster than it may make requests.
     const tenantRule: RateRule = {

@@ -10,6 +10,7 @@ import {
   type Logger,
   type RequestContext,
 } from '@controlplane/platform';
+import { newScopeHolder, openRequestScope } from '../storage/data-scope.js';
 import { httpErrorFrom } from './error-mapping.js';
 import { parseJsonBody } from './json-body.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -17,6 +18,8 @@ import { SECURITY_HEADERS } from './security-headers.js';
 declare module 'fastify' {
   interface FastifyRequest {
     ctx: RequestContext;
+    /** This request's data scope (storage/data-scope.ts): no tenant until the caller is known. */
+    dataScope: object;
   }
 }
 
@@ -95,11 +98,13 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     };
     reply.headers(SECURITY_HEADERS);
     reply.header(CORRELATION_HEADER, req.id);
-    // Every continuation of this request (hooks, handler, awaited work) runs inside the context.
-    runWithContext(req.ctx, done);
+    req.dataScope = newScopeHolder();
+    // Every continuation of this request (hooks, handler, awaited work) runs inside the context,
+    // and in a data scope that sees no tenant's rows until authentication names the tenant.
+    runWithContext(req.ctx, () => openRequestScope(req.dataScope, done));
   });
   // Body parsing runs on socket events outside the context; re-enter it before validation.
-  app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, done));
+  app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, () => openRequestScope(req.dataScope, done)));
 
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info(

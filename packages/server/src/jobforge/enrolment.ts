@@ -4,6 +4,7 @@ import { buildSpiffeId, signCsr, type CertificateAuthority, type Logger } from '
 import type { Database } from '../storage/index.js';
 import { consumeJoinToken } from './join-tokens.js';
 import type { RunnerRegistry } from './runner-registry.js';
+import { asSystem, withTenant } from '../storage/data-scope.js';
 
 export interface EnrolmentResult {
   runnerId: string;
@@ -34,28 +35,32 @@ export class EnrolmentService {
   constructor(private readonly o: EnrolmentOptions) {}
 
   async enroll(p: { joinToken: string; csrPem: string; name: string }): Promise<EnrolmentResult> {
-    const runnerId = randomUUID();
-    return this.o.db.transaction(async (tx) => {
-      // Consumed inside the transaction: if signing fails, the token is not used up.
-      const grant = await consumeJoinToken(tx, p.joinToken, runnerId);
-      await this.o.registry.create(tx, { id: runnerId, tenantId: grant.tenantId, pool: grant.pool, name: p.name });
-      const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runnerId);
-      const signed = await this.#sign(p.csrPem, spiffeId, grant.tenantId, grant.pool);
-      await this.o.registry.recordCertificate(tx, runnerId, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
-      this.o.logger.info({ runnerId, tenantId: grant.tenantId, pool: grant.pool, joinTokenId: grant.id }, 'runner enrolled');
-      return { runnerId, spiffeId, tenantId: grant.tenantId, pool: grant.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
+    return asSystem('enrol a runner with a join token', async () => {
+      const runnerId = randomUUID();
+      return this.o.db.transaction(async (tx) => {
+        // Consumed inside the transaction: if signing fails, the token is not used up.
+        const grant = await consumeJoinToken(tx, p.joinToken, runnerId);
+        await this.o.registry.create(tx, { id: runnerId, tenantId: grant.tenantId, pool: grant.pool, name: p.name });
+        const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runnerId);
+        const signed = await this.#sign(p.csrPem, spiffeId, grant.tenantId, grant.pool);
+        await this.o.registry.recordCertificate(tx, runnerId, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
+        this.o.logger.info({ runnerId, tenantId: grant.tenantId, pool: grant.pool, joinTokenId: grant.id }, 'runner enrolled');
+        return { runnerId, spiffeId, tenantId: grant.tenantId, pool: grant.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
+      });
     });
   }
 
   /** A new certificate for a runner that still holds a valid, unrevoked one. */
   async renew(runner: { id: string; tenantId: string; pool: string }, csrPem: string): Promise<EnrolmentResult> {
-    return this.o.db.transaction(async (tx) => {
-      const rec = await this.o.registry.get(tx, runner.id);
-      if (!rec || rec.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
-      const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runner.id);
-      const signed = await this.#sign(csrPem, spiffeId, rec.tenant_id, rec.pool);
-      await this.o.registry.recordCertificate(tx, runner.id, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
-      return { runnerId: runner.id, spiffeId, tenantId: rec.tenant_id, pool: rec.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
+    return withTenant(runner.tenantId, async () => {
+      return this.o.db.transaction(async (tx) => {
+        const rec = await this.o.registry.get(tx, runner.id);
+        if (!rec || rec.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
+        const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runner.id);
+        const signed = await this.#sign(csrPem, spiffeId, rec.tenant_id, rec.pool);
+        await this.o.registry.recordCertificate(tx, runner.id, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
+        return { runnerId: runner.id, spiffeId, tenantId: rec.tenant_id, pool: rec.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
+      });
     });
   }
 

@@ -24,6 +24,7 @@ import { registerAuditHook } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import { RunnerRegistry } from './runner-registry.js';
 import { EnrollRequest, parseOrThrow } from '@controlplane/contracts';
+import { withTenant } from '../storage/data-scope.js';
 
 export interface JobforgeServerOptions {
   db: Database;
@@ -123,7 +124,10 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     trustDomain: o.trustDomain,
     verifyPeer: async (p) => {
       if (p.kind === 'service') return true;
-      if (p.kind === 'runner') return registry.isCertificateUsable(o.db, p.id, p.serialNumber);
+      if (p.kind === 'runner') {
+        if (!p.tenantId || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.tenantId)) return false;
+        return withTenant(p.tenantId, () => registry.isCertificateUsable(o.db, p.id, p.serialNumber));
+      }
       return false;
     },
     onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),

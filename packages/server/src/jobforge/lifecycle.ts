@@ -22,6 +22,7 @@ import { DEFAULT_POOL, type JobTypeRegistry } from './job-types.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { decideRetry } from './retry-policy.js';
 import { checkJobQuota, getTenantQuotas, payloadBytesOf, runningJobHeadroom, type TenantQuotas } from '../tenancy/index.js';
+import { asSystem, withTenant } from '../storage/data-scope.js';
 
 const QUOTA_CACHE_MS = 2_000;
 
@@ -125,167 +126,185 @@ export class JobService {
 
   /** Submits many jobs in one transaction: all are accepted or none. */
   async submitMany(tenantId: string, actor: string | null, bodies: readonly unknown[], batch = true): Promise<JobResponse[]> {
-    if (bodies.length === 0) throw new ValidationError([{ path: 'jobs', message: 'must contain at least one job' }]);
-    if (bodies.length > this.#maxBatch) throw new ValidationError([{ path: 'jobs', message: `must contain at most ${this.#maxBatch} jobs` }]);
-    const requests = bodies.map((b, i) => parseOrThrow(JobRequest, b, batch ? ['jobs', i] : []));
-    const ids = new Set<string>();
-    requests.forEach((r, i) => {
-      if (ids.has(r.id)) throw new ValidationError([{ path: batch ? `jobs[${i}].id` : 'id', message: 'duplicates another job in this batch' }]);
-      ids.add(r.id);
-    });
+    return withTenant(tenantId, async () => {
+      if (bodies.length === 0) throw new ValidationError([{ path: 'jobs', message: 'must contain at least one job' }]);
+      if (bodies.length > this.#maxBatch) throw new ValidationError([{ path: 'jobs', message: `must contain at most ${this.#maxBatch} jobs` }]);
+      const requests = bodies.map((b, i) => parseOrThrow(JobRequest, b, batch ? ['jobs', i] : []));
+      const ids = new Set<string>();
+      requests.forEach((r, i) => {
+        if (ids.has(r.id)) throw new ValidationError([{ path: batch ? `jobs[${i}].id` : 'id', message: 'duplicates another job in this batch' }]);
+        ids.add(r.id);
+      });
 
-    const now = Date.now();
-    const contracts = await this.o.jobTypes.getManyCached(this.o.db, tenantId, requests.map((r) => r.type));
-    const newJobs: NewJob[] = requests.map((request, i) => {
-      const prefix = batch ? `jobs[${i}].` : '';
-      const contract = contracts.get(request.type);
-      this.o.jobTypes.validateInput(contract, request.payload.data, `${prefix}payload.data`);
-      if (request.metadata.expiresAt && Date.parse(request.metadata.expiresAt) <= now) {
-        throw new ValidationError([{ path: `${prefix}metadata.expiresAt`, message: 'is in the past' }]);
-      }
-      const scheduled = request.metadata.scheduledAt ? Date.parse(request.metadata.scheduledAt) : now;
-      return {
-        tenantId,
-        request,
-        requestDigest: canonicalHash(request),
-        pool: contract?.pool ?? DEFAULT_POOL,
-        runAt: new Date(Math.max(now, scheduled)),
-        submittedBy: actor,
-      };
-    });
+      const now = Date.now();
+      const contracts = await this.o.jobTypes.getManyCached(this.o.db, tenantId, requests.map((r) => r.type));
+      const newJobs: NewJob[] = requests.map((request, i) => {
+        const prefix = batch ? `jobs[${i}].` : '';
+        const contract = contracts.get(request.type);
+        this.o.jobTypes.validateInput(contract, request.payload.data, `${prefix}payload.data`);
+        if (request.metadata.expiresAt && Date.parse(request.metadata.expiresAt) <= now) {
+          throw new ValidationError([{ path: `${prefix}metadata.expiresAt`, message: 'is in the past' }]);
+        }
+        const scheduled = request.metadata.scheduledAt ? Date.parse(request.metadata.scheduledAt) : now;
+        return {
+          tenantId,
+          request,
+          requestDigest: canonicalHash(request),
+          pool: contract?.pool ?? DEFAULT_POOL,
+          runAt: new Date(Math.max(now, scheduled)),
+          submittedBy: actor,
+        };
+      });
 
-    const quotas = await this.#quotas(tenantId);
-    const largestPayload = Math.max(...requests.map((r) => payloadBytesOf(r.payload)));
-    const counted = quotas.maxQueuedJobs !== null;
-    // One job is one statement, atomic on its own; a batch needs a transaction so that a
-    // conflict on any id leaves none of the others inserted, and so does a counted quota (its
-    // per-tenant lock must be held until the insert commits).
-    const single = newJobs.length === 1 && !counted;
-    const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(this.o.db) : this.o.db.transaction(fn));
-    const { rows, inserted } = await run(async (tx) => {
-      if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
-      // Single submissions arriving together share one INSERT (one WAL flush for all of them):
-      // under load that is what keeps individual submits from queueing behind each commit.
-      const inserted = single ? await this.#insertCoalesced(newJobs[0]!) : await this.o.store.insertJobs(tx, newJobs);
-      const insertedIds = new Set(inserted.map((r) => r.id));
-      const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
-      const byId = new Map(inserted.map((r) => [r.id, r]));
-      if (existing.length > 0) {
-        for (const row of await this.o.store.getJobs(tx, tenantId, existing.map((j) => j.request.id))) byId.set(row.id, row);
-        for (const j of existing) {
-          const row = byId.get(j.request.id);
-          // Same id, same request: the earlier submission stands (idempotent). Different request: conflict.
-          if (!row || row.request_digest !== j.requestDigest) {
-            throw new AppError('IDEMPOTENCY_CONFLICT', { params: { id: j.request.id } });
+      const quotas = await this.#quotas(tenantId);
+      const largestPayload = Math.max(...requests.map((r) => payloadBytesOf(r.payload)));
+      const counted = quotas.maxQueuedJobs !== null;
+      // One job is one statement, atomic on its own; a batch needs a transaction so that a
+      // conflict on any id leaves none of the others inserted, and so does a counted quota (its
+      // per-tenant lock must be held until the insert commits).
+      const single = newJobs.length === 1 && !counted;
+      const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(this.o.db) : this.o.db.transaction(fn));
+      const { rows, inserted } = await run(async (tx) => {
+        if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
+        // Single submissions arriving together share one INSERT (one WAL flush for all of them):
+        // under load that is what keeps individual submits from queueing behind each commit.
+        const inserted = single ? await this.#insertCoalesced(newJobs[0]!) : await this.o.store.insertJobs(tx, newJobs);
+        const insertedIds = new Set(inserted.map((r) => r.id));
+        const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
+        const byId = new Map(inserted.map((r) => [r.id, r]));
+        if (existing.length > 0) {
+          for (const row of await this.o.store.getJobs(tx, tenantId, existing.map((j) => j.request.id))) byId.set(row.id, row);
+          for (const j of existing) {
+            const row = byId.get(j.request.id);
+            // Same id, same request: the earlier submission stands (idempotent). Different request: conflict.
+            if (!row || row.request_digest !== j.requestDigest) {
+              throw new AppError('IDEMPOTENCY_CONFLICT', { params: { id: j.request.id } });
+            }
           }
         }
-      }
-      return { rows: newJobs.map((j) => byId.get(j.request.id)!), inserted };
+        return { rows: newJobs.map((j) => byId.get(j.request.id)!), inserted };
+      });
+      await this.#enqueue(inserted.map(readyEntryOf));
+      for (const r of inserted) this.#emit(r, 'job.queued');
+      return rows.map(toJobResponse);
     });
-    await this.#enqueue(inserted.map(readyEntryOf));
-    for (const r of inserted) this.#emit(r, 'job.queued');
-    return rows.map(toJobResponse);
   }
 
   // ---------------------------------------------------------------- reads
 
   async get(tenantId: string, id: string): Promise<JobResponse> {
-    const row = await this.o.store.getJob(this.o.db, tenantId, id);
-    if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
-    return toJobResponse(row);
+    return withTenant(tenantId, async () => {
+      const row = await this.o.store.getJob(this.o.db, tenantId, id);
+      if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+      return toJobResponse(row);
+    });
   }
 
   async getRow(tenantId: string, id: string): Promise<JobRow> {
-    const row = await this.o.store.getJob(this.o.db, tenantId, id);
-    if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
-    return row;
+    return withTenant(tenantId, async () => {
+      const row = await this.o.store.getJob(this.o.db, tenantId, id);
+      if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+      return row;
+    });
   }
 
   async list(tenantId: string, filter: ListJobsFilter): Promise<JobRow[]> {
-    return this.o.store.listJobs(this.o.db, tenantId, filter);
+    return withTenant(tenantId, async () => {
+      return this.o.store.listJobs(this.o.db, tenantId, filter);
+    });
   }
 
   async events(tenantId: string, jobId: string, afterSeq: string): Promise<StoredJobEvent[]> {
-    return this.o.store.listEvents(this.o.db, tenantId, jobId, afterSeq);
+    return withTenant(tenantId, async () => {
+      return this.o.store.listEvents(this.o.db, tenantId, jobId, afterSeq);
+    });
   }
 
   async attempts(tenantId: string, jobId: string): Promise<Record<string, unknown>[]> {
-    return this.o.store.listAttempts(this.o.db, tenantId, jobId);
+    return withTenant(tenantId, async () => {
+      return this.o.store.listAttempts(this.o.db, tenantId, jobId);
+    });
   }
 
   // ---------------------------------------------------------------- operator actions
 
   async cancel(tenantId: string, id: string): Promise<JobResponse> {
-    let removed: ReadyEntry | undefined;
-    const row = await this.o.db.transaction(async (tx) => {
-      const row = await this.o.store.getJob(tx, tenantId, id, true);
-      if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
-      switch (row.status) {
-        case 'pending':
-        case 'queued':
-        case 'retrying': {
-          const done = await this.o.store.markTerminal(tx, tenantId, id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
-          await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled', { by: 'operator' })]);
-          removed = readyEntryOf(row);
-          return done;
+    return withTenant(tenantId, async () => {
+      let removed: ReadyEntry | undefined;
+      const row = await this.o.db.transaction(async (tx) => {
+        const row = await this.o.store.getJob(tx, tenantId, id, true);
+        if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+        switch (row.status) {
+          case 'pending':
+          case 'queued':
+          case 'retrying': {
+            const done = await this.o.store.markTerminal(tx, tenantId, id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+            await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled', { by: 'operator' })]);
+            removed = readyEntryOf(row);
+            return done;
+          }
+          case 'running':
+            // The runner learns of it on its next heartbeat and stops the handler; the job becomes
+            // `cancelled` when the runner reports back or its lease runs out.
+            await this.o.store.requestCancel(tx, tenantId, id);
+            return (await this.o.store.getJob(tx, tenantId, id))!;
+          case 'cancelled':
+            return row;
+          default:
+            throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'queued, retrying or running' } });
         }
-        case 'running':
-          // The runner learns of it on its next heartbeat and stops the handler; the job becomes
-          // `cancelled` when the runner reports back or its lease runs out.
-          await this.o.store.requestCancel(tx, tenantId, id);
-          return (await this.o.store.getJob(tx, tenantId, id))!;
-        case 'cancelled':
-          return row;
-        default:
-          throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'queued, retrying or running' } });
+      });
+      if (removed) {
+        await this.o.queue.remove([removed]).catch((err: unknown) => this.o.logger.warn({ err }, 'queue remove failed; the stale entry will be skipped at claim'));
+        this.#emit(row, 'job.cancelled');
       }
+      return toJobResponse(row);
     });
-    if (removed) {
-      await this.o.queue.remove([removed]).catch((err: unknown) => this.o.logger.warn({ err }, 'queue remove failed; the stale entry will be skipped at claim'));
-      this.#emit(row, 'job.cancelled');
-    }
-    return toJobResponse(row);
   }
 
   /** Re-drives a failed (dead-lettered) or cancelled job with a fresh retry budget. */
   async retry(tenantId: string, id: string): Promise<JobResponse> {
-    const row = await this.o.db.transaction(async (tx) => {
-      const row = await this.o.store.getJob(tx, tenantId, id, true);
-      if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
-      if (row.status !== 'failed' && row.status !== 'cancelled') {
-        throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'failed or cancelled' } });
-      }
-      const next = await this.o.store.requeue(tx, tenantId, id);
-      await this.o.store.appendEvents(tx, [ev(next, 'job.queued', { redrive: true })]);
-      return next;
+    return withTenant(tenantId, async () => {
+      const row = await this.o.db.transaction(async (tx) => {
+        const row = await this.o.store.getJob(tx, tenantId, id, true);
+        if (!row) throw new AppError('JOB_NOT_FOUND', { params: { jobId: id } });
+        if (row.status !== 'failed' && row.status !== 'cancelled') {
+          throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'failed or cancelled' } });
+        }
+        const next = await this.o.store.requeue(tx, tenantId, id);
+        await this.o.store.appendEvents(tx, [ev(next, 'job.queued', { redrive: true })]);
+        return next;
+      });
+      await this.#enqueue([readyEntryOf(row)]);
+      this.#emit(row, 'job.queued');
+      return toJobResponse(row);
     });
-    await this.#enqueue([readyEntryOf(row)]);
-    this.#emit(row, 'job.queued');
-    return toJobResponse(row);
   }
 
   // ---------------------------------------------------------------- runner protocol
 
   /** Long-polls for up to `max` jobs of the runner's tenant, pool and registered types. */
   async claim(runner: RunnerIdentity, opts: ClaimOptions): Promise<JobEnvelope[]> {
-    const registered = new Set(runner.jobTypes);
-    const types = opts.types ? opts.types.filter((t) => registered.has(t)) : [...registered];
-    if (types.length === 0) return [];
-    const wanted = Math.max(1, Math.min(opts.max, 500));
-    const deadline = Date.now() + Math.max(0, Math.min(opts.waitMs, 60_000));
-    for (;;) {
-      // A tenant over its running-jobs quota gets nothing now; its jobs wait their turn.
-      const limited = (await this.#quotas(runner.tenantId)).maxRunningJobs !== null;
-      const max = limited ? Math.min(wanted, await runningJobHeadroom(this.o.db, runner.tenantId)) : wanted;
-      const rows = max > 0 ? await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } }) : [];
-      if (rows.length > 0) {
-        for (const r of rows) this.#emit(r, 'job.started');
-        return rows.map(envelopeOf);
+    return withTenant(runner.tenantId, async () => {
+      const registered = new Set(runner.jobTypes);
+      const types = opts.types ? opts.types.filter((t) => registered.has(t)) : [...registered];
+      if (types.length === 0) return [];
+      const wanted = Math.max(1, Math.min(opts.max, 500));
+      const deadline = Date.now() + Math.max(0, Math.min(opts.waitMs, 60_000));
+      for (;;) {
+        // A tenant over its running-jobs quota gets nothing now; its jobs wait their turn.
+        const limited = (await this.#quotas(runner.tenantId)).maxRunningJobs !== null;
+        const max = limited ? Math.min(wanted, await runningJobHeadroom(this.o.db, runner.tenantId)) : wanted;
+        const rows = max > 0 ? await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } }) : [];
+        if (rows.length > 0) {
+          for (const r of rows) this.#emit(r, 'job.started');
+          return rows.map(envelopeOf);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || opts.signal?.aborted) return [];
+        await this.o.queue.waitForWork(runner.tenantId, runner.pool, left, opts.signal);
       }
-      const left = deadline - Date.now();
-      if (left <= 0 || opts.signal?.aborted) return [];
-      await this.o.queue.waitForWork(runner.tenantId, runner.pool, left, opts.signal);
-    }
+    });
   }
 
   /** Extends the runner's leases; answers which of its jobs are cancelled or no longer its own. */
@@ -295,28 +314,32 @@ export class JobService {
    * by the shutdown); they are handed back now instead of waiting for their leases to run out.
    */
   async heartbeat(runner: RunnerIdentity, leases: readonly LeaseRef[], options: { draining?: boolean } = {}): Promise<{ extended: string[]; cancel: string[]; lost: string[]; leaseExpiresAt: string }> {
-    const extended = await this.o.store.extendLeases(this.o.db, runner.tenantId, runner.id, leases, this.leaseMs);
-    const ok = new Set(extended.map((e) => e.id));
-    if (options.draining) {
-      const listed = new Set(leases.map((l) => l.jobId));
-      for (const held of await this.o.store.leasesOf(this.o.db, runner.tenantId, runner.id)) {
-        if (!listed.has(held.jobId)) await this.release(runner, held).catch(() => undefined);
+    return withTenant(runner.tenantId, async () => {
+      const extended = await this.o.store.extendLeases(this.o.db, runner.tenantId, runner.id, leases, this.leaseMs);
+      const ok = new Set(extended.map((e) => e.id));
+      if (options.draining) {
+        const listed = new Set(leases.map((l) => l.jobId));
+        for (const held of await this.o.store.leasesOf(this.o.db, runner.tenantId, runner.id)) {
+          if (!listed.has(held.jobId)) await this.release(runner, held).catch(() => undefined);
+        }
       }
-    }
-    return {
-      extended: [...ok],
-      cancel: extended.filter((e) => e.cancel_requested).map((e) => e.id),
-      lost: leases.filter((l) => !ok.has(l.jobId)).map((l) => l.jobId),
-      leaseExpiresAt: new Date(Date.now() + this.leaseMs).toISOString(),
-    };
+      return {
+        extended: [...ok],
+        cancel: extended.filter((e) => e.cancel_requested).map((e) => e.id),
+        lost: leases.filter((l) => !ok.has(l.jobId)).map((l) => l.jobId),
+        leaseExpiresAt: new Date(Date.now() + this.leaseMs).toISOString(),
+      };
+    });
   }
 
   async progress(runner: RunnerIdentity, ref: LeaseRef, data: { pct?: number | undefined; message?: string | undefined }): Promise<{ cancel: boolean }> {
-    return this.o.db.transaction(async (tx) => {
-      const row = await this.#leased(tx, runner, ref);
-      await this.o.store.appendEvents(tx, [ev(row, 'job.progress', { ...(data.pct !== undefined ? { pct: data.pct } : {}), ...(data.message ? { message: data.message } : {}) })]);
-      this.#emit(row, 'job.progress');
-      return { cancel: row.cancel_requested_at !== null };
+    return withTenant(runner.tenantId, async () => {
+      return this.o.db.transaction(async (tx) => {
+        const row = await this.#leased(tx, runner, ref);
+        await this.o.store.appendEvents(tx, [ev(row, 'job.progress', { ...(data.pct !== undefined ? { pct: data.pct } : {}), ...(data.message ? { message: data.message } : {}) })]);
+        this.#emit(row, 'job.progress');
+        return { cancel: row.cancel_requested_at !== null };
+      });
     });
   }
 
@@ -332,58 +355,60 @@ export class JobService {
    * runner uses. Each item is judged on its own; one refused item does not fail the others.
    */
   async completeMany(runner: RunnerIdentity, items: ReadonlyArray<CompletionItem>): Promise<Array<OutcomeAck | { jobId: string; error: AppError }>> {
-    if (items.length === 0) return [];
-    const results = new Map<string, OutcomeAck | { jobId: string; error: AppError }>();
-    // Fast path: the runner told us the attempt and type it was leased, so the signature and the
-    // output schema can be checked before touching the database, and one statement (whose WHERE
-    // re-checks lease, token, attempt and type) records every good outcome. Anything else —
-    // no attempt/type given, an output that fails its schema, a lease no longer held — takes the
-    // locking path below.
-    const slow: CompletionItem[] = [];
-    const fast: Array<{ item: CompletionItem; attempt: number }> = [];
-    const contracts = await this.o.jobTypes.getManyCached(this.o.db, runner.tenantId, [...new Set(items.flatMap((i) => (i.type ? [i.type] : [])))]);
-    for (const item of items) {
-      if (item.attempt === undefined || item.type === undefined) {
-        slow.push(item);
-        continue;
+    return withTenant(runner.tenantId, async () => {
+      if (items.length === 0) return [];
+      const results = new Map<string, OutcomeAck | { jobId: string; error: AppError }>();
+      // Fast path: the runner told us the attempt and type it was leased, so the signature and the
+      // output schema can be checked before touching the database, and one statement (whose WHERE
+      // re-checks lease, token, attempt and type) records every good outcome. Anything else —
+      // no attempt/type given, an output that fails its schema, a lease no longer held — takes the
+      // locking path below.
+      const slow: CompletionItem[] = [];
+      const fast: Array<{ item: CompletionItem; attempt: number }> = [];
+      const contracts = await this.o.jobTypes.getManyCached(this.o.db, runner.tenantId, [...new Set(items.flatMap((i) => (i.type ? [i.type] : [])))]);
+      for (const item of items) {
+        if (item.attempt === undefined || item.type === undefined) {
+          slow.push(item);
+          continue;
+        }
+        try {
+          this.#checkProofFields({ jobId: item.ref.jobId, tenantId: runner.tenantId, attempt: item.attempt, fencingToken: item.ref.fencingToken }, 'completed', item.data, item.proof);
+        } catch (err) {
+          results.set(item.ref.jobId, { jobId: item.ref.jobId, error: err as AppError });
+          continue;
+        }
+        if (this.o.jobTypes.outputProblems(contracts.get(item.type), item.data).length > 0) slow.push(item);
+        else fast.push({ item, attempt: item.attempt });
       }
-      try {
-        this.#checkProofFields({ jobId: item.ref.jobId, tenantId: runner.tenantId, attempt: item.attempt, fencingToken: item.ref.fencingToken }, 'completed', item.data, item.proof);
-      } catch (err) {
-        results.set(item.ref.jobId, { jobId: item.ref.jobId, error: err as AppError });
-        continue;
+      if (fast.length > 0) {
+        const now = Date.now();
+        const done = new Set(
+          await this.o.store.recordCompletionsIfLeased(
+            this.o.db,
+            runner.tenantId,
+            runner.id,
+            fast.map(({ item, attempt }) => ({
+              id: item.ref.jobId,
+              leaseId: item.ref.leaseId,
+              fencingToken: item.ref.fencingToken,
+              type: item.type!,
+              attempt,
+              runnerId: runner.id,
+              signature: item.proof?.signature ?? null,
+              certFingerprint: item.proof?.certFingerprint ?? null,
+              result: this.#successResult(runner, attempt, item, now, undefined),
+            })),
+          ),
+        );
+        for (const { item } of fast) {
+          if (done.has(item.ref.jobId)) results.set(item.ref.jobId, { jobId: item.ref.jobId, status: 'completed', duplicate: false });
+          else slow.push(item);
+        }
       }
-      if (this.o.jobTypes.outputProblems(contracts.get(item.type), item.data).length > 0) slow.push(item);
-      else fast.push({ item, attempt: item.attempt });
-    }
-    if (fast.length > 0) {
-      const now = Date.now();
-      const done = new Set(
-        await this.o.store.recordCompletionsIfLeased(
-          this.o.db,
-          runner.tenantId,
-          runner.id,
-          fast.map(({ item, attempt }) => ({
-            id: item.ref.jobId,
-            leaseId: item.ref.leaseId,
-            fencingToken: item.ref.fencingToken,
-            type: item.type!,
-            attempt,
-            runnerId: runner.id,
-            signature: item.proof?.signature ?? null,
-            certFingerprint: item.proof?.certFingerprint ?? null,
-            result: this.#successResult(runner, attempt, item, now, undefined),
-          })),
-        ),
-      );
-      for (const { item } of fast) {
-        if (done.has(item.ref.jobId)) results.set(item.ref.jobId, { jobId: item.ref.jobId, status: 'completed', duplicate: false });
-        else slow.push(item);
-      }
-    }
-    if (slow.length > 0) await this.#completeLocked(runner, slow, results);
-    for (const [id, r] of results) if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
-    return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
+      if (slow.length > 0) await this.#completeLocked(runner, slow, results);
+      for (const [id, r] of results) if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
+      return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
+    });
   }
 
   #successResult(runner: RunnerIdentity, attempt: number, item: CompletionItem, now: number, leasedAt: Date | undefined): JobResult {
@@ -465,78 +490,86 @@ export class JobService {
 
   /** Records a failed attempt: retried per the job's policy, or failed and dead-lettered. */
   async fail(runner: RunnerIdentity, ref: LeaseRef, failure: FailureInput, proof?: ResultProof): Promise<OutcomeAck> {
-    let retryEntry: ReadyEntry | undefined;
-    const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
-      const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
-      if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'failed');
-      this.#checkProof(row, 'failed', failure, proof);
-      const out = await this.#recordFailure(tx, row, failure, runner, false, proof);
-      retryEntry = out.retry;
-      return { jobId: row.id, status: out.row.status, duplicate: false };
+    return withTenant(runner.tenantId, async () => {
+      let retryEntry: ReadyEntry | undefined;
+      const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
+        const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
+        if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'failed');
+        this.#checkProof(row, 'failed', failure, proof);
+        const out = await this.#recordFailure(tx, row, failure, runner, false, proof);
+        retryEntry = out.retry;
+        return { jobId: row.id, status: out.row.status, duplicate: false };
+      });
+      if (retryEntry) await this.#enqueue([retryEntry]);
+      return ack;
     });
-    if (retryEntry) await this.#enqueue([retryEntry]);
-    return ack;
   }
 
   /** A draining runner hands a job back: it is queued again at once without using a retry. */
   async release(runner: RunnerIdentity, ref: LeaseRef): Promise<OutcomeAck> {
-    let entry: ReadyEntry | undefined;
-    const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
-      const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
-      if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'released');
-      await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
-      if (row.cancel_requested_at) {
-        const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
-        await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
-        return { jobId: row.id, status: 'cancelled', duplicate: false };
-      }
-      const next = await this.o.store.releaseLease(tx, row.tenant_id, row.id);
-      await this.o.store.appendEvents(tx, [ev(next, 'job.queued', { released: true })]);
-      entry = readyEntryOf(next);
-      return { jobId: row.id, status: 'queued', duplicate: false };
+    return withTenant(runner.tenantId, async () => {
+      let entry: ReadyEntry | undefined;
+      const ack = await this.o.db.transaction(async (tx): Promise<OutcomeAck> => {
+        const row = await this.o.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
+        if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'released');
+        await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
+        if (row.cancel_requested_at) {
+          const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+          await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
+          return { jobId: row.id, status: 'cancelled', duplicate: false };
+        }
+        const next = await this.o.store.releaseLease(tx, row.tenant_id, row.id);
+        await this.o.store.appendEvents(tx, [ev(next, 'job.queued', { released: true })]);
+        entry = readyEntryOf(next);
+        return { jobId: row.id, status: 'queued', duplicate: false };
+      });
+      if (entry) await this.#enqueue([entry]);
+      return ack;
     });
-    if (entry) await this.#enqueue([entry]);
-    return ack;
   }
 
   // ---------------------------------------------------------------- periodic duties
 
   /** Retries or fails running jobs whose lease ran out (their runner died or hung). */
   async reapExpiredLeases(limit = 500): Promise<number> {
-    const retries: ReadyEntry[] = [];
-    const n = await this.o.db.transaction(async (tx) => {
-      const rows = await this.o.store.lockExpiredLeases(tx, limit);
-      for (const row of rows) {
-        await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'lease_expired', null);
-        if (row.cancel_requested_at) {
-          const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
-          await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
-          continue;
+    return asSystem('reap expired leases', async () => {
+      const retries: ReadyEntry[] = [];
+      const n = await this.o.db.transaction(async (tx) => {
+        const rows = await this.o.store.lockExpiredLeases(tx, limit);
+        for (const row of rows) {
+          await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'lease_expired', null);
+          if (row.cancel_requested_at) {
+            const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+            await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
+            continue;
+          }
+          const out = await this.#recordFailure(tx, row, { category: 'RUNNER_ERROR', code: 'LEASE_EXPIRED', message: 'The runner holding the job stopped renewing its lease.', retryable: true }, undefined, true);
+          if (out.retry) retries.push(out.retry);
         }
-        const out = await this.#recordFailure(tx, row, { category: 'RUNNER_ERROR', code: 'LEASE_EXPIRED', message: 'The runner holding the job stopped renewing its lease.', retryable: true }, undefined, true);
-        if (out.retry) retries.push(out.retry);
-      }
-      return rows.length;
+        return rows.length;
+      });
+      await this.#enqueue(retries);
+      if (n > 0) this.o.logger.info({ count: n }, 'reclaimed expired leases');
+      return n;
     });
-    await this.#enqueue(retries);
-    if (n > 0) this.o.logger.info({ count: n }, 'reclaimed expired leases');
-    return n;
   }
 
   /** Fails waiting jobs whose expiresAt has passed. */
   async expireJobs(limit = 500): Promise<number> {
-    const removed: ReadyEntry[] = [];
-    const n = await this.o.db.transaction(async (tx) => {
-      const rows = await this.o.store.lockExpiredJobs(tx, limit);
-      for (const row of rows) {
-        const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'failed', this.#envelope('JOB_EXPIRED'), null, true);
-        await this.o.store.appendEvents(tx, [ev(done, 'job.expired')]);
-        removed.push(readyEntryOf(row));
-      }
-      return rows.length;
+    return asSystem('expire jobs', async () => {
+      const removed: ReadyEntry[] = [];
+      const n = await this.o.db.transaction(async (tx) => {
+        const rows = await this.o.store.lockExpiredJobs(tx, limit);
+        for (const row of rows) {
+          const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'failed', this.#envelope('JOB_EXPIRED'), null, true);
+          await this.o.store.appendEvents(tx, [ev(done, 'job.expired')]);
+          removed.push(readyEntryOf(row));
+        }
+        return rows.length;
+      });
+      if (removed.length) await this.o.queue.remove(removed).catch(() => undefined);
+      return n;
     });
-    if (removed.length) await this.o.queue.remove(removed).catch(() => undefined);
-    return n;
   }
 
   // ---------------------------------------------------------------- internals
@@ -581,18 +614,27 @@ export class JobService {
       this.#coalesceScheduled = true;
       setImmediate(() => this.#flushCoalesced());
     }
-    this.o.store.insertJobs(this.o.db, now.map((b) => b.job)).then(
-      (rows) => {
-        const byKey = new Map(rows.map((r) => [`${r.tenant_id}\u0000${r.id}`, r]));
-        for (const b of now) {
-          const row = byKey.get(`${b.job.tenantId}\u0000${b.job.request.id}`);
-          b.resolve(row ? [row] : []);
-        }
-      },
-      (err: unknown) => {
-        for (const b of now) b.reject(err);
-      },
-    );
+    // One statement per tenant: each runs in its own tenant's data scope.
+    const byTenant = new Map<string, typeof now>();
+    for (const b of now) {
+      const group = byTenant.get(b.job.tenantId);
+      if (group) group.push(b);
+      else byTenant.set(b.job.tenantId, [b]);
+    }
+    for (const [tenantId, group] of byTenant) {
+      withTenant(tenantId, () => this.o.store.insertJobs(this.o.db, group.map((b) => b.job))).then(
+        (rows) => {
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          for (const b of group) {
+            const row = byId.get(b.job.request.id);
+            b.resolve(row ? [row] : []);
+          }
+        },
+        (err: unknown) => {
+          for (const b of group) b.reject(err);
+        },
+      );
+    }
   }
 
   readonly #quotaCache = new Map<string, { at: number; quotas: TenantQuotas }>();

@@ -3,6 +3,7 @@ import { isEncrypted, requestJson, type FieldCipher, type Logger } from '@contro
 import { JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobResult } from '@controlplane/contracts';
+import { asSystem } from '../storage/data-scope.js';
 
 export interface TruthcoreTarget {
   url: string;
@@ -61,46 +62,50 @@ export class ResultOutboxDeliverer {
    * idempotent on tenant, job and attempt, so such a re-delivery records nothing twice.
    */
   async deliverBatch(): Promise<number> {
-    const rows = await this.db.transaction(async (tx) => {
-      const rows = await this.#lockPending(tx);
-      if (rows.length > 0) {
-        await tx.query(`update result_outbox set next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) where id = any($1::bigint[])`, [
-          rows.map((r) => r.id),
-          CLAIM_MS,
-        ]);
+    return asSystem('deliver results to TruthCore', async () => {
+      const rows = await this.db.transaction(async (tx) => {
+        const rows = await this.#lockPending(tx);
+        if (rows.length > 0) {
+          await tx.query(`update result_outbox set next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) where id = any($1::bigint[])`, [
+            rows.map((r) => r.id),
+            CLAIM_MS,
+          ]);
+        }
+        return rows;
+      });
+      let settled = 0;
+      let unreachable = false;
+      for (const row of rows) {
+        if (unreachable) {
+          // TruthCore is down: give the rest of the claimed rows back for the next round.
+          await this.db.query(`update result_outbox set next_attempt_at = now() where id = $1 and delivered_at is null`, [row.id]);
+          continue;
+        }
+        const outcome = await this.#deliver(row);
+        if (outcome === 'delivered') {
+          await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
+          settled++;
+        } else if (outcome === 'rejected') {
+          await this.db.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
+          settled++;
+        } else {
+          const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
+          await this.db.query(
+            `update result_outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
+            [row.id, outcome.error, backoff],
+          );
+          unreachable = outcome.unreachable;
+        }
       }
-      return rows;
+      return settled;
     });
-    let settled = 0;
-    let unreachable = false;
-    for (const row of rows) {
-      if (unreachable) {
-        // TruthCore is down: give the rest of the claimed rows back for the next round.
-        await this.db.query(`update result_outbox set next_attempt_at = now() where id = $1 and delivered_at is null`, [row.id]);
-        continue;
-      }
-      const outcome = await this.#deliver(row);
-      if (outcome === 'delivered') {
-        await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
-        settled++;
-      } else if (outcome === 'rejected') {
-        await this.db.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
-        settled++;
-      } else {
-        const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
-        await this.db.query(
-          `update result_outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
-          [row.id, outcome.error, backoff],
-        );
-        unreachable = outcome.unreachable;
-      }
-    }
-    return settled;
   }
 
   async pending(q: Sql = this.db): Promise<number> {
-    const res = await q.query<{ n: number }>(`select count(*)::int as n from result_outbox where delivered_at is null and rejected_at is null`);
-    return res.rows[0]!.n;
+    return asSystem('count undelivered results', async () => {
+      const res = await q.query<{ n: number }>(`select count(*)::int as n from result_outbox where delivered_at is null and rejected_at is null`);
+      return res.rows[0]!.n;
+    });
   }
 
   async #lockPending(tx: Sql): Promise<PendingRow[]> {

@@ -1,5 +1,6 @@
 import { BLIND_INDEX_KEY_ID, KeyringError, type DataKeyStore, type WrappedDataKey } from '@controlplane/platform';
 import type { Sql } from '../storage/index.js';
+import { asSystem } from '../storage/data-scope.js';
 
 const DATA_KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -104,20 +105,24 @@ export class PostgresDataKeyStore implements DataKeyStore {
 
   /** Tenants that have a current data key (every tenant with ciphertext), in id order after `after`. */
   async tenantsAfter(after: string | null, limit: number): Promise<string[]> {
-    const res = await this.db.query<{ tenant_id: string }>(
-      `select tenant_id from data_key_current where ($1::text is null or tenant_id > $1) order by tenant_id limit $2`,
-      [after, limit],
-    );
-    return res.rows.map((r) => r.tenant_id);
+    return asSystem('key rotation', async () => {
+      const res = await this.db.query<{ tenant_id: string }>(
+        `select tenant_id from data_key_current where ($1::text is null or tenant_id > $1) order by tenant_id limit $2`,
+        [after, limit],
+      );
+      return res.rows.map((r) => r.tenant_id);
+    });
   }
 
   /** Records wrapped by any KEK other than `kekId`: what a KEK rotation still has to re-wrap. */
   async wrappedByOtherKek(kekId: string, limit: number): Promise<Array<{ tenantId: string; id: string }>> {
-    const res = await this.db.query<{ tenant_id: string; id: string }>(
-      `select tenant_id, id from data_keys where kek_id <> $1 order by tenant_id, id limit $2`,
-      [kekId, limit],
-    );
-    return res.rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+    return asSystem('key rotation', async () => {
+      const res = await this.db.query<{ tenant_id: string; id: string }>(
+        `select tenant_id, id from data_keys where kek_id <> $1 order by tenant_id, id limit $2`,
+        [kekId, limit],
+      );
+      return res.rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+    });
   }
 
   /**
@@ -125,24 +130,28 @@ export class PostgresDataKeyStore implements DataKeyStore {
    * rotation has moved every stored value off it. The records stay: backups may still name them.
    */
   async retireNonCurrent(): Promise<number> {
-    const res = await this.db.query(
-      `update data_keys k set retired_at = now()
-        where k.retired_at is null and k.id <> $1
-          and not exists (select 1 from data_key_current c where c.tenant_id = k.tenant_id and c.key_id = k.id)`,
-      [BLIND_INDEX_KEY_ID],
-    );
-    return res.rowCount;
+    return asSystem('key rotation', async () => {
+      const res = await this.db.query(
+        `update data_keys k set retired_at = now()
+          where k.retired_at is null and k.id <> $1
+            and not exists (select 1 from data_key_current c where c.tenant_id = k.tenant_id and c.key_id = k.id)`,
+        [BLIND_INDEX_KEY_ID],
+      );
+      return res.rowCount;
+    });
   }
 
   async summary(): Promise<DataKeySummary> {
-    const byKek = await this.db.query<{ kek_id: string; n: number }>(`select kek_id, count(*)::int as n from data_keys group by kek_id order by kek_id`);
-    const totals = await this.db.query<{ tenants: number; retired: number }>(
-      `select (select count(*)::int from data_key_current) as tenants, (select count(*)::int from data_keys where retired_at is not null) as retired`,
-    );
-    return {
-      byKek: byKek.rows.map((r) => ({ kekId: r.kek_id, records: r.n })),
-      tenants: totals.rows[0]?.tenants ?? 0,
-      retired: totals.rows[0]?.retired ?? 0,
-    };
+    return asSystem('key summary', async () => {
+      const byKek = await this.db.query<{ kek_id: string; n: number }>(`select kek_id, count(*)::int as n from data_keys group by kek_id order by kek_id`);
+      const totals = await this.db.query<{ tenants: number; retired: number }>(
+        `select (select count(*)::int from data_key_current) as tenants, (select count(*)::int from data_keys where retired_at is not null) as retired`,
+      );
+      return {
+        byKek: byKek.rows.map((r) => ({ kekId: r.kek_id, records: r.n })),
+        tenants: totals.rows[0]?.tenants ?? 0,
+        retired: totals.rows[0]?.retired ?? 0,
+      };
+    });
   }
 }

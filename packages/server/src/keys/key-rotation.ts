@@ -13,6 +13,7 @@ import {
   sensitiveAssertionSql,
   type EncryptedTable,
 } from './encrypted-fields.js';
+import { asSystem } from '../storage/data-scope.js';
 
 /**
  * How long a rotation waits, after making new data keys current, before it sweeps: the default
@@ -162,86 +163,96 @@ export class KeyRotation {
 
   /** Re-wraps every data key (and blind-index root) not yet under the provider's current KEK. Returns how many. */
   async rewrapAll(): Promise<number> {
-    const kekId = this.o.keyring.provider.currentKekId();
-    let total = 0;
-    for (;;) {
-      const records = await this.o.store.wrappedByOtherKek(kekId, this.#batch);
-      if (records.length === 0) return total;
-      for (const r of records) if (await this.o.keyring.rewrapDataKey(r.tenantId, r.id)) total++;
-      this.o.logger?.info({ kekId, rewrapped: total }, 'data keys re-wrapped under the current KEK');
-    }
+    return asSystem('key rotation', async () => {
+      const kekId = this.o.keyring.provider.currentKekId();
+      let total = 0;
+      for (;;) {
+        const records = await this.o.store.wrappedByOtherKek(kekId, this.#batch);
+        if (records.length === 0) return total;
+        for (const r of records) if (await this.o.keyring.rewrapDataKey(r.tenantId, r.id)) total++;
+        this.o.logger?.info({ kekId, rewrapped: total }, 'data keys re-wrapped under the current KEK');
+      }
+    });
   }
 
   /** Starts a data-key rotation run; the keys change at its first step. */
   async start(startedBy: string | null = null): Promise<RotationRun> {
-    try {
-      const res = await this.o.db.query<RunRow>(`insert into key_rotation_runs (started_by) values ($1) returning ${RUN_COLUMNS}`, [startedBy]);
-      return toRun(res.rows[0]!);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === '23505') {
-        const running = await this.currentRun();
-        throw new RotationInProgressError(running?.id ?? '?');
+    return asSystem('key rotation', async () => {
+      try {
+        const res = await this.o.db.query<RunRow>(`insert into key_rotation_runs (started_by) values ($1) returning ${RUN_COLUMNS}`, [startedBy]);
+        return toRun(res.rows[0]!);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === '23505') {
+          const running = await this.currentRun();
+          throw new RotationInProgressError(running?.id ?? '?');
+        }
+        throw err;
       }
-      throw err;
-    }
+    });
   }
 
   /** The run in progress, if any. */
   async currentRun(q: Sql = this.o.db): Promise<RotationRun | undefined> {
-    const res = await q.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs where status = 'running'`);
-    return res.rows[0] && toRun(res.rows[0]);
+    return asSystem('key rotation', async () => {
+      const res = await q.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs where status = 'running'`);
+      return res.rows[0] && toRun(res.rows[0]);
+    });
   }
 
   /** The most recent run, finished or not. */
   async latestRun(): Promise<RotationRun | undefined> {
-    const res = await this.o.db.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs order by id desc limit 1`);
-    return res.rows[0] && toRun(res.rows[0]);
+    return asSystem('key rotation', async () => {
+      const res = await this.o.db.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs order by id desc limit 1`);
+      return res.rows[0] && toRun(res.rows[0]);
+    });
   }
 
   /** Does one batch of the run in progress (any process may call it; one at a time gets the run). */
   async step(): Promise<RotationStep> {
-    return this.o.db.transaction(async (tx): Promise<RotationStep> => {
-      const locked = await tx.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs where status = 'running' limit 1 for update skip locked`);
-      const row = locked.rows[0];
-      if (!row) return (await this.currentRun(tx)) ? { state: 'busy' } : { state: 'idle' };
-      const run = toRun(row);
+    return asSystem('key rotation', async () => {
+      return this.o.db.transaction(async (tx): Promise<RotationStep> => {
+        const locked = await tx.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs where status = 'running' limit 1 for update skip locked`);
+        const row = locked.rows[0];
+        if (!row) return (await this.currentRun(tx)) ? { state: 'busy' } : { state: 'idle' };
+        const run = toRun(row);
 
-      if (run.phase === ROTATE_KEYS_PHASE) {
-        const after = typeof run.cursor?.[0] === 'string' ? run.cursor[0] : null;
-        const tenants = await this.o.store.tenantsAfter(after, this.#batch);
-        for (const tenantId of tenants) await this.o.keyring.rotateDataKey(tenantId);
-        this.o.logger?.info({ runId: run.id, tenants: tenants.length }, 'new data keys made current');
-        const done = tenants.length < this.#batch;
-        const next = await this.#save(tx, run.id, {
-          phase: done ? SWEEP_PHASES[0]! : ROTATE_KEYS_PHASE,
-          cursor: done ? null : [tenants[tenants.length - 1]],
-          startSweepClock: done,
-          scanned: 0,
-          rewritten: 0,
-        });
-        return { state: 'progress', run: next, rewritten: 0, locked: 0 };
-      }
+        if (run.phase === ROTATE_KEYS_PHASE) {
+          const after = typeof run.cursor?.[0] === 'string' ? run.cursor[0] : null;
+          const tenants = await this.o.store.tenantsAfter(after, this.#batch);
+          for (const tenantId of tenants) await this.o.keyring.rotateDataKey(tenantId);
+          this.o.logger?.info({ runId: run.id, tenants: tenants.length }, 'new data keys made current');
+          const done = tenants.length < this.#batch;
+          const next = await this.#save(tx, run.id, {
+            phase: done ? SWEEP_PHASES[0]! : ROTATE_KEYS_PHASE,
+            cursor: done ? null : [tenants[tenants.length - 1]],
+            startSweepClock: done,
+            scanned: 0,
+            rewritten: 0,
+          });
+          return { state: 'progress', run: next, rewritten: 0, locked: 0 };
+        }
 
-      if (row.wait_ms !== null && row.wait_ms > 0) return { state: 'waiting', run, waitMs: row.wait_ms };
+        if (row.wait_ms !== null && row.wait_ms > 0) return { state: 'waiting', run, waitMs: row.wait_ms };
 
-      const outcome = run.phase === ASSERTIONS_PHASE ? await this.#sweepAssertions(tx, run.cursor) : await this.#sweepTable(tx, tableOf(run.phase), run.cursor);
-      if (!outcome.finished) {
-        const next = await this.#save(tx, run.id, { phase: run.phase, cursor: outcome.cursor, scanned: outcome.scanned, rewritten: outcome.rewritten });
-        return { state: 'progress', run: next, rewritten: outcome.rewritten, locked: outcome.locked };
-      }
-      const following = SWEEP_PHASES[SWEEP_PHASES.indexOf(run.phase) + 1];
-      if (following !== undefined) {
-        const next = await this.#save(tx, run.id, { phase: following, cursor: null, scanned: outcome.scanned, rewritten: outcome.rewritten });
-        return { state: 'progress', run: next, rewritten: outcome.rewritten, locked: outcome.locked };
-      }
-      const retired = await this.o.store.retireNonCurrent();
-      const res = await tx.query<RunRow>(
-        `update key_rotation_runs set status = 'completed', cursor = null, updated_at = now(), finished_at = now() where id = $1 returning ${RUN_COLUMNS}`,
-        [run.id],
-      );
-      const done = toRun(res.rows[0]!);
-      this.o.logger?.info({ runId: run.id, rowsScanned: done.rowsScanned, rowsRewritten: done.rowsRewritten, retiredKeys: retired }, 'key rotation completed');
-      return { state: 'completed', run: done };
+        const outcome = run.phase === ASSERTIONS_PHASE ? await this.#sweepAssertions(tx, run.cursor) : await this.#sweepTable(tx, tableOf(run.phase), run.cursor);
+        if (!outcome.finished) {
+          const next = await this.#save(tx, run.id, { phase: run.phase, cursor: outcome.cursor, scanned: outcome.scanned, rewritten: outcome.rewritten });
+          return { state: 'progress', run: next, rewritten: outcome.rewritten, locked: outcome.locked };
+        }
+        const following = SWEEP_PHASES[SWEEP_PHASES.indexOf(run.phase) + 1];
+        if (following !== undefined) {
+          const next = await this.#save(tx, run.id, { phase: following, cursor: null, scanned: outcome.scanned, rewritten: outcome.rewritten });
+          return { state: 'progress', run: next, rewritten: outcome.rewritten, locked: outcome.locked };
+        }
+        const retired = await this.o.store.retireNonCurrent();
+        const res = await tx.query<RunRow>(
+          `update key_rotation_runs set status = 'completed', cursor = null, updated_at = now(), finished_at = now() where id = $1 returning ${RUN_COLUMNS}`,
+          [run.id],
+        );
+        const done = toRun(res.rows[0]!);
+        this.o.logger?.info({ runId: run.id, rowsScanned: done.rowsScanned, rowsRewritten: done.rowsRewritten, retiredKeys: retired }, 'key rotation completed');
+        return { state: 'completed', run: done };
+      });
     });
   }
 
@@ -250,31 +261,33 @@ export class KeyRotation {
    * for the grace period or another process holds it. Returns the last run seen.
    */
   async runToCompletion(options: { signal?: AbortSignal; onStep?: (step: RotationStep) => void; pollMs?: number } = {}): Promise<RotationRun | undefined> {
-    const pollMs = options.pollMs ?? 250;
-    let last: RotationRun | undefined;
-    for (;;) {
-      options.signal?.throwIfAborted();
-      const s = await this.step();
-      options.onStep?.(s);
-      switch (s.state) {
-        case 'idle':
-          return last ?? (await this.latestRun());
-        case 'completed':
-          return s.run;
-        case 'busy':
-          await sleep(pollMs, undefined, { signal: options.signal });
-          break;
-        case 'waiting':
-          last = s.run;
-          await sleep(Math.min(s.waitMs, 1_000), undefined, { signal: options.signal });
-          break;
-        case 'progress':
-          last = s.run;
-          // Rows held by running transactions: give them a moment instead of spinning on them.
-          if (s.locked > 0) await sleep(20, undefined, { signal: options.signal });
-          break;
+    return asSystem('key rotation', async () => {
+      const pollMs = options.pollMs ?? 250;
+      let last: RotationRun | undefined;
+      for (;;) {
+        options.signal?.throwIfAborted();
+        const s = await this.step();
+        options.onStep?.(s);
+        switch (s.state) {
+          case 'idle':
+            return last ?? (await this.latestRun());
+          case 'completed':
+            return s.run;
+          case 'busy':
+            await sleep(pollMs, undefined, { signal: options.signal });
+            break;
+          case 'waiting':
+            last = s.run;
+            await sleep(Math.min(s.waitMs, 1_000), undefined, { signal: options.signal });
+            break;
+          case 'progress':
+            last = s.run;
+            // Rows held by running transactions: give them a moment instead of spinning on them.
+            if (s.locked > 0) await sleep(20, undefined, { signal: options.signal });
+            break;
+        }
       }
-    }
+    });
   }
 
   /**
@@ -282,51 +295,53 @@ export class KeyRotation {
    * current key, those still in clear, and those that do not decrypt for their row.
    */
   async checkStoredValues(): Promise<StoredValueCheck> {
-    const out: StoredValueCheck = { values: 0, stale: 0, clear: 0, unreadable: [] };
-    const currents = new Map<string, string | undefined>();
-    const currentOf = async (tenantId: string) => {
-      if (!currents.has(tenantId)) currents.set(tenantId, (await this.o.store.current(tenantId))?.id);
-      return currents.get(tenantId);
-    };
-    const judge = async (tenantId: string, value: unknown, table: string, rowId: string, open: () => Promise<unknown>) => {
-      out.values++;
-      if (!isEncrypted(value)) {
-        out.clear++;
-        return;
-      }
-      if (dataKeyIdOf(value) !== (await currentOf(tenantId))) out.stale++;
-      try {
-        await open();
-      } catch (err) {
-        out.unreadable.push({ table, rowId, reason: (err as { reason?: string }).reason ?? (err as Error).message });
-      }
-    };
-    for (const t of ENCRYPTED_TABLES) {
-      await this.#scan(t.table, t.key, [...new Set(['tenant_id', ...t.extra, ...t.columns.map((c) => c.name)])], t.where, async (row) => {
-        const tenantId = String(row.tenant_id);
-        const ref = { tenantId, table: t.table, rowId: t.rowId(row) };
-        for (const c of t.columns) {
-          for (const s of c.slots) {
-            const value = getPath(row[c.name], s.path);
-            if (value === undefined || isEmptyContainer(value)) continue;
-            await judge(tenantId, value, t.table, ref.rowId, () => openSlots(this.cipher, ref, row[c.name], [s]));
-          }
-        }
-      });
-    }
-    const values: unknown[] = [];
-    const where = `(object_encrypted or ${sensitiveAssertionSql(this.#sensitive, values)})`;
-    await this.#scan(ASSERTIONS_PHASE, ASSERTION_KEY, ['tenant_id', 'id', 'object', 'object_encrypted'], where, async (row) => {
-      const tenantId = String(row.tenant_id);
-      const aad = { tenantId, table: ASSERTIONS_PHASE, rowId: String(row.id), field: ASSERTION_OBJECT_FIELD };
-      if (!row.object_encrypted) {
+    return asSystem('key rotation', async () => {
+      const out: StoredValueCheck = { values: 0, stale: 0, clear: 0, unreadable: [] };
+      const currents = new Map<string, string | undefined>();
+      const currentOf = async (tenantId: string) => {
+        if (!currents.has(tenantId)) currents.set(tenantId, (await this.o.store.current(tenantId))?.id);
+        return currents.get(tenantId);
+      };
+      const judge = async (tenantId: string, value: unknown, table: string, rowId: string, open: () => Promise<unknown>) => {
         out.values++;
-        out.clear++;
-        return;
+        if (!isEncrypted(value)) {
+          out.clear++;
+          return;
+        }
+        if (dataKeyIdOf(value) !== (await currentOf(tenantId))) out.stale++;
+        try {
+          await open();
+        } catch (err) {
+          out.unreadable.push({ table, rowId, reason: (err as { reason?: string }).reason ?? (err as Error).message });
+        }
+      };
+      for (const t of ENCRYPTED_TABLES) {
+        await this.#scan(t.table, t.key, [...new Set(['tenant_id', ...t.extra, ...t.columns.map((c) => c.name)])], t.where, async (row) => {
+          const tenantId = String(row.tenant_id);
+          const ref = { tenantId, table: t.table, rowId: t.rowId(row) };
+          for (const c of t.columns) {
+            for (const s of c.slots) {
+              const value = getPath(row[c.name], s.path);
+              if (value === undefined || isEmptyContainer(value)) continue;
+              await judge(tenantId, value, t.table, ref.rowId, () => openSlots(this.cipher, ref, row[c.name], [s]));
+            }
+          }
+        });
       }
-      await judge(tenantId, row.object, ASSERTIONS_PHASE, aad.rowId, () => this.cipher.decrypt(String(row.object), aad));
-    }, values);
-    return out;
+      const values: unknown[] = [];
+      const where = `(object_encrypted or ${sensitiveAssertionSql(this.#sensitive, values)})`;
+      await this.#scan(ASSERTIONS_PHASE, ASSERTION_KEY, ['tenant_id', 'id', 'object', 'object_encrypted'], where, async (row) => {
+        const tenantId = String(row.tenant_id);
+        const aad = { tenantId, table: ASSERTIONS_PHASE, rowId: String(row.id), field: ASSERTION_OBJECT_FIELD };
+        if (!row.object_encrypted) {
+          out.values++;
+          out.clear++;
+          return;
+        }
+        await judge(tenantId, row.object, ASSERTIONS_PHASE, aad.rowId, () => this.cipher.decrypt(String(row.object), aad));
+      }, values);
+      return out;
+    });
   }
 
   async #save(tx: Sql, id: string, u: { phase: string; cursor: unknown[] | null; scanned: number; rewritten: number; startSweepClock?: boolean }): Promise<RotationRun> {

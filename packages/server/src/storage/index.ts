@@ -6,9 +6,10 @@ export {
   type Sql,
   type SqlResult,
   type TransactionOptions,
+  type UnscopedAccess,
 } from './sql-port.js';
 export { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.js';
-export { createPgliteDatabase, type PgliteDatabaseOptions } from './pglite.js';
+export { createPgliteDatabase, dropToServiceRole, PGLITE_SERVICE_ROLE, type PgliteDatabaseOptions } from './pglite.js';
 export {
   appliedMigrations,
   DEFAULT_MIGRATIONS_DIR,
@@ -22,3 +23,4 @@ export {
   type MigrationFile,
 } from './migrations.js';
 export { dumpSchema, SCHEMA_SNAPSHOT_FILE } from './schema-dump.js';
+export { asSystem, currentDataScope, withTenant, type DataScope } from './data-scope.js';

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from './sql-port.js';
+import { asSystem } from './data-scope.js';
 
 /** src/storage/ and dist/storage/ are both two levels below the package root. */
 export const DEFAULT_MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);
@@ -95,59 +96,61 @@ export async function readMigrations(dir: string | URL = DEFAULT_MIGRATIONS_DIR)
  * (CREATE INDEX CONCURRENTLY, ALTER TYPE … ADD VALUE before PostgreSQL 12).
  */
 export async function migrate(db: Database, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const files = await readMigrations(options.dir ?? DEFAULT_MIGRATIONS_DIR);
-  return db.transaction(
-    async (tx) => {
-      await tx.query(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
-      // Created under the lock: two concurrent CREATE TABLE IF NOT EXISTS can still collide.
-      await tx.query(`create table if not exists schema_migrations (
-        version integer primary key,
-        name text not null,
-        checksum text not null,
-        applied_at timestamptz not null default now()
-      )`);
-      const { rows } = await tx.query<{ version: number; name: string; checksum: string }>(
-        'select version, name, checksum from schema_migrations order by version',
-      );
-      const byVersion = new Map(files.map((f) => [f.version, f]));
-      for (const row of rows) {
-        const file = byVersion.get(row.version);
-        if (!file) {
-          throw new MigrationError(
-            'MIGRATION_UNKNOWN',
-            `the database has migration ${row.version} (${row.name}) which this build does not have; refusing to run an older build against a newer schema`,
-          );
+  return asSystem('apply migrations', async () => {
+    const files = await readMigrations(options.dir ?? DEFAULT_MIGRATIONS_DIR);
+    return db.transaction(
+      async (tx) => {
+        await tx.query(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+        // Created under the lock: two concurrent CREATE TABLE IF NOT EXISTS can still collide.
+        await tx.query(`create table if not exists schema_migrations (
+          version integer primary key,
+          name text not null,
+          checksum text not null,
+          applied_at timestamptz not null default now()
+        )`);
+        const { rows } = await tx.query<{ version: number; name: string; checksum: string }>(
+          'select version, name, checksum from schema_migrations order by version',
+        );
+        const byVersion = new Map(files.map((f) => [f.version, f]));
+        for (const row of rows) {
+          const file = byVersion.get(row.version);
+          if (!file) {
+            throw new MigrationError(
+              'MIGRATION_UNKNOWN',
+              `the database has migration ${row.version} (${row.name}) which this build does not have; refusing to run an older build against a newer schema`,
+            );
+          }
+          if (file.checksum !== row.checksum) {
+            throw new MigrationError(
+              'MIGRATION_CHECKSUM_MISMATCH',
+              `migration ${file.file} was changed after it was applied (checksum ${row.checksum.slice(0, 12)}… in the database, ${file.checksum.slice(0, 12)}… on disk); restore the file and put the change in a new migration`,
+            );
+          }
         }
-        if (file.checksum !== row.checksum) {
-          throw new MigrationError(
-            'MIGRATION_CHECKSUM_MISMATCH',
-            `migration ${file.file} was changed after it was applied (checksum ${row.checksum.slice(0, 12)}… in the database, ${file.checksum.slice(0, 12)}… on disk); restore the file and put the change in a new migration`,
-          );
+        const done = new Set(rows.map((r) => r.version));
+        const applied: MigrationFile[] = [];
+        for (const file of files) {
+          if (done.has(file.version)) continue;
+          try {
+            await tx.query(file.sql);
+          } catch (err) {
+            const detail = err instanceof Error ? err.message : String(err);
+            throw new MigrationError('MIGRATION_FAILED', `migration ${file.file} failed: ${detail}`, { cause: err });
+          }
+          await tx.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [file.version, file.name, file.checksum]);
+          applied.push(file);
         }
-      }
-      const done = new Set(rows.map((r) => r.version));
-      const applied: MigrationFile[] = [];
-      for (const file of files) {
-        if (done.has(file.version)) continue;
-        try {
-          await tx.query(file.sql);
-        } catch (err) {
-          const detail = err instanceof Error ? err.message : String(err);
-          throw new MigrationError('MIGRATION_FAILED', `migration ${file.file} failed: ${detail}`, { cause: err });
-        }
-        await tx.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [file.version, file.name, file.checksum]);
-        applied.push(file);
-      }
-      const version = Math.max(0, ...done, ...applied.map((f) => f.version));
-      return { applied, version };
-    },
-    {
-      isolation: 'read committed',
-      // Waiting for another replica's lock or building an index may outlast the request-sized
-      // statement timeout the pool was configured with.
-      settings: { statement_timeout: '0' },
-    },
-  );
+        const version = Math.max(0, ...done, ...applied.map((f) => f.version));
+        return { applied, version };
+      },
+      {
+        isolation: 'read committed',
+        // Waiting for another replica's lock or building an index may outlast the request-sized
+        // statement timeout the pool was configured with.
+        settings: { statement_timeout: '0' },
+      },
+    );
+  });
 }
 
 /** What schema_migrations records, oldest first (empty when migrate has never run). */

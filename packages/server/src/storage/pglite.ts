@@ -14,11 +14,15 @@ import {
   type Sql,
   type SqlResult,
   type TransactionOptions,
+  type UnscopedAccess,
 } from './sql-port.js';
+import { effectiveDataScope, scopeSettings, SET_SCOPE_SQL } from './data-scope.js';
 
 export interface PgliteDatabaseOptions {
   /** A directory for a persistent database; in memory when absent. */
   dataDir?: string;
+  /** What work outside every data scope sees (see data-scope.ts); default 'none'. */
+  unscoped?: UnscopedAccess;
 }
 
 const OID = { BYTEA: 17, INT8: 20, DATE: 1082 } as const;
@@ -57,6 +61,12 @@ async function run<R>(runner: Runner, text: string, values: readonly unknown[] |
   return toResult<R>(results[results.length - 1]);
 }
 
+/** The settings as literals (tenant ids are a strict alphabet, checked again here). */
+function setScopeLiteral(wanted: { tenantId: string; scope: string }): string {
+  if (!/^[a-z0-9-]*$/.test(wanted.tenantId) || !/^[a-z]*$/.test(wanted.scope)) throw new TypeError('invalid data scope');
+  return `select set_config('app.tenant_id', '${wanted.tenantId}', false), set_config('app.scope', '${wanted.scope}', false)`;
+}
+
 /**
  * PGlite is one connection. Serialisation is PGlite's own: `query` and `transaction` share one
  * mutex, so a query issued outside a transaction while another transaction is open waits until
@@ -68,13 +78,46 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
   const pglite = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers });
   const scope = new TransactionScope();
   let closed: Promise<void> | undefined;
+  // The row-level-security settings the one connection has now (see data-scope.ts). They are
+  // session settings changed inside a transaction, so a rollback undoes them: forget them then.
+  let scopeKey: string | undefined;
+  const applyScope = async (pgTx: Runner): Promise<void> => {
+    const wanted = scopeSettings(effectiveDataScope(options.unscoped));
+    if (scopeKey === wanted.key) return;
+    scopeKey = undefined;
+    await pgTx.query(SET_SCOPE_SQL, [wanted.tenantId, wanted.scope]);
+    scopeKey = wanted.key;
+  };
 
   return {
     kind: 'pglite',
 
     async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
       scope.assertOutside();
-      return run<R>(pglite, text, values);
+      // The settings check and the statement run as one unit, so no other caller's change of
+      // scope can come between them. Without values the text may hold statements that refuse a
+      // transaction block; one exec call is atomic too, so the settings go in front when needed.
+      if (!values || values.length === 0) {
+        const wanted = scopeSettings(effectiveDataScope(options.unscoped));
+        const prefix = scopeKey === wanted.key ? '' : `${setScopeLiteral(wanted)};\n`;
+        try {
+          const results = await pglite.exec(prefix + text);
+          scopeKey = wanted.key;
+          return toResult<R>(results[results.length - 1]);
+        } catch (err) {
+          scopeKey = undefined;
+          throw err;
+        }
+      }
+      try {
+        return await pglite.transaction(async (pgTx) => {
+          await applyScope(pgTx);
+          return run<R>(pgTx, text, values);
+        });
+      } catch (err) {
+        scopeKey = undefined;
+        throw err;
+      }
     },
 
     async transaction<T>(fn: (tx: Sql) => Promise<T>, txOptions: TransactionOptions = {}): Promise<T> {
@@ -86,12 +129,14 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
           const tx: Sql = { query: (text, values) => run(pgTx, text, values) };
           // PGlite has already sent a plain BEGIN; SET TRANSACTION is valid as its first statement.
           if (modes) await pgTx.exec(`SET TRANSACTION ${modes}`);
+          await applyScope(pgTx);
           await applySettings(tx, txOptions.settings);
           const result = await scope.run(() => fn(tx));
           callbackDone = true;
           return result;
         });
       } catch (err) {
+        scopeKey = undefined;
         if (callbackDone && err instanceof PgliteTransactionAbortedError) throw new TransactionAbortedError({ cause: err });
         throw err;
       }
@@ -102,4 +147,28 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
       return closed;
     },
   };
+}
+
+/** The role the embedded database's services run as once migrations are done. */
+export const PGLITE_SERVICE_ROLE = 'controlplane_service';
+
+/**
+ * Switches an embedded database's one connection from PGlite's superuser to a role that row-level
+ * security applies to, granted what the services need and no more (no UPDATE or DELETE on the
+ * audit log). Call it after `migrate`: migrations keep running as the superuser that owns the
+ * schema. Idempotent; the switch lasts until the database is closed.
+ */
+export async function dropToServiceRole(db: Database): Promise<void> {
+  if (db.kind !== 'pglite') throw new TypeError('dropToServiceRole is for the embedded (PGlite) database; on PostgreSQL, connect as the service role');
+  await db.query(`do $$ begin
+      create role ${PGLITE_SERVICE_ROLE} nologin nosuperuser nobypassrls;
+    exception when duplicate_object then null;
+    end $$;
+    grant usage on schema public to ${PGLITE_SERVICE_ROLE};
+    grant select, insert, update, delete on all tables in schema public to ${PGLITE_SERVICE_ROLE};
+    revoke update, delete, truncate on audit_events from ${PGLITE_SERVICE_ROLE};
+    revoke insert, update, delete on schema_migrations from ${PGLITE_SERVICE_ROLE};
+    grant usage, select, update on all sequences in schema public to ${PGLITE_SERVICE_ROLE};
+    grant execute on all functions in schema public to ${PGLITE_SERVICE_ROLE};
+    set role ${PGLITE_SERVICE_ROLE}`);
 }

@@ -9,7 +9,9 @@ import {
   type Sql,
   type SqlResult,
   type TransactionOptions,
+  type UnscopedAccess,
 } from './sql-port.js';
+import { effectiveDataScope, scopeSettings, SET_SCOPE_SQL } from './data-scope.js';
 
 export interface PostgresDatabaseOptions {
   connectionString: string;
@@ -21,6 +23,11 @@ export interface PostgresDatabaseOptions {
   applicationName?: string;
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /**
+   * What work outside every data scope sees: 'none' (the default, for services: no tenant rows)
+   * or 'system' (operator tools that span tenants by nature). See data-scope.ts.
+   */
+  unscoped?: UnscopedAccess;
   /**
    * Told about errors on idle connections (server restart, network drop). The pool has already
    * discarded the broken connection and opens a new one on demand.
@@ -57,6 +64,29 @@ async function run<R>(runner: pg.Pool | pg.PoolClient, text: string, values: rea
   return toResult<R>(result as pg.QueryResult | pg.QueryResult[]);
 }
 
+const SCOPE_KEY = Symbol('controlplane.dataScope');
+type ScopedClient = pg.PoolClient & { [SCOPE_KEY]?: string };
+
+/**
+ * Brings a pooled connection's row-level-security settings in line with the current data scope
+ * (see data-scope.ts). They are session settings, remembered per connection, so a connection
+ * that already serves this scope costs nothing; a change costs one statement. Called only
+ * between transactions, so a rollback can never undo them behind the cache's back.
+ */
+async function applyScope(client: ScopedClient, unscoped: UnscopedAccess | undefined): Promise<void> {
+  const wanted = scopeSettings(effectiveDataScope(unscoped));
+  if (client[SCOPE_KEY] === wanted.key) return;
+  client[SCOPE_KEY] = undefined;
+  await client.query(SET_SCOPE_SQL, [wanted.tenantId, wanted.scope]);
+  client[SCOPE_KEY] = wanted.key;
+}
+
+/** A statement error leaves the connection usable; anything else (socket, protocol) does not. */
+function isStatementError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
 export function createPostgresDatabase(options: PostgresDatabaseOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -79,12 +109,28 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
 
     async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
       scope.assertOutside();
-      return run<R>(pool, text, values);
+      const client: ScopedClient = await pool.connect();
+      let broken: Error | undefined;
+      const onClientError = (err: Error) => {
+        broken ??= err;
+        onError(err);
+      };
+      client.on('error', onClientError);
+      try {
+        await applyScope(client, options.unscoped);
+        return await run<R>(client, text, values);
+      } catch (err) {
+        if (!isStatementError(err)) broken ??= err instanceof Error ? err : new Error(String(err));
+        throw err;
+      } finally {
+        client.off('error', onClientError);
+        client.release(broken);
+      }
     },
 
     async transaction<T>(fn: (tx: Sql) => Promise<T>, txOptions: TransactionOptions = {}): Promise<T> {
       scope.assertOutside();
-      const client = await pool.connect();
+      const client: ScopedClient = await pool.connect();
       // A checked-out client has no pool listener: an error while we hold it must not crash the
       // process, and the broken client must be destroyed on release rather than reused.
       let broken: Error | undefined;
@@ -95,6 +141,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
       client.on('error', onClientError);
       let open = false;
       try {
+        await applyScope(client, options.unscoped);
         const modes = transactionModes(txOptions);
         await client.query(modes ? `BEGIN ${modes}` : 'BEGIN');
         open = true;

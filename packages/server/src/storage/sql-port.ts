@@ -26,6 +26,9 @@ export interface Sql {
   query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<SqlResult<R>>;
 }
 
+/** What a connection's work outside every data scope may see (see data-scope.ts). */
+export type UnscopedAccess = 'none' | 'system';
+
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
 export interface TransactionOptions {

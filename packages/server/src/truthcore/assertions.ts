@@ -4,6 +4,7 @@ import type { Database, Sql } from '../storage/index.js';
 import { assertionContentHash, newAssertion, objectHash, rowContentHash, toMillis, toTruthAssertion, type AssertionRow, type NewAssertion } from './assertion-row.js';
 import { decodeQueryCursor, encodeQueryCursor } from './query-cursor.js';
 import type { AssertionFilter, TruthStore } from './truth-store.js';
+import { withTenant } from '../storage/data-scope.js';
 
 /**
  * Subjects under this prefix state facts about jobs. Only verified results write them, so a
@@ -49,21 +50,23 @@ export class AssertionService {
    * assertion (`created: false`); different content under that id is a conflict.
    */
   async assert(tenantId: string, actor: string, body: unknown): Promise<{ assertion: TruthAssertion; created: boolean }> {
-    const parsed = parseOrThrow(TruthAssertion, body);
-    if (parsed.subject.startsWith(RESERVED_SUBJECT_PREFIX)) {
-      throw new AppError('FORBIDDEN', { message: `Subjects starting with "${RESERVED_SUBJECT_PREFIX}" are recorded only from verified job results.`, details: [{ path: 'subject', message: 'is reserved' }] });
-    }
-    const a = newAssertion(parsed, actor);
-    const inserted = await this.o.db.transaction(async (tx) => this.append(tx, tenantId, [a]));
-    const row = inserted[0];
-    if (row) {
-      this.o.onAppend?.(tenantId);
-      return { assertion: toTruthAssertion(row), created: true };
-    }
-    const existing = await this.o.store.getAssertion(this.o.db, tenantId, a.id);
-    if (!existing) throw new Error(`assertion ${a.id} neither inserted nor found`);
-    if (rowContentHash(existing) !== assertionContentHash(a)) throw new AppError('IDEMPOTENCY_CONFLICT', { params: { id: a.id } });
-    return { assertion: toTruthAssertion(existing), created: false };
+    return withTenant(tenantId, async () => {
+      const parsed = parseOrThrow(TruthAssertion, body);
+      if (parsed.subject.startsWith(RESERVED_SUBJECT_PREFIX)) {
+        throw new AppError('FORBIDDEN', { message: `Subjects starting with "${RESERVED_SUBJECT_PREFIX}" are recorded only from verified job results.`, details: [{ path: 'subject', message: 'is reserved' }] });
+      }
+      const a = newAssertion(parsed, actor);
+      const inserted = await this.o.db.transaction(async (tx) => this.append(tx, tenantId, [a]));
+      const row = inserted[0];
+      if (row) {
+        this.o.onAppend?.(tenantId);
+        return { assertion: toTruthAssertion(row), created: true };
+      }
+      const existing = await this.o.store.getAssertion(this.o.db, tenantId, a.id);
+      if (!existing) throw new Error(`assertion ${a.id} neither inserted nor found`);
+      if (rowContentHash(existing) !== assertionContentHash(a)) throw new AppError('IDEMPOTENCY_CONFLICT', { params: { id: a.id } });
+      return { assertion: toTruthAssertion(existing), created: false };
+    });
   }
 
   /**
@@ -80,58 +83,64 @@ export class AssertionService {
   }
 
   async get(tenantId: string, id: string): Promise<TruthAssertion> {
-    const row = await this.o.store.getLiveAssertion(this.o.db, tenantId, id);
-    if (!row) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'assertion' } });
-    return toTruthAssertion(row);
+    return withTenant(tenantId, async () => {
+      const row = await this.o.store.getLiveAssertion(this.o.db, tenantId, id);
+      if (!row) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'assertion' } });
+      return toTruthAssertion(row);
+    });
   }
 
   async query(tenantId: string, body: unknown): Promise<TruthQueryAnswer> {
-    const t0 = performance.now();
-    const q = parseOrThrow(TruthQueryRequest, body ?? {});
-    if (q.cursor !== undefined && q.offset > 0) {
-      throw new AppError('VALIDATION_FAILED', { details: [{ path: 'offset', message: 'must be 0 (or absent) when a cursor is given' }] });
-    }
-    const cursor = q.cursor !== undefined ? decodeQueryCursor(q.cursor) : undefined;
-    const filter: AssertionFilter = {
-      subject: q.pattern.subject,
-      predicate: q.pattern.predicate,
-      // `object: null` asks for assertions whose object is JSON null; an absent key asks nothing.
-      objectHashes: q.pattern.object !== undefined ? await this.o.store.objectKeys(tenantId, q.pattern.object) : undefined,
-      minConfidence: q.filters.minConfidence,
-      sources: q.filters.sources,
-      before: q.filters.before !== undefined ? toMillis(q.filters.before) : undefined,
-      after: q.filters.after !== undefined ? toMillis(q.filters.after) : undefined,
-    };
-    const rows = await this.o.store.queryAssertions(this.o.db, tenantId, filter, { cursor, limit: q.limit + 1, offset: q.offset });
-    const hasMore = rows.length > q.limit;
-    const page = rows.slice(0, q.limit);
+    return withTenant(tenantId, async () => {
+      const t0 = performance.now();
+      const q = parseOrThrow(TruthQueryRequest, body ?? {});
+      if (q.cursor !== undefined && q.offset > 0) {
+        throw new AppError('VALIDATION_FAILED', { details: [{ path: 'offset', message: 'must be 0 (or absent) when a cursor is given' }] });
+      }
+      const cursor = q.cursor !== undefined ? decodeQueryCursor(q.cursor) : undefined;
+      const filter: AssertionFilter = {
+        subject: q.pattern.subject,
+        predicate: q.pattern.predicate,
+        // `object: null` asks for assertions whose object is JSON null; an absent key asks nothing.
+        objectHashes: q.pattern.object !== undefined ? await this.o.store.objectKeys(tenantId, q.pattern.object) : undefined,
+        minConfidence: q.filters.minConfidence,
+        sources: q.filters.sources,
+        before: q.filters.before !== undefined ? toMillis(q.filters.before) : undefined,
+        after: q.filters.after !== undefined ? toMillis(q.filters.after) : undefined,
+      };
+      const rows = await this.o.store.queryAssertions(this.o.db, tenantId, filter, { cursor, limit: q.limit + 1, offset: q.offset });
+      const hasMore = rows.length > q.limit;
+      const page = rows.slice(0, q.limit);
 
-    let totalCount: number;
-    let totalCountExact = true;
-    if (!cursor && !hasMore && (page.length > 0 || q.offset === 0)) {
-      // The page reached the end of the matches, so it already tells how many there are.
-      totalCount = q.offset + page.length;
-    } else {
-      // Never report fewer matches than the caller can already see on this and earlier pages.
-      const cap = cursor ? this.countCap : Math.max(this.countCap, q.offset + q.limit + 1);
-      const n = await this.o.store.countAssertions(this.o.db, tenantId, filter, cap);
-      totalCountExact = n <= cap;
-      totalCount = Math.min(n, cap);
-    }
-    const last = page[page.length - 1];
-    return {
-      assertions: page.map(toTruthAssertion),
-      totalCount,
-      totalCountExact,
-      hasMore,
-      nextCursor: hasMore && last ? encodeQueryCursor(last.asserted_at, last.id) : null,
-      queryTimeMs: Math.round((performance.now() - t0) * 100) / 100,
-    };
+      let totalCount: number;
+      let totalCountExact = true;
+      if (!cursor && !hasMore && (page.length > 0 || q.offset === 0)) {
+        // The page reached the end of the matches, so it already tells how many there are.
+        totalCount = q.offset + page.length;
+      } else {
+        // Never report fewer matches than the caller can already see on this and earlier pages.
+        const cap = cursor ? this.countCap : Math.max(this.countCap, q.offset + q.limit + 1);
+        const n = await this.o.store.countAssertions(this.o.db, tenantId, filter, cap);
+        totalCountExact = n <= cap;
+        totalCount = Math.min(n, cap);
+      }
+      const last = page[page.length - 1];
+      return {
+        assertions: page.map(toTruthAssertion),
+        totalCount,
+        totalCountExact,
+        hasMore,
+        nextCursor: hasMore && last ? encodeQueryCursor(last.asserted_at, last.id) : null,
+        queryTimeMs: Math.round((performance.now() - t0) * 100) / 100,
+      };
+    });
   }
 
   /** Where a subscription without Last-Event-ID starts: after everything stored so far. */
   async head(tenantId: string): Promise<string> {
-    return this.o.store.headSeq(this.o.db, tenantId);
+    return withTenant(tenantId, async () => {
+      return this.o.store.headSeq(this.o.db, tenantId);
+    });
   }
 
   /**
@@ -140,10 +149,12 @@ export class AssertionService {
    * same rows on every poll.
    */
   async changesAfter(tenantId: string, after: string, pattern: SubscriptionPattern, limit: number): Promise<{ rows: AssertionRow[]; next: string }> {
-    const head = await this.o.store.headSeq(this.o.db, tenantId);
-    if (BigInt(head) <= BigInt(after)) return { rows: [], next: after };
-    const rows = await this.o.store.assertionsAfter(this.o.db, tenantId, after, head, pattern, limit);
-    const last = rows[rows.length - 1];
-    return { rows, next: rows.length >= limit && last ? last.seq : head };
+    return withTenant(tenantId, async () => {
+      const head = await this.o.store.headSeq(this.o.db, tenantId);
+      if (BigInt(head) <= BigInt(after)) return { rows: [], next: after };
+      const rows = await this.o.store.assertionsAfter(this.o.db, tenantId, after, head, pattern, limit);
+      const last = rows[rows.length - 1];
+      return { rows, next: rows.length >= limit && last ? last.seq : head };
+    });
   }
 }

@@ -7,6 +7,7 @@ import { toMillis, type NewAssertion } from './assertion-row.js';
 import { RESERVED_SUBJECT_PREFIX, type AssertionService } from './assertions.js';
 import { attestRunnerResult, issuedByAnchor } from './runner-attestation.js';
 import type { ProvenanceRow, TruthStore } from './truth-store.js';
+import { withTenant } from '../storage/data-scope.js';
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
@@ -115,7 +116,7 @@ export class JobResultService {
       assertedBy: principal.spiffeId,
     }));
 
-    const outcome = await this.o.db.transaction(async (tx) => {
+    const outcome = await withTenant(d.tenantId, () => this.o.db.transaction(async (tx) => {
       await this.o.store.lockAppends(tx, d.tenantId);
       const recordedAt = await this.o.store.insertProvenance(tx, {
         tenantId: d.tenantId,
@@ -140,7 +141,7 @@ export class JobResultService {
       if (!recordedAt) return { existing: await this.o.store.getProvenance(tx, d.tenantId, d.jobId, d.attempt) };
       const rows = await this.o.assertions.append(tx, d.tenantId, assertions);
       return { rows, recordedAt };
-    });
+    }));
 
     if ('existing' in outcome) {
       const e = outcome.existing;
@@ -165,9 +166,11 @@ export class JobResultService {
 
   /** Every recorded outcome of the job with its provenance, each signature checked again now. */
   async provenance(tenantId: string, jobId: string): Promise<{ jobId: string; records: ProvenanceView[] }> {
-    const rows = await this.o.store.listProvenance(this.o.db, tenantId, jobId);
-    if (rows.length === 0) throw new AppError('JOB_NOT_FOUND', { params: { jobId } });
-    return { jobId, records: rows.map((r) => this.#view(r)) };
+    return withTenant(tenantId, async () => {
+      const rows = await this.o.store.listProvenance(this.o.db, tenantId, jobId);
+      if (rows.length === 0) throw new AppError('JOB_NOT_FOUND', { params: { jobId } });
+      return { jobId, records: rows.map((r) => this.#view(r)) };
+    });
   }
 
   #view(r: ProvenanceRow): ProvenanceView {

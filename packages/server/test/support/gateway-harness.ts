@@ -210,7 +210,7 @@ export const RELAXED_LIMITS: Partial<GatewayLimits> = {
 export async function createGatewayHarness(): Promise<GatewayHarness> {
   const pki = await createPkiFixture();
   const tdb = await createTestDatabase();
-  const db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10, applicationName: 'gateway-test' });
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10, applicationName: 'gateway-test' });
   await migrate(db);
   await createTenant(db, { id: 'ta', name: 'Tenant A' });
   await createTenant(db, { id: 'tb', name: 'Tenant B' });

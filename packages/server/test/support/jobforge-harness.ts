@@ -30,7 +30,7 @@ export const harnessLogger = createLogger({ service: 'test', level: 'silent' });
 export async function startJobforgeHarness(o: HarnessOptions = {}): Promise<JobforgeHarness> {
   const pki = await createPkiFixture();
   const tdb: TestDatabase = await createTestDatabase();
-  const db = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10 });
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10 });
   await migrate(db);
   await seedTenants(db);
   const redis: TestRedis | undefined = o.dispatch === 'postgres' ? undefined : await createTestRedis();

@@ -1,6 +1,7 @@
 import { AppError } from '@controlplane/contracts';
 import { getVerifiedPrincipal, type Principal } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
+import { enterTenant } from '../../storage/data-scope.js';
 
 /** Headers by which the gateway forwards the authenticated client; trusted only from the gateway's certificate. */
 export const FORWARDED_TENANT = 'x-cp-tenant';
@@ -32,5 +33,6 @@ export function forwardedCaller(req: FastifyRequest, trustedServices: ReadonlySe
   const actor = req.headers[FORWARDED_ACTOR];
   if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
   if (typeof actor !== 'string' || !ACTOR_RE.test(actor)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded actor is missing or malformed.' });
+  enterTenant(tenant);
   return { tenantId: tenant, actor, via: p.id };
 }

@@ -24,6 +24,7 @@ import type { EnrolmentService } from '../enrolment.js';
 import type { JobEnvelope } from '../job-envelope.js';
 import type { JobService, ResultProof, RunnerIdentity } from '../lifecycle.js';
 import type { RunnerRegistry } from '../runner-registry.js';
+import { enterTenant } from '../../storage/data-scope.js';
 import { peerPrincipal } from './caller.js';
 
 export interface RunnerRouteDeps {
@@ -77,6 +78,9 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   async function runner(req: FastifyRequest): Promise<RunnerIdentity> {
     const p = peerPrincipal(req);
     if (p.kind !== 'runner') throw new AppError('FORBIDDEN');
+    // The certificate names the runner's tenant; the registry then checks it against the record.
+    if (!p.tenantId || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.tenantId)) throw new AppError('FORBIDDEN');
+    enterTenant(p.tenantId);
     const identity = await deps.registry.authenticate(deps.db, { runnerId: p.id, tenantId: p.tenantId, pool: p.pool, serialNumber: p.serialNumber });
     req.ctx.principal = { kind: 'runner', id: identity.id, tenantId: identity.tenantId };
     return identity;

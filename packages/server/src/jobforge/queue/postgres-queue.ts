@@ -3,6 +3,7 @@ import type { JobRow, ReadyEntry } from '../job-row.js';
 import type { JobStore } from '../job-store.js';
 import type { ClaimRequest, QueueBackend } from './queue-backend.js';
 import { WorkSignal } from './work-signal.js';
+import { withTenant } from '../../storage/data-scope.js';
 
 /**
  * Dispatch straight from the jobs table with FOR UPDATE SKIP LOCKED. Used by the embedded
@@ -30,9 +31,11 @@ export class PostgresQueue implements QueueBackend {
   }
 
   async claim(req: ClaimRequest): Promise<JobRow[]> {
-    if (req.types.length === 0 || req.max <= 0) return [];
-    // One statement (SKIP LOCKED select + update + attempts + events): atomic on its own.
-    return this.store.leaseNextReady(this.db, req.tenantId, req.pool, req.types, req.max, req.grant);
+    return withTenant(req.tenantId, async () => {
+      if (req.types.length === 0 || req.max <= 0) return [];
+      // One statement (SKIP LOCKED select + update + attempts + events): atomic on its own.
+      return this.store.leaseNextReady(this.db, req.tenantId, req.pool, req.types, req.max, req.grant);
+    });
   }
 
   async remove(): Promise<void> {}

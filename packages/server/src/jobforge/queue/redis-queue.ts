@@ -7,6 +7,7 @@ import type { JobRow, ReadyEntry } from '../job-row.js';
 import type { JobStore } from '../job-store.js';
 import type { ClaimRequest, QueueBackend } from './queue-backend.js';
 import { WorkSignal } from './work-signal.js';
+import { asSystem, withTenant } from '../../storage/data-scope.js';
 
 /** Ranks count run-at from here, so (100 - priority) * 2^41 + offset stays below 2^53. */
 const RANK_EPOCH_MS = Date.UTC(2025, 0, 1);
@@ -92,38 +93,40 @@ export class RedisQueue implements QueueBackend {
   }
 
   async claim(req: ClaimRequest): Promise<JobRow[]> {
-    if (req.types.length === 0 || req.max <= 0) return [];
-    const now = Date.now();
-    const popped = await Promise.all(
-      req.types.map(async (type) => {
-        const reply = (await this.#script.run(this.o.redis, [this.#ready(req.tenantId, req.pool, type), this.#delayed(req.tenantId, req.pool, type)], [now, req.max, RANK_EPOCH_MS])) as string[];
-        const out: Array<{ id: string; rank: number; type: string }> = [];
-        for (let i = 0; i < reply.length; i += 2) out.push({ id: reply[i]!, rank: Number(reply[i + 1]), type });
-        return out;
-      }),
-    );
-    let chosen = popped.flat();
-    if (req.types.length > 1 && chosen.length > req.max) {
-      // Each type's queue gave its best `max`; keep the overall best and put the rest back where they were.
-      chosen.sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : 1));
-      const extra = chosen.slice(req.max);
-      chosen = chosen.slice(0, req.max);
-      const pipe = this.o.redis.pipeline();
-      for (const e of extra) pipe.zadd(this.#ready(req.tenantId, req.pool, e.type), e.rank, e.id);
-      await execOrThrow(pipe);
-    }
-    if (chosen.length === 0) return [];
-    const ids = chosen.map((c) => c.id);
-    try {
-      // One statement: atomic on its own, so no transaction round trips.
-      return await this.o.store.leaseByIds(this.o.db, req.tenantId, req.pool, req.types, ids, req.grant);
-    } catch (err) {
-      // The ids left Redis but were not leased: put them back so they are not stranded until the next reconcile.
-      const pipe = this.o.redis.pipeline();
-      for (const c of chosen) pipe.zadd(this.#ready(req.tenantId, req.pool, c.type), 'NX', c.rank, c.id);
-      await pipe.exec().catch(() => undefined);
-      throw err;
-    }
+    return withTenant(req.tenantId, async () => {
+      if (req.types.length === 0 || req.max <= 0) return [];
+      const now = Date.now();
+      const popped = await Promise.all(
+        req.types.map(async (type) => {
+          const reply = (await this.#script.run(this.o.redis, [this.#ready(req.tenantId, req.pool, type), this.#delayed(req.tenantId, req.pool, type)], [now, req.max, RANK_EPOCH_MS])) as string[];
+          const out: Array<{ id: string; rank: number; type: string }> = [];
+          for (let i = 0; i < reply.length; i += 2) out.push({ id: reply[i]!, rank: Number(reply[i + 1]), type });
+          return out;
+        }),
+      );
+      let chosen = popped.flat();
+      if (req.types.length > 1 && chosen.length > req.max) {
+        // Each type's queue gave its best `max`; keep the overall best and put the rest back where they were.
+        chosen.sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : 1));
+        const extra = chosen.slice(req.max);
+        chosen = chosen.slice(0, req.max);
+        const pipe = this.o.redis.pipeline();
+        for (const e of extra) pipe.zadd(this.#ready(req.tenantId, req.pool, e.type), e.rank, e.id);
+        await execOrThrow(pipe);
+      }
+      if (chosen.length === 0) return [];
+      const ids = chosen.map((c) => c.id);
+      try {
+        // One statement: atomic on its own, so no transaction round trips.
+        return await this.o.store.leaseByIds(this.o.db, req.tenantId, req.pool, req.types, ids, req.grant);
+      } catch (err) {
+        // The ids left Redis but were not leased: put them back so they are not stranded until the next reconcile.
+        const pipe = this.o.redis.pipeline();
+        for (const c of chosen) pipe.zadd(this.#ready(req.tenantId, req.pool, c.type), 'NX', c.rank, c.id);
+        await pipe.exec().catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   async remove(entries: readonly ReadyEntry[]): Promise<void> {
@@ -141,25 +144,27 @@ export class RedisQueue implements QueueBackend {
    * place). Entries for jobs that are no longer waiting are harmless: leasing re-checks them.
    */
   async reconcile(): Promise<number> {
-    let after: { tenantId: string; id: string } | undefined;
-    let total = 0;
-    const now = Date.now();
-    for (;;) {
-      const rows = await this.o.store.listWaiting(this.o.db, after, RECONCILE_BATCH);
-      if (rows.length === 0) break;
-      const pipe = this.o.redis.pipeline();
-      for (const r of rows) {
-        const runAt = r.run_at.getTime();
-        if (runAt <= now) pipe.zadd(this.#ready(r.tenant_id, r.pool, r.type), 'NX', rankOf(r.priority, runAt), r.id);
-        else pipe.zadd(this.#delayed(r.tenant_id, r.pool, r.type), 'NX', runAt, `${r.priority}|${r.id}`);
+    return asSystem('rebuild the dispatch index', async () => {
+      let after: { tenantId: string; id: string } | undefined;
+      let total = 0;
+      const now = Date.now();
+      for (;;) {
+        const rows = await this.o.store.listWaiting(this.o.db, after, RECONCILE_BATCH);
+        if (rows.length === 0) break;
+        const pipe = this.o.redis.pipeline();
+        for (const r of rows) {
+          const runAt = r.run_at.getTime();
+          if (runAt <= now) pipe.zadd(this.#ready(r.tenant_id, r.pool, r.type), 'NX', rankOf(r.priority, runAt), r.id);
+          else pipe.zadd(this.#delayed(r.tenant_id, r.pool, r.type), 'NX', runAt, `${r.priority}|${r.id}`);
+        }
+        await execOrThrow(pipe);
+        total += rows.length;
+        const last = rows[rows.length - 1]!;
+        after = { tenantId: last.tenant_id, id: last.id };
+        if (rows.length < RECONCILE_BATCH) break;
       }
-      await execOrThrow(pipe);
-      total += rows.length;
-      const last = rows[rows.length - 1]!;
-      after = { tenantId: last.tenant_id, id: last.id };
-      if (rows.length < RECONCILE_BATCH) break;
-    }
-    return total;
+      return total;
+    });
   }
 
   /**
