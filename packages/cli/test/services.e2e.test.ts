@@ -188,6 +188,12 @@ describe('production start: one process per service from a config file', () => {
       expect(linesWith(gateway).some((l) => l.service === 'gateway' && l.correlationId === correlationId && l.principal?.startsWith('apikey:'))).toBe(true);
       // The runner's own calls about the job (claim answers, fail, complete) carry the job's id.
       expect(linesWith(jobforge).some((l) => l.correlationId === correlationId && l.principal?.startsWith('runner:'))).toBe(true);
+      // JobForge's outbox delivers the result to TruthCore under the same id.
+      let recorded = false;
+      for (let i = 0; i < 50 && !recorded; i++, await sleep(100)) {
+        recorded = linesWith(truthcore).some((l) => l.service === 'truthcore' && l.correlationId === correlationId && l.principal?.startsWith('service:'));
+      }
+      expect(recorded).toBe(true);
     } finally {
       client.close();
     }

@@ -7,17 +7,11 @@ import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresQueue, startJobforge, type GatewayServer } from '@controlplane/server';
-import { createGatewayHarness, jobRequest, logger, type GatewayHarness, type Reply } from './support/gateway-harness.js';
+import { createGatewayHarness, expectNoInternals, jobRequest, logger, type GatewayHarness } from './support/gateway-harness.js';
 import { TRUST_DOMAIN } from './support/pki-fixture.js';
 
 let h: GatewayHarness;
 
-/** Nothing that names a host, port, path, library or internal service may reach the client. */
-function expectNoInternals(r: Reply): void {
-  for (const leak of ['127.0.0.1', 'ECONNREFUSED', 'jobforge', 'truthcore', '/v1/', '/srv/', 'SELECT', 'cockatiel', 'stack', 'Error:']) {
-    expect(r.text, `leaks ${leak}`).not.toContain(leak);
-  }
-}
 
 describe('gateway resilience', () => {
   let gw: GatewayServer;

@@ -1,5 +1,5 @@
 import type { Agent } from 'node:https';
-import { isEncrypted, requestJson, type FieldCipher, type Logger } from '@controlplane/platform';
+import { isEncrypted, isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
 import { JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobResult } from '@controlplane/contracts';
@@ -24,6 +24,7 @@ interface PendingRow {
   request_digest: string;
   submitted_by: string | null;
   certificate_pem: string | null;
+  correlation_id: string | null;
 }
 
 const BATCH = 100;
@@ -81,7 +82,9 @@ export class ResultOutboxDeliverer {
           await this.db.query(`update result_outbox set next_attempt_at = now() where id = $1 and delivered_at is null`, [row.id]);
           continue;
         }
-        const outcome = await this.#deliver(row);
+        // Delivered under the job's own correlation id, so TruthCore's log lines join the rest.
+      const correlationId = isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`;
+      const outcome = await runWithContext({ correlationId }, () => this.#deliver(row));
         if (outcome === 'delivered') {
           await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
           settled++;
@@ -111,7 +114,7 @@ export class ResultOutboxDeliverer {
   async #lockPending(tx: Sql): Promise<PendingRow[]> {
     const res = await tx.query<PendingRow>(
       `select o.id, o.tenant_id, o.job_id, o.attempt, o.fencing_token, o.runner_id, o.signature, o.attempts,
-              j.result, j.request_digest, j.submitted_by, c.certificate_pem
+              j.result, j.request_digest, j.submitted_by, c.certificate_pem, j.request -> 'metadata' ->> 'correlationId' as correlation_id
          from result_outbox o
          join jobs j on j.tenant_id = o.tenant_id and j.id = o.job_id
          left join runner_certificates c on c.fingerprint256 = o.cert_fingerprint and c.runner_id = o.runner_id

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'vitest';
 import { AppError } from '@controlplane/contracts';
 import { createLogger, mtlsServerOptions, principalFromSocket, signRequest, SIGNATURE_HEADER, type Logger } from '@controlplane/platform';
 import {
@@ -27,8 +28,10 @@ import {
   type GatewayServer,
   type HttpApp,
   type JobforgeServer,
+  type RedisKeys,
   type Role,
 } from '@controlplane/server';
+import type { Redis } from 'ioredis';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/postgres.js';
 import { createTestRedis, type TestRedis } from '../../../../test/support/redis.js';
 import { createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './pki-fixture.js';
@@ -192,7 +195,10 @@ export interface GatewayHarness {
    * Starts a gateway on this harness (closed by cleanup). `redisScope` gives its limits, failure
    * counts and nonces their own keys, so a test's tight limits see only that test's traffic.
    */
-  startGateway(limits?: Partial<GatewayLimits>, o?: { redis?: boolean; jobforgeUrl?: string; truthcoreUrl?: string; redisScope?: string }): Promise<GatewayServer>;
+  startGateway(
+    limits?: Partial<GatewayLimits>,
+    o?: { redis?: boolean; jobforgeUrl?: string; truthcoreUrl?: string; redisScope?: string; db?: Database; redisConnection?: { client: Redis; keys: RedisKeys } },
+  ): Promise<GatewayServer>;
   /** A job submitted straight to JobForge for `tenant` (bypassing the gateway). */
   seedJob(tenant: string): Promise<string>;
   cleanup(): Promise<void>;
@@ -256,8 +262,8 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
     newKey,
     async startGateway(limits = {}, o = {}) {
       const gw = await startGateway({
-        db,
-        redis: o.redis === false ? undefined : { client: redis.client, keys: o.redisScope ? redis.keys.child(o.redisScope) : redis.keys },
+        db: o.db ?? db,
+        redis: o.redis === false ? undefined : (o.redisConnection ?? { client: redis.client, keys: o.redisScope ? redis.keys.child(o.redisScope) : redis.keys }),
         logger,
         tls: { cert: gatewayTls.cert, key: gatewayTls.key },
         listen: { host: '127.0.0.1', port: 0 },
@@ -295,4 +301,11 @@ export function jobRequest(overrides: Record<string, unknown> = {}) {
     metadata: { source: 'gateway-test', createdAt: new Date().toISOString() },
     ...overrides,
   };
+}
+
+/** Nothing that names a host, port, path, library or internal service may reach the client. */
+export function expectNoInternals(r: Reply): void {
+  for (const leak of ['127.0.0.1', 'ECONNREFUSED', 'ECONNRESET', 'jobforge', 'truthcore', 'postgres', 'redis', 'ioredis', '/v1/', '/srv/', 'SELECT', 'cockatiel', 'stack', 'Error:']) {
+    expect(r.text.toLowerCase(), `leaks ${leak}`).not.toContain(leak.toLowerCase());
+  }
 }
