@@ -1,10 +1,14 @@
 // Attacks on authentication, signatures, rate limits and quotas, against real PostgreSQL, Redis,
 // JobForge and two gateway instances that share Redis.
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '@controlplane/platform';
 import type { GatewayServer } from '@controlplane/server';
-import { createGatewayHarness, jobRequest, type GatewayHarness, type KeyFixture, type Reply } from './support/gateway-harness.js';
+import { createGatewayHarness, jobRequest, RELAXED_LIMITS, type GatewayHarness, type KeyFixture, type Reply } from './support/gateway-harness.js';
+import { TRUST_DOMAIN } from './support/pki-fixture.js';
 
 let h: GatewayHarness;
 
@@ -153,25 +157,39 @@ describe('gateway authentication, signatures, limits and quotas', () => {
   });
 
   describe('rate limits shared through Redis', () => {
-    it('holds one per-key limit across two gateway instances and answers 429 with Retry-After', async () => {
-      const g1 = await h.startGateway({ perKey: { capacity: 5, refillPerSecond: 0.05 } }, { redisScope: 'burst' });
-      const g2 = await h.startGateway({ perKey: { capacity: 5, refillPerSecond: 0.05 } }, { redisScope: 'burst' });
-      const k = await h.newKey('ta', 'viewer');
-      const statuses: number[] = [];
-      let refused: Reply | undefined;
-      for (let i = 0; i < 10; i++) {
-        const r = await h.client.call(i % 2 === 0 ? g1.url : g2.url, 'GET', '/admin/job-types', { key: k });
-        statuses.push(r.status);
-        if (r.status === 429) refused ??= r;
+    it('holds one per-key limit across two gateway processes and answers 429 with Retry-After', async () => {
+      const limits = { ...RELAXED_LIMITS, perKey: { capacity: 5, refillPerSecond: 0.05 } };
+      const g1 = await h.startGateway(limits, { redisScope: 'burst' });
+      // The second gateway is a process of its own: nothing but Redis is shared with the first.
+      const other = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/gateway-process.mjs', import.meta.url)), JSON.stringify({
+        databaseUrl: h.tdb.url, redisUrl: h.redis.url, redisPrefix: h.redis.prefix, redisScope: 'burst', pkiDir: h.pki.dir, trustDomain: TRUST_DOMAIN, jobforgeUrl: h.jf.url, limits,
+      })], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<number | null>((resolve) => other.once('exit', resolve));
+      try {
+        const g2 = { url: await new Promise<string>((resolve, reject) => {
+          createInterface({ input: other.stdout! }).once('line', (l) => resolve((JSON.parse(l) as { url: string }).url));
+          other.once('exit', (code) => reject(new Error(`gateway process exited with ${code}`)));
+        }) };
+        const k = await h.newKey('ta', 'viewer');
+        const statuses: number[] = [];
+        let refused: Reply | undefined;
+        for (let i = 0; i < 10; i++) {
+          const r = await h.client.call(i % 2 === 0 ? g1.url : g2.url, 'GET', '/admin/job-types', { key: k });
+          statuses.push(r.status);
+          if (r.status === 429) refused ??= r;
+        }
+        expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
+        expect(refused!.body.error).toMatchObject({ code: 'RATE_LIMITED', category: 'RATE_LIMITED', retryable: true });
+        const retryAfter = Number(refused!.headers['retry-after']);
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(20);
+        expect(refused!.body.error.retryAfter).toBe(retryAfter);
+        // Another key of the same tenant has its own bucket.
+        expect((await h.client.call(g2.url, 'GET', '/admin/job-types', { key: await h.newKey('ta', 'viewer') })).status).toBe(200);
+      } finally {
+        other.kill('SIGTERM');
+        expect(await exited).toBe(0);
       }
-      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
-      expect(refused!.body.error).toMatchObject({ code: 'RATE_LIMITED', category: 'RATE_LIMITED', retryable: true });
-      const retryAfter = Number(refused!.headers['retry-after']);
-      expect(retryAfter).toBeGreaterThanOrEqual(1);
-      expect(retryAfter).toBeLessThanOrEqual(20);
-      expect(refused!.body.error.retryAfter).toBe(retryAfter);
-      // Another key of the same tenant has its own bucket.
-      expect((await h.client.call(g2.url, 'GET', '/admin/job-types', { key: await h.newKey('ta', 'viewer') })).status).toBe(200);
     });
 
     it('limits each source address, before authentication', async () => {
