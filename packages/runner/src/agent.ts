@@ -164,6 +164,10 @@ export class RunnerAgent {
     this.#claimAbort.abort();
     this.#wakeSlotWaiters();
     const deadline = Date.now() + drainTimeoutMs;
+    // Tell JobForge at once: from now on it gives this runner no work, not even through a
+    // long-poll whose connection it has not yet seen close, and it takes back any lease granted
+    // to a claim whose answer we will never read.
+    await this.#heartbeat().catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'draining heartbeat failed'));
     while (this.#active.size > 0 && Date.now() < deadline) await sleep(50);
     for (const job of this.#active.values()) {
       job.releasing = true;

@@ -93,6 +93,32 @@ describe('jobforge over mTLS', () => {
     await complete(r, got.body.jobs[0], {});
   });
 
+  it('gives a draining runner no work, not even through a long-poll opened before the drain', async () => {
+    await db.query(`insert into tenants (id, name) values ('t-drain', 'Drain') on conflict do nothing`);
+    const r = await enrollRunner('t-drain', 'default', 'drainer');
+    const heartbeat = (status: string) =>
+      call(r.agent, 'POST', '/runner/v1/heartbeat', { heartbeat: { runnerId: r.runnerId, timestamp: new Date().toISOString(), status, activeJobs: 0, queuedJobs: 0 }, leases: [] });
+    // The long-poll is open before the drain; the server has not seen its connection close.
+    const pending = call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 3_000 });
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await heartbeat('draining')).status).toBe(200);
+    const req = job();
+    expect((await call(gw, 'POST', '/v1/jobs', req, asTenant('t-drain'))).status).toBe(202);
+    const t0 = Date.now();
+    expect((await pending).body.jobs).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(2_500); // woken by the job, then declined, not timed out
+    expect((await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1_000 })).body.jobs).toEqual([]);
+    expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t-drain'))).body.status).toBe('queued');
+    const listed = await call(gw, 'GET', '/v1/runners', undefined, asTenant('t-drain'));
+    expect(listed.body.runners.find((x: { id: string }) => x.id === r.runnerId)).toMatchObject({ status: 'draining' });
+    // Restarted, it registers again and is given work.
+    const reg = await call(r.agent, 'POST', '/runner/v1/register', { name: 'drainer', version: '1.0.1', contractVersion: '1.0.0', capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }] });
+    expect(reg.status).toBe(200);
+    const claimed = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1_000 });
+    expect(claimed.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([req.id]);
+    await complete(r, claimed.body.jobs[0], {});
+  });
+
   it('refuses a reused and an expired join token', async () => {
     const r = await enrollRunner('t1');
     const { csrPem } = await createKeyPairAndCsr({ commonName: 'again' });

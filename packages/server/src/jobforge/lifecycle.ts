@@ -62,6 +62,8 @@ export interface ClaimOptions {
   /** Types the runner asks for; intersected with what it registered. */
   types?: readonly string[] | undefined;
   signal?: AbortSignal | undefined;
+  /** Asked after each wait for work: false ends the long-poll empty (the runner began to drain). */
+  mayContinue?: (() => Promise<boolean>) | undefined;
 }
 
 export interface FailureInput {
@@ -303,6 +305,7 @@ export class JobService {
         const left = deadline - Date.now();
         if (left <= 0 || opts.signal?.aborted) return [];
         await this.o.queue.waitForWork(runner.tenantId, runner.pool, left, opts.signal);
+        if (opts.signal?.aborted || (opts.mayContinue && !(await opts.mayContinue()))) return [];
       }
     });
   }

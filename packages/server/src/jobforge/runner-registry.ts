@@ -10,7 +10,7 @@ export interface RunnerRecord {
   version: string | null;
   job_types: string[];
   tags: string[];
-  status: 'enrolled' | 'active' | 'revoked';
+  status: 'enrolled' | 'active' | 'draining' | 'revoked';
   last_heartbeat_at: Date | null;
   revoked_at: Date | null;
   created_at: Date;
@@ -87,8 +87,21 @@ export class RunnerRegistry {
     return res.rows[0];
   }
 
-  async touchHeartbeat(q: Sql, runnerId: string): Promise<void> {
-    await q.query(`update runners set last_heartbeat_at = now() where id = $1`, [runnerId]);
+  /** Records a heartbeat; a draining one also moves an active runner to 'draining' (no new work). */
+  async touchHeartbeat(q: Sql, runnerId: string, draining = false): Promise<void> {
+    await q.query(
+      `update runners set last_heartbeat_at = now(),
+              status = case when $2 and status = 'active' then 'draining' else status end
+        where id = $1`,
+      [runnerId, draining],
+    );
+  }
+
+  /** Whether the runner may be given work now (not draining, not revoked). */
+  async mayClaim(q: Sql, runnerId: string): Promise<boolean> {
+    const res = await q.query<{ status: RunnerRecord['status'] }>(`select status from runners where id = $1`, [runnerId]);
+    const status = res.rows[0]?.status;
+    return status === 'active' || status === 'enrolled';
   }
 
   async list(q: Sql, tenantId: string): Promise<RunnerRecord[]> {

@@ -23,7 +23,7 @@ import type { Database } from '../../storage/index.js';
 import type { EnrolmentService } from '../enrolment.js';
 import type { JobEnvelope } from '../job-envelope.js';
 import type { JobService, ResultProof, RunnerIdentity } from '../lifecycle.js';
-import type { RunnerRegistry } from '../runner-registry.js';
+import type { RunnerRecord, RunnerRegistry } from '../runner-registry.js';
 import { enterTenant } from '../../storage/data-scope.js';
 import { peerPrincipal } from './caller.js';
 
@@ -75,7 +75,7 @@ const JobIdParam = (req: FastifyRequest) => {
 export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void {
   // Parsed once: a PEM string would be re-parsed on every signature.
   const signingKey = createPrivateKey(deps.signingKeyPem);
-  async function runner(req: FastifyRequest): Promise<RunnerIdentity> {
+  async function runner(req: FastifyRequest): Promise<RunnerIdentity & { status: RunnerRecord['status'] }> {
     const p = peerPrincipal(req);
     if (p.kind !== 'runner') throw new AppError('FORBIDDEN');
     // The certificate names the runner's tenant; the registry then checks it against the record.
@@ -113,7 +113,16 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     };
     res.once('close', onClose);
     try {
-      const jobs = await deps.jobs.claim(r, { max: body.max, waitMs: body.waitMs, types: body.types, signal: abort.signal });
+      // A draining runner gets nothing; a long-poll re-checks after every wait, so one opened
+      // before the drain began cannot hand out work the runner will never see.
+      if (r.status === 'draining') return { jobs: [] };
+      const jobs = await deps.jobs.claim(r, {
+        max: body.max,
+        waitMs: body.waitMs,
+        types: body.types,
+        signal: abort.signal,
+        mayContinue: () => deps.registry.mayClaim(deps.db, r.id),
+      });
       if (abort.signal.aborted && jobs.length > 0) {
         // The runner hung up while we were leasing: nobody will receive these, so hand them back
         // now rather than leaving them to wait out their leases.
@@ -131,8 +140,9 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     const r = await runner(req);
     const body = parseOrThrow(HeartbeatRequest, req.body);
     if (body.heartbeat.runnerId !== r.id) throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
-    await deps.registry.touchHeartbeat(deps.db, r.id);
-    const res = await deps.jobs.heartbeat(r, body.leases, { draining: body.heartbeat.status === 'draining' });
+    const draining = body.heartbeat.status === 'draining';
+    await deps.registry.touchHeartbeat(deps.db, r.id, draining);
+    const res = await deps.jobs.heartbeat(r, body.leases, { draining });
     return { cancel: res.cancel, lost: res.lost, leaseExpiresAt: res.leaseExpiresAt };
   });
 
