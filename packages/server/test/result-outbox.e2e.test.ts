@@ -28,6 +28,8 @@ describe('result outbox to TruthCore', () => {
   let pki: PkiFixture;
   let tdb: TestDatabase;
   let db: Database;
+  /** The services' pool: the production default, so their work outside a data scope sees nothing. */
+  let serviceDb: Database;
   let jf: JobforgeServer;
   let tc: TruthcoreServer | undefined;
   let tcPort: number;
@@ -39,20 +41,21 @@ describe('result outbox to TruthCore', () => {
     requestJson({ url, method, body, agent, headers, timeoutMs: 10_000 });
   const asT1 = { 'x-cp-tenant': 't1', 'x-cp-actor': 'apikey:outbox-test' };
   const startTc = async () => {
-    tc = await startTruthcore({ db, logger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: tcPort }, audit: new AuditLog(db) });
+    tc = await startTruthcore({ db: serviceDb, logger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: tcPort }, audit: new AuditLog(serviceDb) });
   };
 
   beforeAll(async () => {
     pki = await createPkiFixture();
     tdb = await createTestDatabase();
-    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 12 });
+    db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 4 });
+    serviceDb = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 12, applicationName: 'outbox-services' });
     await migrate(db);
     await seedTenants(db);
     tcPort = await freePort();
     await startTc();
     const toTruthcore = createMtlsAgent(pki.material('jobforge'), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'truthcore'), keepAlive: false });
     jf = await startJobforge({
-      db,
+      db: serviceDb,
       queue: ({ db, store }) => new PostgresQueue(db, store),
       logger,
       tls: pki.material('jobforge'),
@@ -77,6 +80,7 @@ describe('result outbox to TruthCore', () => {
     await jf?.close();
     await tc?.close();
     pki?.cleanup();
+    await serviceDb?.close();
     await db?.close();
     await tdb?.drop();
   });

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSystem, createPostgresDatabase, migrate, withTenant, type Database } from '@controlplane/server';
+import { appendAuditEvent, asSystem, createPostgresDatabase, migrate, withTenant, type Database } from '@controlplane/server';
 import { createTestDatabase, TEST_SERVICE_ROLE, type TestDatabase } from '../../../test/support/postgres.js';
 
 const TENANTS = ['acme', 'globex'] as const;
@@ -168,6 +168,23 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
     } finally {
       await raw.query(`select set_config('app.tenant_id', '', false)`);
     }
+  });
+
+  it('an audit event appended in a tenant scope extends the one global chain, and the scope is restored', async () => {
+    const head = (await admin.query<{ seq: string; hash: string }>('select seq::text, hash from audit_events order by seq desc limit 1')).rows[0]!;
+    // The newest event is not globex's: globex's scope cannot see it, yet the append must chain onto it.
+    expect((await withTenant('globex', () => db.query(`select 1 from audit_events where seq = $1::bigint`, [head.seq]))).rowCount).toBe(0);
+    const { record, seen } = await withTenant('globex', () =>
+      db.transaction(async (tx) => {
+        const record = await appendAuditEvent(tx, { tenantId: 'globex', actor: { kind: 'apikey', id: 'k' }, action: 'job.submitted', outcome: 'success' });
+        const seen = (await tx.query<{ tenant_id: string }>('select distinct tenant_id from jobs')).rows;
+        return { record, seen };
+      }),
+    );
+    expect(record.seq).toBe(String(Number(head.seq) + 1));
+    expect(record.prevHash).toBe(head.hash);
+    // After the append the transaction is back in globex's scope.
+    expect(seen).toEqual([{ tenant_id: 'globex' }]);
   });
 
   it('the adapter applies the data scope: none outside any scope, one tenant in withTenant, all in asSystem', async () => {

@@ -78,15 +78,13 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
   const pglite = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers });
   const scope = new TransactionScope();
   let closed: Promise<void> | undefined;
-  // The row-level-security settings the one connection has now (see data-scope.ts). They are
-  // session settings changed inside a transaction, so a rollback undoes them: forget them then.
-  let scopeKey: string | undefined;
+  // The row-level-security settings (see data-scope.ts) are set afresh inside the lock of every
+  // statement or transaction: PGlite's one connection is shared by every caller, and a cache
+  // consulted or updated outside that lock could be overtaken by another caller. In-process, the
+  // extra statement costs microseconds.
   const applyScope = async (pgTx: Runner): Promise<void> => {
     const wanted = scopeSettings(effectiveDataScope(options.unscoped));
-    if (scopeKey === wanted.key) return;
-    scopeKey = undefined;
     await pgTx.query(SET_SCOPE_SQL, [wanted.tenantId, wanted.scope]);
-    scopeKey = wanted.key;
   };
 
   return {
@@ -94,30 +92,17 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
 
     async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
       scope.assertOutside();
-      // The settings check and the statement run as one unit, so no other caller's change of
-      // scope can come between them. Without values the text may hold statements that refuse a
-      // transaction block; one exec call is atomic too, so the settings go in front when needed.
+      // The settings and the statement run as one unit, so no other caller's change of scope can
+      // come between them. Without values the text may hold statements that refuse a transaction
+      // block, so it runs as one exec call (atomic under PGlite's lock) with the settings in front.
       if (!values || values.length === 0) {
-        const wanted = scopeSettings(effectiveDataScope(options.unscoped));
-        const prefix = scopeKey === wanted.key ? '' : `${setScopeLiteral(wanted)};\n`;
-        try {
-          const results = await pglite.exec(prefix + text);
-          scopeKey = wanted.key;
-          return toResult<R>(results[results.length - 1]);
-        } catch (err) {
-          scopeKey = undefined;
-          throw err;
-        }
+        const results = await pglite.exec(`${setScopeLiteral(scopeSettings(effectiveDataScope(options.unscoped)))};\n${text}`);
+        return toResult<R>(results[results.length - 1]);
       }
-      try {
-        return await pglite.transaction(async (pgTx) => {
-          await applyScope(pgTx);
-          return run<R>(pgTx, text, values);
-        });
-      } catch (err) {
-        scopeKey = undefined;
-        throw err;
-      }
+      return pglite.transaction(async (pgTx) => {
+        await applyScope(pgTx);
+        return run<R>(pgTx, text, values);
+      });
     },
 
     async transaction<T>(fn: (tx: Sql) => Promise<T>, txOptions: TransactionOptions = {}): Promise<T> {
@@ -136,7 +121,6 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
           return result;
         });
       } catch (err) {
-        scopeKey = undefined;
         if (callbackDone && err instanceof PgliteTransactionAbortedError) throw new TransactionAbortedError({ cause: err });
         throw err;
       }

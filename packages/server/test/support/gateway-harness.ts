@@ -216,13 +216,16 @@ export const RELAXED_LIMITS: Partial<GatewayLimits> = {
 export async function createGatewayHarness(): Promise<GatewayHarness> {
   const pki = await createPkiFixture();
   const tdb = await createTestDatabase();
-  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10, applicationName: 'gateway-test' });
+  // The test's own observer connection sees every tenant; JobForge and the gateways get a pool with
+  // the production default, so any of their work outside a data scope sees nothing and fails here.
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 4, applicationName: 'gateway-test' });
+  const serviceDb = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10, applicationName: 'gateway-service' });
   await migrate(db);
   await createTenant(db, { id: 'ta', name: 'Tenant A' });
   await createTenant(db, { id: 'tb', name: 'Tenant B' });
   const redis = await createTestRedis();
   const jf = await startJobforge({
-    db,
+    db: serviceDb,
     queue: ({ db, store }) => new PostgresQueue(db, store),
     logger,
     tls: pki.material('jobforge'),
@@ -262,7 +265,7 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
     newKey,
     async startGateway(limits = {}, o = {}) {
       const gw = await startGateway({
-        db: o.db ?? db,
+        db: o.db ?? serviceDb,
         redis: o.redis === false ? undefined : (o.redisConnection ?? { client: redis.client, keys: o.redisScope ? redis.keys.child(o.redisScope) : redis.keys }),
         logger,
         tls: { cert: gatewayTls.cert, key: gatewayTls.key },
@@ -287,6 +290,7 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
       await jf.close();
       pki.cleanup();
       await redis.cleanup();
+      await serviceDb.close();
       await db.close();
       await tdb.drop();
     },

@@ -30,13 +30,16 @@ export const harnessLogger = createLogger({ service: 'test', level: 'silent' });
 export async function startJobforgeHarness(o: HarnessOptions = {}): Promise<JobforgeHarness> {
   const pki = await createPkiFixture();
   const tdb: TestDatabase = await createTestDatabase();
-  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10 });
+  // The test's own observer connection sees every tenant; the service gets a pool of its own with
+  // the production default, so any of its work outside a data scope sees nothing and fails here.
+  const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 4 });
+  const serviceDb = createPostgresDatabase({ connectionString: tdb.url, maxConnections: 10, applicationName: 'jobforge-service' });
   await migrate(db);
   await seedTenants(db);
   const redis: TestRedis | undefined = o.dispatch === 'postgres' ? undefined : await createTestRedis();
   const { dispatch: _dispatch, withDb, ...serverOptions } = o;
   const jf = await startJobforge({
-    db,
+    db: serviceDb,
     queue: async ({ db, store }) => {
       if (!redis) return new PostgresQueue(db, store);
       const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger: harnessLogger });
@@ -50,7 +53,7 @@ export async function startJobforgeHarness(o: HarnessOptions = {}): Promise<Jobf
     listen: { host: '127.0.0.1', port: 0 },
     enrollListen: { host: '127.0.0.1', port: 0 },
     ...serverOptions,
-    ...(withDb ? withDb(db) : {}),
+    ...(withDb ? withDb(serviceDb) : {}),
   });
   const gw = pki.serviceAgent('gateway', 'jobforge');
   return {
@@ -64,6 +67,7 @@ export async function startJobforgeHarness(o: HarnessOptions = {}): Promise<Jobf
       await jf.close();
       pki.cleanup();
       await redis?.cleanup();
+      await serviceDb.close();
       await db.close();
       await tdb.drop();
     },
