@@ -278,10 +278,8 @@ export class JobStore {
   async leaseByIds(q: Sql, tenantId: string, pool: string, types: readonly string[], ids: readonly string[], grant: LeaseGrant): Promise<JobRow[]> {
     if (ids.length === 0) return [];
     const res = await q.query<JobRow>(
-      `with leased as (
-         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
-                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
-                fencing_token = nextval('job_fencing_seq'), updated_at = now()
+      `with picked as (
+         select j.tenant_id, j.id from jobs j
           where j.tenant_id = $1 and j.id = any($4::uuid[])
             -- Re-checks written as plain filters (coalesce hides them from index matching): the
             -- rows must be found through the primary key. With the statistics of a smaller table
@@ -290,6 +288,16 @@ export class JobStore {
             and coalesce(j.pool = $2 and j.type = any($3::text[]) and j.status in ('queued', 'retrying')
                          and j.run_at <= now() + interval '1 second', false)
             and (j.expires_at is null or j.expires_at > now()) and j.cancel_requested_at is null
+          -- A row another transaction holds (a second claimer that popped a duplicate entry, a
+          -- completion, a cancel) is skipped, never waited for: waiting on rows locked in another
+          -- order is how two claimers deadlocked. A skipped job that is still waiting is put back
+          -- in the index by reconciliation.
+          for update of j skip locked
+       ), leased as (
+         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
+                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
+                fencing_token = nextval('job_fencing_seq'), updated_at = now()
+           from picked p where j.tenant_id = p.tenant_id and j.id = p.id
          returning ${J_COLUMNS}
        )${AFTER_LEASE}`,
       [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
