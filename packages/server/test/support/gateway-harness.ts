@@ -172,6 +172,8 @@ export function createGatewayClient(pki: PkiFixture): GatewayClient {
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text: t, signature });
           });
         });
+        // A request that never answers fails the test instead of hanging it.
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer within 20 s`)));
         req.on('error', reject);
         req.end(text);
       });
