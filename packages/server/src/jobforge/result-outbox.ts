@@ -83,8 +83,8 @@ export class ResultOutboxDeliverer {
           continue;
         }
         // Delivered under the job's own correlation id, so TruthCore's log lines join the rest.
-      const correlationId = isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`;
-      const outcome = await runWithContext({ correlationId }, () => this.#deliver(row));
+        const correlationId = isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`;
+        const outcome = await runWithContext({ correlationId }, () => this.#deliver(row));
         if (outcome === 'delivered') {
           await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
           settled++;
