@@ -104,67 +104,77 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
   const scope = new TransactionScope();
   let closed: Promise<void> | undefined;
 
+  /**
+   * Runs `work` on a checked-out connection with the current data scope applied. A checked-out
+   * client has no pool listener: an error while we hold it must not crash the process, and a
+   * client that `work` (or its socket) marks broken is destroyed on release rather than reused.
+   */
+  const withClient = async <T>(work: (client: pg.PoolClient, markBroken: (err: unknown) => void) => Promise<T>): Promise<T> => {
+    const client: ScopedClient = await pool.connect();
+    let broken: Error | undefined;
+    const markBroken = (err: unknown) => {
+      broken ??= err instanceof Error ? err : new Error(String(err));
+    };
+    const onClientError = (err: Error) => {
+      markBroken(err);
+      onError(err);
+    };
+    client.on('error', onClientError);
+    try {
+      try {
+        await applyScope(client, options.unscoped);
+      } catch (err) {
+        markBroken(err);
+        throw err;
+      }
+      return await work(client, markBroken);
+    } finally {
+      client.off('error', onClientError);
+      client.release(broken);
+    }
+  };
+
   return {
     kind: 'postgres',
 
     async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
       scope.assertOutside();
-      const client: ScopedClient = await pool.connect();
-      let broken: Error | undefined;
-      const onClientError = (err: Error) => {
-        broken ??= err;
-        onError(err);
-      };
-      client.on('error', onClientError);
-      try {
-        await applyScope(client, options.unscoped);
-        return await run<R>(client, text, values);
-      } catch (err) {
-        if (!isStatementError(err)) broken ??= err instanceof Error ? err : new Error(String(err));
-        throw err;
-      } finally {
-        client.off('error', onClientError);
-        client.release(broken);
-      }
+      return withClient(async (client, markBroken) => {
+        try {
+          return await run<R>(client, text, values);
+        } catch (err) {
+          if (!isStatementError(err)) markBroken(err);
+          throw err;
+        }
+      });
     },
 
     async transaction<T>(fn: (tx: Sql) => Promise<T>, txOptions: TransactionOptions = {}): Promise<T> {
       scope.assertOutside();
-      const client: ScopedClient = await pool.connect();
-      // A checked-out client has no pool listener: an error while we hold it must not crash the
-      // process, and the broken client must be destroyed on release rather than reused.
-      let broken: Error | undefined;
-      const onClientError = (err: Error) => {
-        broken ??= err;
-        onError(err);
-      };
-      client.on('error', onClientError);
-      let open = false;
-      try {
-        await applyScope(client, options.unscoped);
-        const modes = transactionModes(txOptions);
-        await client.query(modes ? `BEGIN ${modes}` : 'BEGIN');
-        open = true;
-        const tx: Sql = { query: (text, values) => run(client, text, values) };
-        await applySettings(tx, txOptions.settings);
-        const result = await scope.run(() => fn(tx));
-        open = false;
-        const commit = await client.query('COMMIT');
-        if (commit.command === 'ROLLBACK') throw new TransactionAbortedError();
-        return result;
-      } catch (err) {
-        if (open) {
-          try {
-            await client.query('ROLLBACK');
-          } catch (rollbackErr) {
-            broken ??= rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      return withClient(async (client, markBroken) => {
+        let open = false;
+        try {
+          const modes = transactionModes(txOptions);
+          await client.query(modes ? `BEGIN ${modes}` : 'BEGIN');
+          open = true;
+          const tx: Sql = { query: (text, values) => run(client, text, values) };
+          await applySettings(tx, txOptions.settings);
+          const result = await scope.run(() => fn(tx));
+          open = false;
+          const commit = await client.query('COMMIT');
+          if (commit.command === 'ROLLBACK') throw new TransactionAbortedError();
+          return result;
+        } catch (err) {
+          if (open) {
+            try {
+              await client.query('ROLLBACK');
+            } catch (rollbackErr) {
+              markBroken(rollbackErr);
+            }
           }
+          throw err;
         }
-        throw err;
-      } finally {
-        client.off('error', onClientError);
-        client.release(broken);
-      }
+      });
     },
 
     close() {
