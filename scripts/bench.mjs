@@ -5,7 +5,7 @@
 // last line, one JSON object with the figures.
 import { spawn } from 'node:child_process';
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -17,13 +17,14 @@ import { Redis } from 'ioredis';
 import {
   buildSpiffeId, createKeyPairAndCsr, createMtlsAgent, expectOk, initPki, loadTlsMaterial, requestJson, resultDigest, servicePkiFiles, signJobResults,
 } from '@controlplane/platform';
-import { writeFileSync } from 'node:fs';
 
 const TRUST_DOMAIN = 'bench.controlplane.local';
 const DRAIN_JOBS = Number(process.env.BENCH_DRAIN_JOBS ?? 50_000);
 const STEADY_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const STEADY_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BIG_BACKLOG = Number(process.env.BENCH_BIG_BACKLOG ?? 100_000);
+// BENCH_PHASES limits a diagnostic run to some of: drain, steady, claim, bullmq (default: all).
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'drain,steady,claim,bullmq').split(',').map((s) => s.trim()));
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG_BASE = process.env.BENCH_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
 
@@ -34,6 +35,51 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * CPU time (ms) used so far by JobForge, this load generator, every PostgreSQL process and Redis,
+ * read from /proc: where each job's CPU goes, printed beside the figures (Linux only).
+ */
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+function cpuSnapshot(serverPid) {
+  const ticks = (pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
+    } catch {
+      return 0;
+    }
+  };
+  // JobForge's read and write system calls (/proc/<pid>/io counts read(2)/write(2) and their vector forms)
+  const syscalls = (pid) => {
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+      return Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  const out = { jobforge: ticks(serverPid), bench: ticks(process.pid), postgres: 0, redis: 0, jobforge_syscalls: syscalls(serverPid) };
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      let comm;
+      try {
+        comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (comm === 'postgres') out.postgres += ticks(d);
+      else if (comm === 'redis-server') out.redis += ticks(d);
+    }
+  } catch {
+    /* not Linux */
+  }
+  return out;
+}
+const cpuPerJob = (a, b, jobs) => Object.fromEntries(Object.keys(a).map((k) => [k, round(k.endsWith('_syscalls') ? (b[k] - a[k]) / jobs : ((b[k] - a[k]) * 1000) / jobs, k.endsWith('_syscalls') ? 1 : 0)]));
+const fmtCpu = (c) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
 
 // ------------------------------------------------------------------ setup
 const work = mkdtempSync(join(tmpdir(), 'cp-bench-'));
@@ -83,7 +129,7 @@ await appDb.query(`insert into tenants (id, name) values ('bench', 'Benchmark')`
 // One no-op runner, enrolled for real (Ed25519 key: the cheapest signatures).
 const tok = await gwPost('/v1/join-tokens', {});
 const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: 'bench-runner', algorithm: 'Ed25519' });
-const enrolled = expectOk(await requestJson({ url: `${enrollUrl}/enroll`, method: 'POST', body: { joinToken: tok.token, csr: csrPem, name: 'bench' }, agent: new Agent({ ca: (await import('node:fs')).readFileSync(join(work, 'ca.crt'), 'utf8') }) }));
+const enrolled = expectOk(await requestJson({ url: `${enrollUrl}/enroll`, method: 'POST', body: { joinToken: tok.token, csr: csrPem, name: 'bench' }, agent: new Agent({ ca: readFileSync(join(work, 'ca.crt'), 'utf8') }) }));
 writeFileSync(join(work, 'runner.key'), keyPem, { mode: 0o600 });
 const runnerKey = createPrivateKey(keyPem);
 writeFileSync(join(work, 'runner.crt'), enrolled.certificatePem);
@@ -128,24 +174,29 @@ async function runnerLoop({ max, waitMs, stop, onDone, onClaimed }) {
 }
 
 const results = {};
+let t0 = 0;
 
 // ------------------------------------------------------------------ ControlPlane: drain
-log(`submitting ${DRAIN_JOBS} jobs`);
-let t0 = performance.now();
-await submitBacklog(DRAIN_JOBS);
-const submitPerS = DRAIN_JOBS / ((performance.now() - t0) / 1000);
-log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
-{
-  let done = 0;
+if (PHASES.has('drain')) {
+  log(`submitting ${DRAIN_JOBS} jobs`);
   t0 = performance.now();
-  await Promise.all(Array.from({ length: 4 }, () => runnerLoop({ max: 250, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
-  results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
-  results.submit_batch_jobs_per_s = round(submitPerS, 0);
-  log(`drained at ${results.drain_jobs_per_s} jobs/s`);
+  await submitBacklog(DRAIN_JOBS);
+  const submitPerS = DRAIN_JOBS / ((performance.now() - t0) / 1000);
+  log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
+  {
+    let done = 0;
+    t0 = performance.now();
+    const cpu0 = cpuSnapshot(server.pid);
+    await Promise.all(Array.from({ length: 4 }, () => runnerLoop({ max: 250, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
+    results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
+    results.submit_batch_jobs_per_s = round(submitPerS, 0);
+    results.drain_cpu_us_per_job = cpuPerJob(cpu0, cpuSnapshot(server.pid), DRAIN_JOBS);
+    log(`drained at ${results.drain_jobs_per_s} jobs/s; CPU µs per job: ${fmtCpu(results.drain_cpu_us_per_job)}`);
+  }
 }
 
 // ------------------------------------------------------------------ ControlPlane: latency at a steady rate
-{
+if (PHASES.has('steady')) {
   const started = new Map();
   const acked = new Map();
   const claimedAt = new Map();
@@ -175,6 +226,7 @@ log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
   const perTick = STEADY_RATE / 100;
   let sent = 0;
   const begin = performance.now();
+  const cpu0 = cpuSnapshot(server.pid);
   const inflight = new Set();
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * STEADY_RATE) + perTick);
@@ -197,6 +249,7 @@ log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
   await Promise.all(inflight);
   const deadline = performance.now() + 30_000;
   while (started.size > 0 && performance.now() < deadline) await sleep(20);
+  results.steady_cpu_us_per_job = cpuPerJob(cpu0, cpuSnapshot(server.pid), total);
   stopped = true;
   // Wake the long-polls so the loops see the stop flag.
   await gwPost('/v1/jobs', jobBody(randomUUID()));
@@ -207,7 +260,7 @@ log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
   results.latency_samples = lat.length;
   log(`  breakdown p50: submit answered ${round(pct(submitMs, 50))} ms, answered→claimed ${round(pct(waitMsSeg, 50))} ms, claimed→completion recorded ${round(pct(runMsSeg, 50))} ms`);
   log(`  breakdown p99: submit answered ${round(pct(submitMs, 99))} ms, answered→claimed ${round(pct(waitMsSeg, 99))} ms, claimed→completion recorded ${round(pct(runMsSeg, 99))} ms`);
-  log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs)`);
+  log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs); CPU µs per job: ${fmtCpu(results.steady_cpu_us_per_job)}`);
 }
 
 // ------------------------------------------------------------------ ControlPlane: claim latency vs backlog
@@ -238,16 +291,18 @@ async function settle() {
     await sleep(250);
   }
 }
-await submitBacklog(1_000);
-await settle();
-results.claim_p50_ms_backlog_1k = await claimP50();
-await submitBacklog(BIG_BACKLOG - 700);
-await settle();
-results.claim_p50_ms_backlog_100k = await claimP50();
-log(`claim p50: ${results.claim_p50_ms_backlog_1k} ms at 1k, ${results.claim_p50_ms_backlog_100k} ms at 100k`);
+if (PHASES.has('claim')) {
+  await submitBacklog(1_000);
+  await settle();
+  results.claim_p50_ms_backlog_1k = await claimP50();
+  await submitBacklog(BIG_BACKLOG - 700);
+  await settle();
+  results.claim_p50_ms_backlog_100k = await claimP50();
+  log(`claim p50: ${results.claim_p50_ms_backlog_1k} ms at 1k, ${results.claim_p50_ms_backlog_100k} ms at 100k`);
+}
 
 // ------------------------------------------------------------------ BullMQ, same workload, same Redis
-if (!process.env.BENCH_SKIP_BULLMQ) {
+if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const bullPrefix = `bench-bull-${process.pid}`;
   const name = 'noop';
@@ -321,7 +376,8 @@ await new Promise((r) => server.once('exit', r));
 gw.destroy();
 runnerAgent.destroy();
 await appDb.end();
-await admin.query(`drop database if exists ${dbName} with (force)`);
+if (process.env.BENCH_KEEP_DB) log(`kept database ${dbName}`);
+else await admin.query(`drop database if exists ${dbName} with (force)`);
 await admin.end();
 {
   const r = new Redis(REDIS_URL);

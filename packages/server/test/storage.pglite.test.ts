@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPgliteDatabase } from '@controlplane/server';
+import { createPgliteDatabase, refreshTableStatistics } from '@controlplane/server';
 import { describeSqlPortContract } from '../../../test/support/postgres.js';
 
 describeSqlPortContract('PGlite (in memory)', () => createPgliteDatabase());
@@ -45,6 +45,28 @@ describe('PGlite adapter', () => {
       // Each transaction's three rows are contiguous.
       expect(order).toHaveLength(9);
       for (let i = 0; i < 9; i += 3) expect(new Set(order.slice(i, i + 3)).size).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refreshes planner statistics of a table that changed enough (there is no autovacuum to do it)', async () => {
+    const db = await createPgliteDatabase();
+    try {
+      await db.query('create table churn (id int primary key, tenant text)');
+      await db.query(`insert into churn select g, 't1' from generate_series(1, 100) g`);
+      expect((await refreshTableStatistics(db, ['churn'])).analyzed).toEqual([]);
+      await db.query(`insert into churn select g, 't1' from generate_series(101, 1000) g`);
+      // The counters reach the statistics views a moment after the change.
+      let analyzed: string[] = [];
+      for (let i = 0; i < 50 && analyzed.length === 0; i++) {
+        analyzed = (await refreshTableStatistics(db, ['churn'])).analyzed;
+        if (analyzed.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(analyzed).toEqual(['churn']);
+      const stats = await db.query<{ n: number }>(`select count(*)::int as n from pg_stats where tablename = 'churn' and attname = 'tenant'`);
+      expect(stats.rows[0]!.n).toBe(1);
+      expect((await refreshTableStatistics(db, ['churn'])).analyzed).toEqual([]);
     } finally {
       await db.close();
     }

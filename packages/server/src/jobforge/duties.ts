@@ -6,15 +6,17 @@ export interface DutyIntervals {
   expireMs: number;
   integrityMs: number;
   reconcileMs: number;
+  statisticsMs: number;
 }
 
-export const DEFAULT_DUTY_INTERVALS: DutyIntervals = { reapMs: 1_000, expireMs: 1_000, integrityMs: 1_000, reconcileMs: 60_000 };
+export const DEFAULT_DUTY_INTERVALS: DutyIntervals = { reapMs: 1_000, expireMs: 1_000, integrityMs: 1_000, reconcileMs: 60_000, statisticsMs: 5_000 };
 
 /**
  * The periodic duties every JobForge replica runs. They are safe to run in every replica at
  * once: the reaper and expirer lock their rows with FOR UPDATE SKIP LOCKED (two replicas never
  * take the same job), and reconciliation only adds missing entries (ZADD NX), which is idempotent.
- * Each duty never overlaps itself: the next run is scheduled when the previous one ends.
+ * Statistics are refreshed by one replica at a time (an advisory lock), and only where
+ * autovacuum does not. Each duty never overlaps itself: the next run is scheduled when the previous one ends.
  */
 export function startDuties(jobs: JobService, logger: Logger, intervals: Partial<DutyIntervals> = {}): () => Promise<void> {
   const iv = { ...DEFAULT_DUTY_INTERVALS, ...intervals };
@@ -47,6 +49,10 @@ export function startDuties(jobs: JobService, logger: Logger, intervals: Partial
   loop('expire-jobs', iv.expireMs, () => jobs.expireJobs());
   loop('queue-integrity', iv.integrityMs, () => jobs.queue.checkIntegrity());
   loop('reconcile', iv.reconcileMs, () => jobs.queue.reconcile());
+  loop('table-statistics', iv.statisticsMs, async () => {
+    const { analyzed } = await jobs.refreshStatistics();
+    if (analyzed.length > 0) logger.debug({ tables: analyzed }, 'refreshed planner statistics');
+  });
 
   return async () => {
     stopped = true;

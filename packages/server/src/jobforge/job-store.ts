@@ -321,7 +321,7 @@ export class JobStore {
       `update jobs j set lease_expires_at = now() + make_interval(secs => $4::double precision / 1000)
          from jsonb_to_recordset($3::jsonb) as l(job_id uuid, lease_id uuid, fencing_token bigint)
         where j.tenant_id = $1 and j.id = any($5::uuid[]) and j.id = l.job_id and j.lease_id = l.lease_id and j.fencing_token = l.fencing_token
-          and j.lease_runner_id = $2 and j.status = 'running'
+          and coalesce(j.lease_runner_id = $2 and j.status = 'running', false)
        returning j.id, (j.cancel_requested_at is not null) as cancel_requested`,
       [tenantId, runnerId, JSON.stringify(leases.map((l) => ({ job_id: l.jobId, lease_id: l.leaseId, fencing_token: l.fencingToken }))), leaseMs, leases.map((l) => l.jobId)],
     );
@@ -346,7 +346,7 @@ export class JobStore {
       `select ${J_COLUMNS} from jobs j
          join jsonb_to_recordset($3::jsonb) as r(job_id uuid, lease_id uuid, fencing_token bigint)
            on j.id = r.job_id and j.lease_id = r.lease_id and j.fencing_token = r.fencing_token
-        where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.status = 'running' and j.lease_runner_id = $2
+        where j.tenant_id = $1 and j.id = any($4::uuid[]) and coalesce(j.status = 'running' and j.lease_runner_id = $2, false)
         order by j.id
         for update of j`,
       [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken }))), refs.map((r) => r.jobId)],
@@ -375,7 +375,12 @@ export class JobStore {
          update jobs j set status = 'completed', result = r.result, error = null, lease_id = null, lease_runner_id = null,
                 lease_expires_at = null, updated_at = now(), finished_at = now()
            from r
-          where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.id = r.id and j.status = 'running' and j.lease_runner_id = $2
+          where j.tenant_id = $1 and j.id = any($4::uuid[]) and j.id = r.id
+            -- The lease checks are wrapped so that no partial index (the lease-expiry index is on
+            -- running jobs) matches them: the rows are found by primary key whatever the
+            -- statistics say. Without statistics the planner would otherwise AND that index with
+            -- the tenant's list index and read every running and every listed job to find a few.
+            and coalesce(j.status = 'running' and j.lease_runner_id = $2, false)
             and j.lease_id = r.lease_id and j.fencing_token = r.fencing_token and j.attempts = r.attempt and j.type = r.type
          returning j.id, j.attempts
        ), att as (

@@ -23,10 +23,15 @@ import type { QueueBackend } from './queue/queue-backend.js';
 import { decideRetry } from './retry-policy.js';
 import { checkJobQuota, getTenantQuotas, payloadBytesOf, runningJobHeadroom, type TenantQuotas } from '../tenancy/index.js';
 import { asSystem, withTenant } from '../storage/data-scope.js';
+import { GroupCommit } from '../storage/group-commit.js';
+import { refreshTableStatistics, type StatisticsRefresh } from '../storage/table-statistics.js';
 
 const QUOTA_CACHE_MS = 2_000;
 
 export const SERVICE_NAME = 'jobforge';
+
+/** The tables every job writes to: the ones whose planner statistics must follow their growth. */
+const JOB_TABLES = ['jobs', 'job_events', 'job_attempts', 'result_outbox'] as const;
 
 /** A runner as the control plane knows it: identity from its certificate, types from registration. */
 export interface RunnerIdentity {
@@ -168,9 +173,10 @@ export class JobService {
       const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(this.o.db) : this.o.db.transaction(fn));
       const { rows, inserted } = await run(async (tx) => {
         if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
-        // Single submissions arriving together share one INSERT (one WAL flush for all of them):
-        // under load that is what keeps individual submits from queueing behind each commit.
-        const inserted = single ? await this.#insertCoalesced(newJobs[0]!) : await this.o.store.insertJobs(tx, newJobs);
+        // Single submissions arriving together share one INSERT (one WAL flush for all of them) and
+        // one Redis round trip: under load that is what keeps individual submits from queueing
+        // behind each commit.
+        const inserted = single ? [await this.#submitGrouped(newJobs[0]!)].filter((r): r is JobRow => r !== undefined) : await this.o.store.insertJobs(tx, newJobs);
         const insertedIds = new Set(inserted.map((r) => r.id));
         const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
         const byId = new Map(inserted.map((r) => [r.id, r]));
@@ -186,7 +192,8 @@ export class JobService {
         }
         return { rows: newJobs.map((j) => byId.get(j.request.id)!), inserted };
       });
-      await this.#enqueue(inserted.map(readyEntryOf));
+      // A grouped submission was enqueued with its group.
+      if (!single) await this.#enqueue(inserted.map(readyEntryOf));
       for (const r of inserted) this.#emit(r, 'job.queued');
       return rows.map(toJobResponse);
     });
@@ -558,6 +565,11 @@ export class JobService {
   }
 
   /** Fails waiting jobs whose expiresAt has passed. */
+  /** Analyses the job tables that changed enough since their last analysis, where autovacuum does not (storage/table-statistics.ts). */
+  refreshStatistics(): Promise<StatisticsRefresh> {
+    return asSystem('refresh planner statistics', () => refreshTableStatistics(this.o.db, JOB_TABLES));
+  }
+
   async expireJobs(limit = 500): Promise<number> {
     return asSystem('expire jobs', async () => {
       const removed: ReadyEntry[] = [];
@@ -577,67 +589,35 @@ export class JobService {
 
   // ---------------------------------------------------------------- internals
 
-  #coalesced: Array<{ job: NewJob; resolve: (rows: JobRow[]) => void; reject: (err: unknown) => void }> = [];
-  #coalesceScheduled = false;
+  /** One group committer per tenant: each group is one statement in that tenant's data scope. */
+  readonly #submitGroups = new Map<string, GroupCommit<NewJob, JobRow | undefined>>();
 
   /**
-   * Inserts one job together with the others submitted in the same event-loop turn. Each row of a
-   * multi-row INSERT … ON CONFLICT DO NOTHING stands on its own (a conflict skips only that row),
-   * so coalescing changes nothing for any caller except that they share a commit.
+   * Inserts and enqueues one job as part of a group (storage/group-commit.ts): the jobs submitted
+   * while the tenant's previous group was being written share one INSERT, one commit and one
+   * Redis round trip. Each row of a multi-row INSERT … ON CONFLICT DO NOTHING stands on its own
+   * (a conflict skips only that row), so grouping changes nothing for any caller except that they
+   * share a commit. Answers the row if this call inserted it, nothing if the id already existed.
    */
-  #insertCoalesced(job: NewJob): Promise<JobRow[]> {
-    return new Promise<JobRow[]>((resolve, reject) => {
-      this.#coalesced.push({ job, resolve, reject });
-      if (this.#coalesced.length >= 500) this.#flushCoalesced();
-      else if (!this.#coalesceScheduled) {
-        this.#coalesceScheduled = true;
-        setImmediate(() => this.#flushCoalesced());
-      }
-    });
-  }
-
-  #flushCoalesced(): void {
-    this.#coalesceScheduled = false;
-    const batch = this.#coalesced;
-    this.#coalesced = [];
-    if (batch.length === 0) return;
-    // Two submissions of one id in the same turn must not share a statement (ON CONFLICT cannot
-    // see a row inserted by the same statement): the second waits for the next flush.
-    const seen = new Set<string>();
-    const now: typeof batch = [];
-    for (const b of batch) {
-      const key = `${b.job.tenantId}\u0000${b.job.request.id}`;
-      if (seen.has(key)) this.#coalesced.push(b);
-      else {
-        seen.add(key);
-        now.push(b);
-      }
+  #submitGrouped(job: NewJob): Promise<JobRow | undefined> {
+    let group = this.#submitGroups.get(job.tenantId);
+    if (!group) {
+      if (this.#submitGroups.size > 1_000) for (const [t, g] of this.#submitGroups) if (g.idle) this.#submitGroups.delete(t);
+      const tenantId = job.tenantId;
+      group = new GroupCommit<NewJob, JobRow | undefined>({
+        maxBatch: 500,
+        keyOf: (j) => j.request.id,
+        commit: (jobs) =>
+          withTenant(tenantId, async () => {
+            const rows = await this.o.store.insertJobs(this.o.db, jobs);
+            await this.#enqueue(rows.map(readyEntryOf));
+            const byId = new Map(rows.map((r) => [r.id, r]));
+            return jobs.map((j) => byId.get(j.request.id));
+          }),
+      });
+      this.#submitGroups.set(tenantId, group);
     }
-    if (this.#coalesced.length > 0 && !this.#coalesceScheduled) {
-      this.#coalesceScheduled = true;
-      setImmediate(() => this.#flushCoalesced());
-    }
-    // One statement per tenant: each runs in its own tenant's data scope.
-    const byTenant = new Map<string, typeof now>();
-    for (const b of now) {
-      const group = byTenant.get(b.job.tenantId);
-      if (group) group.push(b);
-      else byTenant.set(b.job.tenantId, [b]);
-    }
-    for (const [tenantId, group] of byTenant) {
-      withTenant(tenantId, () => this.o.store.insertJobs(this.o.db, group.map((b) => b.job))).then(
-        (rows) => {
-          const byId = new Map(rows.map((r) => [r.id, r]));
-          for (const b of group) {
-            const row = byId.get(b.job.request.id);
-            b.resolve(row ? [row] : []);
-          }
-        },
-        (err: unknown) => {
-          for (const b of group) b.reject(err);
-        },
-      );
-    }
+    return group.submit(job);
   }
 
   readonly #quotaCache = new Map<string, { at: number; quotas: TenantQuotas }>();

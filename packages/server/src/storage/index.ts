@@ -24,3 +24,5 @@ export {
 } from './migrations.js';
 export { dumpSchema, SCHEMA_SNAPSHOT_FILE } from './schema-dump.js';
 export { asSystem, currentDataScope, withTenant, type DataScope } from './data-scope.js';
+export { GroupCommit, type GroupCommitOptions } from './group-commit.js';
+export { refreshTableStatistics, type StatisticsRefresh } from './table-statistics.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import {
@@ -59,9 +60,48 @@ function toResult<R>(result: pg.QueryResult | pg.QueryResult[]): SqlResult<R> {
   return { rows: last.rows as R[], rowCount: last.rowCount ?? 0 };
 }
 
-async function run<R>(runner: pg.Pool | pg.PoolClient, text: string, values: readonly unknown[] | undefined): Promise<SqlResult<R>> {
-  const result = values && values.length > 0 ? await runner.query(text, values as unknown[]) : await runner.query(text);
-  return toResult<R>(result as pg.QueryResult | pg.QueryResult[]);
+/**
+ * Parameterised statements run as named prepared statements, one per distinct text and
+ * connection: PostgreSQL parses and plans each text once per connection instead of on every
+ * call (planning the lease and completion statements cost more than running them). Names are
+ * derived from the text, so every connection agrees on them. Texts without parameters may hold
+ * several statements (migrations), which the extended protocol cannot prepare; they run as they
+ * are, and so does any text met after the bound below (a guard against unbounded dynamic SQL).
+ */
+const MAX_NAMED_STATEMENTS = 2_000;
+const statementNames = new Map<string, string | null>();
+
+function statementName(text: string): string | undefined {
+  const known = statementNames.get(text);
+  if (known !== undefined) return known ?? undefined;
+  if (statementNames.size >= MAX_NAMED_STATEMENTS) return undefined;
+  const name = `cp_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+  statementNames.set(text, name);
+  return name;
+}
+
+/**
+ * A prepared statement whose tables changed shape since it was planned (a migration run by a
+ * live process) cannot run again on that connection: PostgreSQL refuses with "cached plan must
+ * not change result type". The text is then run unnamed from now on.
+ */
+function isStalePlan(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '0A000' && /cached plan must not change result type/.test((err as Error).message);
+}
+
+async function run<R>(runner: pg.Pool | pg.PoolClient, text: string, values: readonly unknown[] | undefined, inTransaction: boolean): Promise<SqlResult<R>> {
+  if (!values || values.length === 0) return toResult<R>((await runner.query(text)) as pg.QueryResult | pg.QueryResult[]);
+  const name = statementName(text);
+  if (name === undefined) return toResult<R>(await runner.query(text, values as unknown[]));
+  try {
+    return toResult<R>(await runner.query({ name, text, values: values as unknown[] }));
+  } catch (err) {
+    if (!isStalePlan(err)) throw err;
+    statementNames.set(text, null);
+    // Inside a transaction the error has aborted it; the caller's retry starts a new one.
+    if (inTransaction) throw err;
+    return toResult<R>(await runner.query(text, values as unknown[]));
+  }
 }
 
 const SCOPE_KEY = Symbol('controlplane.dataScope');
@@ -141,7 +181,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
       scope.assertOutside();
       return withClient(async (client, markBroken) => {
         try {
-          return await run<R>(client, text, values);
+          return await run<R>(client, text, values, false);
         } catch (err) {
           if (!isStatementError(err)) markBroken(err);
           throw err;
@@ -157,7 +197,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
           const modes = transactionModes(txOptions);
           await client.query(modes ? `BEGIN ${modes}` : 'BEGIN');
           open = true;
-          const tx: Sql = { query: (text, values) => run(client, text, values) };
+          const tx: Sql = { query: (text, values) => run(client, text, values, true) };
           await applySettings(tx, txOptions.settings);
           const result = await scope.run(() => fn(tx));
           open = false;
