@@ -20,6 +20,8 @@ import {
 
 const TRUST_DOMAIN = 'bench.controlplane.local';
 const DRAIN_JOBS = Number(process.env.BENCH_DRAIN_JOBS ?? 50_000);
+const DRAIN_LOOPS = Number(process.env.BENCH_DRAIN_LOOPS ?? 4);
+const DRAIN_MAX = Number(process.env.BENCH_DRAIN_MAX ?? 250);
 const STEADY_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const STEADY_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BIG_BACKLOG = Number(process.env.BENCH_BIG_BACKLOG ?? 100_000);
@@ -187,7 +189,7 @@ if (PHASES.has('drain')) {
     let done = 0;
     t0 = performance.now();
     const cpu0 = cpuSnapshot(server.pid);
-    await Promise.all(Array.from({ length: 4 }, () => runnerLoop({ max: 250, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
+    await Promise.all(Array.from({ length: DRAIN_LOOPS }, () => runnerLoop({ max: DRAIN_MAX, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
     results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
     results.submit_batch_jobs_per_s = round(submitPerS, 0);
     results.drain_cpu_us_per_job = cpuPerJob(cpu0, cpuSnapshot(server.pid), DRAIN_JOBS);

@@ -99,7 +99,6 @@ TABLE job_attempts (row level security: enabled, forced)
   COLUMN runner_cert_fingerprint text
   CONSTRAINT job_attempts_outcome_check CHECK (outcome = ANY (ARRAY['completed'::text, 'failed'::text, 'lease_expired'::text, 'cancelled'::text, 'released'::text]))
   CONSTRAINT job_attempts_pkey PRIMARY KEY (tenant_id, job_id, attempt)
-  CONSTRAINT job_attempts_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
   INDEX job_attempts_fencing_idx CREATE UNIQUE INDEX job_attempts_fencing_idx ON public.job_attempts USING btree (fencing_token)
   INDEX job_attempts_pkey CREATE UNIQUE INDEX job_attempts_pkey ON public.job_attempts USING btree (tenant_id, job_id, attempt)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
@@ -112,10 +111,8 @@ TABLE job_events (row level security: enabled, forced)
   COLUMN type text NOT NULL
   COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN data jsonb
-  CONSTRAINT job_events_pkey PRIMARY KEY (seq)
-  CONSTRAINT job_events_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
-  INDEX job_events_job_idx CREATE INDEX job_events_job_idx ON public.job_events USING btree (tenant_id, job_id, seq)
-  INDEX job_events_pkey CREATE UNIQUE INDEX job_events_pkey ON public.job_events USING btree (seq)
+  CONSTRAINT job_events_pkey PRIMARY KEY (tenant_id, job_id, seq)
+  INDEX job_events_pkey CREATE UNIQUE INDEX job_events_pkey ON public.job_events USING btree (tenant_id, job_id, seq)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 TABLE job_types (row level security: enabled, forced)
@@ -222,7 +219,6 @@ TABLE result_outbox (row level security: enabled, forced)
   COLUMN last_error text
   CONSTRAINT result_outbox_pkey PRIMARY KEY (id)
   CONSTRAINT result_outbox_tenant_id_job_id_attempt_key UNIQUE (tenant_id, job_id, attempt)
-  CONSTRAINT result_outbox_tenant_id_job_id_fkey FOREIGN KEY (tenant_id, job_id) REFERENCES jobs(tenant_id, id)
   INDEX result_outbox_pending_idx CREATE INDEX result_outbox_pending_idx ON public.result_outbox USING btree (next_attempt_at, id) WHERE ((delivered_at IS NULL) AND (rejected_at IS NULL))
   INDEX result_outbox_pkey CREATE UNIQUE INDEX result_outbox_pkey ON public.result_outbox USING btree (id)
   INDEX result_outbox_tenant_id_job_id_attempt_key CREATE UNIQUE INDEX result_outbox_tenant_id_job_id_attempt_key ON public.result_outbox USING btree (tenant_id, job_id, attempt)
