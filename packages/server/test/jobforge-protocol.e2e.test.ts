@@ -105,8 +105,8 @@ describe('jobforge over mTLS', () => {
     expect((await heartbeat('draining')).status).toBe(200);
     const req = job();
     expect((await call(gw, 'POST', '/v1/jobs', req, asTenant('t-drain'))).status).toBe(202);
-    // The poll re-checks the runner at its next wake-up (work arriving, or its periodic look) and
-    // ends empty, well before its 3 s wait would have run out.
+    // The lease attempted at the poll's next wake-up (work arriving) checks the runner's state in
+    // its own statement and leases nothing: the poll ends empty, well before its 3 s wait runs out.
     expect((await pending).body.jobs).toEqual([]);
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect((await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1_000 })).body.jobs).toEqual([]);
@@ -119,6 +119,27 @@ describe('jobforge over mTLS', () => {
     const claimed = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1_000 });
     expect(claimed.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([req.id]);
     await complete(r, claimed.body.jobs[0], {});
+  });
+
+  it('leases nothing to a long-poll whose runner was revoked while it waited', async () => {
+    await db.query(`insert into tenants (id, name) values ('t-midpoll', 'Mid-poll') on conflict do nothing`);
+    const r = await enrollRunner('t-midpoll', 'default', 'midpoll');
+    const pending = call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 3_000 });
+    await new Promise((res) => setTimeout(res, 300));
+    // Authenticated when the poll began; revoked now, before any work arrives.
+    expect((await call(gw, 'POST', `/v1/runners/${r.runnerId}/revoke`, undefined, asTenant('t-midpoll'))).body.status).toBe('revoked');
+    const req = job();
+    expect((await call(gw, 'POST', '/v1/jobs', req, asTenant('t-midpoll'))).status).toBe(202);
+    // The wake-up's lease statement sees the revocation itself: the poll ends empty at once and
+    // the job stays queued, still in the dispatch index, for a runner that may run it.
+    const t0 = Date.now();
+    expect((await pending).body.jobs).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t-midpoll'))).body.status).toBe('queued');
+    const other = await enrollRunner('t-midpoll', 'default', 'successor');
+    const claimed = await call(other.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1_000 });
+    expect(claimed.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([req.id]);
+    await complete(other, claimed.body.jobs[0], {});
   });
 
   it('refuses a reused and an expired join token', async () => {

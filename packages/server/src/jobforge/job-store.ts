@@ -24,7 +24,36 @@ const AFTER_LEASE = `, attempts as (
            from leased
        )
        select * from leased order by priority desc, run_at, id`;
+
+/**
+ * The guarded variant: the same, plus one leading row whose `runner_may_claim` says whether the
+ * guard held (see LeaseGrant.certificateSerial). With the guard false nothing was leased.
+ */
+const AFTER_GUARDED_LEASE = AFTER_LEASE.replace(
+  'select * from leased order by priority desc, run_at, id',
+  `select g.ok as runner_may_claim, l.* from guard g left join leased l on true order by l.priority desc, l.run_at, l.id`,
+);
+
+/**
+ * Whether the runner may be given work at the moment the statement runs: registered or active
+ * (not draining, not revoked) and presenting a certificate that is not revoked. Checked inside
+ * the lease statement itself, so a runner that began to drain or was revoked while its long-poll
+ * was waiting cannot lease anything, whatever it was told when the poll began.
+ */
+const GUARD_CTE = (runner: string, serial: string) => `guard as (
+         select exists (
+           select 1 from runners r join runner_certificates c on c.runner_id = r.id
+            where r.id = ${runner} and r.tenant_id = $1 and r.status in ('enrolled', 'active')
+              and c.serial_number = ${serial} and c.revoked_at is null
+         ) as ok
+       )`;
 const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
+
+/** The rows of a guarded lease statement: the leased jobs, or RunnerMayNotClaimError. */
+function leasedIfAllowed(rows: ReadonlyArray<JobRow & { runner_may_claim?: boolean }>): JobRow[] {
+  if (rows[0]?.runner_may_claim === false) throw new RunnerMayNotClaimError();
+  return rows.filter((r) => r.id !== null).map(({ runner_may_claim: _, ...row }) => row as JobRow);
+}
 
 export interface NewJob {
   tenantId: string;
@@ -54,6 +83,20 @@ export interface StoredJobEvent {
 export interface LeaseGrant {
   runnerId: string;
   leaseMs: number;
+  /**
+   * The serial number of the certificate the runner presented. With it the lease statement also
+   * checks that the runner may be given work (not draining or revoked, certificate not revoked)
+   * and leases nothing otherwise, answering RunnerMayNotClaimError.
+   */
+  certificateSerial?: string | undefined;
+}
+
+/** The runner began to drain or was revoked (see LeaseGrant.certificateSerial): nothing was leased. */
+export class RunnerMayNotClaimError extends Error {
+  constructor() {
+    super('the runner may not be given work now');
+    this.name = 'RunnerMayNotClaimError';
+  }
 }
 
 export interface LeaseRef {
@@ -251,11 +294,13 @@ export class JobStore {
    * SKIP LOCKED lets concurrent claimers take disjoint rows without waiting on each other.
    */
   async leaseNextReady(q: Sql, tenantId: string, pool: string, types: readonly string[], max: number, grant: LeaseGrant): Promise<JobRow[]> {
+    const guarded = grant.certificateSerial !== undefined;
     const res = await q.query<JobRow>(
-      `with picked as (
+      `with ${guarded ? `${GUARD_CTE('$5', '$7')}, ` : ''}picked as (
          select tenant_id, id from jobs
           where tenant_id = $1 and pool = $2 and status in ('queued', 'retrying') and type = any($3::text[])
             and run_at <= now() and (expires_at is null or expires_at > now()) and cancel_requested_at is null
+            ${guarded ? 'and (select ok from guard)' : ''}
           order by priority desc, run_at, id
           limit $4
           for update skip locked
@@ -265,10 +310,10 @@ export class JobStore {
                 fencing_token = nextval('job_fencing_seq'), updated_at = now()
            from picked p where j.tenant_id = p.tenant_id and j.id = p.id
          returning ${J_COLUMNS}
-       )${AFTER_LEASE}`,
-      [tenantId, pool, types, max, grant.runnerId, grant.leaseMs],
+       )${guarded ? AFTER_GUARDED_LEASE : AFTER_LEASE}`,
+      [tenantId, pool, types, max, grant.runnerId, grant.leaseMs, ...(guarded ? [grant.certificateSerial!.toLowerCase()] : [])],
     );
-    return this.#openAll(res.rows);
+    return this.#openAll(guarded ? leasedIfAllowed(res.rows) : res.rows);
   }
 
   /**
@@ -277,10 +322,11 @@ export class JobStore {
    */
   async leaseByIds(q: Sql, tenantId: string, pool: string, types: readonly string[], ids: readonly string[], grant: LeaseGrant): Promise<JobRow[]> {
     if (ids.length === 0) return [];
+    const guarded = grant.certificateSerial !== undefined;
     const res = await q.query<JobRow>(
-      `with picked as (
+      `with ${guarded ? `${GUARD_CTE('$5', '$7')}, ` : ''}picked as (
          select j.tenant_id, j.id from jobs j
-          where j.tenant_id = $1 and j.id = any($4::uuid[])
+          where j.tenant_id = $1 and j.id = any($4::uuid[])${guarded ? ' and (select ok from guard)' : ''}
             -- Re-checks written as plain filters (coalesce hides them from index matching): the
             -- rows must be found through the primary key. With the statistics of a smaller table
             -- the planner would otherwise pick the partial ready-index, whose predicate these
@@ -299,10 +345,10 @@ export class JobStore {
                 fencing_token = nextval('job_fencing_seq'), updated_at = now()
            from picked p where j.tenant_id = p.tenant_id and j.id = p.id
          returning ${J_COLUMNS}
-       )${AFTER_LEASE}`,
-      [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs],
+       )${guarded ? AFTER_GUARDED_LEASE : AFTER_LEASE}`,
+      [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs, ...(guarded ? [grant.certificateSerial!.toLowerCase()] : [])],
     );
-    return this.#openAll(res.rows);
+    return this.#openAll(guarded ? leasedIfAllowed(res.rows) : res.rows);
   }
 
   /** Every lease the runner holds now. */

@@ -17,7 +17,7 @@ import { resultDigest, type Logger, type ResultSignatureFields } from '@controlp
 import type { Database, Sql } from '../storage/index.js';
 import { envelopeOf, type JobEnvelope } from './job-envelope.js';
 import { readyEntryOf, toJobResponse, type JobRow, type ReadyEntry } from './job-row.js';
-import type { JobEventRecord, JobStore, LeaseRef, ListJobsFilter, NewJob, StoredJobEvent } from './job-store.js';
+import { RunnerMayNotClaimError, type JobEventRecord, type JobStore, type LeaseRef, type ListJobsFilter, type NewJob, type StoredJobEvent } from './job-store.js';
 import { DEFAULT_POOL, type JobTypeRegistry } from './job-types.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { decideRetry } from './retry-policy.js';
@@ -41,6 +41,11 @@ export interface RunnerIdentity {
   /** Job types the runner registered; claims are limited to these. */
   jobTypes: readonly string[];
   version?: string | undefined;
+  /**
+   * Serial number of the certificate the runner presented on this request. Given, leasing checks
+   * in the same statement that the runner may still be given work (LeaseGrant.certificateSerial).
+   */
+  certificateSerial?: string | undefined;
 }
 
 export interface JobEventListener {
@@ -67,8 +72,6 @@ export interface ClaimOptions {
   /** Types the runner asks for; intersected with what it registered. */
   types?: readonly string[] | undefined;
   signal?: AbortSignal | undefined;
-  /** Asked after each wait for work: false ends the long-poll empty (the runner began to drain). */
-  mayContinue?: (() => Promise<boolean>) | undefined;
 }
 
 export interface FailureInput {
@@ -304,7 +307,16 @@ export class JobService {
         // A tenant over its running-jobs quota gets nothing now; its jobs wait their turn.
         const limited = (await this.#quotas(runner.tenantId)).maxRunningJobs !== null;
         const max = limited ? Math.min(wanted, await runningJobHeadroom(this.o.db, runner.tenantId)) : wanted;
-        const rows = max > 0 ? await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs } }) : [];
+        let rows: JobRow[] = [];
+        try {
+          // With the runner's certificate serial, the lease statement itself checks that the
+          // runner may still be given work: one that began to drain or was revoked while this
+          // long-poll waited leases nothing, and the poll ends empty.
+          if (max > 0) rows = await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs, certificateSerial: runner.certificateSerial } });
+        } catch (err) {
+          if (err instanceof RunnerMayNotClaimError) return [];
+          throw err;
+        }
         if (rows.length > 0) {
           for (const r of rows) this.#emit(r, 'job.started');
           return rows.map(envelopeOf);
@@ -312,7 +324,7 @@ export class JobService {
         const left = deadline - Date.now();
         if (left <= 0 || opts.signal?.aborted) return [];
         await this.o.queue.waitForWork(runner.tenantId, runner.pool, left, opts.signal);
-        if (opts.signal?.aborted || (opts.mayContinue && !(await opts.mayContinue()))) return [];
+        if (opts.signal?.aborted) return [];
       }
     });
   }

@@ -98,12 +98,6 @@ export class RunnerRegistry {
   }
 
   /** Whether the runner may be given work now (not draining, not revoked). */
-  async mayClaim(q: Sql, runnerId: string): Promise<boolean> {
-    const res = await q.query<{ status: RunnerRecord['status'] }>(`select status from runners where id = $1`, [runnerId]);
-    const status = res.rows[0]?.status;
-    return status === 'active' || status === 'enrolled';
-  }
-
   async list(q: Sql, tenantId: string): Promise<RunnerRecord[]> {
     const res = await q.query<RunnerRecord>(`select ${RUNNER_COLUMNS} from runners where tenant_id = $1 order by created_at, id`, [tenantId]);
     return res.rows;

@@ -83,7 +83,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     enterTenant(p.tenantId);
     const identity = await deps.registry.authenticate(deps.db, { runnerId: p.id, tenantId: p.tenantId, pool: p.pool, serialNumber: p.serialNumber });
     req.ctx.principal = { kind: 'runner', id: identity.id, tenantId: identity.tenantId };
-    return identity;
+    return { ...identity, certificateSerial: p.serialNumber };
   }
 
   app.post('/runner/v1/register', { config: { audit: 'runner.registered' } }, async (req): Promise<RegisterResponse> => {
@@ -113,15 +113,14 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     };
     res.once('close', onClose);
     try {
-      // A draining runner gets nothing; a long-poll re-checks after every wait, so one opened
-      // before the drain began cannot hand out work the runner will never see.
+      // A draining runner gets nothing; and since every lease re-checks the runner's state in its
+      // own statement, neither does a long-poll opened before the drain began.
       if (r.status === 'draining') return { jobs: [] };
       const jobs = await deps.jobs.claim(r, {
         max: body.max,
         waitMs: body.waitMs,
         types: body.types,
         signal: abort.signal,
-        mayContinue: () => deps.registry.mayClaim(deps.db, r.id),
       });
       if (abort.signal.aborted && jobs.length > 0) {
         // The runner hung up while we were leasing: nobody will receive these, so hand them back
