@@ -45,6 +45,8 @@ export class RedisQueue implements QueueBackend {
   readonly #markerKey: string;
   readonly #wakeChannel: string;
   readonly #marker = randomUUID();
+  /** Names this replica in its wake-up messages. */
+  readonly #replicaId = randomUUID();
   readonly #pollMs: number;
 
   constructor(private readonly o: RedisQueueOptions) {
@@ -54,8 +56,10 @@ export class RedisQueue implements QueueBackend {
     if (o.subscriber) {
       o.subscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.#wakeChannel) return;
-        const sep = message.indexOf('\u0000');
-        if (sep > 0) this.#signal.notify(message.slice(0, sep), message.slice(sep + 1));
+        // "<replica>\0<tenant>\0<pool>": this replica already woke its own claimers when it
+        // published, so its own messages are dropped here.
+        const parts = message.split('\u0000');
+        if (parts.length === 3 && parts[0] !== this.#replicaId && parts[1] && parts[2] !== undefined) this.#signal.notify(parts[1], parts[2]);
       });
     }
   }
@@ -84,7 +88,7 @@ export class RedisQueue implements QueueBackend {
       else pipe.zadd(this.#delayed(e.tenantId, e.pool, e.type), e.runAt, `${e.priority}|${e.id}`);
       woken.add(`${e.tenantId}\u0000${e.pool}`);
     }
-    for (const w of woken) pipe.publish(this.#wakeChannel, w);
+    for (const w of woken) pipe.publish(this.#wakeChannel, `${this.#replicaId}\u0000${w}`);
     await execOrThrow(pipe);
     for (const w of woken) {
       const sep = w.indexOf('\u0000');
