@@ -137,6 +137,15 @@ const runnerKey = createPrivateKey(keyPem);
 writeFileSync(join(work, 'runner.crt'), enrolled.certificatePem);
 const runnerAgent = createMtlsAgent(loadTlsMaterial({ caFile: join(work, 'ca.crt'), certFile: join(work, 'runner.crt'), keyFile: join(work, 'runner.key') }), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 32 });
 const rPost = async (path, body, timeoutMs = 60_000) => expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: runnerAgent, timeoutMs }));
+/**
+ * JobForge closes a connection idle for 5 s; a request written to such a socket just as the
+ * server closes it fails with ECONNRESET. Before each phase (after the idle gap of the one
+ * before) the runner's and the submitter's idle connections are dropped and made anew.
+ */
+const freshConnections = () => {
+  runnerAgent.destroy();
+  gw.destroy();
+};
 await rPost('/runner/v1/register', { name: 'bench', version: '1.0.0', contractVersion: '1.0.0', capabilities: [{ id: 'noop', name: 'noop', version: '1.0.0', supportedJobTypes: ['noop'], maxConcurrency: 1000 }] });
 
 const jobBody = (id) => ({ id, type: 'noop', payload: { type: 'noop', data: { n: 1 } }, metadata: { source: 'bench', createdAt: new Date().toISOString() } });
@@ -185,6 +194,7 @@ if (PHASES.has('drain')) {
   await submitBacklog(DRAIN_JOBS);
   const submitPerS = DRAIN_JOBS / ((performance.now() - t0) / 1000);
   log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
+  freshConnections();
   {
     let done = 0;
     t0 = performance.now();
@@ -199,6 +209,7 @@ if (PHASES.has('drain')) {
 
 // ------------------------------------------------------------------ ControlPlane: latency at a steady rate
 if (PHASES.has('steady')) {
+  freshConnections();
   const started = new Map();
   const acked = new Map();
   const claimedAt = new Map();
@@ -296,9 +307,11 @@ async function settle() {
 if (PHASES.has('claim')) {
   await submitBacklog(1_000);
   await settle();
+  freshConnections();
   results.claim_p50_ms_backlog_1k = await claimP50();
   await submitBacklog(BIG_BACKLOG - 700);
   await settle();
+  freshConnections();
   results.claim_p50_ms_backlog_100k = await claimP50();
   log(`claim p50: ${results.claim_p50_ms_backlog_1k} ms at 1k, ${results.claim_p50_ms_backlog_100k} ms at 100k`);
 }

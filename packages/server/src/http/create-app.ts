@@ -13,6 +13,7 @@ import {
 import { newScopeHolder, openRequestScope } from '../storage/data-scope.js';
 import { httpErrorFrom } from './error-mapping.js';
 import { parseJsonBody } from './json-body.js';
+import { LazyRequestLogger } from './request-logger.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 declare module 'fastify' {
@@ -61,6 +62,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     loggerInstance: options.logger,
     // We log one concise line per response ourselves (onResponse) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlationId' }),
+    childLoggerFactory: (logger, bindings, opts) => new LazyRequestLogger(logger as Logger, bindings, opts),
     https: {
       // Node only checks header/request timeouts on this interval; the default (30 s) would let a
       // slow-loris client hold a socket far past headersTimeout.

@@ -47,6 +47,8 @@ const GUARD_CTE = (runner: string, serial: string) => `guard as (
               and c.serial_number = ${serial} and c.revoked_at is null
          ) as ok
        )`;
+/** What an insert answers: every column but the request, which the caller has just sent. */
+const INSERTED_COLUMNS = JOB_COLUMNS.replace(/\brequest,\s*/, '');
 const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
 
 /** The rows of a guarded lease statement: the leased jobs, or RunnerMayNotClaimError. */
@@ -190,7 +192,7 @@ export class JobStore {
            from jsonb_to_recordset($1::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
                 digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
          on conflict (tenant_id, id) do nothing
-         returning ${JOB_COLUMNS}
+         returning ${INSERTED_COLUMNS}
        ), ev as (
          insert into job_events (id, tenant_id, job_id, type, data)
          select gen_random_uuid(), ins.tenant_id, ins.id, e.type,
@@ -217,10 +219,10 @@ export class JobStore {
         ),
       ],
     );
-    if (!this.cipher) return res.rows;
-    // Inserted rows hold exactly what was sent: the clear payload is at hand, no need to decrypt it.
-    const clear = new Map(jobs.map((j) => [`${j.tenantId}/${j.request.id}`, j.request.payload]));
-    return res.rows.map((r) => ({ ...r, request: { ...r.request, payload: clear.get(`${r.tenant_id}/${r.id}`) ?? r.request.payload } }));
+    // An inserted row holds exactly the request that was sent, which is at hand in clear: it is
+    // not sent back (nor decrypted, nor parsed) for every job of a submission.
+    const sent = new Map(jobs.map((j) => [`${j.tenantId}/${j.request.id}`, j.request]));
+    return res.rows.map((r) => ({ ...r, request: sent.get(`${r.tenant_id}/${r.id}`)! }));
   }
 
   async getJobs(q: Sql, tenantId: string, ids: readonly string[]): Promise<JobRow[]> {
