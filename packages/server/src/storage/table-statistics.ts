@@ -18,7 +18,8 @@ export interface StatisticsRefresh {
  * rows, so it finds a few jobs by id through the tenant's whole list index instead of the
  * primary key — reading every job the tenant ever had, more with every job. A table is analysed
  * once it has changed by 500 rows plus a tenth of its size (autovacuum's own rule, with a larger
- * floor). With autovacuum on this does nothing: autovacuum analyses by the same rule.
+ * floor), and at most once a minute — except the first time, which is what matters most. With
+ * autovacuum on this does nothing: autovacuum analyses by the same rule.
  */
 export async function refreshTableStatistics(db: Database, tables: readonly string[]): Promise<StatisticsRefresh> {
   if (db.kind === 'postgres') {
@@ -31,7 +32,10 @@ export async function refreshTableStatistics(db: Database, tables: readonly stri
     const { rows } = await tx.query<{ relname: string }>(
       `select relname from pg_stat_user_tables
         where schemaname = current_schema() and relname = any($1::text[])
-          and n_mod_since_analyze >= 500 + 0.1 * greatest(n_live_tup, 0)`,
+          and n_mod_since_analyze >= 500 + 0.1 * greatest(n_live_tup, 0)
+          -- at most once a minute per table (autovacuum's own pace): analysing a large table
+          -- under heavy churn every few seconds would cost more than stale statistics
+          and coalesce(greatest(last_analyze, last_autoanalyze) < now() - interval '1 minute', true)`,
       [tables],
     );
     const analyzed: string[] = [];
