@@ -302,6 +302,22 @@ describe('appending', () => {
     expect(await verifyAuditChain(db)).toEqual({ ok: true, count: 1, headSeq: '1', headHash: record.hash });
   });
 
+  it('appends events recorded together as consecutive links under one lock, one transaction per group', async () => {
+    await freshChain(1);
+    const records = await Promise.all(Array.from({ length: 450 }, (_, i) => log.record(event(i + 2))));
+    // Every caller gets its own link, in one gapless run after the head.
+    expect(records.map((r) => Number(r.seq)).sort((a, b) => a - b)).toEqual(Array.from({ length: 450 }, (_, i) => i + 2));
+    // Rows written by one transaction share its xmin: 450 events, a handful of transactions.
+    const { rows } = await db.query<{ n: number }>(`select count(distinct xmin::text)::int as n from audit_events where seq > 1`);
+    expect(rows[0]!.n).toBeLessThanOrEqual(10);
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, count: 451 });
+    // A bad event fails alone, before it joins a group.
+    const bad = log.record({ ...event(9), action: 'not a verb' });
+    const good = log.record(event(10));
+    await expect(bad).rejects.toMatchObject({ code: 'AUDIT_EVENT_INVALID' });
+    await expect(good).resolves.toMatchObject({ seq: '452' });
+  });
+
   it('commits with the caller\'s transaction or not at all, leaving no gap in seq', async () => {
     await freshChain(2);
     const failure = new Error('the audited change failed');
