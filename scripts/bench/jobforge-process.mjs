@@ -1,7 +1,7 @@
 // Starts one JobForge (Redis dispatch, real PostgreSQL, mTLS) for the benchmark, in its own
 // process so the load generator does not share its event loop. Prints its URLs as one JSON line.
 import { createLogger, loadCertificateAuthority, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
-import { createPostgresDatabase, createRedis, migrate, RedisQueue, startJobforge } from '@controlplane/server';
+import { AuditLog, createPostgresDatabase, createRedis, migrate, RedisQueue, startJobforge } from '@controlplane/server';
 
 const { BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_REDIS_PREFIX, BENCH_PKI_DIR, BENCH_TRUST_DOMAIN } = process.env;
 const logger = createLogger({ service: 'jobforge', level: 'warn', destination: process.stderr });
@@ -23,6 +23,8 @@ const jf = await startJobforge({
   listen: { host: '127.0.0.1', port: 0 },
   enrollListen: { host: '127.0.0.1', port: 0 },
   leaseMs: 60_000,
+  // As deployed: every submission, enrolment and refusal is appended to the audit chain.
+  ...(process.env.BENCH_AUDIT === '0' ? {} : { audit: new AuditLog(db) }),
 });
 process.stdout.write(JSON.stringify({ url: jf.url, enrollUrl: jf.enrollUrl }) + '\n');
 const stop = async () => {
