@@ -140,11 +140,15 @@ async function databaseCheck(config: Readonly<Config>): Promise<Check[]> {
     const missing = known.filter((m) => !applied.some((a) => a.version === m.version));
     const role = (await db.query<{ name: string; rolsuper: boolean; rolbypassrls: boolean }>('select current_user as name, rolsuper, rolbypassrls from pg_roles where rolname = current_user')).rows[0];
     const bypass = role && (role.rolsuper ? 'is a superuser' : role.rolbypassrls ? 'has BYPASSRLS' : undefined);
+    const autovacuum = (await db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`)).rows[0]?.on;
     return [
       { name: 'database', status: 'ok', detail: `PostgreSQL ${version} at ${where} (TLS: ${config.database.sslMode})` },
       bypass
         ? { name: 'database role', status: 'warn', detail: `${role.name} ${bypass}: row-level security does not apply to it, so tenant isolation rests on the queries alone`, fix: 'run the services as a role that owns the schema but is neither superuser nor BYPASSRLS (docs/deployment.md)' }
         : { name: 'database role', status: 'ok', detail: `${role?.name ?? '?'}: row-level security applies` },
+      autovacuum
+        ? { name: 'autovacuum', status: 'ok', detail: 'on' }
+        : { name: 'autovacuum', status: 'warn', detail: 'off: the row versions every job leaves behind are never reclaimed (JobForge keeps its planner statistics fresh itself, not the tables small)', fix: 'set autovacuum = on (docs/deployment.md)' },
       missing.length === 0
         ? { name: 'migrations', status: 'ok', detail: `${applied.length} applied, schema current` }
         : { name: 'migrations', status: 'warn', detail: `${missing.length} not applied yet (${missing.map((m) => m.version).join(', ')})`, fix: 'start a service (`controlplane jobforge`): migrations are applied at start' },
