@@ -70,6 +70,32 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       await expectCode(svc.submit('t1', 'key:1', { ...req, priority: 99 }), 'IDEMPOTENCY_CONFLICT');
     });
 
+    it('submissions arriving together are grouped, and each still gets its own answer', async () => {
+      const distinct = Array.from({ length: 40 }, () => job());
+      const same = job();
+      const clash = job();
+      const results = await Promise.allSettled([
+        ...distinct.map((r) => svc.submit('t1', null, r)),
+        // one id five times with one body: one job, five identical answers
+        ...Array.from({ length: 5 }, () => svc.submit('t1', null, same)),
+        // one id with two bodies: the first stands, the other is a conflict
+        svc.submit('t1', null, clash),
+        svc.submit('t1', null, { ...clash, priority: 7 }),
+      ]);
+      const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof svc.submit>>> => r.status === 'fulfilled').map((r) => r.value);
+      expect(ok).toHaveLength(46);
+      expect(new Set(ok.map((r) => r.id)).size).toBe(42);
+      expect(ok.filter((r) => r.id === same.id).every((r) => r.updatedAt === ok.find((x) => x.id === same.id)!.updatedAt)).toBe(true);
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(refused).toHaveLength(1);
+      expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+      // Every job was queued exactly once: one created and one queued event each, all claimable once.
+      const events = await svc.events('t1', same.id, '0');
+      expect(events.map((e) => e.type)).toEqual(['job.created', 'job.queued']);
+      const claimed = await svc.claim(r1, { max: 100, waitMs: 0 });
+      expect(claimed.map((c) => c.jobId).sort()).toEqual([...distinct.map((r) => r.id), same.id, clash.id].sort());
+    });
+
     it('keeps tenants apart: same id in two tenants, no cross-tenant read', async () => {
       const req = job();
       await svc.submit('t1', null, req);
