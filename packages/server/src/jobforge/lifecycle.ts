@@ -576,12 +576,12 @@ export class JobService {
     });
   }
 
-  /** Fails waiting jobs whose expiresAt has passed. */
   /** Analyses the job tables that changed enough since their last analysis, where autovacuum does not (storage/table-statistics.ts). */
   refreshStatistics(): Promise<StatisticsRefresh> {
     return asSystem('refresh planner statistics', () => refreshTableStatistics(this.o.db, JOB_TABLES));
   }
 
+  /** Fails waiting jobs whose expiresAt has passed. */
   async expireJobs(limit = 500): Promise<number> {
     return asSystem('expire jobs', async () => {
       const removed: ReadyEntry[] = [];
