@@ -80,4 +80,23 @@ describe('GroupCommit', () => {
     await expect(throwing.submit(1)).rejects.toThrow('boom');
     expect(throwing.idle).toBe(true);
   });
+
+  it('lets a group wait up to lingerMs for company, and leaves at once when it is full', async () => {
+    const { groups, commit } = manual();
+    const gc = new GroupCommit<number, string>({ commit, lingerMs: 30, maxBatch: 3 });
+    const a = gc.submit(1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const b = gc.submit(2);
+    expect(groups).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(groups.map((g) => g.items)).toEqual([[1, 2]]);
+    groups[0]!.release();
+    await Promise.all([a, b]);
+    await tick();
+    // A full group does not wait for the linger time.
+    const full = [3, 4, 5].map((i) => gc.submit(i));
+    expect(groups.map((g) => g.items)).toEqual([[1, 2], [3, 4, 5]]);
+    groups[1]!.release();
+    expect(await Promise.all(full)).toEqual(['done 3', 'done 4', 'done 5']);
+  });
 });

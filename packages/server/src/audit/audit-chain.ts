@@ -253,9 +253,14 @@ export class AuditLog implements AuditSink {
    */
   readonly #group: GroupCommit<PreparedEvent, AuditRecord>;
 
-  constructor(readonly db: Database) {
+  /** `lingerMs`: how long an event may wait for others to share its append (default 2 ms). */
+  constructor(
+    readonly db: Database,
+    options: { lingerMs?: number } = {},
+  ) {
     this.#group = new GroupCommit({
       maxBatch: 200,
+      lingerMs: options.lingerMs ?? 2,
       commit: (events) => db.transaction((tx) => insertEvents(tx, events), { isolation: 'read committed' }),
     });
   }

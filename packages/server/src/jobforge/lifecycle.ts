@@ -64,6 +64,11 @@ export interface JobServiceOptions {
   onEvent?: JobEventListener;
   /** Refuse outcomes that carry no runner signature (on in every server; off for unit tests). */
   requireResultProof?: boolean;
+  /**
+   * How long a single submission may wait for others to share its INSERT and commit (see
+   * GroupCommit's lingerMs). Default 2 ms.
+   */
+  submitLingerMs?: number;
 }
 
 export interface ClaimOptions {
@@ -618,6 +623,7 @@ export class JobService {
       const tenantId = job.tenantId;
       group = new GroupCommit<NewJob, JobRow | undefined>({
         maxBatch: 500,
+        lingerMs: this.o.submitLingerMs ?? 2,
         keyOf: (j) => j.request.id,
         commit: (jobs) =>
           withTenant(tenantId, async () => {
