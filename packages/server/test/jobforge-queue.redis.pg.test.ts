@@ -37,6 +37,42 @@ queueConformance('Redis queue on PostgreSQL', async () => {
   };
 });
 
+describe('wake-ups between replicas', () => {
+  it('a submission on one replica wakes a long-poll on another at once, and a message in the earlier format does too', async () => {
+    const tdb = await createTestDatabase();
+    const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 4 });
+    const redis = await createTestRedis();
+    try {
+      await migrate(db);
+      await seedTenants(db);
+      const store = new JobStore(db);
+      // Polling every 30 s: only a wake-up message can end these waits quickly.
+      const a = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger, subscriber: await redis.connect(), pollMs: 30_000 });
+      const b = new RedisQueue({ redis: await redis.connect(), keys: redis.keys, db, store, logger, subscriber: await redis.connect(), pollMs: 30_000 });
+      await a.start();
+      await b.start();
+      const waitB = (ms: number) => {
+        const t0 = performance.now();
+        return b.waitForWork('t1', 'default', ms).then(() => performance.now() - t0);
+      };
+      const first = waitB(10_000);
+      await sleep(50);
+      await a.enqueue([{ tenantId: 't1', id: randomUUID(), pool: 'default', type: 'echo', priority: 50, runAt: Date.now() }]);
+      expect(await first).toBeLessThan(5_000);
+      const legacy = waitB(10_000);
+      await sleep(50);
+      await redis.client.publish(redis.keys.key('q', 'wake'), 't1\u0000default');
+      expect(await legacy).toBeLessThan(5_000);
+      await a.close();
+      await b.close();
+    } finally {
+      await redis.cleanup();
+      await db.close();
+      await tdb.drop();
+    }
+  });
+});
+
 describe('Redis loses its data', () => {
   let tdb: TestDatabase;
   let db: Database;

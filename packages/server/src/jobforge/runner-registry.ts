@@ -97,7 +97,6 @@ export class RunnerRegistry {
     );
   }
 
-  /** Whether the runner may be given work now (not draining, not revoked). */
   async list(q: Sql, tenantId: string): Promise<RunnerRecord[]> {
     const res = await q.query<RunnerRecord>(`select ${RUNNER_COLUMNS} from runners where tenant_id = $1 order by created_at, id`, [tenantId]);
     return res.rows;

@@ -57,9 +57,11 @@ export class RedisQueue implements QueueBackend {
       o.subscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.#wakeChannel) return;
         // "<replica>\0<tenant>\0<pool>": this replica already woke its own claimers when it
-        // published, so its own messages are dropped here.
+        // published, so its own messages are dropped here. ("<tenant>\0<pool>" is what a replica
+        // of an earlier version sends.)
         const parts = message.split('\u0000');
-        if (parts.length === 3 && parts[0] !== this.#replicaId && parts[1] && parts[2] !== undefined) this.#signal.notify(parts[1], parts[2]);
+        if (parts.length === 3 && parts[0] !== this.#replicaId && parts[1]) this.#signal.notify(parts[1], parts[2]!);
+        else if (parts.length === 2 && parts[0]) this.#signal.notify(parts[0], parts[1]!);
       });
     }
   }
