@@ -185,22 +185,21 @@ async function runnerLoop({ max, waitMs, stop, onDone, onClaimed }) {
 }
 
 const results = {};
-let t0 = 0;
 
 // ------------------------------------------------------------------ ControlPlane: drain
 if (PHASES.has('drain')) {
   log(`submitting ${DRAIN_JOBS} jobs`);
-  t0 = performance.now();
+  const submitStart = performance.now();
   await submitBacklog(DRAIN_JOBS);
-  const submitPerS = DRAIN_JOBS / ((performance.now() - t0) / 1000);
+  const submitPerS = DRAIN_JOBS / ((performance.now() - submitStart) / 1000);
   log(`submitted at ${Math.round(submitPerS)} jobs/s; draining`);
   freshConnections();
   {
     let done = 0;
-    t0 = performance.now();
+    const drainStart = performance.now();
     const cpu0 = cpuSnapshot(server.pid);
     await Promise.all(Array.from({ length: DRAIN_LOOPS }, () => runnerLoop({ max: DRAIN_MAX, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
-    results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
+    results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - drainStart) / 1000), 0);
     results.submit_batch_jobs_per_s = round(submitPerS, 0);
     results.drain_cpu_us_per_job = cpuPerJob(cpu0, cpuSnapshot(server.pid), DRAIN_JOBS);
     log(`drained at ${results.drain_jobs_per_s} jobs/s; CPU µs per job: ${fmtCpu(results.drain_cpu_us_per_job)}`);
@@ -329,11 +328,11 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   // drain
   await addBacklog(DRAIN_JOBS);
   let done = 0;
-  t0 = performance.now();
+  const drainStart = performance.now();
   const drainWorker = new Worker(name, async () => null, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix, concurrency: 200 });
   drainWorker.on('completed', () => done++);
   while (done < DRAIN_JOBS) await sleep(10);
-  results.bullmq_drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - t0) / 1000), 0);
+  results.bullmq_drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - drainStart) / 1000), 0);
   await drainWorker.close();
   log(`bullmq drained at ${results.bullmq_drain_jobs_per_s} jobs/s`);
 

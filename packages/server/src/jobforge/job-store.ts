@@ -10,11 +10,20 @@ import type { JobRow } from './job-row.js';
 const JOB_COLUMNS = `tenant_id, id, type, pool, priority, status, request, request_digest, attempts, retry_base, run_at,
   expires_at, timeout_ms, lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error,
   dead_lettered_at, submitted_by, created_at, updated_at, finished_at`;
+const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
+
 /**
- * What every lease statement does with the rows its `leased` CTE updated: open the attempt, record
- * `job.started`, and answer the rows in claim order — all in the same statement.
+ * The part every lease statement shares, after its `picked` CTE has chosen and locked the jobs:
+ * lease them ($5 runner, $6 lease ms), open their attempts and record `job.started` — all in the
+ * same statement.
  */
-const AFTER_LEASE = `, attempts as (
+const LEASE_CTES = `leased as (
+         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
+                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
+                fencing_token = nextval('job_fencing_seq'), updated_at = now()
+           from picked p where j.tenant_id = p.tenant_id and j.id = p.id
+         returning ${J_COLUMNS}
+       ), attempts as (
          insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
          select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased
        ), started as (
@@ -22,40 +31,26 @@ const AFTER_LEASE = `, attempts as (
          select gen_random_uuid(), tenant_id, id, 'job.started',
                 jsonb_build_object('status', 'running', 'attempt', attempts, 'runnerId', lease_runner_id)
            from leased
-       )
-       select * from leased order by priority desc, run_at, id`;
+       )`;
 
 /**
- * The guarded variant: the same, plus one leading row whose `runner_may_claim` says whether the
- * guard held (see LeaseGrant.certificateSerial). With the guard false nothing was leased.
+ * Whether the runner ($5, certificate serial $7) may be given work at the moment the statement
+ * runs: registered or active (not draining, not revoked) and presenting a certificate that is not
+ * revoked. Checked inside the lease statement itself, so a runner that began to drain or was
+ * revoked while its long-poll was waiting cannot lease anything, whatever it was told when the
+ * poll began. The answer then has one leading row whose `runner_may_claim` says whether the guard
+ * held; with it false nothing was leased.
  */
-const AFTER_GUARDED_LEASE = AFTER_LEASE.replace(
-  'select * from leased order by priority desc, run_at, id',
-  `select g.ok as runner_may_claim, l.* from guard g left join leased l on true order by l.priority desc, l.run_at, l.id`,
-);
-
-/**
- * Whether the runner may be given work at the moment the statement runs: registered or active
- * (not draining, not revoked) and presenting a certificate that is not revoked. Checked inside
- * the lease statement itself, so a runner that began to drain or was revoked while its long-poll
- * was waiting cannot lease anything, whatever it was told when the poll began.
- */
-const GUARD_CTE = (runner: string, serial: string) => `guard as (
+const GUARD_CTE = `guard as (
          select exists (
            select 1 from runners r join runner_certificates c on c.runner_id = r.id
-            where r.id = ${runner} and r.tenant_id = $1 and r.status in ('enrolled', 'active')
-              and c.serial_number = ${serial} and c.revoked_at is null
+            where r.id = $5 and r.tenant_id = $1 and r.status in ('enrolled', 'active')
+              and c.serial_number = $7 and c.revoked_at is null
          ) as ok
        )`;
+
 /** What an insert answers: every column but the request, which the caller has just sent. */
 const INSERTED_COLUMNS = JOB_COLUMNS.replace(/\brequest,\s*/, '');
-const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
-
-/** The rows of a guarded lease statement: the leased jobs, or RunnerMayNotClaimError. */
-function leasedIfAllowed(rows: ReadonlyArray<JobRow & { runner_may_claim?: boolean }>): JobRow[] {
-  if (rows[0]?.runner_may_claim === false) throw new RunnerMayNotClaimError();
-  return rows.filter((r) => r.id !== null).map(({ runner_may_claim: _, ...row }) => row as JobRow);
-}
 
 export interface NewJob {
   tenantId: string;
@@ -296,26 +291,18 @@ export class JobStore {
    * SKIP LOCKED lets concurrent claimers take disjoint rows without waiting on each other.
    */
   async leaseNextReady(q: Sql, tenantId: string, pool: string, types: readonly string[], max: number, grant: LeaseGrant): Promise<JobRow[]> {
-    const guarded = grant.certificateSerial !== undefined;
-    const res = await q.query<JobRow>(
-      `with ${guarded ? `${GUARD_CTE('$5', '$7')}, ` : ''}picked as (
-         select tenant_id, id from jobs
+    return this.#lease(
+      q,
+      (guard) => `select tenant_id, id from jobs
           where tenant_id = $1 and pool = $2 and status in ('queued', 'retrying') and type = any($3::text[])
             and run_at <= now() and (expires_at is null or expires_at > now()) and cancel_requested_at is null
-            ${guarded ? 'and (select ok from guard)' : ''}
+            ${guard}
           order by priority desc, run_at, id
           limit $4
-          for update skip locked
-       ), leased as (
-         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
-                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
-                fencing_token = nextval('job_fencing_seq'), updated_at = now()
-           from picked p where j.tenant_id = p.tenant_id and j.id = p.id
-         returning ${J_COLUMNS}
-       )${guarded ? AFTER_GUARDED_LEASE : AFTER_LEASE}`,
-      [tenantId, pool, types, max, grant.runnerId, grant.leaseMs, ...(guarded ? [grant.certificateSerial!.toLowerCase()] : [])],
+          for update skip locked`,
+      [tenantId, pool, types, max],
+      grant,
     );
-    return this.#openAll(guarded ? leasedIfAllowed(res.rows) : res.rows);
   }
 
   /**
@@ -324,11 +311,10 @@ export class JobStore {
    */
   async leaseByIds(q: Sql, tenantId: string, pool: string, types: readonly string[], ids: readonly string[], grant: LeaseGrant): Promise<JobRow[]> {
     if (ids.length === 0) return [];
-    const guarded = grant.certificateSerial !== undefined;
-    const res = await q.query<JobRow>(
-      `with ${guarded ? `${GUARD_CTE('$5', '$7')}, ` : ''}picked as (
-         select j.tenant_id, j.id from jobs j
-          where j.tenant_id = $1 and j.id = any($4::uuid[])${guarded ? ' and (select ok from guard)' : ''}
+    return this.#lease(
+      q,
+      (guard) => `select j.tenant_id, j.id from jobs j
+          where j.tenant_id = $1 and j.id = any($4::uuid[]) ${guard}
             -- Re-checks written as plain filters (coalesce hides them from index matching): the
             -- rows must be found through the primary key. With the statistics of a smaller table
             -- the planner would otherwise pick the partial ready-index, whose predicate these
@@ -340,17 +326,29 @@ export class JobStore {
           -- completion, a cancel) is skipped, never waited for: waiting on rows locked in another
           -- order is how two claimers deadlocked. A skipped job that is still waiting is put back
           -- in the index by reconciliation.
-          for update of j skip locked
-       ), leased as (
-         update jobs j set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
-                lease_runner_id = $5, lease_expires_at = now() + make_interval(secs => $6::double precision / 1000),
-                fencing_token = nextval('job_fencing_seq'), updated_at = now()
-           from picked p where j.tenant_id = p.tenant_id and j.id = p.id
-         returning ${J_COLUMNS}
-       )${guarded ? AFTER_GUARDED_LEASE : AFTER_LEASE}`,
-      [tenantId, pool, types, ids, grant.runnerId, grant.leaseMs, ...(guarded ? [grant.certificateSerial!.toLowerCase()] : [])],
+          for update of j skip locked`,
+      [tenantId, pool, types, ids],
+      grant,
     );
-    return this.#openAll(guarded ? leasedIfAllowed(res.rows) : res.rows);
+  }
+
+  /**
+   * One lease statement: `picked(guard)` chooses and locks the jobs ($1 tenant, $2–$4 its own),
+   * with `guard` in its WHERE clause; LEASE_CTES lease them. With a certificate serial in the
+   * grant, GUARD_CTE decides first whether the runner may be given anything at all.
+   */
+  async #lease(q: Sql, picked: (guard: string) => string, params: readonly unknown[], grant: LeaseGrant): Promise<JobRow[]> {
+    const guarded = grant.certificateSerial !== undefined;
+    const res = await q.query<JobRow & { runner_may_claim?: boolean }>(
+      `with ${guarded ? `${GUARD_CTE}, ` : ''}picked as (
+         ${picked(guarded ? 'and (select ok from guard)' : '')}
+       ), ${LEASE_CTES}
+       ${guarded ? 'select g.ok as runner_may_claim, l.* from guard g left join leased l on true order by l.priority desc, l.run_at, l.id' : 'select * from leased order by priority desc, run_at, id'}`,
+      [...params, grant.runnerId, grant.leaseMs, ...(guarded ? [grant.certificateSerial!.toLowerCase()] : [])],
+    );
+    if (!guarded) return this.#openAll(res.rows);
+    if (res.rows[0]?.runner_may_claim === false) throw new RunnerMayNotClaimError();
+    return this.#openAll(res.rows.filter((r) => r.id !== null).map(({ runner_may_claim: _, ...row }) => row as JobRow));
   }
 
   /** Every lease the runner holds now. */

@@ -184,7 +184,7 @@ export class JobService {
         // Single submissions arriving together share one INSERT (one WAL flush for all of them) and
         // one Redis round trip: under load that is what keeps individual submits from queueing
         // behind each commit.
-        const inserted = single ? [await this.#submitGrouped(newJobs[0]!)].filter((r): r is JobRow => r !== undefined) : await this.o.store.insertJobs(tx, newJobs);
+        const inserted = single ? await this.#submitGrouped(newJobs[0]!).then((row) => (row ? [row] : [])) : await this.o.store.insertJobs(tx, newJobs);
         const insertedIds = new Set(inserted.map((r) => r.id));
         const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
         const byId = new Map(inserted.map((r) => [r.id, r]));

@@ -42,7 +42,8 @@ export class GroupCommit<I, O> {
   readonly #lingerMs: number;
   #pending: Array<Pending<I, O>> = [];
   #inFlight = 0;
-  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the scheduled departure of the next group, if one is scheduled. */
+  #cancelScheduled: (() => void) | undefined;
 
   constructor(options: GroupCommitOptions<I, O>) {
     this.#commit = options.commit;
@@ -71,18 +72,21 @@ export class GroupCommit<I, O> {
       this.#flush();
       return;
     }
-    if (this.#timer) return;
+    if (this.#cancelScheduled) return;
     // Items submitted in the same event-loop turn (one socket read can carry many requests), or
     // within the linger time, join the group before it leaves.
-    this.#timer = this.#lingerMs > 0 ? setTimeout(() => this.#flush(), this.#lingerMs) : setImmediate(() => this.#flush());
+    if (this.#lingerMs > 0) {
+      const timer = setTimeout(() => this.#flush(), this.#lingerMs);
+      this.#cancelScheduled = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.#flush());
+      this.#cancelScheduled = () => clearImmediate(immediate);
+    }
   }
 
   #flush(): void {
-    if (this.#timer) {
-      clearTimeout(this.#timer as NodeJS.Timeout);
-      clearImmediate(this.#timer as NodeJS.Immediate);
-      this.#timer = undefined;
-    }
+    this.#cancelScheduled?.();
+    this.#cancelScheduled = undefined;
     while (this.#inFlight < this.#maxInFlight && this.#pending.length > 0) {
       const group = this.#take();
       this.#inFlight++;
@@ -93,15 +97,10 @@ export class GroupCommit<I, O> {
         results = Promise.reject(err);
       }
       results
-        .then(
-          (out) => {
-            if (out.length !== group.length) throw new Error(`group commit answered ${out.length} results for ${group.length} items`);
-            group.forEach((p, i) => p.resolve(out[i]!));
-          },
-          (err: unknown) => {
-            for (const p of group) p.reject(err);
-          },
-        )
+        .then((out) => {
+          if (out.length !== group.length) throw new Error(`group commit answered ${out.length} results for ${group.length} items`);
+          group.forEach((p, i) => p.resolve(out[i]!));
+        })
         .catch((err: unknown) => {
           for (const p of group) p.reject(err);
         })

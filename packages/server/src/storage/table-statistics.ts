@@ -22,13 +22,15 @@ export interface StatisticsRefresh {
  * autovacuum on this does nothing: autovacuum analyses by the same rule.
  */
 export async function refreshTableStatistics(db: Database, tables: readonly string[]): Promise<StatisticsRefresh> {
-  if (db.kind === 'postgres') {
-    const { rows } = await db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`);
-    if (rows[0]?.on) return { analyzed: [], skipped: 'autovacuum' };
-  }
-  return db.transaction(async (tx) => {
-    const { rows: lock } = await tx.query<{ got: boolean }>(`select pg_try_advisory_xact_lock($1::bigint) as got`, [STATISTICS_LOCK_KEY.toString()]);
-    if (!lock[0]?.got) return { analyzed: [], skipped: 'locked' as const };
+  return db.transaction(async (tx): Promise<StatisticsRefresh> => {
+    // PGlite reports autovacuum on but runs none. Taking the transaction-level lock when there is
+    // nothing to do costs nothing: it goes with the transaction.
+    const { rows: state } = await tx.query<{ autovacuum: boolean; got: boolean }>(
+      `select current_setting('autovacuum')::boolean as autovacuum, pg_try_advisory_xact_lock($1::bigint) as got`,
+      [STATISTICS_LOCK_KEY.toString()],
+    );
+    if (db.kind === 'postgres' && state[0]?.autovacuum) return { analyzed: [], skipped: 'autovacuum' };
+    if (!state[0]?.got) return { analyzed: [], skipped: 'locked' };
     const { rows } = await tx.query<{ relname: string }>(
       `select relname from pg_stat_user_tables
         where schemaname = current_schema() and relname = any($1::text[])
