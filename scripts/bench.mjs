@@ -44,11 +44,12 @@ const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
  */
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 function cpuSnapshot(serverPid) {
-  const ticks = (pid) => {
+  // utime + stime, or only stime (time in the kernel: system calls, loopback TCP, TLS is not in it).
+  const ticks = (pid, kernelOnly = false) => {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
+      return ((kernelOnly ? 0 : Number(rest[11])) + Number(rest[12])) * TICK_MS;
     } catch {
       return 0;
     }
@@ -62,7 +63,7 @@ function cpuSnapshot(serverPid) {
       return 0;
     }
   };
-  const out = { jobforge: ticks(serverPid), bench: ticks(process.pid), postgres: 0, redis: 0, jobforge_syscalls: syscalls(serverPid) };
+  const out = { jobforge: ticks(serverPid), bench: ticks(process.pid), postgres: 0, redis: 0, jobforge_kernel: ticks(serverPid, true), jobforge_syscalls: syscalls(serverPid) };
   try {
     for (const d of readdirSync('/proc')) {
       if (!/^\d+$/.test(d)) continue;

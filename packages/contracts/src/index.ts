@@ -1,5 +1,5 @@
 export { CONTRACT_VERSION, CONTRACT_VERSION_STRING } from './version.js';
-export { canonicalJson, canonicalHash, CanonicalJsonError } from './canonical-json.js';
+export { canonicalJson, canonicalHash, CanonicalJsonError, sha256Hex } from './canonical-json.js';
 export { IsoDateTime, JsonObject, Identifier } from './common.js';
 export {
   ERROR_CATEGORIES,

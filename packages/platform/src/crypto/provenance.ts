@@ -1,5 +1,5 @@
-import { createHash, createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { canonicalHash, canonicalJson } from '@controlplane/contracts';
+import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { canonicalHash, canonicalJson, sha256Hex } from '@controlplane/contracts';
 
 /**
  * Signatures that make job provenance provable: JobForge signs each job envelope it hands out,
@@ -112,12 +112,21 @@ const MERKLE_PREFIX = 'm1.';
 const RESULT_BATCH_DOMAIN = 'controlplane/job-result-batch/v1';
 const MAX_MERKLE_DEPTH = 20;
 
+function sha256Bytes(data: string | Buffer): Buffer {
+  return Buffer.from(sha256Hex(data), 'hex');
+}
+
 function leafHash(fields: ResultSignatureFields): Buffer {
-  return createHash('sha256').update('\u0000').update(canonicalJson({ domain: RESULT_DOMAIN, ...fields }), 'utf8').digest();
+  // The 0x00 prefix and the UTF-8 of the canonical JSON, in one string.
+  return sha256Bytes(`\u0000${canonicalJson({ domain: RESULT_DOMAIN, ...fields })}`);
 }
 
 function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update('\u0001').update(left).update(right).digest();
+  const input = Buffer.allocUnsafe(1 + left.length + right.length);
+  input[0] = 1;
+  left.copy(input, 1);
+  right.copy(input, 1 + left.length);
+  return sha256Bytes(input);
 }
 
 /** Signs a batch of outcomes; returns one `m1.` signature per item, in order. */

@@ -30,6 +30,22 @@ export interface TrustDomainOptions {
  * `trustDomain` (X.509-SVID rules: more than one URI would make identity ambiguous).
  */
 export function principalFromCertificate(cert: X509Certificate, options: TrustDomainOptions): Principal {
+  // A client reconnecting presents the same certificate every time; parsing its extensions is by
+  // far the dearest part of admitting a connection. The principal depends only on the bytes
+  // (named by their SHA-256) and the trust domain; revocation is checked by the caller, apart.
+  const key = `${options.trustDomain}\u0000${cert.fingerprint256}`;
+  const known = principalCache.get(key);
+  if (known) return known;
+  const principal = readPrincipal(cert, options);
+  if (principalCache.size >= PRINCIPAL_CACHE_SIZE) principalCache.delete(principalCache.keys().next().value!);
+  principalCache.set(key, principal);
+  return principal;
+}
+
+const PRINCIPAL_CACHE_SIZE = 1024;
+const principalCache = new Map<string, Principal>();
+
+function readPrincipal(cert: X509Certificate, options: TrustDomainOptions): Principal {
   let fields;
   try {
     fields = certificateFields(new Uint8Array(cert.raw));

@@ -160,29 +160,50 @@ async function insertEvent(tx: Sql, prepared: PreparedEvent): Promise<AuditRecor
   return record!;
 }
 
+/** The chain head, and the database clock read under the chain lock. */
+type HeadRow = { seq: string | null; hash: string | null; now: string };
+
+// The time comes from the database clock, read under the lock: one clock for every replica, so
+// occurred_at follows seq. It is formatted here, at millisecond precision, because this exact
+// string is hashed and a Date or timestamptz round trip must not be able to change it.
+const HEAD_SQL = `select head.seq, head.hash,
+            to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now
+       from (select 1) as one
+       left join (select seq, hash from audit_events order by seq desc limit 1) as head on true`;
+
+/**
+ * In a transaction of its own (AuditLog's appends), the lock, the widened scope and the head read
+ * go in one round trip: three statements of one simple query, answered with the last one's rows.
+ * The scope needs no restoring, as it ends with the transaction.
+ */
+const LOCK_AND_HEAD_SQL = `select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY});
+select set_config('app.scope', 'system', true);
+${HEAD_SQL}`;
+
 /**
  * Appends events as consecutive links of the chain, under one hold of the chain lock, with one
  * head read and one INSERT: a group costs the serialised part of a single event.
+ *
+ * `ownTransaction`: the transaction exists only for this append, so nothing after it needs the
+ * caller's data scope back.
  */
-async function insertEvents(tx: Sql, events: readonly PreparedEvent[]): Promise<AuditRecord[]> {
+async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransaction = false): Promise<AuditRecord[]> {
   // The head is the newest event of any tenant, which the caller's data scope may not see: widen
   // the scope to the system's for the head read and the insert (transaction-local), then put the
   // caller's back so the rest of its transaction stays as narrow as it was.
-  const { rows: lockRows } = await tx.query<{ scope: string | null }>(
-    `select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}), current_setting('app.scope', true) as scope`,
-  );
-  const callerScope = lockRows[0]?.scope ?? '';
-  if (callerScope !== 'system') await tx.query(`select set_config('app.scope', 'system', true)`);
-  // The time comes from the database clock, read under the lock: one clock for every replica, so
-  // occurred_at follows seq. It is formatted here, at millisecond precision, because this exact
-  // string is hashed and a Date or timestamptz round trip must not be able to change it.
-  const { rows } = await tx.query<{ seq: string | null; hash: string | null; now: string }>(
-    `select head.seq, head.hash,
-            to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now
-       from (select 1) as one
-       left join (select seq, hash from audit_events order by seq desc limit 1) as head on true`,
-  );
-  const head = rows[0];
+  let callerScope = 'system';
+  let headRow: HeadRow | undefined;
+  if (ownTransaction) {
+    headRow = (await tx.query<HeadRow>(LOCK_AND_HEAD_SQL)).rows[0];
+  } else {
+    const { rows: lockRows } = await tx.query<{ scope: string | null }>(
+      `select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}), current_setting('app.scope', true) as scope`,
+    );
+    callerScope = lockRows[0]?.scope ?? '';
+    if (callerScope !== 'system') await tx.query(`select set_config('app.scope', 'system', true)`);
+    headRow = (await tx.query<HeadRow>(HEAD_SQL)).rows[0];
+  }
+  const head = headRow;
   if (!head) throw new Error('the audit chain head query returned no row');
   let seq = head.seq === null ? 0n : BigInt(head.seq);
   let prevHash = head.hash ?? AUDIT_GENESIS_HASH;
@@ -261,7 +282,7 @@ export class AuditLog implements AuditSink {
     this.#group = new GroupCommit({
       maxBatch: 200,
       lingerMs: options.lingerMs ?? 2,
-      commit: (events) => db.transaction((tx) => insertEvents(tx, events), { isolation: 'read committed' }),
+      commit: (events) => db.transaction((tx) => insertEvents(tx, events, true), { isolation: 'read committed' }),
     });
   }
 

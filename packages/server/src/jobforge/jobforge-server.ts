@@ -40,6 +40,8 @@ export interface JobforgeServerOptions {
   /** Enrolment listener: TLS with server authentication only (the runner has no certificate yet). */
   enrollListen: { host: string; port: number };
   leaseMs?: number;
+  /** How long a single submission may wait to share its INSERT and commit with others (default 2 ms). */
+  submitLingerMs?: number;
   heartbeatIntervalMs?: number;
   runnerCertificateTtlMs?: number;
   /** Service identities allowed to call the service API on behalf of tenants. */
@@ -110,6 +112,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     jobTypes,
     logger: o.logger,
     leaseMs: o.leaseMs,
+    ...(o.submitLingerMs !== undefined ? { submitLingerMs: o.submitLingerMs } : {}),
     requireResultProof: true,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
