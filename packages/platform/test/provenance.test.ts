@@ -69,6 +69,24 @@ describe('batched result signatures (Merkle root signed once)', async () => {
     });
   });
 
+  it('checks each item of a batch in full after its tree is known, whatever came first', () => {
+    const batch = items(16);
+    const sigs = signJobResults(batch, runner.keyPem);
+    // A bad item first must not spoil the good ones that follow.
+    expect(verifyJobResult({ ...batch[5]!, resultDigest: resultDigest({ i: 99 }) }, key, sigs[5]!)).toBe(false);
+    for (const i of [9, 0, 15, 3, 4, 12, 1, 2, 5, 6, 7, 8, 10, 11, 13, 14]) expect(verifyJobResult(batch[i]!, key, sigs[i]!)).toBe(true);
+    // Every node of the tree is now known; a proof whose own path is wrong above a known node is
+    // still refused (its stored proof would not verify on its own).
+    const [rootSig, index, path] = sigs[7]!.slice(3).split('.') as [string, string, string];
+    const steps = path.split('~');
+    const tampered = (level: number) => steps.map((h, l) => (l === level ? Buffer.alloc(32, 7).toString('base64url') : h)).join('~');
+    for (const level of [0, 1, 3]) expect(verifyJobResult(batch[7]!, key, `m1.${rootSig}.${index}.${tampered(level)}`)).toBe(false);
+    expect(verifyJobResult(batch[7]!, key, `m1.${rootSig}.6.${path}`)).toBe(false);
+    expect(verifyJobResult(batch[7]!, key, sigs[7]!)).toBe(true);
+    // The same answers without any remembered tree.
+    for (const level of [0, 1, 3]) expect(verifyJobResult(batch[7]!, cert.certPem, `m1.${rootSig}.${index}.${tampered(level)}`)).toBe(false);
+  });
+
   it('refuses a changed item, a proof used for another item, a cut path, and another key', () => {
     const batch = items(9);
     const sigs = signJobResults(batch, runner.keyPem);

@@ -36,8 +36,11 @@ const SIG_PREFIX = 'v1.';
 
 /** SHA-256 (hex) of a result value's canonical JSON; `undefined` hashes as `null`. */
 export function resultDigest(value: unknown): string {
-  return canonicalHash(value === undefined ? null : value);
+  return value === undefined || value === null ? NULL_DIGEST : canonicalHash(value);
 }
+
+// Jobs without output (no-op and side-effect jobs) are common; their digest is a constant.
+const NULL_DIGEST = canonicalHash(null);
 
 function keyOf(pem: string | KeyObject, kind: 'private' | 'public'): KeyObject {
   if (typeof pem !== 'string') return pem;
@@ -153,9 +156,32 @@ export function signJobResults(items: readonly ResultSignatureFields[], privateK
   return items.map((_, i) => `${MERKLE_PREFIX}${rootSig}.${i}.${paths[i]!.map((h) => h.toString('base64url')).join('~')}`);
 }
 
-// Verifying the same root signature for every item of a batch would undo the saving: remember the
-// roots already verified, per key object (a key's identity is the object the caller holds).
-const verifiedRoots = new WeakMap<KeyObject, Map<string, boolean>>();
+/**
+ * What is known, per key object (a key's identity is the object the caller holds), about the
+ * batch signatures it has checked. Verifying the root signature for every item of a batch would
+ * undo the saving of signing it once; hashing every item's whole path would cost a batch of n
+ * items n·log n hashes. So a verified root's tree is remembered, node by node, as far as its
+ * items' paths have revealed it: the next item's path is hashed only until it reaches a node
+ * already known, and above that its siblings are compared with the known ones (each item's own
+ * proof is still checked in full: a stored proof must verify on its own later). Roots whose
+ * signature failed are remembered too, so that repeating a bad item costs no signature check.
+ */
+interface VerifiedTree {
+  rootHex: string;
+  /** `${level}:${position}` → hash (level 0: the leaves). */
+  nodes: Map<string, Buffer>;
+}
+
+interface KeyVerdicts {
+  /** By root signature: one signature can only ever be valid for one root. */
+  trees: Map<string, VerifiedTree>;
+  /** `${rootHex}.${rootSig}` of signatures that did not verify. */
+  refused: Set<string>;
+}
+
+const verdicts = new WeakMap<KeyObject, KeyVerdicts>();
+const MAX_TREES_PER_KEY = 64;
+const MAX_REFUSED_PER_KEY = 1024;
 
 function verifyMerkleResult(fields: ResultSignatureFields, keyOrCert: string | KeyObject, signature: string): boolean {
   const parts = signature.slice(MERKLE_PREFIX.length).split('.');
@@ -164,27 +190,57 @@ function verifyMerkleResult(fields: ResultSignatureFields, keyOrCert: string | K
   if (!/^\d{1,7}$/.test(indexText)) return false;
   const path = pathText === '' ? [] : pathText.split('~').map((h) => Buffer.from(h, 'base64url'));
   if (path.length > MAX_MERKLE_DEPTH || path.some((h) => h.length !== 0 && h.length !== 32)) return false;
+
+  const known = typeof keyOrCert === 'string' ? undefined : verdicts.get(keyOrCert);
+  const tree = known?.trees.get(rootSig);
+  const walked: Array<[string, Buffer]> = [];
   let pos = Number(indexText);
   let node = leafHash(fields);
-  for (const sibling of path) {
-    if (sibling.length === 32) node = pos & 1 ? nodeHash(sibling, node) : nodeHash(node, sibling);
+  for (let level = 0; level < path.length; level++) {
+    const sibling = path[level]!;
+    const here = `${level}:${pos}`;
+    const knownNode = tree?.nodes.get(here);
+    if (knownNode && !knownNode.equals(node)) return false;
+    walked.push([here, node]);
+    if (sibling.length === 32) {
+      const there = `${level}:${pos ^ 1}`;
+      const knownSibling = tree?.nodes.get(there);
+      if (knownSibling && !knownSibling.equals(sibling)) return false;
+      walked.push([there, sibling]);
+      // Both children known and equal to the tree's: so is their parent, which needs no hashing.
+      const knownParent = knownNode && knownSibling ? tree!.nodes.get(`${level + 1}:${pos >> 1}`) : undefined;
+      node = knownParent ?? (pos & 1 ? nodeHash(sibling, node) : nodeHash(node, sibling));
+    }
     pos >>= 1;
   }
+  walked.push([`${path.length}:${pos}`, node]);
   const rootHex = node.toString('hex');
+  // A signature already verified for another root cannot be valid for this one.
+  if (tree) return tree.rootHex === rootHex && remember(tree, walked);
+  const refusedKey = `${rootHex}.${rootSig}`;
+  if (known?.refused.has(refusedKey)) return false;
+  let ok: boolean;
   try {
     const k = keyOf(keyOrCert, 'public');
-    const cacheKey = `${rootHex}.${rootSig}`;
-    let cache = typeof keyOrCert === 'string' ? undefined : verifiedRoots.get(keyOrCert);
-    const hit = cache?.get(cacheKey);
-    if (hit !== undefined) return hit;
-    const ok = verify(digestFor(k), Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: rootHex }), 'utf8'), k, Buffer.from(rootSig, 'base64url'));
-    if (typeof keyOrCert !== 'string') {
-      if (!cache) verifiedRoots.set(keyOrCert, (cache = new Map()));
-      if (cache.size > 1024) cache.clear();
-      cache.set(cacheKey, ok);
-    }
-    return ok;
+    ok = verify(digestFor(k), Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: rootHex }), 'utf8'), k, Buffer.from(rootSig, 'base64url'));
   } catch {
     return false;
   }
+  if (typeof keyOrCert !== 'string') {
+    let entry = known;
+    if (!entry) verdicts.set(keyOrCert, (entry = { trees: new Map(), refused: new Set() }));
+    if (ok) {
+      if (entry.trees.size >= MAX_TREES_PER_KEY) entry.trees.delete(entry.trees.keys().next().value!);
+      entry.trees.set(rootSig, { rootHex, nodes: new Map(walked) });
+    } else {
+      if (entry.refused.size >= MAX_REFUSED_PER_KEY) entry.refused.clear();
+      entry.refused.add(refusedKey);
+    }
+  }
+  return ok;
+}
+
+function remember(tree: VerifiedTree, walked: ReadonlyArray<[string, Buffer]>): true {
+  for (const [key, hash] of walked) tree.nodes.set(key, hash);
+  return true;
 }
