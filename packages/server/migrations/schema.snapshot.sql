@@ -217,6 +217,10 @@ TABLE result_outbox (row level security: enabled, forced)
   COLUMN delivered_at timestamp with time zone
   COLUMN rejected_at timestamp with time zone
   COLUMN last_error text
+  COLUMN outcome text NOT NULL DEFAULT 'completed'::text
+  COLUMN failure jsonb
+  CONSTRAINT result_outbox_failure_check CHECK ((outcome = 'failed'::text) = (failure IS NOT NULL))
+  CONSTRAINT result_outbox_outcome_check CHECK (outcome = ANY (ARRAY['completed'::text, 'failed'::text]))
   CONSTRAINT result_outbox_pkey PRIMARY KEY (id)
   CONSTRAINT result_outbox_tenant_id_job_id_attempt_key UNIQUE (tenant_id, job_id, attempt)
   INDEX result_outbox_pending_idx CREATE INDEX result_outbox_pending_idx ON public.result_outbox USING btree (next_attempt_at, id) WHERE ((delivered_at IS NULL) AND (rejected_at IS NULL))
@@ -350,8 +354,10 @@ TABLE truth_job_provenance (row level security: enabled, forced)
   COLUMN evidence_hash text
   COLUMN recorded_by text NOT NULL
   COLUMN recorded_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN failure jsonb
   CONSTRAINT truth_job_provenance_attempt_check CHECK (attempt >= 1)
   CONSTRAINT truth_job_provenance_check CHECK ((evidence IS NULL) = (evidence_hash IS NULL))
+  CONSTRAINT truth_job_provenance_failure_check CHECK (failure IS NULL OR outcome = 'failed'::text)
   CONSTRAINT truth_job_provenance_fencing_token_check CHECK (fencing_token ~ '^[0-9]{1,19}$'::text)
   CONSTRAINT truth_job_provenance_outcome_check CHECK (outcome = ANY (ARRAY['completed'::text, 'failed'::text]))
   CONSTRAINT truth_job_provenance_pkey PRIMARY KEY (tenant_id, job_id, attempt)

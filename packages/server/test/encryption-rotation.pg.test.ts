@@ -79,6 +79,8 @@ describe('key rotation (PostgreSQL)', () => {
     await db.query(`update key_rotation_runs set status = 'cancelled' where status = 'running'`);
   });
 
+  const signedProof = { signature: 'v1.stand-in', certFingerprint: 'AA:BB', verify: () => true };
+
   /** Runs jobs end to end for both tenants until stopped: submit, claim, progress, complete or fail. */
   function startLoad(): { finished(): number; stop(): Promise<number> } {
     let stopped = false;
@@ -93,7 +95,9 @@ describe('key rotation (PostgreSQL)', () => {
           const ref = { jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken };
           await jobs.progress(runners[tenant]!, ref, { message: `working on ${env.jobId}` });
           if ((env.payload.data as { i: number }).i > 0) await jobs.complete(runners[tenant]!, ref, { data: { echoed: env.payload.data } });
-          else await jobs.fail(runners[tenant]!, ref, { category: 'RUNTIME_ERROR', message: 'negative', retryable: false, details: [{ message: String(env.payload.data.i) }] });
+          // With a (stand-in) runner signature: the failure report is queued for TruthCore, its
+          // message and details encrypted in the outbox, which the rotation must sweep too.
+          else await jobs.fail(runners[tenant]!, ref, { category: 'RUNTIME_ERROR', message: 'negative', retryable: false, details: [{ message: String(env.payload.data.i) }] }, signedProof);
           finished++;
         }
       }
@@ -151,6 +155,9 @@ describe('key rotation (PostgreSQL)', () => {
     const retired = await db.query<{ id: string }>('select id from data_keys where retired_at is not null');
     expect(retired.rows.map((r) => r.id)).toEqual(expect.arrayContaining([before.t1, before.t2]));
     await expectAllOnCurrentKeys(rotation);
+    const reports = await db.query<{ message: string }>(`select failure ->> 'message' as message from result_outbox where outcome = 'failed'`);
+    expect(reports.rows.length).toBeGreaterThan(0);
+    for (const r of reports.rows) expect(dataKeyIdOf(r.message)).toMatch(new RegExp(`^(${after.t1}|${after.t2})$`));
     const stored = await db.query<{ object: unknown; object_encrypted: boolean }>(`select object, object_encrypted from truth_assertions where subject = 's:1'`);
     expect(stored.rows[0]).toMatchObject({ object_encrypted: true });
     expect(dataKeyIdOf(stored.rows[0]!.object as string)).toBe(after.t1);

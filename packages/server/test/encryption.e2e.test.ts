@@ -190,6 +190,10 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     expect(byObject.body.assertions.map((a: { id: string }) => a.id)).toEqual([truth.body.assertions[0].id]);
     const provenance = await call(gwTc, 'GET', `${tc.url}/v1/jobs/${completed.id}/provenance`, undefined, asT1);
     expect(provenance.body.records[0]).toMatchObject({ signatureValid: true, result: { data: { echoed: MARKER } } });
+    // The signed failure went to TruthCore too, its report (which the signature covers) stored
+    // encrypted in the outbox and in TruthCore, and answered clear.
+    const failedProvenance = await call(gwTc, 'GET', `${tc.url}/v1/jobs/${failed.id}/provenance`, undefined, asT1);
+    expect(failedProvenance.body.records[0]).toMatchObject({ outcome: 'failed', signatureValid: true, failure: error, result: { success: false, error: { message: `cannot use ${MARKER}` } } });
 
     // ---- PostgreSQL: a data-only dump of every table
     const { stdout: dump } = await execFileP('pg_dump', ['--data-only', '--no-owner', `--dbname=${tdb.adminUrl}`], { maxBuffer: 256 * 1024 * 1024 });

@@ -145,6 +145,46 @@ describe('result outbox to TruthCore', () => {
     expect(again.rows[0]!.n).toBe(1);
   });
 
+  it("delivers a runner's signed failures attempt by attempt, with the report it signed; an unsigned one is refused and queues nothing", async () => {
+    const claimOne = async () => {
+      for (;;) {
+        const claim = await call(runner.agent, 'POST', `${jf.url}/runner/v1/claim`, { max: 1, waitMs: 1000 });
+        if (claim.body.jobs.length > 0) return claim.body.jobs[0];
+      }
+    };
+    const failWith = async (env: any, message: string, signed = true) => {
+      const error = { category: 'RUNTIME_ERROR', code: 'HANDLER_FAILED', message, retryable: true };
+      const signature = signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome: 'failed', resultDigest: resultDigest(error) }, runner.keyPem);
+      const res = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${env.jobId}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, ...(signed ? { signature } : {}) });
+      expect(res.status).toBe(200);
+    };
+    const req = job({ payload: { type: 'echo', data: { fails: true } }, retryPolicy: { maxRetries: 1, backoffMs: 10, maxBackoffMs: 10, backoffMultiplier: 1 } });
+    expect((await call(gw, 'POST', `${jf.url}/v1/jobs`, req, asT1)).status).toBe(202);
+    await failWith(await claimOne(), 'first attempt: disk full');
+    await failWith(await claimOne(), 'second attempt: still full');
+    expect((await call(gw, 'GET', `${jf.url}/v1/jobs/${req.id}`, undefined, asT1)).body.status).toBe('failed');
+    await waitDrained();
+
+    const p = await call(gwTc, 'GET', `https://127.0.0.1:${tcPort}/v1/jobs/${req.id}/provenance`, undefined, asT1);
+    expect(p.status).toBe(200);
+    expect(p.body.records).toHaveLength(2);
+    expect(p.body.records.map((r: any) => [r.attempt, r.outcome, r.signatureValid, r.failure.message, r.result.error.message, r.result.success])).toEqual([
+      [1, 'failed', true, 'first attempt: disk full', 'first attempt: disk full', false],
+      [2, 'failed', true, 'second attempt: still full', 'second attempt: still full', false],
+    ]);
+    const status = await call(gwTc, 'POST', `https://127.0.0.1:${tcPort}/v1/query`, { pattern: { subject: `job:${req.id}`, predicate: 'status' } }, asT1);
+    expect(status.body.assertions.map((a: { object: unknown }) => a.object)).toEqual(['failed', 'failed']);
+
+    // A failure without the runner's signature is refused, and nothing is queued for TruthCore.
+    const unsigned = job({ payload: { type: 'echo', data: { unsigned: true } }, retryPolicy: { maxRetries: 0, backoffMs: 10, maxBackoffMs: 10, backoffMultiplier: 1 } });
+    expect((await call(gw, 'POST', `${jf.url}/v1/jobs`, unsigned, asT1)).status).toBe(202);
+    const env = await claimOne();
+    const refused = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${env.jobId}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error: { category: 'RUNTIME_ERROR', message: 'x', retryable: false } });
+    expect([refused.status, refused.body.error.code]).toEqual([403, 'ENVELOPE_SIGNATURE_INVALID']);
+    const queued = await db.query<{ n: number }>(`select count(*)::int as n from result_outbox where job_id = $1`, [unsigned.id]);
+    expect(queued.rows[0]!.n).toBe(0);
+  });
+
   it('audits recorded results and refuses (and audits) a result write from anyone but JobForge', async () => {
     const forged = await call(gwTc, 'POST', `https://127.0.0.1:${tcPort}/v1/results`, { tenantId: 't1', jobId: '00000000-0000-4000-8000-000000000001' });
     expect(forged.status).toBe(403);

@@ -321,6 +321,26 @@ describe('truthcore over mTLS', () => {
       expect(prov.body.records[0]).toMatchObject({ outcome: 'failed', signatureValid: true });
     });
 
+    it("records a runner's failure report with the signature over the report as it was sent", async () => {
+      const failure = { category: 'RUNTIME_ERROR', code: 'HANDLER_FAILED', message: 'boom: disk full', retryable: true };
+      const d = delivery(runnerA, { tenantId: 't1', outcome: 'failed', error: errorEnvelope('boom: disk full'), failure });
+      expect((await post(jf, d)).status).toBe(201);
+      const prov = await call(gw, 'GET', `/v1/jobs/${d.jobId}/provenance`, undefined, asTenant('t1'));
+      expect(prov.body.records[0]).toMatchObject({ outcome: 'failed', signatureValid: true, failure, result: { success: false, error: { message: 'boom: disk full' } } });
+    });
+
+    it('refuses a failure report that the recorded error contradicts, or on a completion', async () => {
+      const failure = { category: 'RUNTIME_ERROR', code: 'HANDLER_FAILED', message: 'boom', retryable: true };
+      const d = delivery(runnerA, { tenantId: 't1', outcome: 'failed', error: errorEnvelope('boom'), failure });
+      for (const error of [{ category: 'TIMEOUT' }, { retryable: false }, { code: 'OTHER' }, { message: 'something else' }]) {
+        const res = await post(jf, { ...d, result: { ...d.result, error: { ...d.result.error, ...error } } });
+        expect([res.status, res.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+      }
+      const completion = delivery(runnerA, { tenantId: 't1', data: 'x' });
+      expect((await post(jf, { ...completion, failure })).status).toBe(400);
+      expect((await post(jf, d)).status).toBe(201);
+    });
+
     it('refuses a second, different result for the same attempt', async () => {
       const d = delivery(runnerA, { tenantId: 't1', data: 'first' });
       expect((await post(jf, d)).status).toBe(201);
@@ -354,6 +374,14 @@ describe('truthcore over mTLS', () => {
         expect(await provenanceRows(body.jobId)).toBe(0);
         expect(await jobAssertions(body.jobId)).toBe(0);
       };
+
+      it('a failure report changed after it was signed', async () => {
+        const failure = { category: 'RUNTIME_ERROR', code: 'HANDLER_FAILED', message: 'boom', retryable: true };
+        const d = delivery(runnerA, { tenantId: 't1', outcome: 'failed', error: errorEnvelope('boom'), failure });
+        const envelope = d.result.error!;
+        await refused({ ...d, failure: { ...failure, retryable: false }, result: { ...d.result, error: { ...envelope, retryable: false } } });
+        await refused({ ...d, failure: { ...failure, details: [{ message: 'added' }] } });
+      });
 
       it('tampered data', async () => {
         const d = delivery(runnerA, { tenantId: 't1', data: { amount: 10 } });

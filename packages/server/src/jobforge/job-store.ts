@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorEnvelope, JobEventType, JobRequest, JobResult, JobStatus } from '@controlplane/contracts';
 import type { FieldCipher } from '@controlplane/platform';
 import { assertOwnKeyPool } from '../keys/data-key-store.js';
-import { attemptRowId, JOB_ERROR_SLOTS, JOB_EVENT_SLOTS, JOB_REQUEST_SLOTS, JOB_RESULT_SLOTS, openSlots, sealSlots } from '../keys/encrypted-fields.js';
+import { attemptRowId, FAILURE_REPORT_SLOTS, JOB_ERROR_SLOTS, JOB_EVENT_SLOTS, JOB_REQUEST_SLOTS, JOB_RESULT_SLOTS, openSlots, sealSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobRow } from './job-row.js';
 
@@ -468,6 +468,29 @@ export class JobStore {
       `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6, runner_cert_fingerprint = $7
         where tenant_id = $1 and job_id = $2 and attempt = $3 and finished_at is null`,
       [tenantId, jobId, attempt, outcome, stored, proof?.signature ?? null, proof?.certFingerprint ?? null],
+    );
+  }
+
+  /**
+   * Queues a runner's signed failure for TruthCore, in the transaction that records it (as a
+   * completion is queued by the statement that records it). `report` is the failure exactly as
+   * the runner signed it; its message and details are encrypted under the outbox row.
+   */
+  async queueFailedResult(
+    q: Sql,
+    tenantId: string,
+    jobId: string,
+    attempt: number,
+    lease: { fencingToken: string; runnerId: string },
+    proof: { signature: string; certFingerprint: string },
+    report: object,
+  ): Promise<void> {
+    const failure = await sealSlots(this.cipher, { tenantId, table: 'result_outbox', rowId: attemptRowId(jobId, attempt) }, report, FAILURE_REPORT_SLOTS);
+    await q.query(
+      `insert into result_outbox (tenant_id, job_id, attempt, fencing_token, runner_id, cert_fingerprint, signature, outcome, failure)
+       values ($1, $2, $3, $4::bigint, $5, $6, $7, 'failed', $8::jsonb)
+       on conflict (tenant_id, job_id, attempt) do nothing`,
+      [tenantId, jobId, attempt, lease.fencingToken, lease.runnerId, proof.certFingerprint, proof.signature, failure],
     );
   }
 

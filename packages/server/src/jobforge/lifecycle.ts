@@ -524,6 +524,8 @@ export class JobService {
         if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'failed');
         this.#checkProof(row, 'failed', failure, proof);
         const out = await this.#recordFailure(tx, row, failure, runner, false, proof);
+        // A signed failure is a result like a completion: TruthCore gets it, with its signature.
+        if (proof) await this.o.store.queueFailedResult(tx, row.tenant_id, row.id, row.attempts, { fencingToken: row.fencing_token!, runnerId: runner.id }, proof, failure);
         retryEntry = out.retry;
         return { jobId: row.id, status: out.row.status, duplicate: false };
       });

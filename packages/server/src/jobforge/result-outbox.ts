@@ -1,8 +1,8 @@
 import type { Agent } from 'node:https';
 import { isEncrypted, isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
-import { JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
+import { attemptRowId, FAILURE_REPORT_SLOTS, JOB_ERROR_SLOTS, JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
-import type { JobResult } from '@controlplane/contracts';
+import type { ErrorEnvelope, JobResult } from '@controlplane/contracts';
 import { asSystem } from '../storage/data-scope.js';
 
 export interface TruthcoreTarget {
@@ -21,6 +21,12 @@ interface PendingRow {
   signature: string;
   attempts: number;
   result: JobResult | null;
+  outcome: 'completed' | 'failed';
+  /** A failure: the runner's report as signed, and the attempt it ended (its envelope and times). */
+  failure: Record<string, unknown> | null;
+  attempt_error: ErrorEnvelope | null;
+  attempt_started_at: Date | null;
+  attempt_finished_at: Date | null;
   request_digest: string;
   submitted_by: string | null;
   certificate_pem: string | null;
@@ -113,10 +119,14 @@ export class ResultOutboxDeliverer {
 
   async #lockPending(tx: Sql): Promise<PendingRow[]> {
     const res = await tx.query<PendingRow>(
-      `select o.id, o.tenant_id, o.job_id, o.attempt, o.fencing_token, o.runner_id, o.signature, o.attempts,
-              j.result, j.request_digest, j.submitted_by, c.certificate_pem, j.request -> 'metadata' ->> 'correlationId' as correlation_id
+      `select o.id, o.tenant_id, o.job_id, o.attempt, o.fencing_token, o.runner_id, o.signature, o.attempts, o.outcome, o.failure,
+              case when o.outcome = 'completed' then j.result end as result,
+              a.error as attempt_error, a.started_at as attempt_started_at, a.finished_at as attempt_finished_at,
+              j.request_digest, j.submitted_by, c.certificate_pem, j.request -> 'metadata' ->> 'correlationId' as correlation_id
          from result_outbox o
          join jobs j on j.tenant_id = o.tenant_id and j.id = o.job_id
+         -- A failure's envelope is its attempt's: the job's own error may be a later attempt's.
+         left join job_attempts a on o.outcome = 'failed' and a.tenant_id = o.tenant_id and a.job_id = o.job_id and a.attempt = o.attempt
          left join runner_certificates c on c.fingerprint256 = o.cert_fingerprint and c.runner_id = o.runner_id
         where o.delivered_at is null and o.rejected_at is null and o.next_attempt_at <= now()
         order by o.next_attempt_at, o.id
@@ -128,31 +138,33 @@ export class ResultOutboxDeliverer {
   }
 
   async #deliver(row: PendingRow): Promise<'delivered' | 'rejected' | { error: string; unreachable: boolean }> {
-    if (!row.result || !row.certificate_pem) {
-      this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox row has no result or runner certificate; cannot be delivered');
-      return 'rejected';
-    }
-    // The runner signed the digest of the clear result, so TruthCore must receive it clear (over mTLS).
-    if (!this.#cipher && [row.result.data, row.result.error?.message, row.result.error?.details].some(isEncrypted)) {
+    const sealed = row.outcome === 'completed' ? [row.result?.data, row.result?.error?.message, row.result?.error?.details] : [row.failure?.message, row.failure?.details, row.attempt_error?.message, row.attempt_error?.details];
+    // The runner signed the digest of the clear value, so TruthCore must receive it clear (over mTLS).
+    if (!this.#cipher && sealed.some(isEncrypted)) {
       this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox result is encrypted but this JobForge has no cipher; will retry');
       return { error: 'result is encrypted and no cipher is configured', unreachable: false };
     }
-    let result: JobResult;
+    let opened: { result: JobResult; failure?: Record<string, unknown> } | undefined;
     try {
-      result = await openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'jobs', rowId: row.job_id }, row.result, JOB_RESULT_SLOTS);
+      opened = await this.#open(row);
     } catch (err) {
       // Kept for retry rather than rejected: a missing KEK is an operator fault that can be repaired.
       const reason = (err as { reason?: string; code?: string }).reason ?? (err as { code?: string }).code ?? 'unknown';
       this.logger.error({ jobId: row.job_id, attempt: row.attempt, reason }, 'outbox result cannot be decrypted; will retry');
       return { error: `result cannot be decrypted (${reason})`, unreachable: false };
     }
+    if (!opened || !row.certificate_pem) {
+      this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox row has no result or runner certificate; cannot be delivered');
+      return 'rejected';
+    }
     const body = {
       tenantId: row.tenant_id,
       jobId: row.job_id,
       attempt: row.attempt,
       fencingToken: String(row.fencing_token),
-      outcome: 'completed',
-      result,
+      outcome: row.outcome,
+      result: opened.result,
+      ...(opened.failure ? { failure: opened.failure } : {}),
       requestDigest: row.request_digest,
       submittedBy: row.submitted_by ?? 'unknown',
       runner: { id: row.runner_id, certificatePem: row.certificate_pem },
@@ -169,5 +181,39 @@ export class ResultOutboxDeliverer {
     } catch (err) {
       return { error: (err as Error).message.slice(0, 500), unreachable: true };
     }
+  }
+
+  /**
+   * The result as TruthCore is to receive it. A completion's is the job's result. A failure's is
+   * built from its attempt (the envelope JobForge recorded, the attempt's times), and goes with the
+   * runner's report, which is what the signature covers.
+   */
+  async #open(row: PendingRow): Promise<{ result: JobResult; failure?: Record<string, unknown> } | undefined> {
+    if (row.outcome === 'completed') {
+      if (!row.result) return undefined;
+      return { result: await openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'jobs', rowId: row.job_id }, row.result, JOB_RESULT_SLOTS) };
+    }
+    if (!row.failure || !row.attempt_error || !row.attempt_finished_at) return undefined;
+    const rowId = attemptRowId(row.job_id, row.attempt);
+    const [failure, error] = await Promise.all([
+      openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'result_outbox', rowId }, row.failure, FAILURE_REPORT_SLOTS),
+      openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'job_attempts', rowId }, row.attempt_error, JOB_ERROR_SLOTS),
+    ]);
+    const started = row.attempt_started_at;
+    const finished = row.attempt_finished_at;
+    return {
+      failure,
+      result: {
+        success: false,
+        error,
+        metadata: {
+          ...(started ? { startedAt: started.toISOString() } : {}),
+          completedAt: finished.toISOString(),
+          durationMs: started ? Math.max(0, finished.getTime() - started.getTime()) : 0,
+          attempts: row.attempt,
+          runnerId: row.runner_id,
+        },
+      },
+    };
   }
 }

@@ -35,6 +35,11 @@ export const JOB_RESULT_SLOTS = [slot('result.data', 'data'), slot('result.error
 export const JOB_ERROR_SLOTS = [slot('error.message', 'message'), slot('error.details', 'details')] as const;
 /** job_events.data: the free-text message of a `job.progress` event. */
 export const JOB_EVENT_SLOTS = [slot('data.message', 'message')] as const;
+/**
+ * result_outbox.failure and truth_job_provenance.failure: a runner's failure report as it signed it
+ * (FailRequest.error). Its message and details are error text like any other.
+ */
+export const FAILURE_REPORT_SLOTS = [slot('failure.message', 'message'), slot('failure.details', 'details')] as const;
 /** truth_job_provenance.result: the JobResult as the runner signed it. */
 export const PROVENANCE_RESULT_SLOTS = JOB_RESULT_SLOTS;
 /** truth_job_provenance.evidence: the evidence items and decision (id, runner and hash stay clear). */
@@ -211,7 +216,16 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
     columns: [
       { name: 'result', slots: PROVENANCE_RESULT_SLOTS },
       { name: 'evidence', slots: PROVENANCE_EVIDENCE_SLOTS },
+      { name: 'failure', slots: FAILURE_REPORT_SLOTS },
     ],
+    rowId: (r) => attemptRowId(String(r.job_id), String(r.attempt)),
+  },
+  {
+    table: 'result_outbox',
+    key: [{ column: 'id', type: 'bigint' }],
+    extra: ['job_id', 'attempt'],
+    columns: [{ name: 'failure', slots: FAILURE_REPORT_SLOTS }],
+    where: 'failure is not null',
     rowId: (r) => attemptRowId(String(r.job_id), String(r.attempt)),
   },
 ];

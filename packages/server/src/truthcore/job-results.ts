@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { AppError, EvidencePacket, JobResult, parseOrThrow, verifyEvidencePacket } from '@controlplane/contracts';
+import { AppError, EvidencePacket, FailRequest, JobResult, parseOrThrow, verifyEvidencePacket } from '@controlplane/contracts';
 import { resultDigest, verifyJobResult, type Logger } from '@controlplane/platform';
 import { z } from 'zod';
 import type { Database } from '../storage/index.js';
@@ -27,6 +27,12 @@ export const ResultDelivery = z.object({
   }),
   signature: z.string().min(1).max(1024),
   evidence: EvidencePacket.optional(),
+  /**
+   * A failure as the runner reported and signed it (FailRequest.error). JobForge records an
+   * ErrorEnvelope built from it (result.error); the signature covers the report. A producer that
+   * signs the envelope itself leaves this out.
+   */
+  failure: FailRequest.shape.error.optional(),
 });
 export type ResultDelivery = z.infer<typeof ResultDelivery>;
 
@@ -58,9 +64,13 @@ function derivedId(tenantId: string, jobId: string, attempt: number, predicate: 
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
-/** The value the runner's signature covers: data for a completion, the error for a failure. */
-function signedValue(outcome: 'completed' | 'failed', result: { data?: unknown; error?: unknown }): unknown {
-  return outcome === 'completed' ? result.data : result.error;
+/**
+ * The value the runner's signature covers: data for a completion; for a failure, the runner's
+ * report when there is one, else the error.
+ */
+function signedValue(outcome: 'completed' | 'failed', result: { data?: unknown; error?: unknown }, failure?: unknown): unknown {
+  if (outcome === 'completed') return result.data;
+  return failure !== undefined && failure !== null ? failure : result.error;
 }
 
 /**
@@ -75,11 +85,19 @@ export class JobResultService {
     const d = parseOrThrow(ResultDelivery, body);
     // The signature and the evidence hash cover what was sent, not what the schema's defaults
     // would add to it (an error envelope without `details`, an evidence item without `redacted`).
-    const raw = body as { result: { data?: unknown; error?: unknown }; evidence?: { hash: string; items: EvidencePacket['items'] } };
+    const raw = body as { result: { data?: unknown; error?: unknown }; failure?: unknown; evidence?: { hash: string; items: EvidencePacket['items'] } };
     if (d.outcome === 'completed' && !d.result.success) throw invalid('result.success', 'must be true for a completed outcome');
     if (d.outcome === 'failed' && (d.result.success || d.result.error === undefined)) throw invalid('result.error', 'a failed outcome carries success false and an error');
+    if (d.failure) {
+      if (d.outcome !== 'failed') throw invalid('failure', 'only a failed outcome carries a failure report');
+      // The recorded envelope must say what the signed report says (its message may be cut short).
+      const e = d.result.error!;
+      if (e.category !== d.failure.category || e.retryable !== d.failure.retryable || (d.failure.code !== undefined && e.code !== d.failure.code) || !d.failure.message.startsWith(e.message)) {
+        throw invalid('result.error', 'does not match the signed failure report');
+      }
+    }
 
-    const digest = resultDigest(signedValue(d.outcome, raw.result));
+    const digest = resultDigest(signedValue(d.outcome, raw.result, raw.failure));
     const fields = { jobId: d.jobId, tenantId: d.tenantId, attempt: d.attempt, fencingToken: d.fencingToken, outcome: d.outcome, resultDigest: digest };
     const attestation = attestRunnerResult(
       { certificatePem: d.runner.certificatePem, runnerId: d.runner.id, at: toMillis(d.result.metadata.completedAt), fields, signature: d.signature },
@@ -136,6 +154,7 @@ export class JobResultService {
         signature: d.signature,
         evidence: raw.evidence ?? null,
         evidenceHash: d.evidence?.hash ?? null,
+        failure: raw.failure ?? null,
         recordedBy: writer,
       });
       if (!recordedAt) return { existing: await this.o.store.getProvenance(tx, d.tenantId, d.jobId, d.attempt) };
@@ -175,7 +194,7 @@ export class JobResultService {
 
   #view(r: ProvenanceRow): ProvenanceView {
     const stored = r.result as { data?: unknown; error?: unknown };
-    const digest = resultDigest(signedValue(r.outcome, stored));
+    const digest = resultDigest(signedValue(r.outcome, stored, r.failure));
     let certificate: X509Certificate | undefined;
     try {
       certificate = new X509Certificate(r.runner_cert_pem);
@@ -203,6 +222,7 @@ export class JobResultService {
       requestDigest: r.request_digest,
       resultDigest: r.result_digest,
       result: r.result,
+      ...(r.failure !== null && r.failure !== undefined ? { failure: r.failure } : {}),
       runner: {
         id: r.runner_id,
         spiffeId: r.runner_spiffe_id,
@@ -234,6 +254,8 @@ export interface ProvenanceView {
   requestDigest: string;
   resultDigest: string;
   result: unknown;
+  /** A failure's report as the runner signed it. */
+  failure?: unknown;
   runner: {
     id: string;
     spiffeId: string;

@@ -6,6 +6,7 @@ import {
   attemptRowId,
   isSensitiveAssertion,
   openSlots,
+  FAILURE_REPORT_SLOTS,
   PROVENANCE_EVIDENCE_SLOTS,
   PROVENANCE_RESULT_SLOTS,
   sealSlots,
@@ -61,6 +62,8 @@ export interface ProvenanceRecord {
   signature: string;
   evidence: unknown;
   evidenceHash: string | null;
+  /** A failure's report as the runner signed it (the signature covers it, not result.error). */
+  failure: unknown;
   recordedBy: string;
 }
 
@@ -82,13 +85,14 @@ export interface ProvenanceRow {
   signature: string;
   evidence: unknown;
   evidence_hash: string | null;
+  failure: unknown;
   recorded_by: string;
   recorded_at: Date;
 }
 
 const PROVENANCE_COLUMNS = `tenant_id, job_id, attempt, fencing_token, outcome, submitted_by, request_digest, result, result_digest,
   runner_id, runner_spiffe_id, runner_cert_serial, runner_cert_fingerprint, runner_cert_pem, signature, evidence, evidence_hash,
-  recorded_by, recorded_at`;
+  failure, recorded_by, recorded_at`;
 
 /**
  * PostgreSQL refuses a NUL character in text and jsonb; that is the caller's input, not our
@@ -170,8 +174,12 @@ export class TruthStore {
   async #openProvenance(row: ProvenanceRow): Promise<ProvenanceRow> {
     if (!this.cipher) return row;
     const ref = { tenantId: row.tenant_id, table: PROVENANCE_TABLE, rowId: attemptRowId(row.job_id, row.attempt) };
-    const [result, evidence] = await Promise.all([openSlots(this.cipher, ref, row.result, PROVENANCE_RESULT_SLOTS), openSlots(this.cipher, ref, row.evidence, PROVENANCE_EVIDENCE_SLOTS)]);
-    return { ...row, result, evidence };
+    const [result, evidence, failure] = await Promise.all([
+      openSlots(this.cipher, ref, row.result, PROVENANCE_RESULT_SLOTS),
+      openSlots(this.cipher, ref, row.evidence, PROVENANCE_EVIDENCE_SLOTS),
+      openSlots(this.cipher, ref, row.failure, FAILURE_REPORT_SLOTS),
+    ]);
+    return { ...row, result, evidence, failure };
   }
 
   /**
@@ -309,12 +317,16 @@ export class TruthStore {
   /** Inserts the provenance of (tenant, job, attempt) unless it exists; its recorded_at when inserted. */
   async insertProvenance(tx: Sql, p: ProvenanceRecord): Promise<Date | undefined> {
     const ref = { tenantId: p.tenantId, table: PROVENANCE_TABLE, rowId: attemptRowId(p.jobId, p.attempt) };
-    const [result, evidence] = await Promise.all([sealSlots(this.cipher, ref, p.result, PROVENANCE_RESULT_SLOTS), sealSlots(this.cipher, ref, p.evidence, PROVENANCE_EVIDENCE_SLOTS)]);
+    const [result, evidence, failure] = await Promise.all([
+      sealSlots(this.cipher, ref, p.result, PROVENANCE_RESULT_SLOTS),
+      sealSlots(this.cipher, ref, p.evidence, PROVENANCE_EVIDENCE_SLOTS),
+      sealSlots(this.cipher, ref, p.failure, FAILURE_REPORT_SLOTS),
+    ]);
     try {
       const res = await tx.query<{ recorded_at: Date }>(
         `insert into truth_job_provenance (tenant_id, job_id, attempt, fencing_token, outcome, submitted_by, request_digest, result, result_digest,
-           runner_id, runner_spiffe_id, runner_cert_serial, runner_cert_fingerprint, runner_cert_pem, signature, evidence, evidence_hash, recorded_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17, $18)
+           runner_id, runner_spiffe_id, runner_cert_serial, runner_cert_fingerprint, runner_cert_pem, signature, evidence, evidence_hash, recorded_by, failure)
+         values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17, $18, $19::jsonb)
          on conflict (tenant_id, job_id, attempt) do nothing
          returning recorded_at`,
         [
@@ -337,6 +349,7 @@ export class TruthStore {
           evidence === null || evidence === undefined ? null : JSON.stringify(evidence),
           p.evidenceHash,
           p.recordedBy,
+          failure === null || failure === undefined ? null : JSON.stringify(failure),
         ],
       );
       return res.rows[0]?.recorded_at;

@@ -44,6 +44,8 @@ export interface DeliveryOptions {
   outcome?: 'completed' | 'failed';
   data?: unknown;
   error?: Record<string, unknown>;
+  /** A failure report as the runner signed it (then the signature covers it, not the envelope). */
+  failure?: Record<string, unknown>;
   evidence?: EvidencePacket;
   completedAt?: string;
 }
@@ -77,7 +79,7 @@ export function delivery(runner: RunnerIdentity, o: DeliveryOptions, signer: Run
     outcome === 'completed'
       ? { success: true, ...(o.data !== undefined ? { data: o.data } : {}), metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id } }
       : { success: false, error: o.error ?? errorEnvelope(), metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id } };
-  const signed = outcome === 'completed' ? result.data : result.error;
+  const signed = outcome === 'completed' ? result.data : (o.failure ?? result.error);
   const signature = signJobResult({ jobId, tenantId: o.tenantId, attempt, fencingToken, outcome, resultDigest: resultDigest(signed) }, signer.keyPem);
   return {
     tenantId: o.tenantId,
@@ -90,6 +92,7 @@ export function delivery(runner: RunnerIdentity, o: DeliveryOptions, signer: Run
     submittedBy: 'apikey:submitter-1',
     runner: { id: runner.id, certificatePem: runner.certPem },
     signature,
+    ...(o.failure ? { failure: o.failure } : {}),
     ...(o.evidence ? { evidence: o.evidence } : {}),
   };
 }
