@@ -9,16 +9,22 @@ import { AppError } from '@controlplane/contracts';
 export function jsonNestingDepth(text: string, stopAbove = Infinity): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+    if (c === 0x22 /* " */) {
+      // Jump to the closing quote (indexOf, not a loop over every character: signatures, proofs
+      // and payload strings are most of a body): the next quote not escaped by an odd run of
+      // backslashes. An unterminated string ends the scan; JSON.parse refuses the text.
+      let end = i;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return max;
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c /* \ */) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       depth++;
       if (depth > max) {
         max = depth;

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { jsonNestingDepth, parseJsonBody } from '@controlplane/server';
+
+/** The plain character-by-character scan the fast one must agree with. */
+function referenceDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+    else if (c === '}' || c === ']') depth--;
+  }
+  return max;
+}
+
+describe('jsonNestingDepth', () => {
+  it('counts nesting, not brackets inside strings, however their quotes are escaped', () => {
+    expect(jsonNestingDepth('{"a":[1,{"b":[]}]}')).toBe(4);
+    expect(jsonNestingDepth('{"a":"[[[{{{"}')).toBe(1);
+    expect(jsonNestingDepth(String.raw`{"a":"\"[[[\""}`)).toBe(1);
+    expect(jsonNestingDepth(String.raw`{"a":"\\","b":[[]]}`)).toBe(3); // an escaped backslash ends before the quote
+    expect(jsonNestingDepth(String.raw`{"a":"\\\"[[","b":[]}`)).toBe(2);
+    expect(jsonNestingDepth('[[["unterminated [[[[')).toBe(3);
+    expect(jsonNestingDepth('[]'.repeat(3) + '['.repeat(70), 64)).toBe(65);
+  });
+
+  it('agrees with a character-by-character scan on random texts', () => {
+    const alphabet = ['{', '}', '[', ']', '"', '\\', 'a', ',', ':', ' '];
+    let seed = 42;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 5000; n++) {
+      const text = Array.from({ length: Math.floor(next() * 60) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+      expect(jsonNestingDepth(text), text).toBe(referenceDepth(text));
+    }
+  });
+});
+
+describe('parseJsonBody', () => {
+  it('refuses a body nested deeper than the limit before parsing it', () => {
+    expect(() => parseJsonBody('['.repeat(65) + ']'.repeat(65), 64)).toThrow(expect.objectContaining({ code: 'JSON_TOO_DEEP' }));
+    expect(parseJsonBody('['.repeat(64) + ']'.repeat(64), 64)).toBeInstanceOf(Array);
+  });
+
+  it('refuses prototype-pollution keys and malformed or empty bodies', () => {
+    expect(() => parseJsonBody('{"__proto__":{"x":1}}', 64)).toThrow(expect.objectContaining({ code: 'FORBIDDEN_KEY' }));
+    expect(() => parseJsonBody('{"a":', 64)).toThrow(expect.objectContaining({ code: 'MALFORMED_JSON' }));
+    expect(() => parseJsonBody('  ', 64)).toThrow(expect.objectContaining({ code: 'MALFORMED_JSON' }));
+  });
+});
