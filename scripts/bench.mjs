@@ -319,6 +319,13 @@ if (PHASES.has('claim')) {
 // ------------------------------------------------------------------ BullMQ, same workload, same Redis
 if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  // A Worker does not close a connection it was handed: each is kept here and quit at the end.
+  const workerConnections = [];
+  const workerConnection = () => {
+    const c = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    workerConnections.push(c);
+    return c;
+  };
   const bullPrefix = `bench-bull-${process.pid}`;
   const name = 'noop';
   const queue = new Queue(name, { connection, prefix: bullPrefix });
@@ -330,7 +337,7 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   await addBacklog(DRAIN_JOBS);
   let done = 0;
   const drainStart = performance.now();
-  const drainWorker = new Worker(name, async () => null, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix, concurrency: 200 });
+  const drainWorker = new Worker(name, async () => null, { connection: workerConnection(), prefix: bullPrefix, concurrency: 200 });
   drainWorker.on('completed', () => done++);
   while (done < DRAIN_JOBS) await sleep(10);
   results.bullmq_drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - drainStart) / 1000), 0);
@@ -339,7 +346,7 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
 
   // latency at a steady rate
   const lat = [];
-  const worker = new Worker(name, async (job) => job.data.t, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix, concurrency: 100 });
+  const worker = new Worker(name, async (job) => job.data.t, { connection: workerConnection(), prefix: bullPrefix, concurrency: 100 });
   worker.on('completed', (job) => lat.push(performance.timeOrigin + performance.now() - job.data.at));
   const total = STEADY_RATE * STEADY_SECONDS;
   let sent = 0;
@@ -362,7 +369,7 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   log(`bullmq steady: p50 ${results.bullmq_latency_p50_ms} ms, p99 ${results.bullmq_latency_p99_ms} ms`);
 
   // claim latency vs backlog: a manual worker's getNextJob
-  const manual = new Worker(name, null, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: bullPrefix });
+  const manual = new Worker(name, null, { connection: workerConnection(), prefix: bullPrefix });
   const bullClaim = async () => {
     const xs = [];
     for (let i = 0; i < 300; i++) {
@@ -383,6 +390,7 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   await queue.obliterate({ force: true });
   await queue.close();
   await connection.quit();
+  for (const c of workerConnections) await c.quit();
 }
 
 // ------------------------------------------------------------------ report and clean up
