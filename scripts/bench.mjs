@@ -24,6 +24,9 @@ const DRAIN_LOOPS = Number(process.env.BENCH_DRAIN_LOOPS ?? 4);
 const DRAIN_MAX = Number(process.env.BENCH_DRAIN_MAX ?? 250);
 const STEADY_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const STEADY_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+// Seconds at the steady rate before the measured ones: connections are opened and code paths
+// compiled then, and their latencies are reported apart, not in the steady figures.
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const BIG_BACKLOG = Number(process.env.BENCH_BIG_BACKLOG ?? 100_000);
 // BENCH_PHASES limits a diagnostic run to some of: drain, steady, claim, bullmq (default: all).
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'drain,steady,claim,bullmq').split(',').map((s) => s.trim()));
@@ -214,6 +217,7 @@ if (PHASES.has('steady')) {
   const acked = new Map();
   const claimedAt = new Map();
   const lat = [];
+  const warmupLat = [];
   const submitMs = [];
   const waitMsSeg = [];
   const runMsSeg = [];
@@ -223,10 +227,14 @@ if (PHASES.has('steady')) {
     const a = acked.get(id);
     if (a !== undefined) waitMsSeg.push(t - a);
   };
+  // Latencies by the second the job was submitted in (the warm-up's first): a start-up transient
+  // shows in the first ones.
+  const bySecond = [];
   const onDone = (id, t) => {
     const s = started.get(id);
     if (s !== undefined) {
-      lat.push(t - s);
+      (s - begin < WARMUP_SECONDS * 1000 ? warmupLat : lat).push(t - s);
+      (bySecond[Math.floor((s - begin) / 1000)] ??= []).push(t - s);
       started.delete(id);
     }
     const c = claimedAt.get(id);
@@ -234,11 +242,12 @@ if (PHASES.has('steady')) {
     claimedAt.delete(id);
     acked.delete(id);
   };
+  let begin = performance.now();
   const loops = Array.from({ length: 2 }, () => runnerLoop({ max: 100, waitMs: 1000, stop: () => stopped, onDone, onClaimed }));
-  const total = STEADY_RATE * STEADY_SECONDS;
+  const total = STEADY_RATE * (WARMUP_SECONDS + STEADY_SECONDS);
   const perTick = STEADY_RATE / 100;
   let sent = 0;
-  const begin = performance.now();
+  begin = performance.now();
   const cpu0 = cpuSnapshot(server.pid);
   const inflight = new Set();
   while (sent < total) {
@@ -273,6 +282,8 @@ if (PHASES.has('steady')) {
   results.latency_samples = lat.length;
   log(`  breakdown p50: submit answered ${round(pct(submitMs, 50))} ms, answered→claimed ${round(pct(waitMsSeg, 50))} ms, claimed→completion recorded ${round(pct(runMsSeg, 50))} ms`);
   log(`  breakdown p99: submit answered ${round(pct(submitMs, 99))} ms, answered→claimed ${round(pct(waitMsSeg, 99))} ms, claimed→completion recorded ${round(pct(runMsSeg, 99))} ms`);
+  results.warmup_latency_p99_ms = round(pct(warmupLat, 99));
+  log(`  p50 / p99 by second of submission (the first ${WARMUP_SECONDS} the warm-up, p99 ${results.warmup_latency_p99_ms} ms): ${bySecond.map((xs) => `${Math.round(pct(xs, 50))}/${Math.round(pct(xs, 99))}`).join(' ')} ms`);
   log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs); CPU µs per job: ${fmtCpu(results.steady_cpu_us_per_job)}`);
 }
 
@@ -345,12 +356,18 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   log(`bullmq drained at ${results.bullmq_drain_jobs_per_s} jobs/s`);
 
   // latency at a steady rate
+  // The same warm-up as ControlPlane's: jobs added in its first WARMUP_SECONDS are not counted.
   const lat = [];
-  const worker = new Worker(name, async (job) => job.data.t, { connection: workerConnection(), prefix: bullPrefix, concurrency: 100 });
-  worker.on('completed', (job) => lat.push(performance.timeOrigin + performance.now() - job.data.at));
-  const total = STEADY_RATE * STEADY_SECONDS;
-  let sent = 0;
+  let finished = 0;
   const begin = performance.now();
+  const measuredFrom = performance.timeOrigin + begin + WARMUP_SECONDS * 1000;
+  const worker = new Worker(name, async (job) => job.data.t, { connection: workerConnection(), prefix: bullPrefix, concurrency: 100 });
+  worker.on('completed', (job) => {
+    finished++;
+    if (job.data.at >= measuredFrom) lat.push(performance.timeOrigin + performance.now() - job.data.at);
+  });
+  const total = STEADY_RATE * (WARMUP_SECONDS + STEADY_SECONDS);
+  let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * STEADY_RATE) + STEADY_RATE / 100);
     const adds = [];
@@ -362,7 +379,7 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
     await sleep(10);
   }
   const deadline = performance.now() + 30_000;
-  while (lat.length < total && performance.now() < deadline) await sleep(20);
+  while (finished < total && performance.now() < deadline) await sleep(20);
   await worker.close();
   results.bullmq_latency_p50_ms = round(pct(lat, 50));
   results.bullmq_latency_p99_ms = round(pct(lat, 99));

@@ -23,10 +23,11 @@ const jf = await startJobforge({
   listen: { host: '127.0.0.1', port: 0 },
   enrollListen: { host: '127.0.0.1', port: 0 },
   leaseMs: 60_000,
-  // BENCH_LINGER_MS: how long a submission or audit event waits to share a commit (default 2 ms).
+  // BENCH_LINGER_MS / BENCH_AUDIT_LINGER_MS: how long a submission / an audit event waits to share
+  // its commit with others (both 2 ms by default).
   ...(process.env.BENCH_LINGER_MS ? { submitLingerMs: Number(process.env.BENCH_LINGER_MS) } : {}),
   // As deployed: every submission, enrolment and refusal is appended to the audit chain.
-  ...(process.env.BENCH_AUDIT === '0' ? {} : { audit: new AuditLog(db, process.env.BENCH_LINGER_MS ? { lingerMs: Number(process.env.BENCH_LINGER_MS) } : {}) }),
+  ...(process.env.BENCH_AUDIT === '0' ? {} : { audit: new AuditLog(db, process.env.BENCH_AUDIT_LINGER_MS ? { lingerMs: Number(process.env.BENCH_AUDIT_LINGER_MS) } : {}) }),
 });
 process.stdout.write(JSON.stringify({ url: jf.url, enrollUrl: jf.enrollUrl }) + '\n');
 const stop = async () => {
