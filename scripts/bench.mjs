@@ -179,9 +179,12 @@ function signed(envs, key = runner.key) {
 }
 
 /** A no-op runner loop: claim up to `max`, sign, report as one batch. */
+const claimStats = { claims: 0, jobs: 0 };
 async function runnerLoop({ max, waitMs, stop, onDone, onClaimed }) {
   while (!stop()) {
     const res = await rPost('/runner/v1/claim', { max, waitMs });
+    claimStats.claims++;
+    claimStats.jobs += res.jobs.length;
     if (res.jobs.length === 0) continue;
     if (onClaimed) {
       const t = performance.now();
@@ -254,6 +257,8 @@ if (PHASES.has('steady')) {
   let sent = 0;
   begin = performance.now();
   const cpu0 = cpuSnapshot(server.pid);
+  claimStats.claims = 0;
+  claimStats.jobs = 0;
   const inflight = new Set();
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * STEADY_RATE) + perTick);
@@ -277,6 +282,7 @@ if (PHASES.has('steady')) {
   const deadline = performance.now() + 30_000;
   while (started.size > 0 && performance.now() < deadline) await sleep(20);
   results.steady_cpu_us_per_job = cpuPerJob(cpu0, cpuSnapshot(server.pid), total);
+  results.steady_jobs_per_claim = round(claimStats.jobs / Math.max(1, claimStats.claims), 1);
   stopped = true;
   // Wake the long-polls so the loops see the stop flag.
   await gwPost('/v1/jobs', jobBody(randomUUID()));
@@ -289,7 +295,7 @@ if (PHASES.has('steady')) {
   log(`  breakdown p99: submit answered ${round(pct(submitMs, 99))} ms, answered→claimed ${round(pct(waitMsSeg, 99))} ms, claimed→completion recorded ${round(pct(runMsSeg, 99))} ms`);
   results.warmup_latency_p99_ms = round(pct(warmupLat, 99));
   log(`  p50 / p99 by second of submission (the first ${WARMUP_SECONDS} the warm-up, p99 ${results.warmup_latency_p99_ms} ms): ${bySecond.map((xs) => `${Math.round(pct(xs, 50))}/${Math.round(pct(xs, 99))}`).join(' ')} ms`);
-  log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs); CPU µs per job: ${fmtCpu(results.steady_cpu_us_per_job)}`);
+  log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs, ${results.steady_jobs_per_claim} per claim); CPU µs per job: ${fmtCpu(results.steady_cpu_us_per_job)}`);
 }
 
 // ------------------------------------------------------------------ ControlPlane: claim latency vs backlog
