@@ -207,10 +207,15 @@ async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransa
   if (!head) throw new Error('the audit chain head query returned no row');
   let seq = head.seq === null ? 0n : BigInt(head.seq);
   let prevHash = head.hash ?? AUDIT_GENESIS_HASH;
+  // Each event's row is the object its hash is computed over (auditHashInput: flat and named
+  // after the columns), plus the hash; the insert reads those names, and ignores `domain`.
+  const rows: Array<Record<string, unknown>> = [];
   const records: AuditRecord[] = events.map((prepared) => {
     seq += 1n;
     const unsealed: Omit<AuditRecord, 'hash'> = { ...prepared, seq: seq.toString(), occurredAt: head.now, prevHash };
-    const record: AuditRecord = { ...unsealed, hash: computeAuditHash(unsealed) };
+    const input = auditHashInput(unsealed);
+    const record: AuditRecord = { ...unsealed, hash: canonicalHash(input) };
+    rows.push({ ...input, hash: record.hash });
     prevHash = record.hash;
     return record;
   });
@@ -218,33 +223,13 @@ async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransa
     await tx.query(
       `insert into audit_events (seq, id, occurred_at, tenant_id, actor_kind, actor_id, action, resource_kind, resource_id,
                                  outcome, correlation_id, source_address, details, prev_hash, hash)
-       select t.seq, t.id, t.occurred_at, t.tenant_id, t.actor_kind, t.actor_id, t.action, t.resource_kind, t.resource_id,
-              t.outcome, t.correlation_id, t.source_address, t.details, t.prev_hash, t.hash
-         from jsonb_to_recordset($1::jsonb) as t(seq bigint, id uuid, occurred_at timestamptz, tenant_id text, actor_kind text,
-              actor_id text, action text, resource_kind text, resource_id text, outcome text, correlation_id text,
-              source_address text, details jsonb, prev_hash text, hash text)
+       select t.seq, t.id, t."occurredAt", t."tenantId", t."actorKind", t."actorId", t.action, t."resourceKind", t."resourceId",
+              t.outcome, t."correlationId", t."sourceAddress", t.details, t."prevHash", t.hash
+         from jsonb_to_recordset($1::jsonb) as t(seq bigint, id uuid, "occurredAt" timestamptz, "tenantId" text, "actorKind" text,
+              "actorId" text, action text, "resourceKind" text, "resourceId" text, outcome text, "correlationId" text,
+              "sourceAddress" text, details jsonb, "prevHash" text, hash text)
         order by t.seq`,
-      [
-        JSON.stringify(
-          records.map((record) => ({
-            seq: record.seq,
-            id: record.id,
-            occurred_at: record.occurredAt,
-            tenant_id: record.tenantId,
-            actor_kind: record.actor.kind,
-            actor_id: record.actor.id,
-            action: record.action,
-            resource_kind: record.resource?.kind ?? null,
-            resource_id: record.resource?.id ?? null,
-            outcome: record.outcome,
-            correlation_id: record.correlationId,
-            source_address: record.sourceAddress,
-            details: record.details,
-            prev_hash: record.prevHash,
-            hash: record.hash,
-          })),
-        ),
-      ],
+      [JSON.stringify(rows)],
     );
   } catch (err) {
     const { code, constraint } = err as { code?: unknown; constraint?: unknown };
