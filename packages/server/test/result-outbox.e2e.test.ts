@@ -175,6 +175,23 @@ describe('result outbox to TruthCore', () => {
     const status = await call(gwTc, 'POST', `https://127.0.0.1:${tcPort}/v1/query`, { pattern: { subject: `job:${req.id}`, predicate: 'status' } }, asT1);
     expect(status.body.assertions.map((a: { object: unknown }) => a.object)).toEqual(['failed', 'failed']);
 
+    // A report stored encrypted, met by a JobForge without a cipher, is kept for a retry: neither
+    // sent as ciphertext (TruthCore would refuse the signature for good) nor rejected.
+    const sealed = `cpenc:v1:k1:${'A'.repeat(16)}:${'B'.repeat(40)}`;
+    await db.query(
+      `update result_outbox set failure = jsonb_set(failure, '{message}', to_jsonb($2::text)), delivered_at = null, attempts = 0, next_attempt_at = now()
+        where job_id = $1 and attempt = 1`,
+      [req.id, sealed],
+    );
+    for (let i = 0; i < 50; i++) {
+      const row = await db.query<{ attempts: number }>(`select attempts from result_outbox where job_id = $1 and attempt = 1`, [req.id]);
+      if (row.rows[0]!.attempts > 0) break;
+      await sleep(50);
+    }
+    const kept = await db.query(`select delivered_at, rejected_at, last_error from result_outbox where job_id = $1 and attempt = 1`, [req.id]);
+    expect(kept.rows[0]).toEqual({ delivered_at: null, rejected_at: null, last_error: 'result is encrypted and no cipher is configured' });
+    await db.query(`update result_outbox set delivered_at = now() where job_id = $1 and attempt = 1`, [req.id]);
+
     // A failure without the runner's signature is refused, and nothing is queued for TruthCore.
     const unsigned = job({ payload: { type: 'echo', data: { unsigned: true } }, retryPolicy: { maxRetries: 0, backoffMs: 10, maxBackoffMs: 10, backoffMultiplier: 1 } });
     expect((await call(gw, 'POST', `${jf.url}/v1/jobs`, unsigned, asT1)).status).toBe(202);

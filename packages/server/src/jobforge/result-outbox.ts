@@ -1,6 +1,6 @@
 import type { Agent } from 'node:https';
-import { isEncrypted, isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
-import { attemptRowId, FAILURE_REPORT_SLOTS, JOB_ERROR_SLOTS, JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
+import { isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
+import { attemptRowId, FAILURE_REPORT_SLOTS, hasSealedSlot, JOB_ERROR_SLOTS, JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { ErrorEnvelope, JobResult } from '@controlplane/contracts';
 import { asSystem } from '../storage/data-scope.js';
@@ -138,9 +138,9 @@ export class ResultOutboxDeliverer {
   }
 
   async #deliver(row: PendingRow): Promise<'delivered' | 'rejected' | { error: string; unreachable: boolean }> {
-    const sealed = row.outcome === 'completed' ? [row.result?.data, row.result?.error?.message, row.result?.error?.details] : [row.failure?.message, row.failure?.details, row.attempt_error?.message, row.attempt_error?.details];
+    const sealed = row.outcome === 'completed' ? hasSealedSlot(row.result, JOB_RESULT_SLOTS) : hasSealedSlot(row.failure, FAILURE_REPORT_SLOTS) || hasSealedSlot(row.attempt_error, JOB_ERROR_SLOTS);
     // The runner signed the digest of the clear value, so TruthCore must receive it clear (over mTLS).
-    if (!this.#cipher && sealed.some(isEncrypted)) {
+    if (!this.#cipher && sealed) {
       this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox result is encrypted but this JobForge has no cipher; will retry');
       return { error: 'result is encrypted and no cipher is configured', unreachable: false };
     }

@@ -113,6 +113,11 @@ export function isEmptyContainer(value: unknown): boolean {
   return typeof value === 'object' && value !== null && (Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0);
 }
 
+/** Whether any slot of `doc` holds a ciphertext (which only a cipher can open). */
+export function hasSealedSlot(doc: unknown, slots: readonly EncryptedSlot[]): boolean {
+  return slots.some((s) => isEncrypted(getAt(doc, s.path)));
+}
+
 async function mapSlots<T>(doc: T, slots: readonly EncryptedSlot[], fn: (value: unknown, s: EncryptedSlot) => Promise<unknown>): Promise<T> {
   let out = doc;
   for (const s of slots) {
