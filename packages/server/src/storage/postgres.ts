@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '@controlplane/contracts';
 import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import {
@@ -75,7 +75,7 @@ function statementName(text: string): string | undefined {
   const known = statementNames.get(text);
   if (known !== undefined) return known ?? undefined;
   if (statementNames.size >= MAX_NAMED_STATEMENTS) return undefined;
-  const name = `cp_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+  const name = `cp_${sha256Hex(text).slice(0, 32)}`;
   statementNames.set(text, name);
   return name;
 }
