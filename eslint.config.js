@@ -9,17 +9,41 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', clearImmediate: 'readonly', performance: 'readonly', fetch: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        clearImmediate: 'readonly',
+        performance: 'readonly',
+        fetch: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['@controlplane/*/*'], message: 'Import a package through its public entry point (@controlplane/<name>), not its internals.' },
-          { group: ['../../*/src/*', '../../*/src', '../../../*/src/*', '**/packages/*/src/**', '**/packages/*/dist/**'], message: 'Do not reach into another package\'s internals; import @controlplane/<name>.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@controlplane/*/*'],
+              message: 'Import a package through its public entry point (@controlplane/<name>), not its internals.',
+            },
+            {
+              group: ['../../*/src/*', '../../*/src', '../../../*/src/*', '**/packages/*/src/**', '**/packages/*/dist/**'],
+              message: "Do not reach into another package's internals; import @controlplane/<name>.",
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -27,7 +51,14 @@ export default tseslint.config(
     files: ['packages/*/src/**/*.ts'],
     ignores: ['packages/platform/src/config/**', 'packages/cli/src/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through the platform config loader; process.env is read in one place.' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Read configuration through the platform config loader; process.env is read in one place.',
+        },
+      ],
     },
   },
   {

@@ -11,12 +11,22 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createLogger, generateKeyringFile } from '@controlplane/platform';
-import { createPostgresDatabase, createRedis, JobService, JobStore, JobTypeRegistry, migrate, openFieldEncryption, RedisQueue } from '@controlplane/server';
+import {
+  createPostgresDatabase,
+  createRedis,
+  JobService,
+  JobStore,
+  JobTypeRegistry,
+  migrate,
+  openFieldEncryption,
+  RedisQueue,
+} from '@controlplane/server';
 
 const JOBS = Number(process.env.BENCH_ENC_JOBS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ENC_ROUNDS ?? 3);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_BASE = process.env.BENCH_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
+const PG_BASE =
+  process.env.BENCH_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
 const log = (msg) => process.stderr.write(`[bench-encryption] ${msg}\n`);
 const round = (x) => Math.round(x);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -49,7 +59,12 @@ const variants = { plain: await service(undefined), encrypted: await service(cip
 
 // A small job: a few fields and some text in, a similar object out; options left at their default {}.
 const text = randomBytes(96).toString('base64');
-const body = (i) => ({ id: randomUUID(), type: 'noop', payload: { type: 'noop', data: { n: i, customer: `c-${i % 1000}`, text } }, metadata: { source: 'bench', createdAt: new Date().toISOString() } });
+const body = (i) => ({
+  id: randomUUID(),
+  type: 'noop',
+  payload: { type: 'noop', data: { n: i, customer: `c-${i % 1000}`, text } },
+  metadata: { source: 'bench', createdAt: new Date().toISOString() },
+});
 
 async function roundOf(name, tenantId) {
   const jobs = variants[name];
@@ -66,7 +81,11 @@ async function roundOf(name, tenantId) {
         const count = Math.min(500, JOBS - next);
         const start = next;
         next += count;
-        await jobs.submitMany(tenantId, 'bench', Array.from({ length: count }, (_, k) => body(start + k)));
+        await jobs.submitMany(
+          tenantId,
+          'bench',
+          Array.from({ length: count }, (_, k) => body(start + k)),
+        );
       }
     }),
   );
@@ -79,7 +98,12 @@ async function roundOf(name, tenantId) {
         if (envs.length === 0) continue;
         const acks = await jobs.completeMany(
           runner,
-          envs.map((e) => ({ ref: { jobId: e.jobId, leaseId: e.leaseId, fencingToken: e.fencingToken }, attempt: e.attempt, type: e.type, data: { n: e.payload.data.n, text, ok: true } })),
+          envs.map((e) => ({
+            ref: { jobId: e.jobId, leaseId: e.leaseId, fencingToken: e.fencingToken },
+            attempt: e.attempt,
+            type: e.type,
+            data: { n: e.payload.data.n, text, ok: true },
+          })),
         );
         done += acks.filter((a) => 'status' in a).length;
       }
@@ -89,7 +113,12 @@ async function roundOf(name, tenantId) {
   const cpu = process.cpuUsage(cpu0);
   // CPU of this process (JobService, JobStore, the cipher) per job: unlike jobs/s, not disturbed by
   // whatever else the machine runs.
-  return { submit: JOBS / ((t1 - t0) / 1000), drain: JOBS / ((t2 - t1) / 1000), total: JOBS / ((t2 - t0) / 1000), cpu: (cpu.user + cpu.system) / JOBS };
+  return {
+    submit: JOBS / ((t1 - t0) / 1000),
+    drain: JOBS / ((t2 - t1) / 1000),
+    total: JOBS / ((t2 - t0) / 1000),
+    cpu: (cpu.user + cpu.system) / JOBS,
+  };
 }
 
 const figures = { plain: [], encrypted: [] };
@@ -99,7 +128,9 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const name of r % 2 === 0 ? ['plain', 'encrypted'] : ['encrypted', 'plain']) {
     const f = await roundOf(name, name === 'plain' ? 'plain' : 'enc');
     figures[name].push(f);
-    log(`round ${r + 1} ${name}: submit ${round(f.submit)}/s, claim+complete ${round(f.drain)}/s, end to end ${round(f.total)}/s, ${round(f.cpu)} µs CPU/job`);
+    log(
+      `round ${r + 1} ${name}: submit ${round(f.submit)}/s, claim+complete ${round(f.drain)}/s, end to end ${round(f.total)}/s, ${round(f.cpu)} µs CPU/job`,
+    );
   }
 }
 
@@ -108,7 +139,8 @@ for (const name of ['plain', 'encrypted']) {
   for (const k of ['submit', 'drain', 'total']) summary[`${name}_${k}_jobs_per_s`] = round(median(figures[name].map((f) => f[k])));
   summary[`${name}_cpu_us_per_job`] = round(median(figures[name].map((f) => f.cpu)));
 }
-for (const k of ['submit', 'drain', 'total']) summary[`cost_${k}_pct`] = Math.round((1 - summary[`encrypted_${k}_jobs_per_s`] / summary[`plain_${k}_jobs_per_s`]) * 1000) / 10;
+for (const k of ['submit', 'drain', 'total'])
+  summary[`cost_${k}_pct`] = Math.round((1 - summary[`encrypted_${k}_jobs_per_s`] / summary[`plain_${k}_jobs_per_s`]) * 1000) / 10;
 summary.jobs_per_round = JOBS;
 summary.rounds = ROUNDS;
 
@@ -131,9 +163,17 @@ rmSync(work, { recursive: true, force: true });
 
 console.log('');
 console.log(`${'median of rounds (jobs/s)'.padEnd(34)} ${'no cipher'.padStart(10)} ${'cipher'.padStart(10)} ${'cost'.padStart(8)}`);
-for (const [label, k] of [['submit (batches of 500)', 'submit'], ['claim + complete (batches of 250)', 'drain'], ['submit → complete', 'total']]) {
-  console.log(`${label.padEnd(34)} ${String(summary[`plain_${k}_jobs_per_s`]).padStart(10)} ${String(summary[`encrypted_${k}_jobs_per_s`]).padStart(10)} ${`${summary[`cost_${k}_pct`]}%`.padStart(8)}`);
+for (const [label, k] of [
+  ['submit (batches of 500)', 'submit'],
+  ['claim + complete (batches of 250)', 'drain'],
+  ['submit → complete', 'total'],
+]) {
+  console.log(
+    `${label.padEnd(34)} ${String(summary[`plain_${k}_jobs_per_s`]).padStart(10)} ${String(summary[`encrypted_${k}_jobs_per_s`]).padStart(10)} ${`${summary[`cost_${k}_pct`]}%`.padStart(8)}`,
+  );
 }
-console.log(`${'service CPU per job (µs)'.padEnd(34)} ${String(summary.plain_cpu_us_per_job).padStart(10)} ${String(summary.encrypted_cpu_us_per_job).padStart(10)} ${`+${summary.encrypted_cpu_us_per_job - summary.plain_cpu_us_per_job}`.padStart(8)}`);
+console.log(
+  `${'service CPU per job (µs)'.padEnd(34)} ${String(summary.plain_cpu_us_per_job).padStart(10)} ${String(summary.encrypted_cpu_us_per_job).padStart(10)} ${`+${summary.encrypted_cpu_us_per_job - summary.plain_cpu_us_per_job}`.padStart(8)}`,
+);
 console.log(`(${JOBS} jobs per round, ${ROUNDS} rounds each, JobService on PostgreSQL + Redis dispatch, no HTTP)`);
 console.log(JSON.stringify(summary));

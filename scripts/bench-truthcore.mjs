@@ -10,7 +10,15 @@ import { performance } from 'node:perf_hooks';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { buildSpiffeId, createLogger, createMtlsAgent, initPki, loadTlsMaterial, requestJson, servicePkiFiles } from '@controlplane/platform';
+import {
+  buildSpiffeId,
+  createLogger,
+  createMtlsAgent,
+  initPki,
+  loadTlsMaterial,
+  requestJson,
+  servicePkiFiles,
+} from '@controlplane/platform';
 import { createPostgresDatabase, migrate, startTruthcore } from '@controlplane/server';
 
 const TOTAL = 1_000_000;
@@ -26,7 +34,10 @@ const HOT_ITERATIONS = 300;
 const TRUST_DOMAIN = 'bench.controlplane.local';
 const TENANT = 'bench';
 
-const baseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
+const baseUrl =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.TEST_DATABASE_URL ??
+  `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
 const dbName = `cp_bench_truthcore_${process.pid}_${randomBytes(4).toString('hex')}`;
 
 async function admin(sql) {
@@ -88,7 +99,9 @@ try {
   // What autovacuum would do soon after a bulk load: planner statistics and the visibility map.
   await db.query('vacuum analyze truth_assertions');
   const size = (await db.query(`select pg_size_pretty(pg_total_relation_size('truth_assertions')) as s`)).rows[0].s;
-  console.log(`load: ${TOTAL} assertions in ${(loadMs / 1000).toFixed(1)} s, then vacuum analyze in ${((performance.now() - t0 - loadMs) / 1000).toFixed(1)} s; table + indexes ${size}`);
+  console.log(
+    `load: ${TOTAL} assertions in ${(loadMs / 1000).toFixed(1)} s, then vacuum analyze in ${((performance.now() - t0 - loadMs) / 1000).toFixed(1)} s; table + indexes ${size}`,
+  );
 
   await initPki({ dir: pkiDir, trustDomain: TRUST_DOMAIN });
   const tls = loadTlsMaterial(servicePkiFiles(pkiDir, 'truthcore'));
@@ -100,7 +113,12 @@ try {
     caCertPem: tls.ca.join('\n'),
     listen: { host: '127.0.0.1', port: 0 },
   });
-  agent = createMtlsAgent(loadTlsMaterial(servicePkiFiles(pkiDir, 'gateway')), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'truthcore'), keepAlive: true, maxSockets: 1 });
+  agent = createMtlsAgent(loadTlsMaterial(servicePkiFiles(pkiDir, 'gateway')), {
+    trustDomain: TRUST_DOMAIN,
+    expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'truthcore'),
+    keepAlive: true,
+    maxSockets: 1,
+  });
   const headers = { 'x-cp-tenant': TENANT, 'x-cp-actor': 'apikey:bench' };
 
   // A deterministic spread of pairs, so runs are comparable.
@@ -143,7 +161,14 @@ try {
   console.log(`hot pair: ${HOT} matches, totalCount=${hotBody.totalCount} (exact: ${hotBody.totalCountExact}), hasMore=${hotBody.hasMore}`);
   summary('POST /v1/query hot subject+predicate (capped count), round trip', hot);
 
-  console.log(JSON.stringify({ truthcore_query_p50_ms: typical.p50, truthcore_query_p95_ms: typical.p95, truthcore_query_p99_ms: typical.p99, assertions: TOTAL }));
+  console.log(
+    JSON.stringify({
+      truthcore_query_p50_ms: typical.p50,
+      truthcore_query_p95_ms: typical.p95,
+      truthcore_query_p99_ms: typical.p99,
+      assertions: TOTAL,
+    }),
+  );
 } finally {
   agent?.destroy();
   await server?.close();

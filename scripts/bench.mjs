@@ -15,7 +15,16 @@ import pg from 'pg';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
-  buildSpiffeId, createKeyPairAndCsr, createMtlsAgent, expectOk, initPki, loadTlsMaterial, requestJson, resultDigest, servicePkiFiles, signJobResults,
+  buildSpiffeId,
+  createKeyPairAndCsr,
+  createMtlsAgent,
+  expectOk,
+  initPki,
+  loadTlsMaterial,
+  requestJson,
+  resultDigest,
+  servicePkiFiles,
+  signJobResults,
 } from '@controlplane/platform';
 
 const TRUST_DOMAIN = 'bench.controlplane.local';
@@ -31,7 +40,8 @@ const BIG_BACKLOG = Number(process.env.BENCH_BIG_BACKLOG ?? 100_000);
 // BENCH_PHASES limits a diagnostic run to some of: drain, steady, claim, bullmq (default: all).
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'drain,steady,claim,bullmq').split(',').map((s) => s.trim()));
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_BASE = process.env.BENCH_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
+const PG_BASE =
+  process.env.BENCH_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const pct = (xs, p) => {
@@ -66,7 +76,14 @@ function cpuSnapshot(serverPid) {
       return 0;
     }
   };
-  const out = { jobforge: ticks(serverPid), bench: ticks(process.pid), postgres: 0, redis: 0, jobforge_kernel: ticks(serverPid, true), jobforge_syscalls: syscalls(serverPid) };
+  const out = {
+    jobforge: ticks(serverPid),
+    bench: ticks(process.pid),
+    postgres: 0,
+    redis: 0,
+    jobforge_kernel: ticks(serverPid, true),
+    jobforge_syscalls: syscalls(serverPid),
+  };
   try {
     for (const d of readdirSync('/proc')) {
       if (!/^\d+$/.test(d)) continue;
@@ -84,8 +101,17 @@ function cpuSnapshot(serverPid) {
   }
   return out;
 }
-const cpuPerJob = (a, b, jobs) => Object.fromEntries(Object.keys(a).map((k) => [k, round(k.endsWith('_syscalls') ? (b[k] - a[k]) / jobs : ((b[k] - a[k]) * 1000) / jobs, k.endsWith('_syscalls') ? 1 : 0)]));
-const fmtCpu = (c) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
+const cpuPerJob = (a, b, jobs) =>
+  Object.fromEntries(
+    Object.keys(a).map((k) => [
+      k,
+      round(k.endsWith('_syscalls') ? (b[k] - a[k]) / jobs : ((b[k] - a[k]) * 1000) / jobs, k.endsWith('_syscalls') ? 1 : 0),
+    ]),
+  );
+const fmtCpu = (c) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 
 // ------------------------------------------------------------------ setup
 const work = mkdtempSync(join(tmpdir(), 'cp-bench-'));
@@ -96,7 +122,9 @@ await admin.connect();
 // JobForge connects as a role that is neither superuser nor BYPASSRLS, as in production, so the
 // figures include row-level security. Roles are cluster-wide: made once, tolerated if present.
 const SERVICE_ROLE = 'cp_bench_service';
-await admin.query(`do $$ begin create role ${SERVICE_ROLE} login nosuperuser nobypassrls; exception when duplicate_object or unique_violation then null; end $$`);
+await admin.query(
+  `do $$ begin create role ${SERVICE_ROLE} login nosuperuser nobypassrls; exception when duplicate_object or unique_violation then null; end $$`,
+);
 await admin.query(`create database ${dbName} owner ${SERVICE_ROLE}`);
 const adminDbUrl = new URL(PG_BASE);
 adminDbUrl.pathname = `/${dbName}`;
@@ -104,24 +132,45 @@ const dbUrl = new URL(adminDbUrl);
 dbUrl.username = SERVICE_ROLE;
 const prefix = `bench:${process.pid}`;
 
-const server = spawn(process.execPath, [...(process.env.BENCH_JOBFORGE_NODE_ARGS ?? '').split(' ').filter(Boolean), new URL('./bench/jobforge-process.mjs', import.meta.url).pathname], {
-  env: { ...process.env, BENCH_DATABASE_URL: dbUrl.toString(), BENCH_REDIS_URL: REDIS_URL, BENCH_REDIS_PREFIX: prefix, BENCH_PKI_DIR: work, BENCH_TRUST_DOMAIN: TRUST_DOMAIN },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const server = spawn(
+  process.execPath,
+  [
+    ...(process.env.BENCH_JOBFORGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    new URL('./bench/jobforge-process.mjs', import.meta.url).pathname,
+  ],
+  {
+    env: {
+      ...process.env,
+      BENCH_DATABASE_URL: dbUrl.toString(),
+      BENCH_REDIS_URL: REDIS_URL,
+      BENCH_REDIS_PREFIX: prefix,
+      BENCH_PKI_DIR: work,
+      BENCH_TRUST_DOMAIN: TRUST_DOMAIN,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const { url, enrollUrl } = await new Promise((resolve, reject) => {
   createInterface({ input: server.stdout }).once('line', (l) => resolve(JSON.parse(l)));
   server.once('exit', (c) => reject(new Error(`jobforge exited ${c}`)));
 });
 log(`jobforge at ${url}`);
 
-const gw = createMtlsAgent(loadTlsMaterial(servicePkiFiles(work, 'gateway')), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 128 });
+const gw = createMtlsAgent(loadTlsMaterial(servicePkiFiles(work, 'gateway')), {
+  trustDomain: TRUST_DOMAIN,
+  expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'),
+  keepAlive: true,
+  maxSockets: 128,
+});
 const tenantHeaders = (tenant) => ({ 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:${tenant}` });
 // Submissions carry their job id, so re-sending one after a transport error is idempotent (a
 // kept-alive socket the server has just closed answers ECONNRESET).
 const gwPost = async (path, body, tenant = 'bench') => {
   for (let attempt = 1; ; attempt++) {
     try {
-      return expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: gw, headers: tenantHeaders(tenant), timeoutMs: 120_000 }));
+      return expectOk(
+        await requestJson({ url: `${url}${path}`, method: 'POST', body, agent: gw, headers: tenantHeaders(tenant), timeoutMs: 120_000 }),
+      );
     } catch (err) {
       if (err?.code !== 'SERVICE_UNAVAILABLE' || attempt >= 3) throw err;
     }
@@ -136,12 +185,28 @@ await appDb.query(`insert into tenants (id, name) values ('bench', 'Benchmark'),
 async function enrollRunner(tenant) {
   const tok = await gwPost('/v1/join-tokens', {}, tenant);
   const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: `${tenant}-runner`, algorithm: 'Ed25519' });
-  const enrolled = expectOk(await requestJson({ url: `${enrollUrl}/enroll`, method: 'POST', body: { joinToken: tok.token, csr: csrPem, name: tenant }, agent: new Agent({ ca: readFileSync(join(work, 'ca.crt'), 'utf8') }) }));
+  const enrolled = expectOk(
+    await requestJson({
+      url: `${enrollUrl}/enroll`,
+      method: 'POST',
+      body: { joinToken: tok.token, csr: csrPem, name: tenant },
+      agent: new Agent({ ca: readFileSync(join(work, 'ca.crt'), 'utf8') }),
+    }),
+  );
   writeFileSync(join(work, `${tenant}.key`), keyPem, { mode: 0o600 });
   writeFileSync(join(work, `${tenant}.crt`), enrolled.certificatePem);
-  const agent = createMtlsAgent(loadTlsMaterial({ caFile: join(work, 'ca.crt'), certFile: join(work, `${tenant}.crt`), keyFile: join(work, `${tenant}.key`) }), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 32 });
-  const post = async (path, body, timeoutMs = 60_000) => expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent, timeoutMs }));
-  await post('/runner/v1/register', { name: tenant, version: '1.0.0', contractVersion: '1.0.0', capabilities: [{ id: 'noop', name: 'noop', version: '1.0.0', supportedJobTypes: ['noop'], maxConcurrency: 1000 }] });
+  const agent = createMtlsAgent(
+    loadTlsMaterial({ caFile: join(work, 'ca.crt'), certFile: join(work, `${tenant}.crt`), keyFile: join(work, `${tenant}.key`) }),
+    { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true, maxSockets: 32 },
+  );
+  const post = async (path, body, timeoutMs = 60_000) =>
+    expectOk(await requestJson({ url: `${url}${path}`, method: 'POST', body, agent, timeoutMs }));
+  await post('/runner/v1/register', {
+    name: tenant,
+    version: '1.0.0',
+    contractVersion: '1.0.0',
+    capabilities: [{ id: 'noop', name: 'noop', version: '1.0.0', supportedJobTypes: ['noop'], maxConcurrency: 1000 }],
+  });
   return { agent, key: createPrivateKey(keyPem), post };
 }
 const runner = await enrollRunner('bench');
@@ -157,7 +222,12 @@ const freshConnections = () => {
   gw.destroy();
 };
 
-const jobBody = (id) => ({ id, type: 'noop', payload: { type: 'noop', data: { n: 1 } }, metadata: { source: 'bench', createdAt: new Date().toISOString() } });
+const jobBody = (id) => ({
+  id,
+  type: 'noop',
+  payload: { type: 'noop', data: { n: 1 } },
+  metadata: { source: 'bench', createdAt: new Date().toISOString() },
+});
 
 async function submitBacklog(n, tenant = 'bench') {
   const batch = 500;
@@ -174,8 +244,26 @@ async function submitBacklog(n, tenant = 'bench') {
 
 /** Outcomes for a claimed batch, signed together (one signature over their Merkle root). */
 function signed(envs, key = runner.key) {
-  const sigs = signJobResults(envs.map((env) => ({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome: 'completed', resultDigest: resultDigest(null) })), key);
-  return envs.map((env, i) => ({ jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken, attempt: env.attempt, type: env.type, data: null, signature: sigs[i] }));
+  const sigs = signJobResults(
+    envs.map((env) => ({
+      jobId: env.jobId,
+      tenantId: env.tenantId,
+      attempt: env.attempt,
+      fencingToken: env.fencingToken,
+      outcome: 'completed',
+      resultDigest: resultDigest(null),
+    })),
+    key,
+  );
+  return envs.map((env, i) => ({
+    jobId: env.jobId,
+    leaseId: env.leaseId,
+    fencingToken: env.fencingToken,
+    attempt: env.attempt,
+    type: env.type,
+    data: null,
+    signature: sigs[i],
+  }));
 }
 
 /** A no-op runner loop: claim up to `max`, sign, report as one batch. */
@@ -210,7 +298,11 @@ if (PHASES.has('drain')) {
     let done = 0;
     const drainStart = performance.now();
     const cpu0 = cpuSnapshot(server.pid);
-    await Promise.all(Array.from({ length: DRAIN_LOOPS }, () => runnerLoop({ max: DRAIN_MAX, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ })));
+    await Promise.all(
+      Array.from({ length: DRAIN_LOOPS }, () =>
+        runnerLoop({ max: DRAIN_MAX, waitMs: 0, stop: () => done >= DRAIN_JOBS, onDone: () => done++ }),
+      ),
+    );
     results.drain_jobs_per_s = round(DRAIN_JOBS / ((performance.now() - drainStart) / 1000), 0);
     results.submit_batch_jobs_per_s = round(submitPerS, 0);
     results.drain_cpu_us_per_job = cpuPerJob(cpu0, cpuSnapshot(server.pid), DRAIN_JOBS);
@@ -291,11 +383,19 @@ if (PHASES.has('steady')) {
   results.latency_p50_ms = round(pct(lat, 50));
   results.latency_p99_ms = round(pct(lat, 99));
   results.latency_samples = lat.length;
-  log(`  breakdown p50: submit answered ${round(pct(submitMs, 50))} ms, answered→claimed ${round(pct(waitMsSeg, 50))} ms, claimed→completion recorded ${round(pct(runMsSeg, 50))} ms`);
-  log(`  breakdown p99: submit answered ${round(pct(submitMs, 99))} ms, answered→claimed ${round(pct(waitMsSeg, 99))} ms, claimed→completion recorded ${round(pct(runMsSeg, 99))} ms`);
+  log(
+    `  breakdown p50: submit answered ${round(pct(submitMs, 50))} ms, answered→claimed ${round(pct(waitMsSeg, 50))} ms, claimed→completion recorded ${round(pct(runMsSeg, 50))} ms`,
+  );
+  log(
+    `  breakdown p99: submit answered ${round(pct(submitMs, 99))} ms, answered→claimed ${round(pct(waitMsSeg, 99))} ms, claimed→completion recorded ${round(pct(runMsSeg, 99))} ms`,
+  );
   results.warmup_latency_p99_ms = round(pct(warmupLat, 99));
-  log(`  p50 / p99 by second of submission (the first ${WARMUP_SECONDS} the warm-up, p99 ${results.warmup_latency_p99_ms} ms): ${bySecond.map((xs) => `${Math.round(pct(xs, 50))}/${Math.round(pct(xs, 99))}`).join(' ')} ms`);
-  log(`steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs, ${results.steady_jobs_per_claim} per claim); CPU µs per job: ${fmtCpu(results.steady_cpu_us_per_job)}`);
+  log(
+    `  p50 / p99 by second of submission (the first ${WARMUP_SECONDS} the warm-up, p99 ${results.warmup_latency_p99_ms} ms): ${bySecond.map((xs) => `${Math.round(pct(xs, 50))}/${Math.round(pct(xs, 99))}`).join(' ')} ms`,
+  );
+  log(
+    `steady ${STEADY_RATE}/s: p50 ${results.latency_p50_ms} ms, p99 ${results.latency_p99_ms} ms (${lat.length} jobs, ${results.steady_jobs_per_claim} per claim); CPU µs per job: ${fmtCpu(results.steady_cpu_us_per_job)}`,
+  );
 }
 
 // ------------------------------------------------------------------ ControlPlane: claim latency vs backlog
@@ -306,8 +406,14 @@ if (PHASES.has('steady')) {
  * much as the backlog could make them. The jobs table holds both backlogs.
  */
 async function claimP50Pair(small, big, samples = 300) {
-  const xs = new Map([[small, []], [big, []]]);
-  const envs = new Map([[small, []], [big, []]]);
+  const xs = new Map([
+    [small, []],
+    [big, []],
+  ]);
+  const envs = new Map([
+    [small, []],
+    [big, []],
+  ]);
   for (let i = 0; i < samples; i++) {
     for (const r of i % 2 === 0 ? [small, big] : [big, small]) {
       const t = performance.now();
@@ -319,7 +425,8 @@ async function claimP50Pair(small, big, samples = 300) {
   // complete what was taken, so the backlogs are left as they were found, minus these
   for (const r of [small, big]) {
     const taken = envs.get(r);
-    for (let i = 0; i < taken.length; i += 250) await r.post('/runner/v1/outcomes', { completions: signed(taken.slice(i, i + 250), r.key) });
+    for (let i = 0; i < taken.length; i += 250)
+      await r.post('/runner/v1/outcomes', { completions: signed(taken.slice(i, i + 250), r.key) });
   }
   return [round(pct(xs.get(small), 50), 3), round(pct(xs.get(big), 50), 3)];
 }
@@ -332,7 +439,10 @@ const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 15_000);
 async function settle() {
   const deadline = performance.now() + SETTLE_MS;
   while (performance.now() < deadline) {
-    const busy = await admin.query(`select count(*)::int as n from pg_stat_activity where datname = $1 and backend_type = 'autovacuum worker'`, [dbName]);
+    const busy = await admin.query(
+      `select count(*)::int as n from pg_stat_activity where datname = $1 and backend_type = 'autovacuum worker'`,
+      [dbName],
+    );
     if (busy.rows[0].n === 0 && performance.now() > deadline - SETTLE_MS + 2_000) break;
     await sleep(250);
   }
@@ -362,7 +472,10 @@ if (PHASES.has('bullmq') && !process.env.BENCH_SKIP_BULLMQ) {
   const name = 'noop';
   const queue = new Queue(name, { connection, prefix: bullPrefix });
   const addBacklog = async (n) => {
-    for (let i = 0; i < n; i += 1000) await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, () => ({ name, data: { n: 1 }, opts: { removeOnComplete: true } })));
+    for (let i = 0; i < n; i += 1000)
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, n - i) }, () => ({ name, data: { n: 1 }, opts: { removeOnComplete: true } })),
+      );
   };
 
   // drain
@@ -462,5 +575,7 @@ const rows = [
 console.log('');
 console.log(`${'metric'.padEnd(38)} ${'ControlPlane'.padStart(14)} ${'BullMQ'.padStart(10)}   target`);
 for (const [m, a, b, t] of rows) console.log(`${m.padEnd(38)} ${String(a).padStart(14)} ${String(b).padStart(10)}   ${t}`);
-console.log(`(ControlPlane: mTLS, signed envelopes and results, PostgreSQL system of record; batch submit ${results.submit_batch_jobs_per_s} jobs/s)`);
+console.log(
+  `(ControlPlane: mTLS, signed envelopes and results, PostgreSQL system of record; batch submit ${results.submit_batch_jobs_per_s} jobs/s)`,
+);
 console.log(JSON.stringify(results));

@@ -15,7 +15,10 @@ const installOnly = args[0] === '--install-only';
 function npm(...npmArgs) {
   // Under npm, reuse the very npm that runs us; otherwise the one on PATH.
   const execPath = process.env.npm_execpath;
-  const [cmd, cmdArgs] = execPath && execPath.endsWith('.js') ? [process.execPath, [execPath, ...npmArgs]] : [process.platform === 'win32' ? 'npm.cmd' : 'npm', npmArgs];
+  const [cmd, cmdArgs] =
+    execPath && execPath.endsWith('.js')
+      ? [process.execPath, [execPath, ...npmArgs]]
+      : [process.platform === 'win32' ? 'npm.cmd' : 'npm', npmArgs];
   const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
   if (r.status !== 0) {
     console.error(`\`npm ${npmArgs.join(' ')}\` failed (${r.signal ?? `exit ${r.status}`})`);

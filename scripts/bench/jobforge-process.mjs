@@ -27,7 +27,9 @@ const jf = await startJobforge({
   // its commit with others (both 2 ms by default).
   ...(process.env.BENCH_LINGER_MS ? { submitLingerMs: Number(process.env.BENCH_LINGER_MS) } : {}),
   // As deployed: every submission, enrolment and refusal is appended to the audit chain.
-  ...(process.env.BENCH_AUDIT === '0' ? {} : { audit: new AuditLog(db, process.env.BENCH_AUDIT_LINGER_MS ? { lingerMs: Number(process.env.BENCH_AUDIT_LINGER_MS) } : {}) }),
+  ...(process.env.BENCH_AUDIT === '0'
+    ? {}
+    : { audit: new AuditLog(db, process.env.BENCH_AUDIT_LINGER_MS ? { lingerMs: Number(process.env.BENCH_AUDIT_LINGER_MS) } : {}) }),
 });
 process.stdout.write(JSON.stringify({ url: jf.url, enrollUrl: jf.enrollUrl }) + '\n');
 const stop = async () => {

@@ -28,7 +28,9 @@ export interface TestDatabase {
  * OS user (node-postgres would otherwise read USER, which is unset in some containers).
  */
 export function testDatabaseBaseUrl(): string {
-  return process.env.TEST_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`;
+  return (
+    process.env.TEST_DATABASE_URL ?? `postgres://${encodeURIComponent(process.env.PGUSER ?? userInfo().username)}@127.0.0.1:5432/postgres`
+  );
 }
 
 function withDatabase(baseUrl: string, name: string): string {
@@ -161,7 +163,20 @@ export function describeSqlPortContract(label: string, open: () => Promise<Datab
       const inserted = await db.query(
         `insert into port_items (id, label, big, doc, at, day, blob, uid, flag, amount, bigs, tags)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [1, "it's", 9007199254740993n, { nested: { n: 1 }, list: [1, 'two'] }, at, '2024-02-29', blob, uid, true, '12.50', ['1', 9007199254740993n], ['a', 'b,c']],
+        [
+          1,
+          "it's",
+          9007199254740993n,
+          { nested: { n: 1 }, list: [1, 'two'] },
+          at,
+          '2024-02-29',
+          blob,
+          uid,
+          true,
+          '12.50',
+          ['1', 9007199254740993n],
+          ['a', 'b,c'],
+        ],
       );
       expect(inserted.rowCount).toBe(1);
 
@@ -187,19 +202,26 @@ export function describeSqlPortContract(label: string, open: () => Promise<Datab
       expect(row.at).toBeInstanceOf(Date);
       expect(Buffer.isBuffer(row.blob)).toBe(true);
 
-      const counted = await db.query<{ n: string; small: number; none: null }>('select count(*) as n, 2::int as small, null::text as none from port_items');
+      const counted = await db.query<{ n: string; small: number; none: null }>(
+        'select count(*) as n, 2::int as small, null::text as none from port_items',
+      );
       expect(counted.rows).toEqual([{ n: '1', small: 2, none: null }]);
     });
 
     it('sends a plain object as JSON and accepts JSON text for a jsonb array', async () => {
-      const { rows } = await db.query<{ o: unknown; t: string; a: unknown }>('select $1::jsonb as o, $1::text as t, $2::jsonb as a', [{ k: 'v' }, JSON.stringify([1, 2])]);
+      const { rows } = await db.query<{ o: unknown; t: string; a: unknown }>('select $1::jsonb as o, $1::text as t, $2::jsonb as a', [
+        { k: 'v' },
+        JSON.stringify([1, 2]),
+      ]);
       expect(rows[0]?.o).toEqual({ k: 'v' });
       expect(JSON.parse(rows[0]?.t ?? 'null')).toEqual({ k: 'v' });
       expect(rows[0]?.a).toEqual([1, 2]);
     });
 
     it('runs several statements when no values are given and returns the last result', async () => {
-      const result = await db.query<{ n: number }>('create temporary table port_multi (n int); insert into port_multi values (1), (2); select n from port_multi order by n');
+      const result = await db.query<{ n: number }>(
+        'create temporary table port_multi (n int); insert into port_multi values (1), (2); select n from port_multi order by n',
+      );
       expect(result.rows).toEqual([{ n: 1 }, { n: 2 }]);
       expect(result.rowCount).toBe(2);
       const updated = await db.query('update port_items set label = $1 where id >= $2', ['x', 0]);
@@ -249,19 +271,28 @@ export function describeSqlPortContract(label: string, open: () => Promise<Datab
       );
       expect(inside).toBe('t1');
       for (let i = 0; i < 3; i++) {
-        const outside = (await db.query<{ tenant: string | null }>(`select current_setting('app.tenant_id', true) as tenant`)).rows[0]?.tenant;
+        const outside = (await db.query<{ tenant: string | null }>(`select current_setting('app.tenant_id', true) as tenant`)).rows[0]
+          ?.tenant;
         expect(outside ?? '').toBe('');
-        const otherTx = await db.transaction(async (tx) => (await tx.query<{ tenant: string | null }>(`select current_setting('app.tenant_id', true) as tenant`)).rows[0]?.tenant);
+        const otherTx = await db.transaction(
+          async (tx) =>
+            (await tx.query<{ tenant: string | null }>(`select current_setting('app.tenant_id', true) as tenant`)).rows[0]?.tenant,
+        );
         expect(otherTx ?? '').toBe('');
       }
     });
 
     it('applies isolation level and read-only mode', async () => {
-      const level = await db.transaction(async (tx) => (await tx.query<{ l: string }>(`select current_setting('transaction_isolation') as l`)).rows[0]?.l, {
-        isolation: 'serializable',
-      });
+      const level = await db.transaction(
+        async (tx) => (await tx.query<{ l: string }>(`select current_setting('transaction_isolation') as l`)).rows[0]?.l,
+        {
+          isolation: 'serializable',
+        },
+      );
       expect(level).toBe('serializable');
-      await expect(db.transaction((tx) => tx.query('insert into port_items (id) values (13)'), { readOnly: true })).rejects.toMatchObject({ code: '25006' });
+      await expect(db.transaction((tx) => tx.query('insert into port_items (id) values (13)'), { readOnly: true })).rejects.toMatchObject({
+        code: '25006',
+      });
     });
 
     it('refuses direct use of the database inside its own transaction callback', async () => {

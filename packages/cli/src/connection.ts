@@ -97,7 +97,11 @@ export function resolveTarget(ctx: CommandContext): Target {
   const dataDir = dataDirOf(ctx);
   const paths = devPaths(dataDir);
   const state = readDevState(dataDir);
-  const url = stringFlag(ctx, 'gateway') || ctx.env.CONTROLPLANE_GATEWAY_URL || (state && isProcessAlive(state.pid) ? state.gatewayUrl : undefined) || DEFAULT_GATEWAY_URL;
+  const url =
+    stringFlag(ctx, 'gateway') ||
+    ctx.env.CONTROLPLANE_GATEWAY_URL ||
+    (state && isProcessAlive(state.pid) ? state.gatewayUrl : undefined) ||
+    DEFAULT_GATEWAY_URL;
   const caFile = stringFlag(ctx, 'ca') || ctx.env.CONTROLPLANE_CA_FILE || (existsSync(paths.ca) ? paths.ca : undefined);
   const keyFile = stringFlag(ctx, 'key-file') || ctx.env.CONTROLPLANE_KEY_FILE || paths.adminKey;
   return { url, caFile, keyFile };
@@ -110,7 +114,10 @@ export function connect(ctx: CommandContext): ControlPlaneClient {
     credentials = readKeyFile(target.keyFile);
   } catch (err) {
     if (err instanceof KeyFileError) {
-      throw new CliError(`${err.message}\n  start \`controlplane dev\` (it writes <data dir>/admin-key.json), or pass --key-file <file>`, EXIT.CONFIG);
+      throw new CliError(
+        `${err.message}\n  start \`controlplane dev\` (it writes <data dir>/admin-key.json), or pass --key-file <file>`,
+        EXIT.CONFIG,
+      );
     }
     throw err;
   }
@@ -129,7 +136,8 @@ export function connect(ctx: CommandContext): ControlPlaneClient {
       ...(credentials.signingKey ? { signingKey: credentials.signingKey } : {}),
       ...(ca ? { ca } : {}),
       source: 'controlplane-cli',
-      onRetry: (n) => ctx.stderr.write(`${n.error.code} (${n.error.status || 'no answer'}): retrying in ${(n.delayMs / 1000).toFixed(1)} s\n`),
+      onRetry: (n) =>
+        ctx.stderr.write(`${n.error.code} (${n.error.status || 'no answer'}): retrying in ${(n.delayMs / 1000).toFixed(1)} s\n`),
     });
   } catch (err) {
     throw new CliError((err as Error).message, EXIT.USAGE);

@@ -27,5 +27,8 @@ export function listFlag(ctx: CommandContext, name: string): string[] | undefine
   const v = ctx.values[name];
   if (v === undefined) return undefined;
   const items = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-  return items.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x.length > 0);
+  return items
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
 }

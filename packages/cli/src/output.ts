@@ -8,7 +8,16 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly C
   const text = (c: Cell) => (c === null || c === undefined || c === '' ? '-' : String(c));
   const all = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map(text))];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    all
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** `key  value` lines for one object. */

@@ -4,18 +4,33 @@ import { ComposeError, MigrationError, RedisConfigError, RedisConnectError } fro
 import { CliError, EXIT } from './command.js';
 import { describeError, exitCodeFor } from './connection.js';
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '3D000', '28000', '28P01', '57P03']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  '3D000',
+  '28000',
+  '28P01',
+  '57P03',
+]);
 
 /** A start-up failure as the user should read it, with the exit code scripts rely on. */
 export function startupError(err: unknown): CliError {
   if (err instanceof CliError) return err;
-  if (err instanceof ComposeError || err instanceof TlsError || err instanceof PkiError || err instanceof RedisConfigError) return new CliError(err.message, EXIT.CONFIG);
+  if (err instanceof ComposeError || err instanceof TlsError || err instanceof PkiError || err instanceof RedisConfigError)
+    return new CliError(err.message, EXIT.CONFIG);
   if (err instanceof RedisConnectError) return new CliError(`${err.message}; is Redis running, and is REDIS_URL right?`, EXIT.UNAVAILABLE);
   if (err instanceof MigrationError) return new CliError(`database migration failed: ${err.message}`, EXIT.FAILURE);
   if (err instanceof ControlPlaneError) return new CliError(describeError(err), exitCodeFor(err));
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
-    return new CliError(`port ${e.port ?? '?'} on ${e.address ?? '?'} is in use: is another ControlPlane running? Stop it, or choose other ports (--gateway-port, --jobforge-port, --truthcore-port, --enroll-port)`, EXIT.UNAVAILABLE);
+    return new CliError(
+      `port ${e.port ?? '?'} on ${e.address ?? '?'} is in use: is another ControlPlane running? Stop it, or choose other ports (--gateway-port, --jobforge-port, --truthcore-port, --enroll-port)`,
+      EXIT.UNAVAILABLE,
+    );
   }
   if (typeof e?.code === 'string' && (UNREACHABLE.has(e.code) || e.code.startsWith('08'))) {
     return new CliError(`cannot reach the database: ${e.message}; is PostgreSQL running, and is DATABASE_URL right?`, EXIT.UNAVAILABLE);

@@ -5,12 +5,23 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, createPgliteDatabase, createPostgresDatabase, migrate, type AuditEvent, type AuditRecord, type Database } from '@controlplane/server';
+import {
+  AuditLog,
+  createPgliteDatabase,
+  createPostgresDatabase,
+  migrate,
+  type AuditEvent,
+  type AuditRecord,
+  type Database,
+} from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { EXIT } from '../src/command.js';
 import { main } from '../src/main.js';
 
-async function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -60,15 +71,27 @@ describe('controlplane audit on PostgreSQL', () => {
       [intact, 'intact'],
       [tampered, 'tampered'],
     ] as const) {
-      const db = createPostgresDatabase({ unscoped: 'system', connectionString: target.url, maxConnections: 2, applicationName: 'audit-cli-seed' });
+      const db = createPostgresDatabase({
+        unscoped: 'system',
+        connectionString: target.url,
+        maxConnections: 2,
+        applicationName: 'audit-cli-seed',
+      });
       try {
         const seeded = await seed(db, 6);
         if (into === 'intact') records = seeded;
         else {
           // Tampering takes a superuser: the service role has no UPDATE policy on the table at all.
-          const admin = createPostgresDatabase({ unscoped: 'system', connectionString: target.adminUrl, maxConnections: 1, applicationName: 'audit-cli-attacker' });
+          const admin = createPostgresDatabase({
+            unscoped: 'system',
+            connectionString: target.adminUrl,
+            maxConnections: 1,
+            applicationName: 'audit-cli-attacker',
+          });
           try {
-            await admin.query(`alter table audit_events disable trigger user; update audit_events set outcome = 'denied' where seq = 4; alter table audit_events enable trigger user`);
+            await admin.query(
+              `alter table audit_events disable trigger user; update audit_events set outcome = 'denied' where seq = 4; alter table audit_events enable trigger user`,
+            );
           } finally {
             await admin.close();
           }
@@ -159,12 +182,16 @@ describe('controlplane audit on PostgreSQL', () => {
     writeFileSync(join(dir, 'verify-audit-export.mjs'), script ?? '');
     const file = join(dir, 'audit.jsonl');
     expect((await run(['audit', 'export', '--database-url', intact.url, '--out', file])).code).toBe(EXIT.OK);
-    const node = (f: string) => spawnSync(process.execPath, ['verify-audit-export.mjs', f], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    const node = (f: string) =>
+      spawnSync(process.execPath, ['verify-audit-export.mjs', f], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
     const good = node('audit.jsonl');
     expect(good.stdout).toBe(`intact: 6 events, head 6:${records[5]!.hash}\n`);
     expect(good.status).toBe(0);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    writeFileSync(join(dir, 'edited.jsonl'), lines.map((l, i) => (i === 4 ? l.replace('"tenantId":"globex"', '"tenantId":"acme"') : l)).join('\n'));
+    writeFileSync(
+      join(dir, 'edited.jsonl'),
+      lines.map((l, i) => (i === 4 ? l.replace('"tenantId":"globex"', '"tenantId":"acme"') : l)).join('\n'),
+    );
     const edited = node('edited.jsonl');
     expect(edited.stdout).toBe('broken at seq 5: hash mismatch\n');
     expect(edited.status).toBe(1);
@@ -173,7 +200,10 @@ describe('controlplane audit on PostgreSQL', () => {
   it('export filters by tenant and time and writes to stdout', async () => {
     const res = await run(['audit', 'export', '--database-url', intact.url, '--tenant', 'acme', '--since', records[2]!.occurredAt]);
     expect(res.code).toBe(EXIT.OK);
-    const seqs = res.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as AuditRecord).seq);
+    const seqs = res.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as AuditRecord).seq);
     expect(seqs).toEqual(records.filter((r) => r.tenantId === 'acme' && r.occurredAt >= records[2]!.occurredAt).map((r) => r.seq));
     expect(seqs).toContain('6');
     expect((await run(['audit', 'export', '--database-url', intact.url, '--since', 'last tuesday'])).code).toBe(EXIT.USAGE);
@@ -225,7 +255,12 @@ describe('controlplane audit on the embedded database', () => {
   it('export reads it too', async () => {
     const res = await run(['audit', 'export', '--data-dir', dataDir, '--tenant', 'acme']);
     expect(res.code).toBe(EXIT.OK);
-    expect(res.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as AuditRecord).seq)).toEqual(['2', '4']);
+    expect(
+      res.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as AuditRecord).seq),
+    ).toEqual(['2', '4']);
   });
 
   it('refuses to create an empty database where none exists', async () => {

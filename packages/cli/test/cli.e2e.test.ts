@@ -34,7 +34,11 @@ describe('CLI against a running system', () => {
           done();
         },
       });
-    const code = await main(argv, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env: { CONTROLPLANE_DATA_DIR: dataDir } });
+    const code = await main(argv, {
+      stdout: sink((s) => (stdout += s)),
+      stderr: sink((s) => (stderr += s)),
+      env: { CONTROLPLANE_DATA_DIR: dataDir },
+    });
     return { code, stdout, stderr, json: () => JSON.parse(stdout) };
   }
 
@@ -85,7 +89,10 @@ describe('CLI against a running system', () => {
     const watch = await cli('jobs', 'watch', parked.id, '--json');
     // A cancelled job is not a success: scripts see exit status 1.
     expect(watch.code).toBe(EXIT.FAILURE);
-    const types = watch.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
+    const types = watch.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type);
     expect(types).toEqual(['job.created', 'job.queued', 'job.cancelled']);
 
     const retried = await cli('jobs', 'retry', parked.id, '--json');
@@ -135,10 +142,37 @@ describe('CLI against a running system', () => {
     expect(human.stdout).toContain(`--jobforge ${enrollUrl} --ca `);
 
     const dir = join(work, 'extra-runner');
-    const enrol = await cli('runner', 'enroll', '--join-token', secret, '--jobforge', enrollUrl, '--ca', join(dataDir, 'pki', 'ca.crt'), '--dir', dir, '--name', 'extra', '--json');
+    const enrol = await cli(
+      'runner',
+      'enroll',
+      '--join-token',
+      secret,
+      '--jobforge',
+      enrollUrl,
+      '--ca',
+      join(dataDir, 'pki', 'ca.crt'),
+      '--dir',
+      dir,
+      '--name',
+      'extra',
+      '--json',
+    );
     expect(enrol.code).toBe(EXIT.OK);
     const runnerId = enrol.json().runnerId;
-    const reused = await cli('runner', 'enroll', '--join-token', secret, '--jobforge', enrollUrl, '--ca', join(dataDir, 'pki', 'ca.crt'), '--dir', join(work, 'again'), '--name', 'again');
+    const reused = await cli(
+      'runner',
+      'enroll',
+      '--join-token',
+      secret,
+      '--jobforge',
+      enrollUrl,
+      '--ca',
+      join(dataDir, 'pki', 'ca.crt'),
+      '--dir',
+      join(work, 'again'),
+      '--name',
+      'again',
+    );
     expect(reused.code).toBe(EXIT.AUTH);
 
     const runners = (await cli('runners', 'list', '--json')).json();
@@ -176,9 +210,23 @@ describe('CLI against a running system', () => {
   });
 
   it('doctor (the real binary) finds everything in order', () => {
-    const r = spawnSync(process.execPath, [CLI, 'doctor'], { env: { PATH: process.env.PATH, CONTROLPLANE_DATA_DIR: dataDir }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [CLI, 'doctor'], {
+      env: { PATH: process.env.PATH, CONTROLPLANE_DATA_DIR: dataDir },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(0);
-    for (const check of ['configuration', 'CA certificate', 'gateway certificate', 'jobforge certificate', 'truthcore certificate', 'API key file', 'database', 'gateway', 'API key']) {
+    for (const check of [
+      'configuration',
+      'CA certificate',
+      'gateway certificate',
+      'jobforge certificate',
+      'truthcore certificate',
+      'API key file',
+      'database',
+      'gateway',
+      'API key',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^${check} +OK `, 'm'));
     }
     expect(r.stdout).toContain('all checks passed');

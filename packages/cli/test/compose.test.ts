@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, initPki, loadConfig, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
 import { userInfo } from 'node:os';
-import { ComposeError, DEFAULT_GATEWAY_LIMITS, gatewayLimitsFrom, jobforgeCertificateAuthority, postgresConnectionString, serviceTlsFiles } from '@controlplane/server';
+import {
+  ComposeError,
+  DEFAULT_GATEWAY_LIMITS,
+  gatewayLimitsFrom,
+  jobforgeCertificateAuthority,
+  postgresConnectionString,
+  serviceTlsFiles,
+} from '@controlplane/server';
 
 describe('compose from configuration', () => {
   let dir: string;
@@ -24,9 +31,21 @@ describe('compose from configuration', () => {
     expect(c.jobforge.enrollListen).toEqual({ host: '127.0.0.1', port: 8446 });
     expect(c.jobforge.caKeyFile).toBeUndefined();
     expect(c.gateway.rateLimits).toEqual({});
-    const e = loadConfig({ env: { CONTROLPLANE_JOBFORGE_ENROLL_PORT: '9446', CONTROLPLANE_JOBFORGE_CA_KEY_FILE: '/etc/cp/ca.key', CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'https://jobforge.internal:8444' } });
-    expect(e.jobforge).toMatchObject({ enrollListen: { port: 9446 }, caKeyFile: '/etc/cp/ca.key', advertisedUrl: 'https://jobforge.internal:8444' });
-    expect(() => loadConfig({ env: { CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'http://jobforge.internal:8444' } })).toThrow(/jobforge\.advertisedUrl: must be an https:\/\/ URL/);
+    const e = loadConfig({
+      env: {
+        CONTROLPLANE_JOBFORGE_ENROLL_PORT: '9446',
+        CONTROLPLANE_JOBFORGE_CA_KEY_FILE: '/etc/cp/ca.key',
+        CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'https://jobforge.internal:8444',
+      },
+    });
+    expect(e.jobforge).toMatchObject({
+      enrollListen: { port: 9446 },
+      caKeyFile: '/etc/cp/ca.key',
+      advertisedUrl: 'https://jobforge.internal:8444',
+    });
+    expect(() => loadConfig({ env: { CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'http://jobforge.internal:8444' } })).toThrow(
+      /jobforge\.advertisedUrl: must be an https:\/\/ URL/,
+    );
     expect(() => loadConfig({ flags: { 'gateway.rateLimits.perKey': { capacity: 0, refillPerSecond: 1 } } })).toThrow(ConfigError);
   });
 
@@ -41,7 +60,10 @@ describe('compose from configuration', () => {
   it('takes a service certificate from tls.* or else from <dataDir>/pki', () => {
     const byDir = serviceTlsFiles(loadConfig({ flags: { dataDir: dir } }), 'truthcore');
     expect(byDir).toEqual(servicePkiFiles(join(dir, 'pki'), 'truthcore'));
-    const explicit = serviceTlsFiles(loadConfig({ flags: { dataDir: dir, 'tls.certFile': '/x/y.crt', 'tls.keyFile': '/x/y.key', 'tls.caFile': '/x/ca.crt' } }), 'truthcore');
+    const explicit = serviceTlsFiles(
+      loadConfig({ flags: { dataDir: dir, 'tls.certFile': '/x/y.crt', 'tls.keyFile': '/x/y.key', 'tls.caFile': '/x/ca.crt' } }),
+      'truthcore',
+    );
     expect(explicit).toEqual({ caFile: '/x/ca.crt', certFile: '/x/y.crt', keyFile: '/x/y.key' });
   });
 
@@ -50,13 +72,21 @@ describe('compose from configuration', () => {
     const ca = jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir } }), material);
     expect(ca.certPem).toBe(material.ca[0]);
     expect(ca.keyPem).toMatch(/PRIVATE KEY/);
-    expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'other', 'ca.key') } }), material)).toThrow(/belongs to none of the CA certificates/);
-    expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material)).toThrow(ComposeError);
-    expect(() => jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material)).toThrow(/set jobforge\.caKeyFile/);
+    expect(() =>
+      jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'other', 'ca.key') } }), material),
+    ).toThrow(/belongs to none of the CA certificates/);
+    expect(() =>
+      jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material),
+    ).toThrow(ComposeError);
+    expect(() =>
+      jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material),
+    ).toThrow(/set jobforge\.caKeyFile/);
   });
 
   it('connects to PostgreSQL as the operating-system user when the URL names none, as psql does', () => {
-    expect(postgresConnectionString('postgres://127.0.0.1:5432/cp')).toBe(`postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/cp`);
+    expect(postgresConnectionString('postgres://127.0.0.1:5432/cp')).toBe(
+      `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/cp`,
+    );
     expect(postgresConnectionString('postgres://alice:pw@db:5432/cp')).toBe('postgres://alice:pw@db:5432/cp');
     expect(postgresConnectionString('postgres://db/cp?user=bob')).toBe('postgres://db/cp?user=bob');
   });

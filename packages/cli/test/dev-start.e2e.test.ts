@@ -135,12 +135,19 @@ describe('controlplane dev', () => {
     try {
       const first = startDev(['--data-dir', dir, ...FREE_PORTS], env);
       const { url } = await ready(first);
-      expect(first.output()).toMatch(/services \(PostgreSQL postgres:\/\/.*\/cp_test_\w+; Redis redis:\/\/127\.0\.0\.1:6379 \(prefix cpdev\w+\)\)/);
+      expect(first.output()).toMatch(
+        /services \(PostgreSQL postgres:\/\/.*\/cp_test_\w+; Redis redis:\/\/127\.0\.0\.1:6379 \(prefix cpdev\w+\)\)/,
+      );
       expect(first.output()).toMatch(/created an admin API key/);
       expect(existsSync(join(dir, 'db'))).toBe(false);
 
       const saved = readKeyFile(join(dir, 'admin-key.json'));
-      const client = new ControlPlaneClient({ url, ca: readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8'), apiKey: saved.apiKey, signingKey: saved.signingKey! });
+      const client = new ControlPlaneClient({
+        url,
+        ca: readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8'),
+        apiKey: saved.apiKey,
+        signingKey: saved.signingKey!,
+      });
       try {
         const echo = (await client.jobs.list({ type: 'echo' })).jobs[0]!;
         expect(echo.status).toBe('completed');

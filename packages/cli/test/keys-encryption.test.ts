@@ -5,12 +5,25 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, isEncrypted } from '@controlplane/platform';
-import { createPostgresDatabase, JobService, JobStore, JobTypeRegistry, KeyRotation, migrate, openFieldEncryption, PostgresQueue, type Database } from '@controlplane/server';
+import {
+  createPostgresDatabase,
+  JobService,
+  JobStore,
+  JobTypeRegistry,
+  KeyRotation,
+  migrate,
+  openFieldEncryption,
+  PostgresQueue,
+  type Database,
+} from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { EXIT } from '../src/command.js';
 import { main } from '../src/main.js';
 
-async function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -21,7 +34,12 @@ async function run(argv: string[], env: Record<string, string | undefined> = {})
   return { code, stdout: out, stderr: err };
 }
 
-const job = (i: number) => ({ id: randomUUID(), type: 'echo', payload: { type: 'echo', data: { i } }, metadata: { source: 'cli-test', createdAt: new Date().toISOString() } });
+const job = (i: number) => ({
+  id: randomUUID(),
+  type: 'echo',
+  payload: { type: 'echo', data: { i } },
+  metadata: { source: 'cli-test', createdAt: new Date().toISOString() },
+});
 
 describe('controlplane keys init / rotate / status', () => {
   let dir: string;
@@ -35,7 +53,12 @@ describe('controlplane keys init / rotate / status', () => {
     keyring = join(dir, 'keyring.json');
     tdb = await createTestDatabase();
     db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 4, applicationName: 'cli-keys-seed' });
-    keyDb = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 2, applicationName: 'cli-keys-seed-keys' });
+    keyDb = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: tdb.url,
+      maxConnections: 2,
+      applicationName: 'cli-keys-seed-keys',
+    });
     await migrate(db);
     await db.query(`insert into tenants (id, name) values ('acme', 'Acme'), ('globex', 'Globex')`);
   });
@@ -62,14 +85,40 @@ describe('controlplane keys init / rotate / status', () => {
   it('rotate re-wraps under a new KEK and moves every stored value to new data keys', async () => {
     const enc = await openFieldEncryption({ keyringFile: keyring, keyDb });
     const store = new JobStore(db, { cipher: enc.cipher });
-    const jobs = new JobService({ db, store, queue: new PostgresQueue(db, store), jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }) });
-    await jobs.submitMany('acme', null, Array.from({ length: 15 }, (_, i) => job(i)));
-    await jobs.submitMany('globex', null, Array.from({ length: 5 }, (_, i) => job(i)));
+    const jobs = new JobService({
+      db,
+      store,
+      queue: new PostgresQueue(db, store),
+      jobTypes: new JobTypeRegistry(),
+      logger: createLogger({ service: 'test', level: 'silent' }),
+    });
+    await jobs.submitMany(
+      'acme',
+      null,
+      Array.from({ length: 15 }, (_, i) => job(i)),
+    );
+    await jobs.submitMany(
+      'globex',
+      null,
+      Array.from({ length: 5 }, (_, i) => job(i)),
+    );
     const before = (await db.query<{ d: string }>(`select request -> 'payload' ->> 'data' as d from jobs limit 1`)).rows[0]!.d;
     expect(isEncrypted(before)).toBe(true);
     const oldKek = JSON.parse(readFileSync(keyring, 'utf8')).current as string;
 
-    const res = await run(['keys', 'rotate', '--keyring', keyring, '--database-url', tdb.url, '--grace-ms', '0', '--batch-size', '7', '--json']);
+    const res = await run([
+      'keys',
+      'rotate',
+      '--keyring',
+      keyring,
+      '--database-url',
+      tdb.url,
+      '--grace-ms',
+      '0',
+      '--batch-size',
+      '7',
+      '--json',
+    ]);
     expect(res.stderr).toContain('re-encrypting jobs');
     expect(res.code).toBe(EXIT.OK);
     const out = JSON.parse(res.stdout) as { kekId: string; rewrapped: number; run: { status: string; rowsRewritten: number } };
@@ -82,7 +131,11 @@ describe('controlplane keys init / rotate / status', () => {
 
     const status = await run(['keys', 'status', '--verify', '--keyring', keyring, '--database-url', tdb.url, '--json']);
     expect(status.code).toBe(EXIT.OK);
-    const s = JSON.parse(status.stdout) as { currentKek: string; dataKeys: { byKek: Array<{ kekId: string; records: number }>; retired: number }; storedValues: { values: number; stale: number; clear: number; unreadable: unknown[] } };
+    const s = JSON.parse(status.stdout) as {
+      currentKek: string;
+      dataKeys: { byKek: Array<{ kekId: string; records: number }>; retired: number };
+      storedValues: { values: number; stale: number; clear: number; unreadable: unknown[] };
+    };
     expect(s.currentKek).toBe(out.kekId);
     expect(s.dataKeys.byKek).toEqual([{ kekId: out.kekId, records: 4 }]);
     expect(s.dataKeys.retired).toBe(2);
@@ -116,7 +169,9 @@ describe('controlplane keys init / rotate / status', () => {
 
   it('fails closed on a missing database, an unreadable keyring and bad flags', async () => {
     expect((await run(['keys', 'rotate', '--keyring', keyring])).code).toBe(EXIT.CONFIG);
-    expect((await run(['keys', 'rotate', '--keyring', join(dir, 'missing.json'), '--database-url', tdb.url])).stderr).toContain('cannot be read');
+    expect((await run(['keys', 'rotate', '--keyring', join(dir, 'missing.json'), '--database-url', tdb.url])).stderr).toContain(
+      'cannot be read',
+    );
     chmodSync(keyring, 0o644);
     const loose = await run(['keys', 'status', '--keyring', keyring, '--database-url', tdb.url]);
     chmodSync(keyring, 0o600);

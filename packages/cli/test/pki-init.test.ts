@@ -18,7 +18,10 @@ afterAll(() => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -35,7 +38,13 @@ describe('controlplane pki init', () => {
     const res = await run(['pki', 'init', '--dir', dir, '--trust-domain', 'example.test', '--json']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(EXIT.OK);
-    const out = JSON.parse(res.stdout) as { dir: string; trustDomain: string; algorithm: string; ca: { certFile: string; fingerprint256: string }; services: Array<{ name: string; spiffeId: string; keyFile: string }> };
+    const out = JSON.parse(res.stdout) as {
+      dir: string;
+      trustDomain: string;
+      algorithm: string;
+      ca: { certFile: string; fingerprint256: string };
+      services: Array<{ name: string; spiffeId: string; keyFile: string }>;
+    };
     expect(out).toMatchObject({ dir, trustDomain: 'example.test', algorithm: 'ECDSA-P256' });
     expect(out.services.map((s) => [s.name, s.spiffeId])).toEqual([
       ['gateway', 'spiffe://example.test/service/gateway'],
@@ -52,7 +61,20 @@ describe('controlplane pki init', () => {
 
   it('prints a human summary, honours --algorithm, --service and --host', async () => {
     const dir = tempDir();
-    const res = await run(['pki', 'init', '--dir', dir, '--algorithm', 'ed25519', '--service', 'jobforge', '--host', 'jobforge.internal', '--host', '10.1.2.3']);
+    const res = await run([
+      'pki',
+      'init',
+      '--dir',
+      dir,
+      '--algorithm',
+      'ed25519',
+      '--service',
+      'jobforge',
+      '--host',
+      'jobforge.internal',
+      '--host',
+      '10.1.2.3',
+    ]);
     expect(res.code).toBe(EXIT.OK);
     expect(res.stdout).toContain(`Created a PKI for trust domain controlplane.local in ${dir} (Ed25519 keys)`);
     expect(res.stdout).toContain('jobforge.crt, jobforge.key');
@@ -65,7 +87,10 @@ describe('controlplane pki init', () => {
 
   it('takes the trust domain and data directory from the environment when no flag is given', async () => {
     const dataDir = tempDir();
-    const res = await run(['pki', 'init', '--json', '--service', 'gateway'], { CONTROLPLANE_TRUST_DOMAIN: 'env.test', CONTROLPLANE_DATA_DIR: dataDir });
+    const res = await run(['pki', 'init', '--json', '--service', 'gateway'], {
+      CONTROLPLANE_TRUST_DOMAIN: 'env.test',
+      CONTROLPLANE_DATA_DIR: dataDir,
+    });
     expect(res.code).toBe(EXIT.OK);
     expect(JSON.parse(res.stdout)).toMatchObject({ dir: join(dataDir, 'pki'), trustDomain: 'env.test' });
   });

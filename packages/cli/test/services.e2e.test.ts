@@ -54,7 +54,10 @@ describe('production start: one process per service from a config file', () => {
   let ports: { gateway: number; jobforge: number; truthcore: number; enroll: number };
 
   function spawnCli(args: string[], env: Record<string, string> = {}): Proc {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -131,16 +134,39 @@ describe('production start: one process per service from a config file', () => {
       CONTROLPLANE_TLS_KEY_FILE: join(work, 'pki', 'gateway.key'),
     });
     await waitFor(truthcore, new RegExp(`truthcore listening on https://127\\.0\\.0\\.1:${ports.truthcore}`));
-    await waitFor(jobforge, new RegExp(`jobforge listening on https://127\\.0\\.0\\.1:${ports.jobforge} \\(enrolment https://127\\.0\\.0\\.1:${ports.enroll}\\)`));
+    await waitFor(
+      jobforge,
+      new RegExp(`jobforge listening on https://127\\.0\\.0\\.1:${ports.jobforge} \\(enrolment https://127\\.0\\.0\\.1:${ports.enroll}\\)`),
+    );
     await waitFor(gateway, new RegExp(`gateway listening on https://127\\.0\\.0\\.1:${ports.gateway}`));
     // Services log JSON lines to stdout (asynchronously, so possibly after the line on stderr).
     await waitFor(jobforge, /\{"level":"info",.*"service":"jobforge".*"msg":"jobforge listening"/, 5_000);
 
-    const env = { CONTROLPLANE_GATEWAY_URL: `https://127.0.0.1:${ports.gateway}`, CONTROLPLANE_CA_FILE: join(work, 'pki', 'ca.crt'), CONTROLPLANE_KEY_FILE: adminFile };
+    const env = {
+      CONTROLPLANE_GATEWAY_URL: `https://127.0.0.1:${ports.gateway}`,
+      CONTROLPLANE_CA_FILE: join(work, 'pki', 'ca.crt'),
+      CONTROLPLANE_KEY_FILE: adminFile,
+    };
     const token = await cli(['runner-tokens', 'create', '--json'], env);
     expect(token.code).toBe(EXIT.OK);
     const runnerDir = join(work, 'runner');
-    const enrol = await cli(['runner', 'enroll', '--join-token', JSON.parse(token.out).token, '--jobforge', `https://127.0.0.1:${ports.enroll}`, '--ca', join(work, 'pki', 'ca.crt'), '--dir', runnerDir, '--name', 'host-1'], {});
+    const enrol = await cli(
+      [
+        'runner',
+        'enroll',
+        '--join-token',
+        JSON.parse(token.out).token,
+        '--jobforge',
+        `https://127.0.0.1:${ports.enroll}`,
+        '--ca',
+        join(work, 'pki', 'ca.crt'),
+        '--dir',
+        runnerDir,
+        '--name',
+        'host-1',
+      ],
+      {},
+    );
     expect(enrol.code).toBe(EXIT.OK);
     const runner = spawnCli(['runner', 'start', '--dir', runnerDir]);
     await waitFor(runner, /runner \S+ started/);
@@ -152,7 +178,10 @@ describe('production start: one process per service from a config file', () => {
     // With encryption.keyringFile configured, the stored payload and result are ciphertexts.
     const peek = createPostgresDatabase({ unscoped: 'system', connectionString: tdb!.url, maxConnections: 1 });
     try {
-      const stored = await peek.query<{ data: unknown; result: unknown }>(`select request->'payload'->'data' as data, result->'data' as result from jobs where id = $1`, [job.id]);
+      const stored = await peek.query<{ data: unknown; result: unknown }>(
+        `select request->'payload'->'data' as data, result->'data' as result from jobs where id = $1`,
+        [job.id],
+      );
       expect(String(stored.rows[0]!.data)).toMatch(/^cpenc:v1:/);
       expect(String(stored.rows[0]!.result)).toMatch(/^cpenc:v1:/);
     } finally {
@@ -160,11 +189,18 @@ describe('production start: one process per service from a config file', () => {
     }
 
     const creds = readKeyFile(adminFile);
-    const client = new ControlPlaneClient({ url: env.CONTROLPLANE_GATEWAY_URL, ca: readFileSync(env.CONTROLPLANE_CA_FILE, 'utf8'), apiKey: creds.apiKey, signingKey: creds.signingKey! });
+    const client = new ControlPlaneClient({
+      url: env.CONTROLPLANE_GATEWAY_URL,
+      ca: readFileSync(env.CONTROLPLANE_CA_FILE, 'utf8'),
+      apiKey: creds.apiKey,
+      signingKey: creds.signingKey!,
+    });
     try {
       let provenance: unknown;
       for (let i = 0; i < 50 && provenance === undefined; i++) {
-        provenance = await client.jobs.provenance(job.id).catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
+        provenance = await client.jobs
+          .provenance(job.id)
+          .catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
         if (provenance === undefined) await sleep(200);
       }
       expect(JSON.stringify(provenance)).toContain(job.id);
@@ -172,26 +208,36 @@ describe('production start: one process per service from a config file', () => {
 
       // One correlation id from the client through every process that handles the job.
       const correlationId = randomUUID();
-      const flaky = await client.jobs.submit({ type: 'flaky', data: { failTimes: 1 }, retryPolicy: { maxRetries: 2, backoffMs: 100, maxBackoffMs: 200 } }, { correlationId });
+      const flaky = await client.jobs.submit(
+        { type: 'flaky', data: { failTimes: 1 }, retryPolicy: { maxRetries: 2, backoffMs: 100, maxBackoffMs: 200 } },
+        { correlationId },
+      );
       const done = await client.jobs.wait(flaky.id, { timeoutMs: 20_000 });
       expect(done).toMatchObject({ status: 'completed', request: { metadata: { correlationId } } });
       await sleep(200);
       const linesWith = (p: Proc) =>
-        p.out().split('\n').flatMap((l) => {
-          if (!l.includes(correlationId)) return [];
-          try {
-            return [JSON.parse(l) as { service: string; correlationId?: string; principal?: string; msg: string }];
-          } catch {
-            return [];
-          }
-        });
-      expect(linesWith(gateway).some((l) => l.service === 'gateway' && l.correlationId === correlationId && l.principal?.startsWith('apikey:'))).toBe(true);
+        p
+          .out()
+          .split('\n')
+          .flatMap((l) => {
+            if (!l.includes(correlationId)) return [];
+            try {
+              return [JSON.parse(l) as { service: string; correlationId?: string; principal?: string; msg: string }];
+            } catch {
+              return [];
+            }
+          });
+      expect(
+        linesWith(gateway).some((l) => l.service === 'gateway' && l.correlationId === correlationId && l.principal?.startsWith('apikey:')),
+      ).toBe(true);
       // The runner's own calls about the job (claim answers, fail, complete) carry the job's id.
       expect(linesWith(jobforge).some((l) => l.correlationId === correlationId && l.principal?.startsWith('runner:'))).toBe(true);
       // JobForge's outbox delivers the result to TruthCore under the same id.
       let recorded = false;
       for (let i = 0; i < 50 && !recorded; i++, await sleep(100)) {
-        recorded = linesWith(truthcore).some((l) => l.service === 'truthcore' && l.correlationId === correlationId && l.principal?.startsWith('service:'));
+        recorded = linesWith(truthcore).some(
+          (l) => l.service === 'truthcore' && l.correlationId === correlationId && l.principal?.startsWith('service:'),
+        );
       }
       expect(recorded).toBe(true);
     } finally {

@@ -174,12 +174,14 @@ export class ControlPlaneClient {
     } catch {
       throw new TypeError(`not a URL: ${options.url}`);
     }
-    if (base.protocol !== 'https:') throw new TypeError(`the gateway URL must be https:// (got ${base.protocol}//); plaintext HTTP is refused`);
+    if (base.protocol !== 'https:')
+      throw new TypeError(`the gateway URL must be https:// (got ${base.protocol}//); plaintext HTTP is refused`);
     if (base.pathname !== '/' || base.search || base.hash) throw new TypeError('the gateway URL must be just https://host:port');
     if (!/^cpk_\S+$/.test(options.apiKey)) throw new TypeError('apiKey must be a ControlPlane API key (cpk_…)');
     this.url = base.origin;
     this.#ownAgent = options.agent === undefined;
-    this.#agent = options.agent ?? new Agent({ keepAlive: true, minVersion: 'TLSv1.2', ...(options.ca !== undefined ? { ca: options.ca } : {}) });
+    this.#agent =
+      options.agent ?? new Agent({ keepAlive: true, minVersion: 'TLSv1.2', ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.#source = options.source ?? 'controlplane-client';
     this.#transport = new Transport({
       baseUrl: base,
@@ -194,22 +196,61 @@ export class ControlPlaneClient {
 
     const t = this.#transport;
     const call = <T>(c: Call) => t.json<T>(c);
-    const get = <T>(operation: string, target: string, signal?: AbortSignal) => call<T>({ operation, method: 'GET', target, idempotent: true, signal });
+    const get = <T>(operation: string, target: string, signal?: AbortSignal) =>
+      call<T>({ operation, method: 'GET', target, idempotent: true, signal });
 
     this.jobs = {
       submit: (job, o = {}) => {
         const body = this.#jobRequest(job, o.correlationId);
         const correlationId = o.correlationId ?? (body.metadata as { correlationId?: string } | undefined)?.correlationId;
-        return call<JobResponse>({ operation: 'jobs.submit', method: 'POST', target: '/jobs', body, idempotent: true, signal: o.signal, correlationId });
+        return call<JobResponse>({
+          operation: 'jobs.submit',
+          method: 'POST',
+          target: '/jobs',
+          body,
+          idempotent: true,
+          signal: o.signal,
+          correlationId,
+        });
       },
       submitBatch: async (jobs, o = {}) =>
-        (await call<{ jobs: JobResponse[] }>({ operation: 'jobs.submitBatch', method: 'POST', target: '/jobs/batch', body: { jobs: jobs.map((j) => this.#jobRequest(j)) }, idempotent: true, signal: o.signal })).jobs,
+        (
+          await call<{ jobs: JobResponse[] }>({
+            operation: 'jobs.submitBatch',
+            method: 'POST',
+            target: '/jobs/batch',
+            body: { jobs: jobs.map((j) => this.#jobRequest(j)) },
+            idempotent: true,
+            signal: o.signal,
+          })
+        ).jobs,
       get: (id, o = {}) => get<JobResponse>('jobs.get', `/jobs/${seg(id)}`, o.signal),
-      list: (q = {}, o = {}) => get<JobPage>('jobs.list', `/jobs${queryString({ status: q.status, type: q.type, deadLettered: q.deadLettered, limit: q.limit, cursor: q.cursor })}`, o.signal),
+      list: (q = {}, o = {}) =>
+        get<JobPage>(
+          'jobs.list',
+          `/jobs${queryString({ status: q.status, type: q.type, deadLettered: q.deadLettered, limit: q.limit, cursor: q.cursor })}`,
+          o.signal,
+        ),
       listAll: (q = {}) => this.#listAll(q),
-      cancel: (id, o = {}) => call<JobResponse>({ operation: 'jobs.cancel', method: 'POST', target: `/jobs/${seg(id)}/cancel`, signed: true, idempotent: true, signal: o.signal }),
-      retry: (id, o = {}) => call<JobResponse>({ operation: 'jobs.retry', method: 'POST', target: `/jobs/${seg(id)}/retry`, idempotent: false, signal: o.signal }),
-      attempts: async (id, o = {}) => (await get<{ attempts: JobAttempt[] }>('jobs.attempts', `/jobs/${seg(id)}/attempts`, o.signal)).attempts,
+      cancel: (id, o = {}) =>
+        call<JobResponse>({
+          operation: 'jobs.cancel',
+          method: 'POST',
+          target: `/jobs/${seg(id)}/cancel`,
+          signed: true,
+          idempotent: true,
+          signal: o.signal,
+        }),
+      retry: (id, o = {}) =>
+        call<JobResponse>({
+          operation: 'jobs.retry',
+          method: 'POST',
+          target: `/jobs/${seg(id)}/retry`,
+          idempotent: false,
+          signal: o.signal,
+        }),
+      attempts: async (id, o = {}) =>
+        (await get<{ attempts: JobAttempt[] }>('jobs.attempts', `/jobs/${seg(id)}/attempts`, o.signal)).attempts,
       provenance: (id, o = {}) => get<unknown>('jobs.provenance', `/jobs/${seg(id)}/provenance`, o.signal),
       events: (id, o = {}) => this.#events(id, o),
       wait: (id, o = {}) => this.#wait(id, o),
@@ -223,31 +264,86 @@ export class ControlPlaneClient {
     };
 
     this.apiKeys = {
-      create: (input) => call<CreatedApiKey>({ operation: 'apiKeys.create', method: 'POST', target: '/admin/api-keys', body: input, signed: true, idempotent: false }),
-      list: async (q = {}) => (await get<{ apiKeys: ApiKey[] }>('apiKeys.list', `/admin/api-keys${queryString({ tenant: q.tenant, limit: q.limit })}`)).apiKeys,
-      revoke: (id) => call<ApiKey>({ operation: 'apiKeys.revoke', method: 'POST', target: `/admin/api-keys/${seg(id)}/revoke`, signed: true, idempotent: true }),
+      create: (input) =>
+        call<CreatedApiKey>({
+          operation: 'apiKeys.create',
+          method: 'POST',
+          target: '/admin/api-keys',
+          body: input,
+          signed: true,
+          idempotent: false,
+        }),
+      list: async (q = {}) =>
+        (await get<{ apiKeys: ApiKey[] }>('apiKeys.list', `/admin/api-keys${queryString({ tenant: q.tenant, limit: q.limit })}`)).apiKeys,
+      revoke: (id) =>
+        call<ApiKey>({
+          operation: 'apiKeys.revoke',
+          method: 'POST',
+          target: `/admin/api-keys/${seg(id)}/revoke`,
+          signed: true,
+          idempotent: true,
+        }),
     };
 
     this.joinTokens = {
-      create: (input = {}) => call<JoinToken>({ operation: 'joinTokens.create', method: 'POST', target: '/admin/join-tokens', body: input, signed: true, idempotent: false }),
+      create: (input = {}) =>
+        call<JoinToken>({
+          operation: 'joinTokens.create',
+          method: 'POST',
+          target: '/admin/join-tokens',
+          body: input,
+          signed: true,
+          idempotent: false,
+        }),
     };
 
     this.runners = {
       list: async () => (await get<{ runners: Runner[] }>('runners.list', '/admin/runners')).runners,
-      revoke: (id) => call<Runner>({ operation: 'runners.revoke', method: 'POST', target: `/admin/runners/${seg(id)}/revoke`, signed: true, idempotent: true }),
+      revoke: (id) =>
+        call<Runner>({
+          operation: 'runners.revoke',
+          method: 'POST',
+          target: `/admin/runners/${seg(id)}/revoke`,
+          signed: true,
+          idempotent: true,
+        }),
     };
 
     this.jobTypes = {
       list: async () => (await get<{ jobTypes: JobTypeContract[] }>('jobTypes.list', '/admin/job-types')).jobTypes,
       get: (type) => get<JobTypeContract>('jobTypes.get', `/admin/job-types/${seg(type)}`),
-      put: (type, contract) => call<JobTypeContract>({ operation: 'jobTypes.put', method: 'PUT', target: `/admin/job-types/${seg(type)}`, body: contract, signed: true, idempotent: true }),
+      put: (type, contract) =>
+        call<JobTypeContract>({
+          operation: 'jobTypes.put',
+          method: 'PUT',
+          target: `/admin/job-types/${seg(type)}`,
+          body: contract,
+          signed: true,
+          idempotent: true,
+        }),
     };
 
     this.tenants = {
-      create: (input) => call<Tenant>({ operation: 'tenants.create', method: 'POST', target: '/admin/tenants', body: input, signed: true, idempotent: false }),
+      create: (input) =>
+        call<Tenant>({
+          operation: 'tenants.create',
+          method: 'POST',
+          target: '/admin/tenants',
+          body: input,
+          signed: true,
+          idempotent: false,
+        }),
       list: (q = {}) => get('tenants.list', `/admin/tenants${queryString({ after: q.after, limit: q.limit })}`),
       getQuotas: (id) => get<TenantQuotas>('quotas.get', `/admin/tenants/${seg(id)}/quotas`),
-      putQuotas: (id, quotas) => call<TenantQuotas>({ operation: 'quotas.put', method: 'PUT', target: `/admin/tenants/${seg(id)}/quotas`, body: quotas, signed: true, idempotent: true }),
+      putQuotas: (id, quotas) =>
+        call<TenantQuotas>({
+          operation: 'quotas.put',
+          method: 'PUT',
+          target: `/admin/tenants/${seg(id)}/quotas`,
+          body: quotas,
+          signed: true,
+          idempotent: true,
+        }),
     };
 
     this.audit = {
@@ -257,7 +353,14 @@ export class ControlPlaneClient {
 
   /** `GET /health`: answered without authentication; an unhealthy gateway's 503 is returned, not thrown. */
   health(options: { signal?: AbortSignal } = {}): Promise<HealthCheck> {
-    return this.#transport.json<HealthCheck>({ operation: 'health', method: 'GET', target: '/health', idempotent: true, signal: options.signal, okStatuses: [503] });
+    return this.#transport.json<HealthCheck>({
+      operation: 'health',
+      method: 'GET',
+      target: '/health',
+      idempotent: true,
+      signal: options.signal,
+      okStatuses: [503],
+    });
   }
 
   /** Closes idle keep-alive connections (the client's own agent only). */
@@ -298,7 +401,12 @@ export class ControlPlaneClient {
     const maxReconnects = o.maxReconnects ?? 5;
     let quietReconnects = 0;
     for (;;) {
-      const res = await this.#transport.stream({ operation: 'jobs.events', target: `/jobs/${seg(id)}/events`, lastEventId, signal: o.signal });
+      const res = await this.#transport.stream({
+        operation: 'jobs.events',
+        target: `/jobs/${seg(id)}/events`,
+        lastEventId,
+        signal: o.signal,
+      });
       let received = false;
       try {
         for await (const message of parseSse(res)) {
@@ -327,16 +435,25 @@ export class ControlPlaneClient {
       quietReconnects = received ? 0 : quietReconnects + 1;
       if (quietReconnects > maxReconnects) {
         throw new ControlPlaneError(
-          localEnvelope({ code: 'STREAM_ENDED', category: 'NETWORK_ERROR', message: `The event stream of job ${id} ended before the job finished.`, retryable: true, operation: 'jobs.events' }),
+          localEnvelope({
+            code: 'STREAM_ENDED',
+            category: 'NETWORK_ERROR',
+            message: `The event stream of job ${id} ended before the job finished.`,
+            retryable: true,
+            operation: 'jobs.events',
+          }),
           0,
         );
       }
-      if (quietReconnects > 0) await sleep(Math.min(5_000, 250 * 2 ** quietReconnects), undefined, o.signal ? { signal: o.signal } : undefined);
+      if (quietReconnects > 0)
+        await sleep(Math.min(5_000, 250 * 2 ** quietReconnects), undefined, o.signal ? { signal: o.signal } : undefined);
     }
   }
 
   async #wait(id: string, o: WaitOptions): Promise<JobResponse> {
-    const signals = [o.signal, o.timeoutMs !== undefined ? AbortSignal.timeout(o.timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
+    const signals = [o.signal, o.timeoutMs !== undefined ? AbortSignal.timeout(o.timeoutMs) : undefined].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
     const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     try {
       for await (const event of this.#events(id, signal ? { signal } : {})) o.onEvent?.(event);
@@ -344,7 +461,13 @@ export class ControlPlaneClient {
     } catch (err) {
       if (signal?.aborted && !o.signal?.aborted) {
         throw new ControlPlaneError(
-          localEnvelope({ code: 'WAIT_TIMEOUT', category: 'TIMEOUT', message: `Job ${id} did not finish within ${o.timeoutMs} ms.`, retryable: true, operation: 'jobs.wait' }),
+          localEnvelope({
+            code: 'WAIT_TIMEOUT',
+            category: 'TIMEOUT',
+            message: `Job ${id} did not finish within ${o.timeoutMs} ms.`,
+            retryable: true,
+            operation: 'jobs.wait',
+          }),
           0,
           { cause: err },
         );

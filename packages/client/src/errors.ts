@@ -87,7 +87,14 @@ function classFor(status: number): typeof ControlPlaneError {
 }
 
 /** An envelope for a failure the server did not describe (no answer, or an answer that is not an envelope). */
-export function localEnvelope(fields: { code: string; category: ErrorCategory; message: string; retryable: boolean; retryAfter?: number; operation?: string }): ErrorEnvelope {
+export function localEnvelope(fields: {
+  code: string;
+  category: ErrorCategory;
+  message: string;
+  retryable: boolean;
+  retryAfter?: number;
+  operation?: string;
+}): ErrorEnvelope {
   return {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
@@ -105,7 +112,12 @@ export function localEnvelope(fields: { code: string; category: ErrorCategory; m
 }
 
 /** The typed error for an answer with a non-2xx status. */
-export function errorFromResponse(status: number, body: unknown, retryAfterHeader: string | undefined, operation: string): ControlPlaneError {
+export function errorFromResponse(
+  status: number,
+  body: unknown,
+  retryAfterHeader: string | undefined,
+  operation: string,
+): ControlPlaneError {
   const parsed = ErrorBody.safeParse(body);
   let envelope: ErrorEnvelope;
   if (parsed.success) {
@@ -133,7 +145,13 @@ export function connectionError(err: unknown, operation: string, timedOut: boole
     ? 'The request timed out before the gateway answered.'
     : `Could not reach the gateway${code ? ` (${code})` : ''}: ${(err as Error | undefined)?.message ?? String(err)}`;
   return new ConnectionError(
-    localEnvelope({ code: timedOut ? 'CLIENT_TIMEOUT' : 'CONNECTION_FAILED', category: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR', message, retryable: true, operation }),
+    localEnvelope({
+      code: timedOut ? 'CLIENT_TIMEOUT' : 'CONNECTION_FAILED',
+      category: timedOut ? 'TIMEOUT' : 'NETWORK_ERROR',
+      message,
+      retryable: true,
+      operation,
+    }),
     0,
     { cause: err },
   );

@@ -72,7 +72,13 @@ export function readKeyFile(path: string): Credentials {
   } catch (err) {
     throw new KeyFileError(`${path} is not JSON`, { cause: err });
   }
-  if (parsed.kind !== 'controlplane-api-key' || typeof parsed.key !== 'string' || typeof parsed.id !== 'string' || typeof parsed.tenantId !== 'string' || typeof parsed.role !== 'string') {
+  if (
+    parsed.kind !== 'controlplane-api-key' ||
+    typeof parsed.key !== 'string' ||
+    typeof parsed.id !== 'string' ||
+    typeof parsed.tenantId !== 'string' ||
+    typeof parsed.role !== 'string'
+  ) {
     throw new KeyFileError(`${path} is not a ControlPlane key file`);
   }
   return {
@@ -80,7 +86,9 @@ export function readKeyFile(path: string): Credentials {
     id: parsed.id,
     tenantId: parsed.tenantId,
     role: parsed.role,
-    ...(typeof parsed.signingPrivateKey === 'string' ? { signingKey: { keyId: parsed.signingKeyId ?? parsed.id, privateKey: parsed.signingPrivateKey } } : {}),
+    ...(typeof parsed.signingPrivateKey === 'string'
+      ? { signingKey: { keyId: parsed.signingKeyId ?? parsed.id, privateKey: parsed.signingPrivateKey } }
+      : {}),
   };
 }
 

@@ -25,14 +25,29 @@ export interface SignInput {
 }
 
 /** The eight lines that are signed, joined by `\n` with no trailing newline. */
-export function canonicalRequest(input: { method: string; target: string; body?: Buffer | string | undefined; keyId: string; timestamp: number; nonce: string }): string {
-  return canonicalRequestString({ method: input.method, url: input.target, body: input.body, keyId: input.keyId, timestamp: input.timestamp, nonce: input.nonce });
+export function canonicalRequest(input: {
+  method: string;
+  target: string;
+  body?: Buffer | string | undefined;
+  keyId: string;
+  timestamp: number;
+  nonce: string;
+}): string {
+  return canonicalRequestString({
+    method: input.method,
+    url: input.target,
+    body: input.body,
+    keyId: input.keyId,
+    timestamp: input.timestamp,
+    nonce: input.nonce,
+  });
 }
 
 /** Returns the value of the `x-cp-signature` header for one request. Sign every attempt afresh. */
 export function signRequest(key: SigningKey, input: SignInput): string {
   const privateKey = typeof key.privateKey === 'string' ? createPrivateKey(key.privateKey) : key.privateKey;
-  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') throw new TypeError('the signing key must be an Ed25519 private key');
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519')
+    throw new TypeError('the signing key must be an Ed25519 private key');
   const timestamp = Math.floor((input.now ?? new Date()).getTime() / 1000);
   const nonce = input.nonce ?? randomBytes(16).toString('base64url');
   const canonical = canonicalRequest({ method: input.method, target: input.target, body: input.body, keyId: key.keyId, timestamp, nonce });

@@ -87,7 +87,9 @@ export class Transport {
    * Opens a Server-Sent Events stream; resolves once the server answers 200. Refusals before the
    * stream starts are retried like any GET.
    */
-  async stream(call: Omit<Call, 'method' | 'body' | 'signed' | 'idempotent'> & { lastEventId?: string | undefined }): Promise<IncomingMessage> {
+  async stream(
+    call: Omit<Call, 'method' | 'body' | 'signed' | 'idempotent'> & { lastEventId?: string | undefined },
+  ): Promise<IncomingMessage> {
     const correlationId = call.correlationId ?? randomUUID();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -137,7 +139,13 @@ export class Transport {
       if (!this.o.signingKey) {
         return Promise.reject(
           new ControlPlaneError(
-            localEnvelope({ code: 'SIGNING_KEY_REQUIRED', category: 'AUTHENTICATION_ERROR', message: `${call.operation} is a critical operation: give the client a signingKey to sign it.`, retryable: false, operation: call.operation }),
+            localEnvelope({
+              code: 'SIGNING_KEY_REQUIRED',
+              category: 'AUTHENTICATION_ERROR',
+              message: `${call.operation} is a critical operation: give the client a signingKey to sign it.`,
+              retryable: false,
+              operation: call.operation,
+            }),
             0,
           ),
         );
@@ -180,30 +188,37 @@ export class Transport {
     });
   }
 
-  #openStream(call: { operation: string; target: string; signal?: AbortSignal | undefined; lastEventId?: string | undefined }, correlationId: string): Promise<IncomingMessage> {
+  #openStream(
+    call: { operation: string; target: string; signal?: AbortSignal | undefined; lastEventId?: string | undefined },
+    correlationId: string,
+  ): Promise<IncomingMessage> {
     const headers = { ...this.#headers(correlationId), accept: 'text/event-stream' } as Record<string, string>;
     if (call.lastEventId) headers['last-event-id'] = call.lastEventId;
     return new Promise((resolve, reject) => {
       let timedOut = false;
-      const req = httpsRequest(new URL(call.target, this.o.baseUrl), { method: 'GET', agent: this.o.agent, headers, ...(call.signal ? { signal: call.signal } : {}) }, (res) => {
-        clearTimeout(connectTimer);
-        if (res.statusCode === 200) {
-          resolve(res);
-          return;
-        }
-        readBody(res).then(
-          (text) => {
-            let body: unknown;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              body = undefined;
-            }
-            reject(errorFromResponse(res.statusCode ?? 0, body, headerValue(res.headers['retry-after']), call.operation));
-          },
-          (err: unknown) => reject(connectionError(err, call.operation, false)),
-        );
-      });
+      const req = httpsRequest(
+        new URL(call.target, this.o.baseUrl),
+        { method: 'GET', agent: this.o.agent, headers, ...(call.signal ? { signal: call.signal } : {}) },
+        (res) => {
+          clearTimeout(connectTimer);
+          if (res.statusCode === 200) {
+            resolve(res);
+            return;
+          }
+          readBody(res).then(
+            (text) => {
+              let body: unknown;
+              try {
+                body = JSON.parse(text);
+              } catch {
+                body = undefined;
+              }
+              reject(errorFromResponse(res.statusCode ?? 0, body, headerValue(res.headers['retry-after']), call.operation));
+            },
+            (err: unknown) => reject(connectionError(err, call.operation, false)),
+          );
+        },
+      );
       // Only the wait for the answer is bounded: the stream itself may stay quiet for long.
       const connectTimer = setTimeout(() => {
         timedOut = true;

@@ -132,7 +132,9 @@ export interface TenantQuotas {
   updatedBy: string | null;
 }
 
-export type TenantQuotasInput = Partial<Pick<TenantQuotas, 'maxQueuedJobs' | 'maxRunningJobs' | 'maxPayloadBytes' | 'requestsPerSecond' | 'burst'>>;
+export type TenantQuotasInput = Partial<
+  Pick<TenantQuotas, 'maxQueuedJobs' | 'maxRunningJobs' | 'maxPayloadBytes' | 'requestsPerSecond' | 'burst'>
+>;
 
 export interface AuditQuery {
   tenant?: string;

@@ -17,7 +17,16 @@ import {
 } from '@controlplane/client';
 import { createLogger, generateSigningKeyPair, loadConfig } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent } from '@controlplane/runner';
-import { asSystem, createApiKey, createBootstrapAdminKey, ensureDevPki, ensureTenant, startSystem, type DevPki, type RunningSystem } from '@controlplane/server';
+import {
+  asSystem,
+  createApiKey,
+  createBootstrapAdminKey,
+  ensureDevPki,
+  ensureTenant,
+  startSystem,
+  type DevPki,
+  type RunningSystem,
+} from '@controlplane/server';
 
 const silent = (service: string) => createLogger({ service, level: 'silent' });
 
@@ -30,7 +39,10 @@ describe('client against a running system', () => {
   let platform: ControlPlaneClient;
   const clients: ControlPlaneClient[] = [];
 
-  const clientFor = (key: { key: string; id: string; signingPrivateKeyPem?: string | undefined }, extra: Partial<ConstructorParameters<typeof ControlPlaneClient>[0]> = {}) => {
+  const clientFor = (
+    key: { key: string; id: string; signingPrivateKeyPem?: string | undefined },
+    extra: Partial<ConstructorParameters<typeof ControlPlaneClient>[0]> = {},
+  ) => {
     const c = new ControlPlaneClient({
       url: system.gateway.url,
       ca: pki.ca.certPem,
@@ -46,18 +58,39 @@ describe('client against a running system', () => {
     dir = mkdtempSync(join(tmpdir(), 'cp-client-system-'));
     const config = loadConfig({
       env: {},
-      flags: { dataDir: dir, 'gateway.listen.port': 0, 'jobforge.listen.port': 0, 'truthcore.listen.port': 0, 'jobforge.enrollListen.port': 0 },
+      flags: {
+        dataDir: dir,
+        'gateway.listen.port': 0,
+        'jobforge.listen.port': 0,
+        'truthcore.listen.port': 0,
+        'jobforge.enrollListen.port': 0,
+      },
     });
     pki = await ensureDevPki(config);
     system = await startSystem({ config, pki, loggerFor: silent });
     await ensureTenant(system.db, { id: 'dev', name: 'Development' });
     admin = clientFor(await createBootstrapAdminKey(system.db, 'dev', 'test admin'));
     // An operator's act, outside any request: it names the system scope, as the CLI's bootstrap does.
-    platform = clientFor(await asSystem('test: platform admin key', () => createApiKey(system.db, { tenantId: 'system', role: 'admin', name: 'platform admin' })));
+    platform = clientFor(
+      await asSystem('test: platform admin key', () =>
+        createApiKey(system.db, { tenantId: 'system', role: 'admin', name: 'platform admin' }),
+      ),
+    );
     const token = await admin.joinTokens.create({ ttlSeconds: 120 });
     expect(token.token).toMatch(/^cpjt_/);
-    await enrollRunner({ joinToken: token.token, enrollUrl: system.jobforge.enrollUrl, caFile: join(pki.dir, 'ca.crt'), dir: join(dir, 'runner'), name: 'client-test' });
-    runner = new RunnerAgent({ dir: join(dir, 'runner'), handlersModule: DEMO_HANDLERS_MODULE, logger: silent('runner'), drainTimeoutMs: 1_000 });
+    await enrollRunner({
+      joinToken: token.token,
+      enrollUrl: system.jobforge.enrollUrl,
+      caFile: join(pki.dir, 'ca.crt'),
+      dir: join(dir, 'runner'),
+      name: 'client-test',
+    });
+    runner = new RunnerAgent({
+      dir: join(dir, 'runner'),
+      handlersModule: DEMO_HANDLERS_MODULE,
+      logger: silent('runner'),
+      drainTimeoutMs: 1_000,
+    });
     await runner.start();
   });
 
@@ -96,7 +129,10 @@ describe('client against a running system', () => {
     const again = await admin.jobs.submit(submitted.request);
     expect(again.id).toBe(submitted.id);
     // ...while another request under the same id is a conflict.
-    await expect(admin.jobs.submit({ id: submitted.id, type: 'echo', data: { other: true } })).rejects.toMatchObject({ status: 409, code: 'IDEMPOTENCY_CONFLICT' });
+    await expect(admin.jobs.submit({ id: submitted.id, type: 'echo', data: { other: true } })).rejects.toMatchObject({
+      status: 409,
+      code: 'IDEMPOTENCY_CONFLICT',
+    });
     const page = await admin.jobs.list({ type: 'echo', limit: 10 });
     expect(page.jobs.filter((j) => j.id === submitted.id)).toHaveLength(1);
     expect(await admin.jobs.attempts(submitted.id)).toHaveLength(1);
@@ -154,7 +190,10 @@ describe('client against a running system', () => {
     expect(made.tenantId).toBe(tenant);
 
     const notices: RetryNotice[] = [];
-    const slow = clientFor({ key: made.key, id: made.id, signingPrivateKeyPem: made.signingPrivateKey }, { onRetry: (n) => notices.push(n), retry: { maxAttempts: 6 } });
+    const slow = clientFor(
+      { key: made.key, id: made.id, signingPrivateKeyPem: made.signingPrivateKey },
+      { onRetry: (n) => notices.push(n), retry: { maxAttempts: 6 } },
+    );
     const t0 = Date.now();
     const pages = await Promise.all([1, 2, 3, 4].map(() => slow.jobs.list({ limit: 1 })));
     expect(pages.every((p) => Array.isArray(p.jobs))).toBe(true);

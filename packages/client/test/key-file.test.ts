@@ -31,7 +31,13 @@ describe('key files', () => {
     const file = join(dir, 'ci.json');
     writeKeyFile(file, keyFileFrom(created));
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(readKeyFile(file)).toEqual({ apiKey: created.key, id: created.id, tenantId: 'acme', role: 'submitter', signingKey: { keyId: created.signingKeyId, privateKey: created.signingPrivateKey } });
+    expect(readKeyFile(file)).toEqual({
+      apiKey: created.key,
+      id: created.id,
+      tenantId: 'acme',
+      role: 'submitter',
+      signingKey: { keyId: created.signingKeyId, privateKey: created.signingPrivateKey },
+    });
     expect(() => writeKeyFile(file, keyFileFrom({ ...created, key: 'other' }))).toThrow(/already exists/);
     expect(JSON.parse(readFileSync(file, 'utf8')).key).toBe(created.key);
   });

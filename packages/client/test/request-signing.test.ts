@@ -17,8 +17,13 @@ describe('client request signing (CP-SIG-V1)', () => {
   it('reproduces the worked example of docs/request-signing.md byte for byte', () => {
     const req = JSON.parse(block('request')) as { method: string; url: string; keyId: string; timestamp: number; nonce: string };
     const body = block('body');
-    expect(canonicalRequest({ method: req.method, target: req.url, body, keyId: req.keyId, timestamp: req.timestamp, nonce: req.nonce })).toBe(block('canonical'));
-    const header = signRequest({ keyId: req.keyId, privateKey: block('private-key') }, { method: req.method, target: req.url, body, now: new Date(req.timestamp * 1000), nonce: req.nonce });
+    expect(
+      canonicalRequest({ method: req.method, target: req.url, body, keyId: req.keyId, timestamp: req.timestamp, nonce: req.nonce }),
+    ).toBe(block('canonical'));
+    const header = signRequest(
+      { keyId: req.keyId, privateKey: block('private-key') },
+      { method: req.method, target: req.url, body, now: new Date(req.timestamp * 1000), nonce: req.nonce },
+    );
     expect(header).toBe(block('header'));
   });
 
@@ -37,7 +42,9 @@ describe('client request signing (CP-SIG-V1)', () => {
     for (const target of targets) {
       const fields = { keyId: 'key-1', timestamp: 1_700_000_000, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' };
       const body = randomBytes(32).toString('base64');
-      expect(canonicalRequest({ method: 'post', target, body, ...fields }), target).toBe(canonicalRequestString({ method: 'post', url: target, body, ...fields }));
+      expect(canonicalRequest({ method: 'post', target, body, ...fields }), target).toBe(
+        canonicalRequestString({ method: 'post', url: target, body, ...fields }),
+      );
     }
   });
 
@@ -47,10 +54,23 @@ describe('client request signing (CP-SIG-V1)', () => {
     const body = JSON.stringify({ name: 'ci', role: 'submitter' });
     const header = signRequest({ keyId: 'k1', privateKey: pair.privateKeyPem }, { method: 'POST', target: '/admin/api-keys', body });
     const publicKeyFor = async (id: string) => (id === 'k1' ? createPublicKey(pair.publicKeyPem) : undefined);
-    await expect(verifyRequestSignature({ method: 'POST', url: '/admin/api-keys', body, header, publicKeyFor, nonceStore })).resolves.toEqual({ keyId: 'k1' });
-    await expect(verifyRequestSignature({ method: 'POST', url: '/admin/api-keys', body, header, publicKeyFor, nonceStore })).rejects.toMatchObject({ code: 'SIGNATURE_REPLAYED' });
+    await expect(
+      verifyRequestSignature({ method: 'POST', url: '/admin/api-keys', body, header, publicKeyFor, nonceStore }),
+    ).resolves.toEqual({ keyId: 'k1' });
+    await expect(
+      verifyRequestSignature({ method: 'POST', url: '/admin/api-keys', body, header, publicKeyFor, nonceStore }),
+    ).rejects.toMatchObject({ code: 'SIGNATURE_REPLAYED' });
     const fresh = signRequest({ keyId: 'k1', privateKey: pair.privateKeyPem }, { method: 'POST', target: '/admin/api-keys', body });
-    await expect(verifyRequestSignature({ method: 'POST', url: '/admin/api-keys', body: body.replace('submitter', 'admin'), header: fresh, publicKeyFor, nonceStore })).rejects.toMatchObject({ code: 'SIGNATURE_INVALID' });
+    await expect(
+      verifyRequestSignature({
+        method: 'POST',
+        url: '/admin/api-keys',
+        body: body.replace('submitter', 'admin'),
+        header: fresh,
+        publicKeyFor,
+        nonceStore,
+      }),
+    ).rejects.toMatchObject({ code: 'SIGNATURE_INVALID' });
   });
 
   it('refuses what has no canonical form and keys that are not Ed25519', () => {

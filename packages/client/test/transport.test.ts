@@ -60,7 +60,15 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 const job = (id: string, status = 'queued') => ({
   id,
   status,
-  request: { id, type: 'echo', priority: 50, payload: { type: 'echo', version: '1.0.0', data: {}, options: {} }, metadata: { source: 't', tags: [], createdAt: new Date().toISOString() }, retryPolicy: {}, timeoutMs: 30000 },
+  request: {
+    id,
+    type: 'echo',
+    priority: 50,
+    payload: { type: 'echo', version: '1.0.0', data: {}, options: {} },
+    metadata: { source: 't', tags: [], createdAt: new Date().toISOString() },
+    retryPolicy: {},
+    timeoutMs: 30000,
+  },
   updatedAt: new Date().toISOString(),
 });
 
@@ -75,7 +83,14 @@ describe('client transport against a stub gateway', () => {
   const clients: ControlPlaneClient[] = [];
 
   const client = (o: Partial<ConstructorParameters<typeof ControlPlaneClient>[0]> = {}) => {
-    const c = new ControlPlaneClient({ url, apiKey: KEY, ca, signingKey: { keyId: 'k1', privateKey: signing.privateKeyPem }, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 5_000 }, ...o });
+    const c = new ControlPlaneClient({
+      url,
+      apiKey: KEY,
+      ca,
+      signingKey: { keyId: 'k1', privateKey: signing.privateKeyPem },
+      retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 5_000 },
+      ...o,
+    });
     clients.push(c);
     return c;
   };
@@ -111,7 +126,10 @@ describe('client transport against a stub gateway', () => {
 
   it('waits out a 429 for the Retry-After it names, then succeeds with the same correlation id', async () => {
     const id = randomUUID();
-    script = (_req, res, _b, n) => (n === 1 ? send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true, retryAfter: 1 }), { 'retry-after': '1' }) : send(res, 200, job(id)));
+    script = (_req, res, _b, n) =>
+      n === 1
+        ? send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true, retryAfter: 1 }), { 'retry-after': '1' })
+        : send(res, 200, job(id));
     const notices: RetryNotice[] = [];
     const t0 = Date.now();
     const got = await client({ onRetry: (n) => notices.push(n) }).jobs.get(id);
@@ -128,7 +146,10 @@ describe('client transport against a stub gateway', () => {
 
   it('signs every attempt of a critical operation afresh, so a retry is never a replay', async () => {
     const id = randomUUID();
-    script = (_req, res, _b, n) => (n === 1 ? send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true, retryAfter: 0 }), { 'retry-after': '0' }) : send(res, 200, job(id, 'cancelled')));
+    script = (_req, res, _b, n) =>
+      n === 1
+        ? send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true, retryAfter: 0 }), { 'retry-after': '0' })
+        : send(res, 200, job(id, 'cancelled'));
     const cancelled = await client().jobs.cancel(id);
     expect(cancelled.status).toBe('cancelled');
     expect(seen).toHaveLength(2);
@@ -137,22 +158,37 @@ describe('client transport against a stub gateway', () => {
     const nonceStore = new InMemoryNonceStore();
     const publicKeyFor = async () => createPublicKey(signing.publicKeyPem);
     for (const s of seen) {
-      await expect(verifyRequestSignature({ method: s.method, url: s.url, body: s.body, header: s.headers['x-cp-signature'], publicKeyFor, nonceStore })).resolves.toEqual({ keyId: 'k1' });
+      await expect(
+        verifyRequestSignature({
+          method: s.method,
+          url: s.url,
+          body: s.body,
+          header: s.headers['x-cp-signature'],
+          publicKeyFor,
+          nonceStore,
+        }),
+      ).resolves.toEqual({ keyId: 'k1' });
     }
   });
 
   it('gives up after maxAttempts with the last envelope, and at once when Retry-After exceeds maxDelayMs', async () => {
-    script = (_req, res) => send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true, retryAfter: 0 }), { 'retry-after': '0' });
-    const err = await client().jobs.list().catch((e: unknown) => e);
+    script = (_req, res) =>
+      send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true, retryAfter: 0 }), { 'retry-after': '0' });
+    const err = await client()
+      .jobs.list()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err).toMatchObject({ status: 429, code: 'RATE_LIMITED', retryable: true });
     expect((err as ControlPlaneError).envelope.service).toBe('gateway');
     expect(seen).toHaveLength(3);
 
     seen.length = 0;
-    script = (_req, res) => send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true }), { 'retry-after': '120' });
+    script = (_req, res) =>
+      send(res, 429, envelope('RATE_LIMITED', { category: 'RATE_LIMITED', retryable: true }), { 'retry-after': '120' });
     const t0 = Date.now();
-    const long = await client().jobs.list().catch((e: unknown) => e);
+    const long = await client()
+      .jobs.list()
+      .catch((e: unknown) => e);
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(long).toBeInstanceOf(RateLimitedError);
     // The header fills in the envelope's retryAfter when the body did not say.
@@ -161,8 +197,11 @@ describe('client transport against a stub gateway', () => {
   });
 
   it('retries a 503 only for calls that are safe to repeat, but load shedding for every call', async () => {
-    script = (_req, res) => send(res, 503, envelope('SERVICE_UNAVAILABLE', { category: 'SERVICE_UNAVAILABLE', retryable: true, retryAfter: 0 }));
-    const create = await client().apiKeys.create({ name: 'x', role: 'viewer' }).catch((e: unknown) => e);
+    script = (_req, res) =>
+      send(res, 503, envelope('SERVICE_UNAVAILABLE', { category: 'SERVICE_UNAVAILABLE', retryable: true, retryAfter: 0 }));
+    const create = await client()
+      .apiKeys.create({ name: 'x', role: 'viewer' })
+      .catch((e: unknown) => e);
     expect(create).toBeInstanceOf(UnavailableError);
     expect(seen).toHaveLength(1);
 
@@ -172,7 +211,9 @@ describe('client transport against a stub gateway', () => {
 
     seen.length = 0;
     script = (_req, res, _b, n) =>
-      n === 1 ? send(res, 503, envelope('OVERLOADED', { category: 'SERVICE_UNAVAILABLE', retryable: true, retryAfter: 0 })) : send(res, 201, { id: randomUUID(), key: KEY, name: 'x', role: 'viewer' });
+      n === 1
+        ? send(res, 503, envelope('OVERLOADED', { category: 'SERVICE_UNAVAILABLE', retryable: true, retryAfter: 0 }))
+        : send(res, 201, { id: randomUUID(), key: KEY, name: 'x', role: 'viewer' });
     const made = await client().apiKeys.create({ name: 'x', role: 'viewer' });
     expect(made.name).toBe('x');
     expect(seen).toHaveLength(2);
@@ -180,7 +221,9 @@ describe('client transport against a stub gateway', () => {
 
   it('maps answers to typed errors carrying the envelope, and does not retry client errors', async () => {
     script = (_req, res) => send(res, 404, envelope('JOB_NOT_FOUND', { category: 'RESOURCE_NOT_FOUND', message: 'Job x was not found.' }));
-    const nf = await client().jobs.get('x').catch((e: unknown) => e);
+    const nf = await client()
+      .jobs.get('x')
+      .catch((e: unknown) => e);
     expect(nf).toBeInstanceOf(NotFoundError);
     expect(nf).toBeInstanceOf(ControlPlaneError);
     expect(nf).toMatchObject({ status: 404, code: 'JOB_NOT_FOUND', message: 'Job x was not found.', correlationId: 'c-1' });
@@ -193,7 +236,9 @@ describe('client transport against a stub gateway', () => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end('<html>bad gateway</html>');
     };
-    const proxy = await client({ retry: { maxAttempts: 1 } }).jobs.get('x').catch((e: unknown) => e);
+    const proxy = await client({ retry: { maxAttempts: 1 } })
+      .jobs.get('x')
+      .catch((e: unknown) => e);
     expect(proxy).toBeInstanceOf(UnavailableError);
     expect(proxy).toMatchObject({ status: 502, code: 'UNEXPECTED_RESPONSE', retryable: true });
     expect((proxy as ControlPlaneError).envelope.service).toBe('client');
@@ -203,7 +248,13 @@ describe('client transport against a stub gateway', () => {
     script = (_req, res, body) => send(res, 202, { ...job(JSON.parse(body).id) });
     await client().jobs.submit({ type: 'primes', data: { limit: 10 }, priority: 70, retryPolicy: { maxRetries: 1 } });
     const sent = JSON.parse(seen[0]!.body);
-    expect(sent).toMatchObject({ type: 'primes', priority: 70, payload: { type: 'primes', data: { limit: 10 } }, metadata: { source: 'controlplane-client' }, retryPolicy: { maxRetries: 1 } });
+    expect(sent).toMatchObject({
+      type: 'primes',
+      priority: 70,
+      payload: { type: 'primes', data: { limit: 10 } },
+      metadata: { source: 'controlplane-client' },
+      retryPolicy: { maxRetries: 1 },
+    });
     expect(sent.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(seen[0]!.headers['content-type']).toBe('application/json');
     expect(seen[0]!.headers['x-cp-signature']).toBeUndefined();
@@ -211,19 +262,30 @@ describe('client transport against a stub gateway', () => {
 
   it('refuses plain HTTP, refuses a gateway its CA did not certify, and needs a signing key for critical calls', async () => {
     expect(() => new ControlPlaneClient({ url: url.replace('https:', 'http:'), apiKey: KEY })).toThrow(/https/);
-    const untrusted = await client({ ca: undefined, retry: { maxAttempts: 1 } }).jobs.get('x').catch((e: unknown) => e);
+    const untrusted = await client({ ca: undefined, retry: { maxAttempts: 1 } })
+      .jobs.get('x')
+      .catch((e: unknown) => e);
     expect(untrusted).toBeInstanceOf(ConnectionError);
     expect(untrusted).toMatchObject({ status: 0, code: 'CONNECTION_FAILED' });
     expect(seen).toHaveLength(0);
 
-    const unsigned = await client({ signingKey: undefined }).jobs.cancel(randomUUID()).catch((e: unknown) => e);
+    const unsigned = await client({ signingKey: undefined })
+      .jobs.cancel(randomUUID())
+      .catch((e: unknown) => e);
     expect(unsigned).toMatchObject({ code: 'SIGNING_KEY_REQUIRED' });
     expect(seen).toHaveLength(0);
   });
 
   it('retries a refused connection even for a call that is not idempotent', async () => {
     const notices: RetryNotice[] = [];
-    const closed = new ControlPlaneClient({ url: 'https://127.0.0.1:1', apiKey: KEY, ca, signingKey: { keyId: 'k1', privateKey: signing.privateKeyPem }, retry: { maxAttempts: 2, baseDelayMs: 10 }, onRetry: (n) => notices.push(n) });
+    const closed = new ControlPlaneClient({
+      url: 'https://127.0.0.1:1',
+      apiKey: KEY,
+      ca,
+      signingKey: { keyId: 'k1', privateKey: signing.privateKeyPem },
+      retry: { maxAttempts: 2, baseDelayMs: 10 },
+      onRetry: (n) => notices.push(n),
+    });
     clients.push(closed);
     const err = await closed.joinTokens.create().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionError);
@@ -285,7 +347,9 @@ describe('client transport against a stub gateway', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(': open\n\n');
     };
-    const err = await client().jobs.wait(id, { timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await client()
+      .jobs.wait(id, { timeoutMs: 300 })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'WAIT_TIMEOUT', status: 0 });
   });
 

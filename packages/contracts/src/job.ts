@@ -36,8 +36,19 @@ export const JobMetadata = z.object({
 });
 export type JobMetadata = z.infer<typeof JobMetadata>;
 
-export const DEFAULT_RETRYABLE_CATEGORIES: ErrorCategory[] = ['TIMEOUT', 'NETWORK_ERROR', 'RUNNER_ERROR', 'SERVICE_UNAVAILABLE', 'RUNTIME_ERROR'];
-export const DEFAULT_NON_RETRYABLE_CATEGORIES: ErrorCategory[] = ['VALIDATION_ERROR', 'SCHEMA_MISMATCH', 'AUTHENTICATION_ERROR', 'AUTHORIZATION_ERROR'];
+export const DEFAULT_RETRYABLE_CATEGORIES: ErrorCategory[] = [
+  'TIMEOUT',
+  'NETWORK_ERROR',
+  'RUNNER_ERROR',
+  'SERVICE_UNAVAILABLE',
+  'RUNTIME_ERROR',
+];
+export const DEFAULT_NON_RETRYABLE_CATEGORIES: ErrorCategory[] = [
+  'VALIDATION_ERROR',
+  'SCHEMA_MISMATCH',
+  'AUTHENTICATION_ERROR',
+  'AUTHORIZATION_ERROR',
+];
 
 export const RetryPolicy = z
   .object({

@@ -33,7 +33,10 @@ export const JobEnvelope = z.object({
   correlationId: z.string().optional(),
   priority: z.number().int().min(0).max(100),
   /** SHA-256 (hex) of the canonical JSON of `payload`. */
-  payloadDigest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  payloadDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   /** JobForge's signature over the envelope's identifying fields (see docs). */
   signature: z.string().optional(),
 });
@@ -109,8 +112,14 @@ export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
 /** Many outcomes in one call, for throughput; each is accepted or refused on its own. */
 export const OutcomeBatchRequest = z.object({
-  completions: z.array(CompleteRequest.extend({ jobId: z.uuid() })).max(1000).default([]),
-  failures: z.array(FailRequest.extend({ jobId: z.uuid() })).max(1000).default([]),
+  completions: z
+    .array(CompleteRequest.extend({ jobId: z.uuid() }))
+    .max(1000)
+    .default([]),
+  failures: z
+    .array(FailRequest.extend({ jobId: z.uuid() }))
+    .max(1000)
+    .default([]),
 });
 export type OutcomeBatchRequest = z.infer<typeof OutcomeBatchRequest>;
 

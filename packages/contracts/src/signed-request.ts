@@ -52,7 +52,8 @@ export function canonicalRequestString(request: CanonicalRequest): string {
   if (!METHOD.test(request.method)) throw new SigningInputError('method must be an HTTP token');
   if (!KEY_ID.test(request.keyId)) throw new SigningInputError(`keyId must match ${KEY_ID.source}`);
   if (!NONCE.test(request.nonce)) throw new SigningInputError('nonce must be 16-64 base64url characters');
-  if (!Number.isSafeInteger(request.timestamp) || request.timestamp < 0) throw new SigningInputError('timestamp must be non-negative integer Unix seconds');
+  if (!Number.isSafeInteger(request.timestamp) || request.timestamp < 0)
+    throw new SigningInputError('timestamp must be non-negative integer Unix seconds');
   const { path, query } = splitUrl(request.url);
   return [
     SIGNATURE_VERSION,
@@ -132,7 +133,14 @@ function normaliseComponent(raw: string, plusIsSpace: boolean): string {
   }
   let out = '';
   for (const b of bytes) {
-    const unreserved = (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e;
+    const unreserved =
+      (b >= 0x41 && b <= 0x5a) ||
+      (b >= 0x61 && b <= 0x7a) ||
+      (b >= 0x30 && b <= 0x39) ||
+      b === 0x2d ||
+      b === 0x2e ||
+      b === 0x5f ||
+      b === 0x7e;
     out += unreserved ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
@@ -174,4 +182,3 @@ export function parseSignatureHeader(value: string): SignatureHeaderFields {
   }
   return { keyId, ts: Number(ts), nonce, sig };
 }
-

@@ -20,7 +20,5 @@ export function zodIssuesToDetails(issues: ReadonlyArray<z.core.$ZodIssue>): Err
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: ReadonlyArray<PropertyKey> = []): z.infer<S> {
   const res = schema.safeParse(value);
   if (res.success) return res.data;
-  throw new ValidationError(
-    zodIssuesToDetails(res.error.issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }) as z.core.$ZodIssue)),
-  );
+  throw new ValidationError(zodIssuesToDetails(res.error.issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }) as z.core.$ZodIssue)));
 }

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { AppError, ERROR_CATEGORIES, ERROR_CODES, appErrorFromEnvelope, buildErrorEnvelope, errorBody, toAppError } from '@controlplane/contracts';
+import {
+  AppError,
+  ERROR_CATEGORIES,
+  ERROR_CODES,
+  appErrorFromEnvelope,
+  buildErrorEnvelope,
+  errorBody,
+  toAppError,
+} from '@controlplane/contracts';
 
 const docs = readFileSync(fileURLToPath(new URL('../../../docs/errors.md', import.meta.url)), 'utf8');
 
@@ -50,7 +58,9 @@ describe('toAppError and envelopes', () => {
   });
 
   it('round-trips an envelope from another service', () => {
-    const env = buildErrorEnvelope(new AppError('QUOTA_EXCEEDED', { params: { quota: 'queued jobs' }, retryAfter: 10 }), { service: 'jobforge' });
+    const env = buildErrorEnvelope(new AppError('QUOTA_EXCEEDED', { params: { quota: 'queued jobs' }, retryAfter: 10 }), {
+      service: 'jobforge',
+    });
     const back = appErrorFromEnvelope(env);
     expect(back.code).toBe('QUOTA_EXCEEDED');
     expect(back.status).toBe(409);

@@ -9,7 +9,10 @@ describe('committed JSON Schemas', () => {
   const generated = allContractJsonSchemas();
 
   it('exist for every contract and nothing else', () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''))
+      .sort();
     expect(files).toEqual(Object.keys(CONTRACT_SCHEMAS).sort());
   });
 

@@ -49,7 +49,14 @@ describe('JobRequest', () => {
         scheduledAt: '2026-11-28T12:01:00Z',
         expiresAt: '2026-11-28T13:00:00Z',
       },
-      retryPolicy: { maxRetries: 1, backoffMs: 10, maxBackoffMs: 100, backoffMultiplier: 3, retryableCategories: ['TIMEOUT'], nonRetryableCategories: [] },
+      retryPolicy: {
+        maxRetries: 1,
+        backoffMs: 10,
+        maxBackoffMs: 100,
+        backoffMultiplier: 3,
+        retryableCategories: ['TIMEOUT'],
+        nonRetryableCategories: [],
+      },
     };
     const req = JobRequest.parse(input);
     expect(req.metadata).toEqual(input.metadata);
@@ -84,7 +91,10 @@ describe('JobRequest', () => {
   });
 
   it('refuses expiresAt before scheduledAt and maxBackoffMs below backoffMs', () => {
-    const r1 = JobRequest.safeParse({ ...validJobRequest(), metadata: { source: 's', createdAt: '2026-11-28T12:00:00Z', scheduledAt: '2026-11-28T13:00:00Z', expiresAt: '2026-11-28T12:30:00Z' } });
+    const r1 = JobRequest.safeParse({
+      ...validJobRequest(),
+      metadata: { source: 's', createdAt: '2026-11-28T12:00:00Z', scheduledAt: '2026-11-28T13:00:00Z', expiresAt: '2026-11-28T12:30:00Z' },
+    });
     expect(r1.error?.issues[0]?.path).toEqual(['metadata', 'expiresAt']);
     const r2 = JobRequest.safeParse({ ...validJobRequest(), retryPolicy: { backoffMs: 1000, maxBackoffMs: 10 } });
     expect(r2.error?.issues[0]?.path).toEqual(['retryPolicy', 'maxBackoffMs']);
@@ -98,7 +108,10 @@ describe('JobRequest', () => {
 
 describe('other contracts', () => {
   const now = '2026-11-28T12:00:00.000Z';
-  const envelope = buildErrorEnvelope(new AppError('JOB_NOT_FOUND', { params: { jobId: 'j1' } }), { service: 'jobforge', correlationId: 'corr-12345678' });
+  const envelope = buildErrorEnvelope(new AppError('JOB_NOT_FOUND', { params: { jobId: 'j1' } }), {
+    service: 'jobforge',
+    correlationId: 'corr-12345678',
+  });
 
   it('JobStatus is the ecosystem set', () => {
     expect(JobStatus.options).toEqual(['pending', 'queued', 'running', 'completed', 'failed', 'cancelled', 'retrying']);
@@ -106,19 +119,53 @@ describe('other contracts', () => {
 
   it('builds a valid ErrorEnvelope', () => {
     expect(ErrorEnvelope.parse(envelope)).toEqual(envelope);
-    expect(envelope).toMatchObject({ category: 'RESOURCE_NOT_FOUND', code: 'JOB_NOT_FOUND', message: 'Job j1 was not found.', retryable: false, contractVersion: { major: 1, minor: 0, patch: 0 } });
+    expect(envelope).toMatchObject({
+      category: 'RESOURCE_NOT_FOUND',
+      code: 'JOB_NOT_FOUND',
+      message: 'Job j1 was not found.',
+      retryable: false,
+      contractVersion: { major: 1, minor: 0, patch: 0 },
+    });
   });
 
   it('accepts valid JobResult, JobResponse and JobEvent', () => {
-    const result = JobResult.parse({ success: false, error: envelope, metadata: { completedAt: now, durationMs: 5, attempts: 2, runnerId: 'r1' } });
+    const result = JobResult.parse({
+      success: false,
+      error: envelope,
+      metadata: { completedAt: now, durationMs: 5, attempts: 2, runnerId: 'r1' },
+    });
     const req = JobRequest.parse(validJobRequest());
     expect(JobResponse.parse({ id: req.id, status: 'failed', request: req, result, updatedAt: now }).status).toBe('failed');
-    expect(JobEvent.safeParse({ id: req.id, type: 'job.progress', jobId: req.id, timestamp: now, data: { pct: 50 }, metadata: { service: 'jobforge', version: '0.1.0' } }).success).toBe(true);
-    expect(JobEvent.safeParse({ id: req.id, type: 'job.exploded', jobId: req.id, timestamp: now, metadata: { service: 'jobforge', version: '0.1.0' } }).success).toBe(false);
+    expect(
+      JobEvent.safeParse({
+        id: req.id,
+        type: 'job.progress',
+        jobId: req.id,
+        timestamp: now,
+        data: { pct: 50 },
+        metadata: { service: 'jobforge', version: '0.1.0' },
+      }).success,
+    ).toBe(true);
+    expect(
+      JobEvent.safeParse({
+        id: req.id,
+        type: 'job.exploded',
+        jobId: req.id,
+        timestamp: now,
+        metadata: { service: 'jobforge', version: '0.1.0' },
+      }).success,
+    ).toBe(false);
   });
 
   it('TruthAssertion requires subject and predicate and bounds confidence', () => {
-    const ok = TruthAssertion.parse({ id: '3f2b8c1e-6d4a-4b5e-9c7d-1a2b3c4d5e6f', subject: 'job:1', predicate: 'status', object: 'done', timestamp: now, source: 'jobforge' });
+    const ok = TruthAssertion.parse({
+      id: '3f2b8c1e-6d4a-4b5e-9c7d-1a2b3c4d5e6f',
+      subject: 'job:1',
+      predicate: 'status',
+      object: 'done',
+      timestamp: now,
+      source: 'jobforge',
+    });
     expect(ok.confidence).toBe(1);
     expect(ok.metadata).toEqual({});
     const bad = TruthAssertion.safeParse({ id: ok.id, object: 1, timestamp: now, source: 's', confidence: 2 });
@@ -141,20 +188,40 @@ describe('other contracts', () => {
     });
     expect(reg.capabilities[0]).toMatchObject({ maxConcurrency: 1, timeoutMs: 30_000, inputSchema: {} });
     expect(RunnerRegistrationRequest.safeParse({ ...reg, capabilities: [] }).error?.issues[0]?.path).toEqual(['capabilities']);
-    expect(RunnerHeartbeat.safeParse({ runnerId: 'r', timestamp: now, status: 'busy', activeJobs: 1, queuedJobs: 0, metrics: { cpu: 0.5 } }).success).toBe(true);
-    expect(RunnerHeartbeat.safeParse({ runnerId: 'r', timestamp: now, status: 'asleep', activeJobs: -1, queuedJobs: 0 }).success).toBe(false);
+    expect(
+      RunnerHeartbeat.safeParse({ runnerId: 'r', timestamp: now, status: 'busy', activeJobs: 1, queuedJobs: 0, metrics: { cpu: 0.5 } })
+        .success,
+    ).toBe(true);
+    expect(RunnerHeartbeat.safeParse({ runnerId: 'r', timestamp: now, status: 'asleep', activeJobs: -1, queuedJobs: 0 }).success).toBe(
+      false,
+    );
   });
 
   it('HealthCheck', () => {
-    expect(HealthCheck.safeParse({ status: 'healthy', service: 'gateway', version: '0.1.0', timestamp: now, uptime: 3, checks: [{ name: 'db', status: 'healthy' }] }).success).toBe(true);
-    expect(HealthCheck.safeParse({ status: 'fine', service: 'gateway', version: '0.1.0', timestamp: now, uptime: 3, checks: [] }).success).toBe(false);
+    expect(
+      HealthCheck.safeParse({
+        status: 'healthy',
+        service: 'gateway',
+        version: '0.1.0',
+        timestamp: now,
+        uptime: 3,
+        checks: [{ name: 'db', status: 'healthy' }],
+      }).success,
+    ).toBe(true);
+    expect(
+      HealthCheck.safeParse({ status: 'fine', service: 'gateway', version: '0.1.0', timestamp: now, uptime: 3, checks: [] }).success,
+    ).toBe(false);
   });
 
   it('EvidencePacket carries the canonical hash of its items', () => {
     const items = [{ key: 'b', value: { z: 1, a: [true, null] }, source: 'runner', redacted: false }];
     const hash = evidenceHash(items);
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(EvidencePacket.safeParse({ id: '3f2b8c1e-6d4a-4b5e-9c7d-1a2b3c4d5e6f', runner: 'r1', timestamp: now, hash, items }).success).toBe(true);
-    expect(EvidencePacket.safeParse({ id: '3f2b8c1e-6d4a-4b5e-9c7d-1a2b3c4d5e6f', runner: 'r1', timestamp: now, hash: 'ABC', items }).success).toBe(false);
+    expect(
+      EvidencePacket.safeParse({ id: '3f2b8c1e-6d4a-4b5e-9c7d-1a2b3c4d5e6f', runner: 'r1', timestamp: now, hash, items }).success,
+    ).toBe(true);
+    expect(
+      EvidencePacket.safeParse({ id: '3f2b8c1e-6d4a-4b5e-9c7d-1a2b3c4d5e6f', runner: 'r1', timestamp: now, hash: 'ABC', items }).success,
+    ).toBe(false);
   });
 });

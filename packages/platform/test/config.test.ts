@@ -67,9 +67,21 @@ describe('loadConfig', () => {
       ['plaintext service URL', { flags: { 'jobforge.url': 'http://127.0.0.1:8444' } }, /jobforge\.url: must be an https:\/\/ URL/],
       ['postgres mode without a URL', { flags: { 'database.mode': 'postgres' } }, /database\.url: is required/],
       ['plaintext redis to a remote host', { env: { REDIS_URL: 'redis://redis.internal:6379' } }, /use rediss:\/\//],
-      ['a redis CA with a plaintext URL', { env: { REDIS_URL: 'redis://127.0.0.1:6379', CONTROLPLANE_REDIS_TLS_CA_FILE: '/ca.pem' } }, /redis\.tlsCaFile/],
-      ['TLS disabled to a remote database', { env: { DATABASE_URL: 'postgres://db.internal/cp' } }, /database\.sslMode: is 'disable' for a non-local database/],
-      ['a downgradable sslmode in the URL', { env: { DATABASE_URL: 'postgres://db.internal/cp?sslmode=prefer', CONTROLPLANE_DATABASE_SSL_MODE: 'verify-full' } }, /may fall back to plaintext/],
+      [
+        'a redis CA with a plaintext URL',
+        { env: { REDIS_URL: 'redis://127.0.0.1:6379', CONTROLPLANE_REDIS_TLS_CA_FILE: '/ca.pem' } },
+        /redis\.tlsCaFile/,
+      ],
+      [
+        'TLS disabled to a remote database',
+        { env: { DATABASE_URL: 'postgres://db.internal/cp' } },
+        /database\.sslMode: is 'disable' for a non-local database/,
+      ],
+      [
+        'a downgradable sslmode in the URL',
+        { env: { DATABASE_URL: 'postgres://db.internal/cp?sslmode=prefer', CONTROLPLANE_DATABASE_SSL_MODE: 'verify-full' } },
+        /may fall back to plaintext/,
+      ],
       ['an unknown TLS mode', { env: { CONTROLPLANE_DATABASE_SSL_MODE: 'maybe' } }, /database\.sslMode/],
       ['a public cert without its key', { flags: { 'gateway.publicCertFile': '/c.pem' } }, /publicKeyFile/],
     ])('%s', (_name, opts, message) => {

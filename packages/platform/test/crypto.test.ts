@@ -57,7 +57,8 @@ async function failure(work: Promise<unknown>): Promise<DecryptionError> {
     () => undefined,
     (err: unknown) => err,
   );
-  if (!(outcome instanceof DecryptionError)) throw new Error(`expected a DecryptionError, got ${outcome === undefined ? 'success' : String(outcome)}`);
+  if (!(outcome instanceof DecryptionError))
+    throw new Error(`expected a DecryptionError, got ${outcome === undefined ? 'success' : String(outcome)}`);
   // Whatever went wrong, the error never carries the plaintext.
   expect(outcome.message).not.toContain(SECRET);
   expect(String((outcome as { cause?: unknown }).cause ?? '')).not.toContain(SECRET);
@@ -104,7 +105,18 @@ class CountingStore implements DataKeyStore {
 
 describe('field encryption: round trips and format', () => {
   it('round-trips strings, bytes and JSON values, keeping their type', async () => {
-    const values = [SECRET, '', 'ünïcödé ✓', Buffer.from([0, 1, 2, 255]), { b: [1, 2, { c: null }], a: 'x' }, [1, 'two', false], 42, -0.5, true, null];
+    const values = [
+      SECRET,
+      '',
+      'ünïcödé ✓',
+      Buffer.from([0, 1, 2, 255]),
+      { b: [1, 2, { c: null }], a: 'x' },
+      [1, 'two', false],
+      42,
+      -0.5,
+      true,
+      null,
+    ];
     for (const value of values) {
       const ct = await cipher.encrypt(value, AAD);
       expect(ct).toMatch(FORMAT);
@@ -340,7 +352,11 @@ describe('key provider and keyring file', () => {
   });
 
   it.each([
-    ['a 31-byte key', (k: string) => ({ current: 'k1', keys: { k1: randomBytes(31).toString('base64'), k2: k } }), /k1 is 31 bytes; AES-256 needs exactly 32/],
+    [
+      'a 31-byte key',
+      (k: string) => ({ current: 'k1', keys: { k1: randomBytes(31).toString('base64'), k2: k } }),
+      /k1 is 31 bytes; AES-256 needs exactly 32/,
+    ],
     ['a 33-byte key', (k: string) => ({ current: 'k2', keys: { k1: randomBytes(33).toString('base64'), k2: k } }), /k1 is 33 bytes/],
     ['a key that is not base64', () => ({ current: 'k1', keys: { k1: `${'A'.repeat(40)}!!!=` } }), /k1 is not base64/],
     ['a current KEK that is absent', (k: string) => ({ current: 'k9', keys: { k1: k } }), /"current" must name a KEK/],
@@ -371,7 +387,10 @@ describe('key provider and keyring file', () => {
     const flipped = Buffer.from(wrapped);
     flipBits(flipped, 20, 0x80);
     await keyringFailure(provider.unwrap(kekId, flipped, { tenantId: 'tenant-a', dataKeyId: key.id }), 'DATA_KEY_UNWRAP_FAILED');
-    await keyringFailure(provider.unwrap(kekId, wrapped.subarray(0, 59), { tenantId: 'tenant-a', dataKeyId: key.id }), 'DATA_KEY_UNWRAP_FAILED');
+    await keyringFailure(
+      provider.unwrap(kekId, wrapped.subarray(0, 59), { tenantId: 'tenant-a', dataKeyId: key.id }),
+      'DATA_KEY_UNWRAP_FAILED',
+    );
     await keyringFailure(provider.unwrap('kek-unknown', wrapped, { tenantId: 'tenant-a', dataKeyId: key.id }), 'KEK_NOT_FOUND');
   });
 
@@ -459,7 +478,9 @@ describe('blind index', () => {
     const a = await cipher.blindIndex('tenant-a', value);
     expect(await cipher.blindIndex('tenant-b', value)).not.toBe(a);
     expect(await cipher.blindIndex('tenant-a', value, 'jobs.payload.email')).not.toBe(a);
-    expect(await cipher.blindIndex('tenant-a', value, 'jobs.payload.email')).toBe(await cipher.blindIndex('tenant-a', value, 'jobs.payload.email'));
+    expect(await cipher.blindIndex('tenant-a', value, 'jobs.payload.email')).toBe(
+      await cipher.blindIndex('tenant-a', value, 'jobs.payload.email'),
+    );
   });
 
   it('is stable across data-key rotation and process restarts, and is not a plain hash or keyed by the data key', async () => {

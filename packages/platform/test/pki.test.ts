@@ -138,7 +138,10 @@ describe.each(KEY_ALGORITHMS)('certificate authority (%s)', (algorithm: KeyAlgor
     expect(names.filter((n) => n.type === 'url')).toEqual([{ type: 'url', value: spiffeId }]);
     expect(names.filter((n) => n.type === 'dns').map((n) => n.value)).toEqual(['runner.local']);
     expect(names.filter((n) => n.type === 'ip')).toHaveLength(2);
-    expect(cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages).toEqual([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]);
+    expect(cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages).toEqual([
+      x509.ExtendedKeyUsage.serverAuth,
+      x509.ExtendedKeyUsage.clientAuth,
+    ]);
     expect(cert.getExtension(x509.KeyUsagesExtension)?.usages).toBe(x509.KeyUsageFlags.digitalSignature);
     expect(cert.getExtension(x509.BasicConstraintsExtension)?.ca).toBe(false);
     expect(await cert.verify({ publicKey: new x509.X509Certificate(ca.certPem).publicKey, signatureOnly: true })).toBe(true);
@@ -149,7 +152,12 @@ describe.each(KEY_ALGORITHMS)('certificate authority (%s)', (algorithm: KeyAlgor
     expect(node.checkPrivateKey(createPrivateKey(issued.keyPem as string))).toBe(true);
     expect(issued.serialNumber).toMatch(/^[0-9A-F]{32}$/);
     expect(node.serialNumber.toUpperCase()).toBe(issued.serialNumber);
-    expect(inspectCertificate(issued.certPem)).toMatchObject({ spiffeId, isCa: false, serialNumber: issued.serialNumber, fingerprint256: node.fingerprint256 });
+    expect(inspectCertificate(issued.certPem)).toMatchObject({
+      spiffeId,
+      isCa: false,
+      serialNumber: issued.serialNumber,
+      fingerprint256: node.fingerprint256,
+    });
   });
 
   it('gives every certificate a distinct random serial', async () => {
@@ -161,17 +169,31 @@ describe.each(KEY_ALGORITHMS)('certificate authority (%s)', (algorithm: KeyAlgor
   it('certifies a given public key without returning any private key', async () => {
     const { publicKey } = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
     const spki = createPublicKey({ key: Buffer.from(await webcrypto.subtle.exportKey('spki', publicKey)), format: 'der', type: 'spki' });
-    const issued = await issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'client', 'ops'), publicKey: spki.export({ type: 'spki', format: 'pem' }) as string });
+    const issued = await issueCertificate(ca, {
+      spiffeId: buildSpiffeId(TD, 'client', 'ops'),
+      publicKey: spki.export({ type: 'spki', format: 'pem' }) as string,
+    });
     expect(issued.keyPem).toBeUndefined();
-    expect(new X509Certificate(issued.certPem).publicKey.export({ type: 'spki', format: 'der' })).toEqual(spki.export({ type: 'spki', format: 'der' }));
+    expect(new X509Certificate(issued.certPem).publicKey.export({ type: 'spki', format: 'der' })).toEqual(
+      spki.export({ type: 'spki', format: 'der' }),
+    );
   });
 
   it('refuses identities outside its trust domain and unsafe subject values', async () => {
     await expectPkiError(issueCertificate(ca, { spiffeId: 'spiffe://other.test/service/gateway' }), 'TRUST_DOMAIN_MISMATCH');
     await expectPkiError(issueCertificate(ca, { spiffeId: `spiffe://${TD}/service/..` }), 'SPIFFE_ID_INVALID');
-    await expectPkiError(issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), tenantId: 'a,O=admin' }), 'ISSUANCE_PARAMETERS_INVALID');
-    await expectPkiError(issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), dnsNames: ['bad name'] }), 'ISSUANCE_PARAMETERS_INVALID');
-    await expectPkiError(issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), ipAddresses: ['999.1.1.1'] }), 'ISSUANCE_PARAMETERS_INVALID');
+    await expectPkiError(
+      issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), tenantId: 'a,O=admin' }),
+      'ISSUANCE_PARAMETERS_INVALID',
+    );
+    await expectPkiError(
+      issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), dnsNames: ['bad name'] }),
+      'ISSUANCE_PARAMETERS_INVALID',
+    );
+    await expectPkiError(
+      issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), ipAddresses: ['999.1.1.1'] }),
+      'ISSUANCE_PARAMETERS_INVALID',
+    );
   });
 
   it('never issues a leaf that outlives the CA', async () => {
@@ -181,10 +203,18 @@ describe.each(KEY_ALGORITHMS)('certificate authority (%s)', (algorithm: KeyAlgor
 
   it('signs a CSR with the requester key, under the identity the server chose', async () => {
     const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: 'my-runner', algorithm });
-    const signed = await signCsr(ca, csrPem, { spiffeId: buildSpiffeId(TD, 'runner', 'r-9'), validityMs: 15 * 60 * 1000, tenantId: 't1', pool: 'default' });
+    const signed = await signCsr(ca, csrPem, {
+      spiffeId: buildSpiffeId(TD, 'runner', 'r-9'),
+      validityMs: 15 * 60 * 1000,
+      tenantId: 't1',
+      pool: 'default',
+    });
     const node = new X509Certificate(signed.certPem);
     expect(node.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
-    expect(inspectCertificate(signed.certPem)).toMatchObject({ spiffeId: `spiffe://${TD}/runner/r-9`, subject: 'CN=runner:r-9, O=t1, OU=default' });
+    expect(inspectCertificate(signed.certPem)).toMatchObject({
+      spiffeId: `spiffe://${TD}/runner/r-9`,
+      subject: 'CN=runner:r-9, O=t1, OU=default',
+    });
     expect(signed.notAfter.getTime() - Date.now()).toBeLessThanOrEqual(15 * 60 * 1000);
     expect(signed.notAfter.getTime() - Date.now()).toBeGreaterThan(14 * 60 * 1000);
   });
@@ -211,9 +241,19 @@ describe('signCsr against hostile requests', () => {
       ]),
       new x509.BasicConstraintsExtension(true, 5, true),
     ]);
-    const signed = await signCsr(ca, csr.toString('pem'), { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000, tenantId: 't1' });
+    const signed = await signCsr(ca, csr.toString('pem'), {
+      spiffeId: buildSpiffeId(TD, 'runner', 'r-1'),
+      validityMs: 60_000,
+      tenantId: 't1',
+    });
     const summary = inspectCertificate(signed.certPem);
-    expect(summary).toMatchObject({ spiffeId: `spiffe://${TD}/runner/r-1`, dnsNames: [], ipAddresses: [], isCa: false, subject: 'CN=runner:r-1, O=t1' });
+    expect(summary).toMatchObject({
+      spiffeId: `spiffe://${TD}/runner/r-1`,
+      dnsNames: [],
+      ipAddresses: [],
+      isCa: false,
+      subject: 'CN=runner:r-1, O=t1',
+    });
     const cert = new x509.X509Certificate(signed.certPem);
     expect(cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.map((n) => n.value)).toEqual([`spiffe://${TD}/runner/r-1`]);
     // The certified key is still the requester's.
@@ -227,7 +267,10 @@ describe('signCsr against hostile requests', () => {
     expect(at).toBeGreaterThan(0);
     der[at + 7] = 'b'.charCodeAt(0);
     const tampered = new x509.Pkcs10CertificateRequest(der).toString('pem');
-    await expectPkiError(signCsr(ca, tampered, { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000 }), 'CERTIFICATE_REQUEST_SIGNATURE_INVALID');
+    await expectPkiError(
+      signCsr(ca, tampered, { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000 }),
+      'CERTIFICATE_REQUEST_SIGNATURE_INVALID',
+    );
   });
 
   it('refuses a CSR whose public key was swapped for another one', async () => {
@@ -240,19 +283,31 @@ describe('signCsr against hostile requests', () => {
     expect(at).toBeGreaterThan(0);
     Buffer.from(attacker.publicKey.rawData).copy(der, at);
     const spliced = new x509.Pkcs10CertificateRequest(der).toString('pem');
-    await expectPkiError(signCsr(ca, spliced, { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000 }), 'CERTIFICATE_REQUEST_SIGNATURE_INVALID');
+    await expectPkiError(
+      signCsr(ca, spliced, { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000 }),
+      'CERTIFICATE_REQUEST_SIGNATURE_INVALID',
+    );
   });
 
   it('refuses garbage and keys of unsupported algorithms', async () => {
-    await expectPkiError(signCsr(ca, 'not a csr', { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }), 'CERTIFICATE_REQUEST_INVALID');
     await expectPkiError(
-      signCsr(ca, '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }),
+      signCsr(ca, 'not a csr', { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }),
+      'CERTIFICATE_REQUEST_INVALID',
+    );
+    await expectPkiError(
+      signCsr(ca, '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', {
+        spiffeId: buildSpiffeId(TD, 'runner', 'r'),
+        validityMs: 60_000,
+      }),
       'CERTIFICATE_REQUEST_INVALID',
     );
     const rsa = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
     const keys = await webcrypto.subtle.generateKey(rsa, true, ['sign', 'verify']);
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=rsa', keys, signingAlgorithm: rsa });
-    await expectPkiError(signCsr(ca, csr.toString('pem'), { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }), 'KEY_ALGORITHM_UNSUPPORTED');
+    await expectPkiError(
+      signCsr(ca, csr.toString('pem'), { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }),
+      'KEY_ALGORITHM_UNSUPPORTED',
+    );
   });
 
   it('refuses an identity from another trust domain even for a valid CSR', async () => {

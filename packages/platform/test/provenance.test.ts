@@ -20,7 +20,14 @@ describe.each(['ECDSA-P256', 'Ed25519'] as const)('provenance signatures (%s)', 
     const other = await createKeyPairAndCsr({ commonName: 'r2', algorithm });
     const otherCert = await signCsr(ca, other.csrPem, { spiffeId: 'spiffe://prov.test/runner/r2', validityMs: 60_000 });
 
-    const fields: ResultSignatureFields = { jobId: 'j1', tenantId: 't1', attempt: 2, fencingToken: '41', outcome: 'completed', resultDigest: resultDigest({ b: 2, a: 1 }) };
+    const fields: ResultSignatureFields = {
+      jobId: 'j1',
+      tenantId: 't1',
+      attempt: 2,
+      fencingToken: '41',
+      outcome: 'completed',
+      resultDigest: resultDigest({ b: 2, a: 1 }),
+    };
     const sig = signJobResult(fields, runner.keyPem);
     expect(sig).toMatch(/^v1\./);
     expect(verifyJobResult(fields, cert.certPem, sig)).toBe(true);
@@ -38,12 +45,27 @@ describe.each(['ECDSA-P256', 'Ed25519'] as const)('provenance signatures (%s)', 
     const ca = await createCertificateAuthority({ trustDomain: 'prov.test', algorithm });
     const jf = await createKeyPairAndCsr({ commonName: 'jobforge', algorithm });
     const cert = await signCsr(ca, jf.csrPem, { spiffeId: 'spiffe://prov.test/service/jobforge', validityMs: 60_000 });
-    const env = { jobId: 'j1', tenantId: 't1', type: 'echo', attempt: 1, leaseId: 'l1', fencingToken: '7', payloadDigest: resultDigest({}), deadline: '2026-01-01T00:00:00.000Z' };
+    const env = {
+      jobId: 'j1',
+      tenantId: 't1',
+      type: 'echo',
+      attempt: 1,
+      leaseId: 'l1',
+      fencingToken: '7',
+      payloadDigest: resultDigest({}),
+      deadline: '2026-01-01T00:00:00.000Z',
+    };
     const sig = signJobEnvelope(env, jf.keyPem);
     expect(verifyJobEnvelope(env, cert.certPem, sig)).toBe(true);
     expect(verifyJobEnvelope({ ...env, payloadDigest: resultDigest({ x: 1 }) }, cert.certPem, sig)).toBe(false);
     expect(verifyJobEnvelope({ ...env, attempt: 2 }, cert.certPem, sig)).toBe(false);
-    expect(verifyJobResult({ jobId: 'j1', tenantId: 't1', attempt: 1, fencingToken: '7', outcome: 'completed', resultDigest: resultDigest({}) }, cert.certPem, sig)).toBe(false);
+    expect(
+      verifyJobResult(
+        { jobId: 'j1', tenantId: 't1', attempt: 1, fencingToken: '7', outcome: 'completed', resultDigest: resultDigest({}) },
+        cert.certPem,
+        sig,
+      ),
+    ).toBe(false);
   });
 });
 
@@ -56,7 +78,14 @@ describe('batched result signatures (Merkle root signed once)', async () => {
   const { X509Certificate } = await import('node:crypto');
   const key = new X509Certificate(cert.certPem).publicKey;
   const items = (n: number): ResultSignatureFields[] =>
-    Array.from({ length: n }, (_, i) => ({ jobId: `job-${i}`, tenantId: 't1', attempt: 1, fencingToken: String(1000 + i), outcome: 'completed' as const, resultDigest: resultDigest({ i }) }));
+    Array.from({ length: n }, (_, i) => ({
+      jobId: `job-${i}`,
+      tenantId: 't1',
+      attempt: 1,
+      fencingToken: String(1000 + i),
+      outcome: 'completed' as const,
+      resultDigest: resultDigest({ i }),
+    }));
 
   it.each([1, 2, 3, 5, 8, 250])('every item of a batch of %i verifies on its own', (n) => {
     const batch = items(n);
@@ -84,7 +113,8 @@ describe('batched result signatures (Merkle root signed once)', async () => {
     expect(verifyJobResult(batch[7]!, key, `m1.${rootSig}.6.${path}`)).toBe(false);
     expect(verifyJobResult(batch[7]!, key, sigs[7]!)).toBe(true);
     // The same answers without any remembered tree.
-    for (const level of [0, 1, 3]) expect(verifyJobResult(batch[7]!, cert.certPem, `m1.${rootSig}.${index}.${tampered(level)}`)).toBe(false);
+    for (const level of [0, 1, 3])
+      expect(verifyJobResult(batch[7]!, cert.certPem, `m1.${rootSig}.${index}.${tampered(level)}`)).toBe(false);
   });
 
   it('refuses a changed item, a proof used for another item, a cut path, and another key', () => {

@@ -92,7 +92,9 @@ describe('request signing: acceptance', () => {
     const header = sign({ body: '{"reason":"operator request"}' });
     await expect(verifyRequestSignature(verifyOptions(header))).resolves.toEqual({ keyId: KEY_ID });
     const empty = sign({ body: undefined, method: 'DELETE', url: '/admin/api-keys/ak_9' });
-    await expect(verifyRequestSignature(verifyOptions(empty, { method: 'DELETE', url: '/admin/api-keys/ak_9', body: Buffer.alloc(0) }))).resolves.toEqual({ keyId: KEY_ID });
+    await expect(
+      verifyRequestSignature(verifyOptions(empty, { method: 'DELETE', url: '/admin/api-keys/ak_9', body: Buffer.alloc(0) })),
+    ).resolves.toEqual({ keyId: KEY_ID });
   });
 
   it('accepts a KeyObject private key and signs identically to the PEM form (Ed25519 is deterministic)', () => {
@@ -102,7 +104,9 @@ describe('request signing: acceptance', () => {
 
   it('accepts equivalent spellings of the same target: encoded unreserved characters, query order, + as space', async () => {
     const header = sign({ url: '/jobs/a-b/cancel?y=2&x=hello%20world' });
-    await expect(verifyRequestSignature(verifyOptions(header, { url: '/jobs/a%2Db/cancel?x=hello+world&y=2' }))).resolves.toEqual({ keyId: KEY_ID });
+    await expect(verifyRequestSignature(verifyOptions(header, { url: '/jobs/a%2Db/cancel?x=hello+world&y=2' }))).resolves.toEqual({
+      keyId: KEY_ID,
+    });
   });
 
   it('accepts timestamps exactly 300 s old and 300 s ahead', async () => {
@@ -202,8 +206,14 @@ describe('request signing: attacks', () => {
     ['missing field', (h: string) => h.replace(/,nonce=[^,]+/, '')],
     ['space after a comma', (h: string) => h.replace(',ts=', ', ts=')],
     ['padded signature', (h: string) => `${h}==`],
-    ['standard base64 signature', (h: string) => h.replace(/sig=.*/, `sig=${Buffer.alloc(64, 0xfb).toString('base64').replace(/=+$/, '')}`)],
-    ['non-canonical base64url (stray low bits)', (h: string) => h.replace(/sig=(.{85})(.)/, (_m, head: string, last: string) => `sig=${head}${B64URL[B64URL.indexOf(last) | 1]}`)],
+    [
+      'standard base64 signature',
+      (h: string) => h.replace(/sig=.*/, `sig=${Buffer.alloc(64, 0xfb).toString('base64').replace(/=+$/, '')}`),
+    ],
+    [
+      'non-canonical base64url (stray low bits)',
+      (h: string) => h.replace(/sig=(.{85})(.)/, (_m, head: string, last: string) => `sig=${head}${B64URL[B64URL.indexOf(last) | 1]}`),
+    ],
     ['63-byte signature', (h: string) => h.replace(/sig=.*/, `sig=${Buffer.alloc(63, 7).toString('base64url')}`)],
     ['leading zero in ts', (h: string) => h.replace('ts=', 'ts=0')],
     ['short nonce', (h: string) => h.replace(/nonce=[^,]+/, 'nonce=abc')],
@@ -276,7 +286,18 @@ describe('canonical form', () => {
   it('builds the eight-line string', () => {
     expect(
       canonicalRequestString({ method: 'delete', url: '/x?b=1&a=2', body: '', keyId: 'k1', timestamp: 5, nonce: 'abcdefghijklmnop' }),
-    ).toBe(['CP-SIG-V1', 'DELETE', '/x', 'a=2&b=1', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', '5', 'abcdefghijklmnop', 'k1'].join('\n'));
+    ).toBe(
+      [
+        'CP-SIG-V1',
+        'DELETE',
+        '/x',
+        'a=2&b=1',
+        'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+        '5',
+        'abcdefghijklmnop',
+        'k1',
+      ].join('\n'),
+    );
   });
 });
 
@@ -325,7 +346,9 @@ describe('docs/request-signing.md worked example', () => {
     const jwk = createPrivateKey(privateKey).export({ format: 'jwk' });
     expect(Buffer.from(jwk.d ?? '', 'base64url').toString('hex')).toBe('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
     expect(createPublicKey(privateKey).export({ format: 'jwk' }).x).toBe(publicKey.export({ format: 'jwk' }).x);
-    expect(Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    expect(Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('hex')).toBe(
+      'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+    );
   });
 
   it('produces exactly the documented canonical string and header', () => {

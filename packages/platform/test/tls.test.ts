@@ -70,7 +70,12 @@ function material(ca: CertificateAuthority, issued: { certPem: string; keyPem?: 
   return loadTlsMaterial(files);
 }
 
-async function issue(ca: CertificateAuthority, kind: 'service' | 'runner' | 'client', id: string, extra: Parameters<typeof issueCertificate>[1] | object = {}) {
+async function issue(
+  ca: CertificateAuthority,
+  kind: 'service' | 'runner' | 'client',
+  id: string,
+  extra: Parameters<typeof issueCertificate>[1] | object = {},
+) {
   return issueCertificate(ca, { spiffeId: buildSpiffeId(TD, kind, id), ipAddresses: ['127.0.0.1'], ...extra });
 }
 
@@ -99,11 +104,17 @@ async function forgeLeaf(ca: CertificateAuthority, uris: string[]): Promise<{ ce
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([...uris.map((value) => ({ type: 'url' as const, value })), { type: 'ip', value: '127.0.0.1' }]),
+      new x509.SubjectAlternativeNameExtension([
+        ...uris.map((value) => ({ type: 'url' as const, value })),
+        { type: 'ip', value: '127.0.0.1' },
+      ]),
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { certPem: cert.toString('pem'), keyPem: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }) as string };
+  return {
+    certPem: cert.toString('pem'),
+    keyPem: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }) as string,
+  };
 }
 
 interface TestServer {
@@ -115,19 +126,26 @@ interface TestServer {
   readonly verifyCalls: Principal[];
 }
 
-async function startServer(serverMaterial: TlsMaterial, verify?: Omit<PeerVerificationOptions, 'trustDomain' | 'onReject'> | false): Promise<TestServer> {
+async function startServer(
+  serverMaterial: TlsMaterial,
+  verify?: Omit<PeerVerificationOptions, 'trustDomain' | 'onReject'> | false,
+): Promise<TestServer> {
   const handled: Principal[] = [];
   const rejections: PeerRejection[] = [];
   const tlsErrors: TestServer['tlsErrors'] = [];
   const verifyCalls: Principal[] = [];
   const server = https.createServer(mtlsServerOptions(serverMaterial, { trustDomain: TD }), (req, res) => {
-    const principal = verify === false ? principalFromSocket(req.socket as tls.TLSSocket, { trustDomain: TD }) : getVerifiedPrincipal(req.socket);
+    const principal =
+      verify === false ? principalFromSocket(req.socket as tls.TLSSocket, { trustDomain: TD }) : getVerifiedPrincipal(req.socket);
     if (principal) handled.push(principal);
     req.resume();
     req.on('end', () => res.end(JSON.stringify(principal ?? null)));
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-    tlsErrors.push({ code: err.code, authorizationError: socket.authorizationError === undefined ? undefined : String(socket.authorizationError) });
+    tlsErrors.push({
+      code: err.code,
+      authorizationError: socket.authorizationError === undefined ? undefined : String(socket.authorizationError),
+    });
   });
   if (verify !== false) {
     const verifyPeer = verify?.verifyPeer ?? (() => true);
@@ -156,12 +174,15 @@ type Outcome = { ok: true; status: number; body: string } | { ok: false; code: s
 
 function request(port: number, options: https.RequestOptions, body?: string): Promise<Outcome> {
   return new Promise((resolve) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/', method: body === undefined ? 'GET' : 'POST', agent: false, timeout: 10_000, ...options }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (data += c));
-      res.on('end', () => resolve({ ok: true, status: res.statusCode ?? 0, body: data }));
-    });
+    const req = https.request(
+      { host: '127.0.0.1', port, path: '/', method: body === undefined ? 'GET' : 'POST', agent: false, timeout: 10_000, ...options },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolve({ ok: true, status: res.statusCode ?? 0, body: data }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, code: err.code, error: err }));
     req.end(body);
@@ -193,10 +214,18 @@ describe.each(KEY_ALGORITHMS)('mTLS end to end with a %s CA from initPki', (algo
 
   it('lets a service client through and shows the server its principal', async () => {
     const server = await startServer(jobforge);
-    const outcome = await request(server.port, mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }));
+    const outcome = await request(
+      server.port,
+      mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }),
+    );
     expect(outcome).toMatchObject({ ok: true, status: 200 });
     expect(server.handled).toHaveLength(1);
-    expect(server.handled[0]).toMatchObject({ kind: 'service', id: 'gateway', trustDomain: TD, spiffeId: `spiffe://${TD}/service/gateway` });
+    expect(server.handled[0]).toMatchObject({
+      kind: 'service',
+      id: 'gateway',
+      trustDomain: TD,
+      spiffeId: `spiffe://${TD}/service/gateway`,
+    });
     expect(server.handled[0]?.tenantId).toBeUndefined();
     expect(server.handled[0]?.fingerprint256).toBe(gateway.certificate.fingerprint256);
   });
@@ -208,7 +237,14 @@ describe.each(KEY_ALGORITHMS)('mTLS end to end with a %s CA from initPki', (algo
     const outcome = await request(server.port, mtlsClientOptions(runner, { trustDomain: TD }), 'payload');
     expect(outcome).toMatchObject({ ok: true, status: 200 });
     expect(server.handled).toEqual([
-      expect.objectContaining({ kind: 'runner', id: 'r-1', tenantId: 'tenant-a', pool: 'gpu', serialNumber: runnerCert.serialNumber, notAfter: runnerCert.notAfter }),
+      expect.objectContaining({
+        kind: 'runner',
+        id: 'r-1',
+        tenantId: 'tenant-a',
+        pool: 'gpu',
+        serialNumber: runnerCert.serialNumber,
+        notAfter: runnerCert.notAfter,
+      }),
     ]);
   });
 });
@@ -245,7 +281,10 @@ describe('an mTLS server under attack', () => {
   });
 
   it('refuses a client with an expired certificate from our CA', async () => {
-    const expired = await issue(ca, 'runner', 'r-1', { notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    const expired = await issue(ca, 'runner', 'r-1', {
+      notBefore: new Date(Date.now() - 2 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
     const server = await startServer(jobforge);
     const outcome = await request(server.port, attackerOptions(ca, expired));
     expectRefused(outcome, ['ECONNRESET', 'EPIPE']);
@@ -255,7 +294,11 @@ describe('an mTLS server under attack', () => {
 
   it('refuses a TLS 1.2-only client', async () => {
     const server = await startServer(jobforge);
-    const outcome = await request(server.port, { ...mtlsClientOptions(runner, { trustDomain: TD }), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    const outcome = await request(server.port, {
+      ...mtlsClientOptions(runner, { trustDomain: TD }),
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+    });
     expectRefused(outcome, ['EPROTO', 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION']);
     expect(server.tlsErrors.map((e) => e.code)).toEqual(['ERR_SSL_UNSUPPORTED_PROTOCOL']);
     expect(server.handled).toEqual([]);
@@ -300,7 +343,9 @@ describe('an mTLS server under attack', () => {
 
     const refused = await request(server.port, mtlsClientOptions(material(ca, revoked), { trustDomain: TD }), 'x');
     expectRefused(refused, ['ECONNRESET', 'EPIPE']);
-    expect(server.rejections).toEqual([expect.objectContaining({ reason: 'denied', principal: expect.objectContaining({ id: 'r-2', serialNumber: revoked.serialNumber }) })]);
+    expect(server.rejections).toEqual([
+      expect.objectContaining({ reason: 'denied', principal: expect.objectContaining({ id: 'r-2', serialNumber: revoked.serialNumber }) }),
+    ]);
     expect(server.handled).toEqual([]);
 
     const allowed = await request(server.port, mtlsClientOptions(runner, { trustDomain: TD }), 'x');
@@ -365,15 +410,27 @@ describe('an mTLS client facing the wrong server', () => {
 
   it('refuses a server whose SPIFFE id is not the expected one', async () => {
     const truthcore = material(ca, await issue(ca, 'service', 'truthcore'));
-    await expectClientRefusal(truthcore, mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }), 'PEER_IDENTITY_REJECTED');
-    await expectClientRefusal(truthcore, mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: (id) => id.endsWith('/jobforge') }), 'PEER_IDENTITY_REJECTED');
+    await expectClientRefusal(
+      truthcore,
+      mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }),
+      'PEER_IDENTITY_REJECTED',
+    );
+    await expectClientRefusal(
+      truthcore,
+      mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: (id) => id.endsWith('/jobforge') }),
+      'PEER_IDENTITY_REJECTED',
+    );
   });
 
   it('refuses a server whose certificate comes from another CA', async () => {
     const rogueCa = await createCertificateAuthority({ trustDomain: TD });
     const rogue = material(rogueCa, await issue(rogueCa, 'service', 'jobforge'));
     // The rogue server sends its own root along with its leaf, which our client does not trust.
-    await expectClientRefusal(rogue, mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }), 'SELF_SIGNED_CERT_IN_CHAIN');
+    await expectClientRefusal(
+      rogue,
+      mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }),
+      'SELF_SIGNED_CERT_IN_CHAIN',
+    );
   });
 
   it('refuses a runner posing as a service when no server id is pinned', async () => {
@@ -385,7 +442,9 @@ describe('an mTLS client facing the wrong server', () => {
     const foreign = material(ca, await forgeLeaf(ca, ['spiffe://other.test/service/jobforge']));
     const clientOptions = mtlsClientOptions(gateway, { trustDomain: TD });
     // mtlsServerOptions itself refuses such a certificate, so serve it with raw options.
-    const server = tls.createServer({ ...mtlsServerOptions(jobforge, { trustDomain: TD }), cert: foreign.cert, key: foreign.key }, (s) => s.end());
+    const server = tls.createServer({ ...mtlsServerOptions(jobforge, { trustDomain: TD }), cert: foreign.cert, key: foreign.key }, (s) =>
+      s.end(),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     const outcome = await request((server.address() as { port: number }).port, clientOptions);
@@ -464,7 +523,10 @@ describe('loading mTLS material', () => {
     const otherCa = await createCertificateAuthority({ trustDomain: TD });
     const foreign = await issue(otherCa, 'service', 'jobforge');
     expectTlsError(() => material(ca, foreign), 'TLS_CERT_NOT_ISSUED_BY_CA');
-    const expired = await issue(ca, 'service', 'jobforge', { notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    const expired = await issue(ca, 'service', 'jobforge', {
+      notBefore: new Date(Date.now() - 2 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
     expectTlsError(() => material(ca, expired), 'TLS_CERT_EXPIRED');
     const leaf = await issue(ca, 'service', 'jobforge');
     expectTlsError(() => material({ certPem: leaf.certPem, keyPem: '' }, leaf), 'TLS_CA_INVALID');
@@ -474,7 +536,10 @@ describe('loading mTLS material', () => {
     const m = material(ca, await forgeLeaf(ca, ['spiffe://other.test/service/jobforge']));
     expectTlsError(() => mtlsServerOptions(m, { trustDomain: TD }), 'TLS_IDENTITY_INVALID');
     const good = loadTlsMaterial(servicePkiFiles(dir, 'jobforge'));
-    expectTlsError(() => mtlsClientOptions(good, { trustDomain: TD, expectedServerId: 'spiffe://other.test/service/jobforge' }), 'TLS_IDENTITY_INVALID');
+    expectTlsError(
+      () => mtlsClientOptions(good, { trustDomain: TD, expectedServerId: 'spiffe://other.test/service/jobforge' }),
+      'TLS_IDENTITY_INVALID',
+    );
     expectTlsError(() => mtlsClientOptions(good, { trustDomain: TD, expectedServerId: 'https://jobforge' }), 'TLS_IDENTITY_INVALID');
   });
 });

@@ -45,10 +45,14 @@ const sleepWithProgress = {
     for (let step = 1; step <= 10; step++) {
       await new Promise((resolve, reject) => {
         const t = setTimeout(resolve, total / 10);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          reject(new Error('stopped'));
-        }, { once: true });
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            reject(new Error('stopped'));
+          },
+          { once: true },
+        );
       });
       ctx.progress(step * 10, `step ${step} of 10`);
     }

@@ -116,7 +116,12 @@ export class RunnerAgent {
     this.#handlers = new Map(handlersFromModule(mod));
     if (this.#handlers.size === 0) throw new Error(`${this.#handlersPath} exports no handlers`);
     const unique = [...new Set(this.#handlers.values())];
-    this.#slots = this.o.slots ?? Math.max(1, unique.reduce((n, h) => n + (h.concurrency ?? 1), 0));
+    this.#slots =
+      this.o.slots ??
+      Math.max(
+        1,
+        unique.reduce((n, h) => n + (h.concurrency ?? 1), 0),
+      );
 
     this.#registration = await this.#client.register({
       name: meta.name,
@@ -127,12 +132,20 @@ export class RunnerAgent {
     });
     this.#jobforgeCert = this.#checkJobforgeCertificate(this.#registration.jobforgeCertificatePem);
     this.#state = 'running';
-    this.o.logger.info({ runnerId: meta.runnerId, tenantId: meta.tenantId, pool: meta.pool, jobTypes: this.#registration.jobTypes, slots: this.#slots }, 'runner registered');
+    this.o.logger.info(
+      { runnerId: meta.runnerId, tenantId: meta.tenantId, pool: meta.pool, jobTypes: this.#registration.jobTypes, slots: this.#slots },
+      'runner registered',
+    );
 
     this.#scheduleHeartbeat();
     this.#scheduleRenewal();
     if (this.o.metricsListen) {
-      this.#metricsServer = await startMetricsServer({ ...this.o.metricsListen, runnerId: meta.runnerId, metrics: this.metrics, health: () => this.health() });
+      this.#metricsServer = await startMetricsServer({
+        ...this.o.metricsListen,
+        runnerId: meta.runnerId,
+        metrics: this.metrics,
+        health: () => this.health(),
+      });
     }
     this.#loops.push(this.#claimLoop());
   }
@@ -140,7 +153,14 @@ export class RunnerAgent {
   health(): HealthCheck {
     const hbAge = Date.now() - this.#lastHeartbeatOk;
     const hbOk = this.#lastHeartbeatOk > 0 && hbAge < 3 * (this.#registration?.heartbeatIntervalMs ?? 10_000);
-    const status = this.#state === 'running' ? (hbOk || this.#lastHeartbeatOk === 0 ? 'healthy' : 'degraded') : this.#state === 'draining' ? 'degraded' : 'unhealthy';
+    const status =
+      this.#state === 'running'
+        ? hbOk || this.#lastHeartbeatOk === 0
+          ? 'healthy'
+          : 'degraded'
+        : this.#state === 'draining'
+          ? 'degraded'
+          : 'unhealthy';
     return {
       status,
       service: 'runner',
@@ -223,7 +243,10 @@ export class RunnerAgent {
 
   /** Only envelopes that JobForge signed, for our tenant, whose payload matches its digest, are run. */
   #verifyBatch(jobs: JobEnvelope[], signature: string | undefined): JobEnvelope[] {
-    const { accepted, refused } = checkEnvelopeBatch(jobs, signature, { jobforgeKey: this.#jobforgeCert.publicKey, tenantId: this.#meta.tenantId });
+    const { accepted, refused } = checkEnvelopeBatch(jobs, signature, {
+      jobforgeKey: this.#jobforgeCert.publicKey,
+      tenantId: this.#meta.tenantId,
+    });
     for (const r of refused) this.o.logger.error({ jobId: r.envelope.jobId, reason: r.reason }, 'refusing a tampered job envelope');
     return accepted;
   }
@@ -265,7 +288,9 @@ export class RunnerAgent {
           const now = Date.now();
           if (now - lastProgress < PROGRESS_MIN_INTERVAL_MS && pct < 100) return;
           lastProgress = now;
-          this.#client.progress(this.#ref(env), pct, message).catch((err: unknown) => log.debug({ err: (err as Error).message }, 'progress not delivered'));
+          this.#client
+            .progress(this.#ref(env), pct, message)
+            .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'progress not delivered'));
         },
         onLog: (level, message) => log[level]({ handler: env.type }, message),
       });
@@ -283,14 +308,26 @@ export class RunnerAgent {
     if (outcome.ok) {
       const data = outcome.output === undefined ? null : outcome.output;
       const signature = this.#sign(env, 'completed', data);
-      const ok = await this.#deliver(log, () => this.#client.complete(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, attempt: env.attempt, type: env.type, data: data as never, startedAt: job.startedAt, signature }));
+      const ok = await this.#deliver(log, () =>
+        this.#client.complete(env.jobId, {
+          leaseId: env.leaseId,
+          fencingToken: env.fencingToken,
+          attempt: env.attempt,
+          type: env.type,
+          data: data as never,
+          startedAt: job.startedAt,
+          signature,
+        }),
+      );
       if (ok) this.metrics.completed++;
     } else {
       const code = outcome.code;
       const category = isErrorCode(code) ? ERROR_CODES[code].category : 'RUNTIME_ERROR';
       const error = { category, code, message: outcome.message, retryable: outcome.retryable };
       const signature = this.#sign(env, 'failed', error);
-      await this.#deliver(log, () => this.#client.fail(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature }));
+      await this.#deliver(log, () =>
+        this.#client.fail(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature }),
+      );
       this.metrics.failed++;
     }
   }
@@ -314,7 +351,17 @@ export class RunnerAgent {
 
   #sign(env: JobEnvelope, outcome: 'completed' | 'failed', value: unknown): string {
     this.#signingKey ??= createPrivateKey(this.#material.key);
-    return signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, this.#signingKey);
+    return signJobResult(
+      {
+        jobId: env.jobId,
+        tenantId: env.tenantId,
+        attempt: env.attempt,
+        fencingToken: env.fencingToken,
+        outcome,
+        resultDigest: resultDigest(value),
+      },
+      this.#signingKey,
+    );
   }
 
   #ref(env: JobEnvelope): LeaseRef {

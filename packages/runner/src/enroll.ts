@@ -24,7 +24,13 @@ export async function enrollRunner(o: EnrollOptions): Promise<RunnerIdentityMeta
   const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: o.name, ...(o.algorithm ? { algorithm: o.algorithm } : {}) });
   const agent = new Agent({ ca: caPem, minVersion: 'TLSv1.3', keepAlive: false });
   try {
-    const res = await requestJson({ url: new URL('/enroll', o.enrollUrl).toString(), method: 'POST', agent, body: { joinToken: o.joinToken, csr: csrPem, name: o.name }, timeoutMs: 30_000 });
+    const res = await requestJson({
+      url: new URL('/enroll', o.enrollUrl).toString(),
+      method: 'POST',
+      agent,
+      body: { joinToken: o.joinToken, csr: csrPem, name: o.name },
+      timeoutMs: 30_000,
+    });
     const body = parseOrThrow(EnrollResponse, expectOk(res));
     const id = parseSpiffeId(body.spiffeId);
     const meta: RunnerIdentityMeta = {

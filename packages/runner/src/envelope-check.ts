@@ -8,7 +8,16 @@ export interface RefusedEnvelope {
 }
 
 export function envelopeFields(e: JobEnvelope): EnvelopeSignatureFields {
-  return { jobId: e.jobId, tenantId: e.tenantId, type: e.type, attempt: e.attempt, leaseId: e.leaseId, fencingToken: e.fencingToken, payloadDigest: e.payloadDigest ?? '', deadline: e.deadline };
+  return {
+    jobId: e.jobId,
+    tenantId: e.tenantId,
+    type: e.type,
+    attempt: e.attempt,
+    leaseId: e.leaseId,
+    fencingToken: e.fencingToken,
+    payloadDigest: e.payloadDigest ?? '',
+    deadline: e.deadline,
+  };
 }
 
 /**
@@ -16,8 +25,13 @@ export function envelopeFields(e: JobEnvelope): EnvelopeSignatureFields {
  * signature (by JobForge's key) does not verify is refused whole; an envelope for another tenant
  * or whose payload does not hash to its signed digest is refused on its own.
  */
-export function checkEnvelopeBatch(jobs: readonly JobEnvelope[], signature: string | undefined, o: { jobforgeKey: KeyObject; tenantId: string }): { accepted: JobEnvelope[]; refused: RefusedEnvelope[] } {
-  const batchOk = typeof signature === 'string' && jobs.length > 0 && verifyJobEnvelopes(jobs.map(envelopeFields), o.jobforgeKey, signature);
+export function checkEnvelopeBatch(
+  jobs: readonly JobEnvelope[],
+  signature: string | undefined,
+  o: { jobforgeKey: KeyObject; tenantId: string },
+): { accepted: JobEnvelope[]; refused: RefusedEnvelope[] } {
+  const batchOk =
+    typeof signature === 'string' && jobs.length > 0 && verifyJobEnvelopes(jobs.map(envelopeFields), o.jobforgeKey, signature);
   const accepted: JobEnvelope[] = [];
   const refused: RefusedEnvelope[] = [];
   for (const envelope of jobs) {

@@ -75,7 +75,17 @@ export function isNonRetryableError(err: unknown): boolean {
   }
 }
 
-const KNOWN_KEYS = new Set(['type', 'description', 'inputSchema', 'outputSchema', 'timeoutMs', 'concurrency', 'memoryLimitMb', 'isolation', 'run']);
+const KNOWN_KEYS = new Set([
+  'type',
+  'description',
+  'inputSchema',
+  'outputSchema',
+  'timeoutMs',
+  'concurrency',
+  'memoryLimitMb',
+  'isolation',
+  'run',
+]);
 const MAX_TYPE_LENGTH = 200;
 // V8 does not start a useful isolate below this; smaller limits only produce confusing crashes.
 const MIN_MEMORY_LIMIT_MB = 16;

@@ -45,7 +45,9 @@ export function saveRunnerIdentity(dir: string, files: { keyPem: string; certPem
 export function loadRunnerIdentity(dir: string): { meta: RunnerIdentityMeta; material: TlsMaterial } {
   const metaPath = join(dir, RUNNER_FILES.meta);
   if (!existsSync(metaPath)) {
-    throw new RunnerIdentityError(`${dir} holds no runner identity; enrol first: controlplane runner enroll --join-token <token> --jobforge <url> --ca <file> --dir ${dir}`);
+    throw new RunnerIdentityError(
+      `${dir} holds no runner identity; enrol first: controlplane runner enroll --join-token <token> --jobforge <url> --ca <file> --dir ${dir}`,
+    );
   }
   let meta: RunnerIdentityMeta;
   try {
@@ -53,6 +55,10 @@ export function loadRunnerIdentity(dir: string): { meta: RunnerIdentityMeta; mat
   } catch (err) {
     throw new RunnerIdentityError(`${metaPath} is not valid JSON: ${(err as Error).message}`);
   }
-  const material = loadTlsMaterial({ caFile: join(dir, RUNNER_FILES.ca), certFile: join(dir, RUNNER_FILES.cert), keyFile: join(dir, RUNNER_FILES.key) });
+  const material = loadTlsMaterial({
+    caFile: join(dir, RUNNER_FILES.ca),
+    certFile: join(dir, RUNNER_FILES.cert),
+    keyFile: join(dir, RUNNER_FILES.key),
+  });
   return { meta, material };
 }

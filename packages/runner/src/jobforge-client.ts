@@ -23,11 +23,23 @@ export class JobforgeClient {
     material: TlsMaterial,
     trustDomain: string,
   ) {
-    this.#agent = createMtlsAgent(material, { trustDomain, expectedServerId: buildSpiffeId(trustDomain, 'service', 'jobforge'), keepAlive: true, maxSockets: 16 });
+    this.#agent = createMtlsAgent(material, {
+      trustDomain,
+      expectedServerId: buildSpiffeId(trustDomain, 'service', 'jobforge'),
+      keepAlive: true,
+      maxSockets: 16,
+    });
   }
 
   async #post<T>(path: string, body: unknown, timeoutMs = 15_000, signal?: AbortSignal): Promise<T> {
-    const res = await requestJson({ url: `${this.url}${path}`, method: 'POST', body, agent: this.#agent, timeoutMs, ...(signal ? { signal } : {}) });
+    const res = await requestJson({
+      url: `${this.url}${path}`,
+      method: 'POST',
+      body,
+      agent: this.#agent,
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
     return expectOk<T>(res);
   }
 
@@ -45,7 +57,12 @@ export class JobforgeClient {
   }
 
   async progress(ref: LeaseRef, pct: number | undefined, message?: string): Promise<{ cancel: boolean }> {
-    return this.#post(`/runner/v1/jobs/${ref.jobId}/progress`, { leaseId: ref.leaseId, fencingToken: ref.fencingToken, ...(pct !== undefined ? { pct } : {}), ...(message ? { message } : {}) });
+    return this.#post(`/runner/v1/jobs/${ref.jobId}/progress`, {
+      leaseId: ref.leaseId,
+      fencingToken: ref.fencingToken,
+      ...(pct !== undefined ? { pct } : {}),
+      ...(message ? { message } : {}),
+    });
   }
 
   async complete(jobId: string, req: CompleteRequest): Promise<{ status: string; duplicate: boolean }> {

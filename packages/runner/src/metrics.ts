@@ -35,7 +35,9 @@ export class RunnerMetrics {
       `controlplane_runner_jobs_failed_total${l} ${this.failed}`,
       '# HELP controlplane_runner_claim_latency_ms Time from asking for work to receiving it (claims that returned jobs).',
       '# TYPE controlplane_runner_claim_latency_ms histogram',
-      ...CLAIM_BUCKETS_MS.map((b, i) => `controlplane_runner_claim_latency_ms_bucket{runner="${runnerId}",le="${b}"} ${this.claimBuckets[i]}`),
+      ...CLAIM_BUCKETS_MS.map(
+        (b, i) => `controlplane_runner_claim_latency_ms_bucket{runner="${runnerId}",le="${b}"} ${this.claimBuckets[i]}`,
+      ),
       `controlplane_runner_claim_latency_ms_bucket{runner="${runnerId}",le="+Inf"} ${this.claims}`,
       `controlplane_runner_claim_latency_ms_sum${l} ${this.claimMsSum}`,
       `controlplane_runner_claim_latency_ms_count${l} ${this.claims}`,
@@ -48,7 +50,13 @@ export class RunnerMetrics {
  * A local listener for liveness probes and scraping. It serves no job data and no credentials, and
  * binds to loopback by default; it is the one plain-HTTP listener, as probes expect.
  */
-export async function startMetricsServer(o: { host: string; port: number; runnerId: string; metrics: RunnerMetrics; health: () => HealthCheck }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startMetricsServer(o: {
+  host: string;
+  port: number;
+  runnerId: string;
+  metrics: RunnerMetrics;
+  health: () => HealthCheck;
+}): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
       const h = o.health();

@@ -26,11 +26,30 @@ describe('runner processes', () => {
   const procs = new Set<ChildProcess>();
 
   const call = (method: 'GET' | 'POST', path: string, body?: unknown, tenant = 't1'): Promise<JsonResponse<any>> =>
-    requestJson({ url: `${jf.url}${path}`, method, body, agent: gw, headers: { 'x-cp-tenant': tenant, 'x-cp-actor': 'apikey:test' }, timeoutMs: 10_000 });
+    requestJson({
+      url: `${jf.url}${path}`,
+      method,
+      body,
+      agent: gw,
+      headers: { 'x-cp-tenant': tenant, 'x-cp-actor': 'apikey:test' },
+      timeoutMs: 10_000,
+    });
 
   async function submit(type: string, data: Record<string, unknown>, tenant = 't1', extra: Record<string, unknown> = {}) {
     const id = randomUUID();
-    const res = await call('POST', '/v1/jobs', { id, type, payload: { type, data }, metadata: { source: 'runner-e2e', createdAt: new Date().toISOString() }, retryPolicy: { maxRetries: 3, backoffMs: 50, maxBackoffMs: 100, backoffMultiplier: 2 }, ...extra }, tenant);
+    const res = await call(
+      'POST',
+      '/v1/jobs',
+      {
+        id,
+        type,
+        payload: { type, data },
+        metadata: { source: 'runner-e2e', createdAt: new Date().toISOString() },
+        retryPolicy: { maxRetries: 3, backoffMs: 50, maxBackoffMs: 100, backoffMultiplier: 2 },
+        ...extra,
+      },
+      tenant,
+    );
     expect(res.status).toBe(202);
     return id;
   }
@@ -54,10 +73,14 @@ describe('runner processes', () => {
   }
 
   function startRunner(dir: string, args: string[] = []): Promise<{ proc: ChildProcess; output: () => string }> {
-    const proc = spawn(process.execPath, [CLI, 'runner', 'start', '--dir', dir, '--handlers', DEMO_HANDLERS_MODULE, '--log-level', 'info', ...args], {
-      env: { PATH: process.env.PATH ?? '', CONTROLPLANE_RUNNER_SECRET: 'must-not-leak' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'runner', 'start', '--dir', dir, '--handlers', DEMO_HANDLERS_MODULE, '--log-level', 'info', ...args],
+      {
+        env: { PATH: process.env.PATH ?? '', CONTROLPLANE_RUNNER_SECRET: 'must-not-leak' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     procs.add(proc);
     proc.on('exit', () => procs.delete(proc));
     let out = '';
@@ -80,7 +103,8 @@ describe('runner processes', () => {
     });
   }
 
-  const exited = (proc: ChildProcess) => new Promise<number | null>((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', (code) => r(code))));
+  const exited = (proc: ChildProcess) =>
+    new Promise<number | null>((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', (code) => r(code))));
 
   let h: JobforgeHarness;
 
@@ -101,7 +125,6 @@ describe('runner processes', () => {
     await h?.close();
     rmSync(work, { recursive: true, force: true });
   });
-
 
   it('runs jobs end to end: echo, a flaky job retried until it succeeds, progress of a sleep', async () => {
     const { proc } = await startRunner(await enroll('t1', 'basic'));
@@ -134,7 +157,10 @@ describe('runner processes', () => {
     const attempts = (await call('GET', `/v1/jobs/${id}/attempts`)).body.attempts;
     expect(attempts.map((x: any) => x.outcome)).toEqual(['lease_expired', 'completed']);
     expect(attempts[0].runner_id).not.toBe(attempts[1].runner_id);
-    const completions = await db.query<{ n: number }>(`select count(*)::int as n from job_events where job_id = $1 and type = 'job.completed'`, [id]);
+    const completions = await db.query<{ n: number }>(
+      `select count(*)::int as n from job_events where job_id = $1 and type = 'job.completed'`,
+      [id],
+    );
     expect(completions.rows[0]!.n).toBe(1);
     b.proc.kill('SIGTERM');
     expect(await exited(b.proc)).toBe(0);
@@ -172,7 +198,9 @@ describe('runner processes', () => {
     const back = await waitFor(long, ['queued'], 1_000).catch(async (err: Error) => {
       const attempts = (await call('GET', `/v1/jobs/${long}/attempts`)).body;
       const events = await db.query(`select type, data from job_events where job_id = $1 order by seq`, [long]);
-      throw new Error(`${err.message}\nrunner ${JSON.stringify(r2.output())}\nattempts ${JSON.stringify(attempts)}\nevents ${JSON.stringify(events.rows)}`);
+      throw new Error(
+        `${err.message}\nrunner ${JSON.stringify(r2.output())}\nattempts ${JSON.stringify(attempts)}\nevents ${JSON.stringify(events.rows)}`,
+      );
     });
     expect(back.status).toBe('queued');
     expect(Date.now() - t0).toBeLessThan(1_500 + 1_000);
@@ -224,7 +252,20 @@ describe('runner processes', () => {
   it('enrols through the CLI; a reused join token is refused with exit code 5', async () => {
     const tok = await call('POST', '/v1/join-tokens', {});
     const dir = join(work, 'cli-enrol');
-    const args = ['runner', 'enroll', '--join-token', tok.body.token, '--jobforge', jf.enrollUrl, '--ca', join(pki.dir, 'ca.crt'), '--dir', dir, '--name', 'cli'];
+    const args = [
+      'runner',
+      'enroll',
+      '--join-token',
+      tok.body.token,
+      '--jobforge',
+      jf.enrollUrl,
+      '--ca',
+      join(pki.dir, 'ca.crt'),
+      '--dir',
+      dir,
+      '--name',
+      'cli',
+    ];
     // Asynchronous spawns: JobForge runs in this process and must keep answering meanwhile.
     const first = await runCli(args);
     expect(first.status, first.stderr).toBe(0);

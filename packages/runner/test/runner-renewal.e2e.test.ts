@@ -38,7 +38,13 @@ describe('runner certificate renewal', () => {
     const headers = { 'x-cp-tenant': 't1', 'x-cp-actor': 'apikey:renew' };
     const tok = await requestJson<any>({ url: `${jf.url}/v1/join-tokens`, method: 'POST', body: {}, agent: gw, headers });
     const dir = join(work, 'runner');
-    const meta = await enrollRunner({ joinToken: tok.body.token, enrollUrl: jf.enrollUrl, caFile: join(pki.dir, 'ca.crt'), dir, name: 'renewer' });
+    const meta = await enrollRunner({
+      joinToken: tok.body.token,
+      enrollUrl: jf.enrollUrl,
+      caFile: join(pki.dir, 'ca.crt'),
+      dir,
+      name: 'renewer',
+    });
     const first = new X509Certificate(readFileSync(join(dir, RUNNER_FILES.cert)));
     const firstKey = readFileSync(join(dir, RUNNER_FILES.key), 'utf8');
     const agent = new RunnerAgent({ dir, handlersModule: DEMO_HANDLERS_MODULE, logger, claimWaitMs: 500, sourceEnv: {} });
@@ -57,14 +63,27 @@ describe('runner certificate renewal', () => {
       // The old certificate's lifetime ends; work continues on the new one.
       await sleep(Math.max(0, Date.parse(first.validTo) - Date.now()) + 500);
       const id = randomUUID();
-      await requestJson({ url: `${jf.url}/v1/jobs`, method: 'POST', agent: gw, headers, body: { id, type: 'echo', payload: { type: 'echo', data: { after: 'renewal' } }, metadata: { source: 'renew', createdAt: new Date().toISOString() } } });
+      await requestJson({
+        url: `${jf.url}/v1/jobs`,
+        method: 'POST',
+        agent: gw,
+        headers,
+        body: {
+          id,
+          type: 'echo',
+          payload: { type: 'echo', data: { after: 'renewal' } },
+          metadata: { source: 'renew', createdAt: new Date().toISOString() },
+        },
+      });
       let status = '';
       for (let i = 0; i < 100 && status !== 'completed'; i++) {
         await sleep(100);
         status = (await requestJson<any>({ url: `${jf.url}/v1/jobs/${id}`, agent: gw, headers })).body.status;
       }
       expect(status).toBe('completed');
-      const certs = await db.query<{ n: number }>(`select count(*)::int as n from runner_certificates where runner_id = $1`, [meta.runnerId]);
+      const certs = await db.query<{ n: number }>(`select count(*)::int as n from runner_certificates where runner_id = $1`, [
+        meta.runnerId,
+      ]);
       expect(certs.rows[0]!.n).toBeGreaterThanOrEqual(2);
     } finally {
       await agent.stop(1_000);

@@ -1,13 +1,34 @@
 // The handler definition API: what a handlers module may export, and how a permanent failure is marked.
 import { describe, expect, it } from 'vitest';
-import { defineHandler, HandlerDefinitionError, handlersFromModule, handlerTypes, isNonRetryableError, NonRetryableError } from '@controlplane/runner';
+import {
+  defineHandler,
+  HandlerDefinitionError,
+  handlersFromModule,
+  handlerTypes,
+  isNonRetryableError,
+  NonRetryableError,
+} from '@controlplane/runner';
 
 const run = (): null => null;
 
 describe('defineHandler', () => {
   it('fills the defaults and keeps the options', () => {
-    const h = defineHandler({ type: ['a', 'b'], description: 'd', timeoutMs: 500, memoryLimitMb: 64, inputSchema: { type: 'object' }, run });
-    expect(h).toMatchObject({ type: ['a', 'b'], description: 'd', timeoutMs: 500, memoryLimitMb: 64, isolation: 'process', inputSchema: { type: 'object' } });
+    const h = defineHandler({
+      type: ['a', 'b'],
+      description: 'd',
+      timeoutMs: 500,
+      memoryLimitMb: 64,
+      inputSchema: { type: 'object' },
+      run,
+    });
+    expect(h).toMatchObject({
+      type: ['a', 'b'],
+      description: 'd',
+      timeoutMs: 500,
+      memoryLimitMb: 64,
+      isolation: 'process',
+      inputSchema: { type: 'object' },
+    });
     expect(handlerTypes(h)).toEqual(['a', 'b']);
     expect(Object.isFrozen(h)).toBe(true);
     // Idempotent, so the sandbox can pass already-defined handlers through it again.
@@ -39,7 +60,14 @@ describe('handlersFromModule', () => {
 
   it('refuses a module without a handler array, and a type served twice', () => {
     expect(() => handlersFromModule({ default: { type: 'x', run } })).toThrow(/array of handlers/);
-    expect(() => handlersFromModule({ default: [{ type: 'x', run }, { type: ['y', 'x'], run }] })).toThrow(/"x" has two handlers/);
+    expect(() =>
+      handlersFromModule({
+        default: [
+          { type: 'x', run },
+          { type: ['y', 'x'], run },
+        ],
+      }),
+    ).toThrow(/"x" has two handlers/);
   });
 });
 
@@ -49,7 +77,17 @@ describe('isNonRetryableError', () => {
     expect(isNonRetryableError(Object.assign(new Error('no'), { [Symbol.for('controlplane.runner.nonRetryable')]: true }))).toBe(true);
     expect(isNonRetryableError(new Error('maybe'))).toBe(false);
     expect(isNonRetryableError({ name: 'NonRetryableError' })).toBe(false);
-    const hostile = new Proxy({}, { get: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); } });
+    const hostile = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap');
+        },
+        getPrototypeOf: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     expect(isNonRetryableError(hostile)).toBe(false);
   });
 });

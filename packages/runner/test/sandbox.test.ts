@@ -87,7 +87,14 @@ describe('runJobInSandbox with process isolation', () => {
     });
     expect(outcome).toMatchObject({
       ok: true,
-      output: { input: { n: 42, text: 'hé\nllo' }, jobId: 'job-echo-alias', attempt: 1, type: 'echo-alias', correlationId: 'corr-1', aborted: false },
+      output: {
+        input: { n: 42, text: 'hé\nllo' },
+        jobId: 'job-echo-alias',
+        attempt: 1,
+        type: 'echo-alias',
+        correlationId: 'corr-1',
+        aborted: false,
+      },
     });
     expect(progress).toEqual([
       [50, 'half way'],
@@ -119,7 +126,12 @@ describe('runJobInSandbox with process isolation', () => {
 
     // The SDK class itself, imported by the handler from the built @controlplane/runner.
     const sdk = failed(
-      await runJobInSandbox({ handlersModule: fixture('sdk-handlers.mjs'), job: { id: 'j', attempt: 1, type: 'sdk-permanent', input: null }, timeoutMs: 10_000, memoryLimitMb: 64 }),
+      await runJobInSandbox({
+        handlersModule: fixture('sdk-handlers.mjs'),
+        job: { id: 'j', attempt: 1, type: 'sdk-permanent', input: null },
+        timeoutMs: 10_000,
+        memoryLimitMb: 64,
+      }),
     );
     expect(sdk).toMatchObject({ code: 'HANDLER_FAILED', message: 'rejected by the handler', retryable: false });
   });
@@ -132,7 +144,11 @@ describe('runJobInSandbox with process isolation', () => {
   });
 
   it('fails an unknown job type permanently', async () => {
-    expect(failed(await run('no-such-type'))).toMatchObject({ code: 'HANDLER_FAILED', retryable: false, message: 'No handler is registered for job type "no-such-type".' });
+    expect(failed(await run('no-such-type'))).toMatchObject({
+      code: 'HANDLER_FAILED',
+      retryable: false,
+      message: 'No handler is registered for job type "no-such-type".',
+    });
   });
 
   it('fails a module that exports no handler array permanently, and a missing module retryably', async () => {
@@ -144,8 +160,16 @@ describe('runJobInSandbox with process isolation', () => {
   });
 
   it('refuses output over the limit and output that is not JSON', async () => {
-    expect(failed(await run('big-output'))).toMatchObject({ code: 'HANDLER_FAILED', retryable: false, message: 'The handler output is larger than 8388608 bytes.' });
-    expect(failed(await run('bigint-output'))).toMatchObject({ code: 'HANDLER_FAILED', retryable: false, message: 'The handler output is not JSON-serialisable.' });
+    expect(failed(await run('big-output'))).toMatchObject({
+      code: 'HANDLER_FAILED',
+      retryable: false,
+      message: 'The handler output is larger than 8388608 bytes.',
+    });
+    expect(failed(await run('bigint-output'))).toMatchObject({
+      code: 'HANDLER_FAILED',
+      retryable: false,
+      message: 'The handler output is not JSON-serialisable.',
+    });
   });
 
   it('times out a hanging handler with SIGTERM and leaves no process behind', async () => {
@@ -201,7 +225,11 @@ describe('runJobInSandbox with process isolation', () => {
   });
 
   it('reports a child that exits before answering as HANDLER_CRASHED', async () => {
-    expect(failed(await run('exit'))).toMatchObject({ code: 'HANDLER_CRASHED', retryable: true, diagnostics: { exitCode: 0, signal: null } });
+    expect(failed(await run('exit'))).toMatchObject({
+      code: 'HANDLER_CRASHED',
+      retryable: true,
+      diagnostics: { exitCode: 0, signal: null },
+    });
     expect(failed(await run('segfault'))).toMatchObject({ code: 'HANDLER_CRASHED', diagnostics: { signal: 'SIGSEGV' } });
   });
 
@@ -251,7 +279,10 @@ describe('runJobInSandbox with process isolation', () => {
 
   it('stops reading, and kills the child, at a message over the size limit', async () => {
     const outcome = failed(await run('oversized', { maxOutputBytes: 64 * 1024 }));
-    expect(outcome).toMatchObject({ code: 'HANDLER_CRASHED', diagnostics: { reason: 'the child sent a message larger than the limit', signal: 'SIGKILL' } });
+    expect(outcome).toMatchObject({
+      code: 'HANDLER_CRASHED',
+      diagnostics: { reason: 'the child sent a message larger than the limit', signal: 'SIGKILL' },
+    });
   });
 
   it('does not accept a result forged on the IPC channel', async () => {
@@ -284,7 +315,11 @@ describe('runJobInSandbox with worker isolation', () => {
   });
 
   it('fails, permanently or not, like a process', async () => {
-    expect(failed(await inWorker('fail', { input: { reason: 'x' } }))).toMatchObject({ code: 'HANDLER_FAILED', retryable: true, message: 'boom: x' });
+    expect(failed(await inWorker('fail', { input: { reason: 'x' } }))).toMatchObject({
+      code: 'HANDLER_FAILED',
+      retryable: true,
+      message: 'boom: x',
+    });
     expect(failed(await inWorker('fail-permanent'))).toMatchObject({ code: 'HANDLER_FAILED', retryable: false });
   });
 
@@ -327,15 +362,29 @@ describe('runJobInSandbox with worker isolation', () => {
 describe('sandbox resource hygiene', () => {
   it('leaves nothing behind that keeps the runner alive after jobs of every kind', async () => {
     // stderr to /dev/null rather than a pipe: the script's own stderr pipe would count as a handle.
-    const child = spawn(process.execPath, [fixture('leak-check.mjs')], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 });
+    const child = spawn(process.execPath, [fixture('leak-check.mjs')], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 20_000,
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const [code] = (await once(child, 'close')) as [number | null];
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as { codes: string[]; resources: string[]; exitDelayMs: number };
     expect(report.codes).toEqual([
-      'ok', 'HANDLER_FAILED', 'JOB_TIMEOUT', 'JOB_TIMEOUT', 'JOB_CANCELLED', 'HANDLER_OUT_OF_MEMORY',
-      'HANDLER_CRASHED', 'HANDLER_CRASHED', 'ok', 'ok', 'JOB_TIMEOUT', 'HANDLER_OUT_OF_MEMORY',
+      'ok',
+      'HANDLER_FAILED',
+      'JOB_TIMEOUT',
+      'JOB_TIMEOUT',
+      'JOB_CANCELLED',
+      'HANDLER_OUT_OF_MEMORY',
+      'HANDLER_CRASHED',
+      'HANDLER_CRASHED',
+      'ok',
+      'ok',
+      'JOB_TIMEOUT',
+      'HANDLER_OUT_OF_MEMORY',
     ]);
     // Nothing active once every job has settled, and the process ends at once: a leaked kill
     // timer (2 s by default), drain timer, listener or child would hold it open.

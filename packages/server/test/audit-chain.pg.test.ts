@@ -135,15 +135,26 @@ describe('audit_events is append-only in the database', () => {
     await admin.query(`create role ${role} login`);
     const url = new URL(testDb.url);
     url.username = role;
-    const app = createPostgresDatabase({ unscoped: 'system', connectionString: url.toString(), maxConnections: 2, applicationName: 'audit-app-role' });
+    const app = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: url.toString(),
+      maxConnections: 2,
+      applicationName: 'audit-app-role',
+    });
     try {
       await admin.query(`grant usage on schema public to ${role}; grant select, insert on audit_events to ${role}`);
       const appended = await new AuditLog(app).record(event(4));
       expect(appended.seq).toBe('4');
-      await expect(app.query('update audit_events set outcome = $1', ['denied'])).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('permission denied') });
+      await expect(app.query('update audit_events set outcome = $1', ['denied'])).rejects.toMatchObject({
+        code: '42501',
+        message: expect.stringContaining('permission denied'),
+      });
       await expect(app.query('delete from audit_events')).rejects.toMatchObject({ code: '42501' });
       await expect(app.query('truncate audit_events')).rejects.toMatchObject({ code: '42501' });
-      await expect(app.query('alter table audit_events disable trigger user')).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('owner') });
+      await expect(app.query('alter table audit_events disable trigger user')).rejects.toMatchObject({
+        code: '42501',
+        message: expect.stringContaining('owner'),
+      });
       await expect(app.query('set session_replication_role = replica')).rejects.toMatchObject({ code: '42501' });
       await expect(app.query('drop trigger audit_events_append_only on audit_events')).rejects.toMatchObject({ code: '42501' });
       expect(await verifyAuditChain(db)).toMatchObject({ ok: true, count: 4 });
@@ -177,7 +188,13 @@ describe('tampering with the guards switched off is detected', () => {
     ];
     for (const [label, assignment] of edits) {
       const chain = await freshChain(5);
-      expect(await tamper(`update audit_events set ${assignment} where seq = 3`, [], label.startsWith('occurred') ? 'replica role' : 'disable trigger')).toBe(1);
+      expect(
+        await tamper(
+          `update audit_events set ${assignment} where seq = 3`,
+          [],
+          label.startsWith('occurred') ? 'replica role' : 'disable trigger',
+        ),
+      ).toBe(1);
       const result = await verify();
       expect(result, label).toMatchObject({ ok: false, count: 2, firstBad: { seq: '3', reason: 'hash_mismatch' } });
       if (!result.ok && label !== 'hash') expect(result.firstBad.actual, label).toBe(chain[2]?.hash);
@@ -207,12 +224,21 @@ describe('tampering with the guards switched off is detected', () => {
     await tamper('update audit_events set seq = 900000000000000 where seq = 5');
     expect(await verify()).toEqual({ ok: false, count: 4, firstBad: { seq: '5', reason: 'missing_seq', expected: '5', actual: '6' } });
     await tamper('update audit_events set seq = 800000000000000 where seq = 6');
-    expect(await verify()).toEqual({ ok: false, count: 4, firstBad: { seq: '5', reason: 'missing_seq', expected: '5', actual: '800000000000000' } });
+    expect(await verify()).toEqual({
+      ok: false,
+      count: 4,
+      firstBad: { seq: '5', reason: 'missing_seq', expected: '5', actual: '800000000000000' },
+    });
     const out = new PassThrough();
     let text = '';
     out.on('data', (c: Buffer) => (text += c.toString()));
     expect(await exportAudit(db, out, { batchSize: 2 })).toEqual({ count: 6, firstSeq: '1', lastSeq: '900000000000000' });
-    expect(text.trimEnd().split('\n').map((l) => (JSON.parse(l) as AuditRecord).seq)).toEqual(['1', '2', '3', '4', '800000000000000', '900000000000000']);
+    expect(
+      text
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as AuditRecord).seq),
+    ).toEqual(['1', '2', '3', '4', '800000000000000', '900000000000000']);
   });
 
   it('the newest rows deleted: invisible to the chain, caught by an anchor kept elsewhere', async () => {
@@ -233,13 +259,21 @@ describe('tampering with the guards switched off is detected', () => {
                                 correlation_id = b.correlation_id, details = b.details, occurred_at = b.occurred_at
         from (select seq, tenant_id, actor_id, action, resource_id, correlation_id, details, occurred_at from audit_events) b
        where (a.seq, b.seq) in ((3, 4), (4, 3))`);
-    expect(await verify()).toEqual({ ok: false, count: 2, firstBad: { seq: '3', reason: 'hash_mismatch', expected: expect.any(String), actual: chain[2]!.hash } });
+    expect(await verify()).toEqual({
+      ok: false,
+      count: 2,
+      firstBad: { seq: '3', reason: 'hash_mismatch', expected: expect.any(String), actual: chain[2]!.hash },
+    });
   });
 
   it('two whole rows swapped (reordered): out_of_order at the first of them', async () => {
     await freshChain(6);
     // Through a free seq, so that the primary key holds at every step.
-    await tamper('update audit_events set seq = 1000 where seq = 3; update audit_events set seq = 3 where seq = 4; update audit_events set seq = 4 where seq = 1000', [], 'replica role');
+    await tamper(
+      'update audit_events set seq = 1000 where seq = 3; update audit_events set seq = 3 where seq = 4; update audit_events set seq = 4 where seq = 1000',
+      [],
+      'replica role',
+    );
     expect(await verify()).toEqual({ ok: false, count: 2, firstBad: { seq: '3', reason: 'out_of_order', expected: '3', actual: '4' } });
   });
 
@@ -249,8 +283,15 @@ describe('tampering with the guards switched off is detected', () => {
     const { hash: _old, ...rest } = original;
     const forged = { ...rest, outcome: 'denied', details: { i: 3, forged: true } };
     const forgedHash = computeAuditHash(forged);
-    await tamper(`update audit_events set outcome = 'denied', details = $1::jsonb, hash = $2 where seq = 3`, [JSON.stringify(forged.details), forgedHash]);
-    expect(await verify()).toEqual({ ok: false, count: 3, firstBad: { seq: '4', reason: 'prev_hash_mismatch', expected: forgedHash, actual: original.hash } });
+    await tamper(`update audit_events set outcome = 'denied', details = $1::jsonb, hash = $2 where seq = 3`, [
+      JSON.stringify(forged.details),
+      forgedHash,
+    ]);
+    expect(await verify()).toEqual({
+      ok: false,
+      count: 3,
+      firstBad: { seq: '4', reason: 'prev_hash_mismatch', expected: forgedHash, actual: original.hash },
+    });
   });
 
   it('a chain rewritten consistently from seq 1: only an anchor from an earlier run exposes it', async () => {
@@ -261,11 +302,19 @@ describe('tampering with the guards switched off is detected', () => {
       const { hash: _old, ...rest } = record;
       const forged = { ...rest, actor: { kind: 'system', id: 'nobody' }, prevHash };
       const hash = computeAuditHash(forged);
-      await tamper(`update audit_events set actor_kind = 'system', actor_id = 'nobody', prev_hash = $1, hash = $2 where seq = $3`, [prevHash, hash, record.seq]);
+      await tamper(`update audit_events set actor_kind = 'system', actor_id = 'nobody', prev_hash = $1, hash = $2 where seq = $3`, [
+        prevHash,
+        hash,
+        record.seq,
+      ]);
       prevHash = hash;
     }
     expect(await verify()).toMatchObject({ ok: true, count: 4 });
-    expect(await verify({ expectHead: anchor })).toEqual({ ok: false, count: 3, firstBad: { seq: '4', reason: 'hash_mismatch', expected: anchor.hash, actual: prevHash } });
+    expect(await verify({ expectHead: anchor })).toEqual({
+      ok: false,
+      count: 3,
+      firstBad: { seq: '4', reason: 'hash_mismatch', expected: anchor.hash, actual: prevHash },
+    });
   });
 
   it('verifies incrementally from a head an earlier run reported', async () => {
@@ -291,8 +340,21 @@ describe('appending', () => {
       flag: false,
       nothing: null,
     };
-    const record = await log.record({ tenantId: 'acme', actor: { kind: 'runner', id: 'runner-1' }, action: 'job.completed', outcome: 'failure', details });
-    expect(record).toMatchObject({ seq: '1', prevHash: AUDIT_GENESIS_HASH, tenantId: 'acme', resource: null, correlationId: null, sourceAddress: null });
+    const record = await log.record({
+      tenantId: 'acme',
+      actor: { kind: 'runner', id: 'runner-1' },
+      action: 'job.completed',
+      outcome: 'failure',
+      details,
+    });
+    expect(record).toMatchObject({
+      seq: '1',
+      prevHash: AUDIT_GENESIS_HASH,
+      tenantId: 'acme',
+      resource: null,
+      correlationId: null,
+      sourceAddress: null,
+    });
     expect(record.occurredAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(record.hash).toBe(computeAuditHash(record));
 
@@ -318,7 +380,7 @@ describe('appending', () => {
     await expect(good).resolves.toMatchObject({ seq: '452' });
   });
 
-  it('commits with the caller\'s transaction or not at all, leaving no gap in seq', async () => {
+  it("commits with the caller's transaction or not at all, leaving no gap in seq", async () => {
     await freshChain(2);
     const failure = new Error('the audited change failed');
     await expect(
@@ -381,11 +443,23 @@ describe('appending', () => {
     await freshChain(0);
     await log.record(
       event(1, {
-        details: { apiKeyId: 'key_1', headers: { authorization: 'Bearer live-credential' }, joinToken: 'jt_live', payload: { ssn: '078-05-1120' }, note: 'fine' },
+        details: {
+          apiKeyId: 'key_1',
+          headers: { authorization: 'Bearer live-credential' },
+          joinToken: 'jt_live',
+          payload: { ssn: '078-05-1120' },
+          note: 'fine',
+        },
       }),
     );
     const { rows } = await db.query<{ details: unknown; raw: string }>('select details, details::text as raw from audit_events');
-    expect(rows[0]?.details).toEqual({ apiKeyId: 'key_1', headers: { authorization: '[REDACTED]' }, joinToken: '[REDACTED]', payload: '[REDACTED]', note: 'fine' });
+    expect(rows[0]?.details).toEqual({
+      apiKeyId: 'key_1',
+      headers: { authorization: '[REDACTED]' },
+      joinToken: '[REDACTED]',
+      payload: '[REDACTED]',
+      note: 'fine',
+    });
     expect(rows[0]?.raw).not.toMatch(/live-credential|jt_live|078-05-1120/);
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, count: 1 });
   });
@@ -410,7 +484,9 @@ describe('appending', () => {
         });
         child.once('exit', (code) => reject(new Error(`${label} exited (${code}) before it was ready: ${stderr}`)));
       });
-      const exited = new Promise<{ code: number | null; output: string[]; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, output, stderr })));
+      const exited = new Promise<{ code: number | null; output: string[]; stderr: string }>((resolve) =>
+        child.once('exit', (code) => resolve({ code, output, stderr })),
+      );
       return { child, ready, exited };
     });
     await Promise.all(children.map((c) => c.ready));
@@ -418,18 +494,25 @@ describe('appending', () => {
 
     // Meanwhile, here: standalone records and appends inside transactions, a quarter of them rolled back.
     const local = Promise.all(
-      Array.from({ length: 100 }, (_, i) => log.record(event(i, { actor: { kind: 'service', id: 'in-process' }, details: { label: 'in-process', i } }))),
+      Array.from({ length: 100 }, (_, i) =>
+        log.record(event(i, { actor: { kind: 'service', id: 'in-process' }, details: { label: 'in-process', i } })),
+      ),
     );
     const inTransactions = Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>
         db.transaction(async (tx) => {
-          await log.append(tx, event(i, { actor: { kind: 'service', id: i % 4 === 0 ? 'rolled-back' : 'in-transaction' }, details: { i } }));
+          await log.append(
+            tx,
+            event(i, { actor: { kind: 'service', id: i % 4 === 0 ? 'rolled-back' : 'in-transaction' }, details: { i } }),
+          );
           if (i % 4 === 0) throw new Error('roll back');
         }),
       ),
     );
     // A pool passed where a transaction belongs still appends safely, in a transaction of its own.
-    const viaPool = Promise.all(Array.from({ length: 20 }, (_, i) => log.append(db, event(i, { actor: { kind: 'service', id: 'pool-handle' } }))));
+    const viaPool = Promise.all(
+      Array.from({ length: 20 }, (_, i) => log.append(db, event(i, { actor: { kind: 'service', id: 'pool-handle' } }))),
+    );
     const [results, settled] = await Promise.all([Promise.all(children.map((c) => c.exited)), inTransactions, local, viaPool]);
     for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0 });
     expect(results.map((r) => JSON.parse(r.output[r.output.length - 1] ?? '{}'))).toEqual([
@@ -443,7 +526,9 @@ describe('appending', () => {
       'select count(*)::int as n, count(distinct seq)::int as distinct_seq, min(seq) as min, max(seq) as max from audit_events',
     );
     expect(rows[0]).toEqual({ n: expected, distinct_seq: expected, min: '1', max: String(expected) });
-    const byActor = await db.query<{ actor_id: string; n: number }>('select actor_id, count(*)::int as n from audit_events group by actor_id order by actor_id');
+    const byActor = await db.query<{ actor_id: string; n: number }>(
+      'select actor_id, count(*)::int as n from audit_events group by actor_id order by actor_id',
+    );
     expect(byActor.rows).toEqual([
       { actor_id: 'in-process', n: 100 },
       { actor_id: 'in-transaction', n: 30 },
@@ -452,7 +537,9 @@ describe('appending', () => {
       { actor_id: 'proc-b', n: perProcess },
     ]);
     // The processes really did overlap: their events alternate along the chain.
-    const order = (await db.query<{ actor_id: string }>(`select actor_id from audit_events where actor_id like 'proc-%' order by seq`)).rows.map((r) => r.actor_id);
+    const order = (
+      await db.query<{ actor_id: string }>(`select actor_id from audit_events where actor_id like 'proc-%' order by seq`)
+    ).rows.map((r) => r.actor_id);
     const switches = order.filter((a, i) => i > 0 && a !== order[i - 1]).length;
     expect(switches).toBeGreaterThan(10);
     expect(await verifyAuditChain(db, { batchSize: 97 })).toMatchObject({ ok: true, count: expected, headSeq: String(expected) });
@@ -506,7 +593,10 @@ describe('queryAudit and exportAudit', () => {
       const at = records[s - 1]!.occurredAt;
       expect(at > r4.occurredAt && at < r9.occurredAt).toBe(true);
     }
-    const inside = records.filter((r) => r.occurredAt > r4.occurredAt && r.occurredAt < r9.occurredAt).map((r) => Number(r.seq)).reverse();
+    const inside = records
+      .filter((r) => r.occurredAt > r4.occurredAt && r.occurredAt < r9.occurredAt)
+      .map((r) => Number(r.seq))
+      .reverse();
     expect(seqs).toEqual(inside);
   });
 
@@ -516,7 +606,10 @@ describe('queryAudit and exportAudit', () => {
     out.on('data', (c: Buffer) => (text += c.toString()));
     const result = await exportAudit(db, out, { batchSize: 5 });
     expect(result).toEqual({ count: 12, firstSeq: '1', lastSeq: '12' });
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditRecord);
     expect(lines).toEqual(records);
     const verifier = new AuditChainVerifier();
     for (const line of lines) expect(verifier.push(line)).toBeUndefined();
@@ -529,7 +622,10 @@ describe('queryAudit and exportAudit', () => {
     out.on('data', (c: Buffer) => (text += c.toString()));
     const since = records[4]!.occurredAt;
     await exportAudit(db, out, { tenantId: 'globex', since });
-    const seqs = text.trimEnd().split('\n').map((l) => Number((JSON.parse(l) as AuditRecord).seq));
+    const seqs = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => Number((JSON.parse(l) as AuditRecord).seq));
     expect(seqs).toEqual(records.filter((r) => r.tenantId === 'globex' && r.occurredAt >= since).map((r) => Number(r.seq)));
     expect(seqs).toContain(11);
   });

@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, createPgliteDatabase, exportAudit, migrate, queryAudit, verifyAuditChain, type AuditEvent, type Database } from '@controlplane/server';
+import {
+  AuditLog,
+  createPgliteDatabase,
+  exportAudit,
+  migrate,
+  queryAudit,
+  verifyAuditChain,
+  type AuditEvent,
+  type Database,
+} from '@controlplane/server';
 
 function event(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
   return {
@@ -73,16 +82,29 @@ describe('audit chain on PGlite', () => {
     let text = '';
     out.on('data', (c: Buffer) => (text += c.toString()));
     expect(await exportAudit(db, out, { tenantId: null })).toMatchObject({ count: 31, lastSeq: '61' });
-    expect(text.trimEnd().split('\n').map((l) => JSON.parse(l).tenantId)).toEqual(Array(31).fill(null));
+    expect(
+      text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).tenantId),
+    ).toEqual(Array(31).fill(null));
   });
 
   it('detects rows edited or deleted with the trigger disabled', async () => {
     await db.query('alter table audit_events disable trigger user');
     try {
       await db.query(`update audit_events set details = details || '{"i": -1}'::jsonb where seq = 17`);
-      expect(await verifyAuditChain(db, { batchSize: 5 })).toMatchObject({ ok: false, count: 16, firstBad: { seq: '17', reason: 'hash_mismatch' } });
+      expect(await verifyAuditChain(db, { batchSize: 5 })).toMatchObject({
+        ok: false,
+        count: 16,
+        firstBad: { seq: '17', reason: 'hash_mismatch' },
+      });
       await db.query('delete from audit_events where seq between 10 and 11');
-      expect(await verifyAuditChain(db, { batchSize: 5 })).toEqual({ ok: false, count: 9, firstBad: { seq: '10', reason: 'missing_seq', expected: '10', actual: '12' } });
+      expect(await verifyAuditChain(db, { batchSize: 5 })).toEqual({
+        ok: false,
+        count: 9,
+        firstBad: { seq: '10', reason: 'missing_seq', expected: '10', actual: '12' },
+      });
     } finally {
       await db.query('alter table audit_events enable trigger user');
     }

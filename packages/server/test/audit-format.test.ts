@@ -74,7 +74,9 @@ describe('audit hash format', () => {
     expect(expected).toBe('41ef403a0bfa94f0bc51cda96b2bfc3f16027ba57191f3068d5da4e18dc45346');
     // Absent resource and correlation id are hashed as null, not left out.
     const bare = { ...record, resource: null, correlationId: null };
-    const bareCanonical = canonical.replace('"correlationId":"corr-1"', '"correlationId":null').replace('"resourceId":"job-1","resourceKind":"job"', '"resourceId":null,"resourceKind":null');
+    const bareCanonical = canonical
+      .replace('"correlationId":"corr-1"', '"correlationId":null')
+      .replace('"resourceId":"job-1","resourceKind":"job"', '"resourceId":null,"resourceKind":null');
     expect(computeAuditHash(bare)).toBe(createHash('sha256').update(bareCanonical, 'utf8').digest('hex'));
   });
 
@@ -163,7 +165,10 @@ describe('AuditChainVerifier', () => {
     });
     // A consistent rewrite from seq 1 passes the chain checks; only the anchor exposes it.
     const rewritten: AuditRecord[] = [];
-    for (const r of chain) rewritten.push(sealed({ ...r, actor: { kind: 'system', id: 'nobody' }, prevHash: rewritten[rewritten.length - 1]?.hash ?? AUDIT_GENESIS_HASH }));
+    for (const r of chain)
+      rewritten.push(
+        sealed({ ...r, actor: { kind: 'system', id: 'nobody' }, prevHash: rewritten[rewritten.length - 1]?.hash ?? AUDIT_GENESIS_HASH }),
+      );
     expect(verify(rewritten)).toMatchObject({ ok: true, count: 5 });
     expect(verify(rewritten, { expectHead: anchor })).toEqual({
       ok: false,
@@ -174,8 +179,16 @@ describe('AuditChainVerifier', () => {
 
   it('continues from a head reported by an earlier run', () => {
     const chain = chainOf(6);
-    expect(verify(chain.slice(3), { fromSeq: '4', prevHash: chain[2]!.hash })).toEqual({ ok: true, count: 3, headSeq: '6', headHash: chain[5]!.hash });
-    expect(verify(chain.slice(3), { fromSeq: '4', prevHash: chain[1]!.hash })).toMatchObject({ ok: false, firstBad: { seq: '4', reason: 'prev_hash_mismatch' } });
+    expect(verify(chain.slice(3), { fromSeq: '4', prevHash: chain[2]!.hash })).toEqual({
+      ok: true,
+      count: 3,
+      headSeq: '6',
+      headHash: chain[5]!.hash,
+    });
+    expect(verify(chain.slice(3), { fromSeq: '4', prevHash: chain[1]!.hash })).toMatchObject({
+      ok: false,
+      firstBad: { seq: '4', reason: 'prev_hash_mismatch' },
+    });
     expect(() => new AuditChainVerifier({ fromSeq: 0 })).toThrow(RangeError);
   });
 });
@@ -305,7 +318,10 @@ describe('queryAudit input checks', () => {
 
   it('refuses a forged cursor and an out-of-range limit before any SQL runs', async () => {
     await expect(queryAudit(unused, { cursor: Buffer.from("x' or 1=1 --").toString('base64url') })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queryAudit(unused, { cursor: 'not base64 at all!' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'cursor' }] });
+    await expect(queryAudit(unused, { cursor: 'not base64 at all!' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: 'cursor' }],
+    });
     await expect(queryAudit(unused, { limit: 0 })).rejects.toMatchObject({ details: [{ path: 'limit' }] });
     await expect(queryAudit(unused, { limit: 1001 })).rejects.toMatchObject({ details: [{ path: 'limit' }] });
     await expect(queryAudit(unused, { after: 'yesterday' })).rejects.toMatchObject({ details: [{ path: 'after' }] });

@@ -53,7 +53,17 @@ describe('key rotation (PostgreSQL)', () => {
   /** An operator's rotation process: its own pools and keyring, reading the same keyring file. */
   const rotationProcess = async (o: { batchSize?: number; graceMs?: number } = {}) => {
     const enc = await openFieldEncryption({ keyringFile, keyDb: pool('rotation-keys') });
-    return { enc, rotation: new KeyRotation({ db: pool('rotation-app'), keyring: enc.keyring, store: enc.store, batchSize: o.batchSize ?? 25, graceMs: o.graceMs ?? 0, logger }) };
+    return {
+      enc,
+      rotation: new KeyRotation({
+        db: pool('rotation-app'),
+        keyring: enc.keyring,
+        store: enc.store,
+        batchSize: o.batchSize ?? 25,
+        graceMs: o.graceMs ?? 0,
+        logger,
+      }),
+    };
   };
 
   beforeAll(async () => {
@@ -89,7 +99,13 @@ describe('key rotation (PostgreSQL)', () => {
       let i = 0;
       while (!stopped) {
         i++;
-        await jobs.submitMany(tenant, null, [job({ payload: { type: 'echo', data: { i, tenant } } }), job({ payload: { type: 'echo', data: { i: -i } }, retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } })]);
+        await jobs.submitMany(tenant, null, [
+          job({ payload: { type: 'echo', data: { i, tenant } } }),
+          job({
+            payload: { type: 'echo', data: { i: -i } },
+            retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 },
+          }),
+        ]);
         const envs = await jobs.claim(runners[tenant]!, { max: 2, waitMs: 0 });
         for (const env of envs) {
           const ref = { jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken };
@@ -97,7 +113,13 @@ describe('key rotation (PostgreSQL)', () => {
           if ((env.payload.data as { i: number }).i > 0) await jobs.complete(runners[tenant]!, ref, { data: { echoed: env.payload.data } });
           // With a (stand-in) runner signature: the failure report is queued for TruthCore, its
           // message and details encrypted in the outbox, which the rotation must sweep too.
-          else await jobs.fail(runners[tenant]!, ref, { category: 'RUNTIME_ERROR', message: 'negative', retryable: false, details: [{ message: String(env.payload.data.i) }] }, signedProof);
+          else
+            await jobs.fail(
+              runners[tenant]!,
+              ref,
+              { category: 'RUNTIME_ERROR', message: 'negative', retryable: false, details: [{ message: String(env.payload.data.i) }] },
+              signedProof,
+            );
           finished++;
         }
       }
@@ -129,9 +151,21 @@ describe('key rotation (PostgreSQL)', () => {
   it('a data-key rotation while jobs run ends with every row readable and on the new keys', async () => {
     // Rows written before encryption was switched on are encrypted by the sweep too.
     const plain = new JobStore(db);
-    await new JobService({ db, store: plain, queue: new PostgresQueue(db, plain), jobTypes: new JobTypeRegistry(), logger }).submitMany('t1', null, [job(), job()]);
+    await new JobService({ db, store: plain, queue: new PostgresQueue(db, plain), jobTypes: new JobTypeRegistry(), logger }).submitMany(
+      't1',
+      null,
+      [job(), job()],
+    );
     const truth = new AssertionService({ db, store: new TruthStore() });
-    await truth.assert('t1', 'apikey:x', { id: randomUUID(), subject: 's:1', predicate: 'p', object: { hidden: 1 }, timestamp: new Date().toISOString(), source: 't', metadata: { sensitive: true } });
+    await truth.assert('t1', 'apikey:x', {
+      id: randomUUID(),
+      subject: 's:1',
+      predicate: 'p',
+      object: { hidden: 1 },
+      timestamp: new Date().toISOString(),
+      source: 't',
+      metadata: { sensitive: true },
+    });
 
     const load = startLoad();
     await sleep(300);
@@ -155,17 +189,26 @@ describe('key rotation (PostgreSQL)', () => {
     const retired = await db.query<{ id: string }>('select id from data_keys where retired_at is not null');
     expect(retired.rows.map((r) => r.id)).toEqual(expect.arrayContaining([before.t1, before.t2]));
     await expectAllOnCurrentKeys(rotation);
-    const reports = await db.query<{ message: string }>(`select failure ->> 'message' as message from result_outbox where outcome = 'failed'`);
+    const reports = await db.query<{ message: string }>(
+      `select failure ->> 'message' as message from result_outbox where outcome = 'failed'`,
+    );
     expect(reports.rows.length).toBeGreaterThan(0);
     for (const r of reports.rows) expect(dataKeyIdOf(r.message)).toMatch(new RegExp(`^(${after.t1}|${after.t2})$`));
-    const stored = await db.query<{ object: unknown; object_encrypted: boolean }>(`select object, object_encrypted from truth_assertions where subject = 's:1'`);
+    const stored = await db.query<{ object: unknown; object_encrypted: boolean }>(
+      `select object, object_encrypted from truth_assertions where subject = 's:1'`,
+    );
     expect(stored.rows[0]).toMatchObject({ object_encrypted: true });
     expect(dataKeyIdOf(stored.rows[0]!.object as string)).toBe(after.t1);
   });
 
   it('resumes from the stored cursor after a crash, and never launders a tampered value', async () => {
     await resetJobs(db);
-    for (let i = 0; i < 6; i++) await jobs.submitMany('t1', null, Array.from({ length: 20 }, () => job()));
+    for (let i = 0; i < 6; i++)
+      await jobs.submitMany(
+        't1',
+        null,
+        Array.from({ length: 20 }, () => job()),
+      );
     const first = await rotationProcess({ batchSize: 10 });
     await first.rotation.start('test');
     expect((await first.rotation.step()).state).toBe('progress'); // new keys current
@@ -175,7 +218,12 @@ describe('key rotation (PostgreSQL)', () => {
     expect(mid.cursor).toHaveLength(2);
 
     // A value tampered with after the cursor: its batch fails as a whole and the cursor stays put.
-    const victim = (await db.query<{ id: string }>(`select id from jobs where tenant_id = 't1' and (tenant_id, id) > ($1, $2::uuid) order by id limit 1`, mid.cursor as string[])).rows[0]!.id;
+    const victim = (
+      await db.query<{ id: string }>(
+        `select id from jobs where tenant_id = 't1' and (tenant_id, id) > ($1, $2::uuid) order by id limit 1`,
+        mid.cursor as string[],
+      )
+    ).rows[0]!.id;
     const original = (await db.query<{ request: any }>('select request from jobs where id = $1', [victim])).rows[0]!.request;
     const broken = original.payload.data.slice(0, -4) + (original.payload.data.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     await db.query(`update jobs set request = jsonb_set(request, '{payload,data}', to_jsonb($1::text)) where id = $2`, [broken, victim]);
@@ -193,7 +241,11 @@ describe('key rotation (PostgreSQL)', () => {
 
   it('skips rows a running transaction holds, comes back for them, and allows one run at a time', async () => {
     await resetJobs(db);
-    await jobs.submitMany('t1', null, Array.from({ length: 30 }, () => job()));
+    await jobs.submitMany(
+      't1',
+      null,
+      Array.from({ length: 30 }, () => job()),
+    );
     const { rotation } = await rotationProcess({ batchSize: 10 });
     await rotation.start('test');
     await expect(rotation.start('again')).rejects.toBeInstanceOf(RotationInProgressError);
@@ -226,7 +278,10 @@ describe('key rotation (PostgreSQL)', () => {
     const ids = (await jobs.submitMany('t2', null, [job(), job()])).map((j) => j.id);
     await service.cipher.blindIndex('t2', 'warm'); // a blind-index root, wrapped like a data key
     // A service that loaded the keyring before the rotation and never re-reads it:
-    const stale = new Keyring({ provider: await LocalFileKeyProvider.load(keyringFile), store: new PostgresDataKeyStore(pool('stale-keys')) });
+    const stale = new Keyring({
+      provider: await LocalFileKeyProvider.load(keyringFile),
+      store: new PostgresDataKeyStore(pool('stale-keys')),
+    });
 
     // The operator adds a KEK to the shared keyring file; the rotation process loads it.
     const { kekId } = await addKekToKeyringFile(keyringFile);

@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalHash } from '@controlplane/contracts';
-import { BLIND_INDEX_KEY_ID, createCertificateAuthority, createLogger, DecryptionError, generateKeyringFile, isEncrypted, KeyringError } from '@controlplane/platform';
+import {
+  BLIND_INDEX_KEY_ID,
+  createCertificateAuthority,
+  createLogger,
+  DecryptionError,
+  generateKeyringFile,
+  isEncrypted,
+  KeyringError,
+} from '@controlplane/platform';
 import {
   AssertionService,
   createPostgresDatabase,
@@ -64,7 +72,12 @@ describe('field encryption in the stores (PostgreSQL)', () => {
   });
 
   const raw = async (tenantId: string, id: string) =>
-    (await db.query<{ request: any; result: any; error: any }>('select request, result, error from jobs where tenant_id = $1 and id = $2', [tenantId, id])).rows[0]!;
+    (
+      await db.query<{ request: any; result: any; error: any }>(
+        'select request, result, error from jobs where tenant_id = $1 and id = $2',
+        [tenantId, id],
+      )
+    ).rows[0]!;
 
   describe('PostgresDataKeyStore', () => {
     it('stores, replaces, names the current key and refuses unknown or reserved ones', async () => {
@@ -85,7 +98,12 @@ describe('field encryption in the stores (PostgreSQL)', () => {
     });
 
     it('putIfAbsent: concurrent writers of one well-known record all end up with the same one', async () => {
-      const candidates = Array.from({ length: 8 }, () => ({ tenantId: 'race', id: BLIND_INDEX_KEY_ID, kekId: 'kek-a', wrapped: randomBytes(60) }));
+      const candidates = Array.from({ length: 8 }, () => ({
+        tenantId: 'race',
+        id: BLIND_INDEX_KEY_ID,
+        kekId: 'kek-a',
+        wrapped: randomBytes(60),
+      }));
       const got = await Promise.all(candidates.map((c) => enc.store.putIfAbsent(c)));
       expect(new Set(got.map((g) => g.wrapped.toString('hex'))).size).toBe(1);
       expect(candidates.map((c) => c.wrapped.toString('hex'))).toContain(got[0]!.wrapped.toString('hex'));
@@ -108,12 +126,19 @@ describe('field encryption in the stores (PostgreSQL)', () => {
 
       // the digest is over the clear request: the same request again is idempotent, a different one conflicts
       expect((await jobs.submit('t1', 'key:1', req)).updatedAt).toBe(submitted.updatedAt);
-      await expectCode(jobs.submit('t1', 'key:1', { ...req, payload: { type: 'echo', data: { secret: 'other' } } }), 'IDEMPOTENCY_CONFLICT');
+      await expectCode(
+        jobs.submit('t1', 'key:1', { ...req, payload: { type: 'echo', data: { secret: 'other' } } }),
+        'IDEMPOTENCY_CONFLICT',
+      );
 
       const [env] = await jobs.claim(r1, { max: 1, waitMs: 0 });
       expect(env!.payload.data).toEqual({ secret: inData });
       expect(env!.payloadDigest).toBe(canonicalHash(env!.payload));
-      await jobs.progress(r1, { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken }, { pct: 50, message: `halfway ${inData}` });
+      await jobs.progress(
+        r1,
+        { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken },
+        { pct: 50, message: `halfway ${inData}` },
+      );
       await jobs.complete(r1, { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken }, { data: { answer: outData } });
 
       const done = await raw('t1', req.id);
@@ -125,7 +150,11 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       const events = await db.query<{ data: any }>(`select data from job_events where job_id = $1 and type = 'job.progress'`, [req.id]);
       expect(isEncrypted(events.rows[0]!.data.message)).toBe(true);
       expect(events.rows[0]!.data.pct).toBe(50);
-      expect((await jobs.events('t1', req.id, '0')).find((e) => e.type === 'job.progress')?.data).toEqual({ status: 'running', pct: 50, message: `halfway ${inData}` });
+      expect((await jobs.events('t1', req.id, '0')).find((e) => e.type === 'job.progress')?.data).toEqual({
+        status: 'running',
+        pct: 50,
+        message: `halfway ${inData}`,
+      });
     });
 
     it('encrypts error messages and details of failures, on the job and on its attempts', async () => {
@@ -133,12 +162,16 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       const req = job({ retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } });
       await jobs.submit('t1', null, req);
       const [env] = await jobs.claim(r1, { max: 1, waitMs: 0 });
-      await jobs.fail(r1, { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken }, {
-        category: 'RUNTIME_ERROR',
-        message: `could not parse ${m}`,
-        retryable: false,
-        details: [{ path: 'payload.data', message: `bad value ${m}` }],
-      });
+      await jobs.fail(
+        r1,
+        { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken },
+        {
+          category: 'RUNTIME_ERROR',
+          message: `could not parse ${m}`,
+          retryable: false,
+          details: [{ path: 'payload.data', message: `bad value ${m}` }],
+        },
+      );
       const stored = await raw('t1', req.id);
       const attempts = await db.query<{ error: any }>('select error from job_attempts where job_id = $1', [req.id]);
       for (const envelope of [stored.error, stored.result.error, attempts.rows[0]!.error]) {
@@ -173,14 +206,20 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       await expect(jobs.get('t1', b.id)).rejects.toBeInstanceOf(DecryptionError);
 
       // row A's options swapped into its own data field
-      await db.query(`update jobs set request = jsonb_set(request, '{payload,data}', request -> 'payload' -> 'options') where tenant_id = 't1' and id = $1`, [a.id]);
+      await db.query(
+        `update jobs set request = jsonb_set(request, '{payload,data}', request -> 'payload' -> 'options') where tenant_id = 't1' and id = $1`,
+        [a.id],
+      );
       await expect(store.getJob(db, 't1', a.id)).rejects.toMatchObject({ name: 'DecryptionError', reason: 'AUTHENTICATION_FAILED' });
 
       // t2's payload copied into a t1 row: t1 has no such data key
       const t2 = await raw('t2', other.id);
       const c = job();
       await jobs.submit('t1', null, c);
-      await db.query(`update jobs set request = jsonb_set(request, '{payload,data}', $1::jsonb) where tenant_id = 't1' and id = $2`, [JSON.stringify(t2.request.payload.data), c.id]);
+      await db.query(`update jobs set request = jsonb_set(request, '{payload,data}', $1::jsonb) where tenant_id = 't1' and id = $2`, [
+        JSON.stringify(t2.request.payload.data),
+        c.id,
+      ]);
       const foreign = await store.getJob(db, 't1', c.id).catch((e: unknown) => e);
       expect(foreign).toMatchObject({ name: 'DecryptionError', reason: 'UNKNOWN_DATA_KEY' });
       expect((foreign as Error).message).toContain(`jobs.request.payload.data of row ${c.id}`);
@@ -213,13 +252,34 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       const truth = new TruthStore({ cipher: enc.cipher, sensitivePredicates: ['ssn'] });
       assertions = new AssertionService({ db, store: truth });
       const ca = await createCertificateAuthority({ trustDomain: TRUST_DOMAIN });
-      results = new JobResultService({ db, store: truth, assertions, trustDomain: TRUST_DOMAIN, anchors: parseTrustAnchors(ca.certPem), logger });
+      results = new JobResultService({
+        db,
+        store: truth,
+        assertions,
+        trustDomain: TRUST_DOMAIN,
+        anchors: parseTrustAnchors(ca.certPem),
+        logger,
+      });
       runner = await issueRunner(ca, TRUST_DOMAIN, 't1');
     });
 
     const rawAssertion = async (id: string) =>
-      (await db.query<{ object: unknown; object_hash: Buffer; object_encrypted: boolean }>('select object, object_hash, object_encrypted from truth_assertions where id = $1', [id])).rows[0]!;
-    const assertion = (o: Record<string, unknown>): { id: string; subject: string; predicate: string; timestamp: string; source: string; object?: unknown; [k: string]: unknown } => ({ id: randomUUID(), subject: 'person:1', predicate: 'email', timestamp: new Date().toISOString(), source: 'test', ...o });
+      (
+        await db.query<{ object: unknown; object_hash: Buffer; object_encrypted: boolean }>(
+          'select object, object_hash, object_encrypted from truth_assertions where id = $1',
+          [id],
+        )
+      ).rows[0]!;
+    const assertion = (
+      o: Record<string, unknown>,
+    ): { id: string; subject: string; predicate: string; timestamp: string; source: string; object?: unknown; [k: string]: unknown } => ({
+      id: randomUUID(),
+      subject: 'person:1',
+      predicate: 'email',
+      timestamp: new Date().toISOString(),
+      source: 'test',
+      ...o,
+    });
 
     it('encrypts sensitive objects with a blind index, keeps others clear, and finds both by object', async () => {
       const m = marker();
@@ -255,21 +315,33 @@ describe('field encryption in the stores (PostgreSQL)', () => {
     });
 
     it('refuses an encrypted object moved to another assertion', async () => {
-      const [a, b] = [assertion({ object: marker(), metadata: { sensitive: true } }), assertion({ object: marker(), metadata: { sensitive: true } })];
+      const [a, b] = [
+        assertion({ object: marker(), metadata: { sensitive: true } }),
+        assertion({ object: marker(), metadata: { sensitive: true } }),
+      ];
       await assertions.assert('t1', 'apikey:x', a);
       await assertions.assert('t1', 'apikey:x', b);
-      await db.query(`update truth_assertions set object = (select object from truth_assertions where id = $1) where id = $2`, [a.id, b.id]);
+      await db.query(`update truth_assertions set object = (select object from truth_assertions where id = $1) where id = $2`, [
+        a.id,
+        b.id,
+      ]);
       await expect(assertions.get('t1', b.id)).rejects.toMatchObject({ name: 'DecryptionError', reason: 'AUTHENTICATION_FAILED' });
       expect((await assertions.get('t1', a.id)).object).toBe(a.object);
     });
 
     it('encrypts job results and evidence, re-verifies their signatures over the clear values', async () => {
       const m = marker();
-      const d = delivery(runner, { tenantId: 't1', data: { out: m }, evidence: evidencePacket(runner.id, [{ key: 'seen', value: m, source: 'sandbox', redacted: false }]) });
+      const d = delivery(runner, {
+        tenantId: 't1',
+        data: { out: m },
+        evidence: evidencePacket(runner.id, [{ key: 'seen', value: m, source: 'sandbox', redacted: false }]),
+      });
       const rec = await results.record('jobforge', d);
       expect(rec.duplicate).toBe(false);
       expect((await results.record('jobforge', d)).duplicate).toBe(true);
-      const prov = await db.query<{ result: any; evidence: any }>('select result, evidence from truth_job_provenance where job_id = $1', [d.jobId]);
+      const prov = await db.query<{ result: any; evidence: any }>('select result, evidence from truth_job_provenance where job_id = $1', [
+        d.jobId,
+      ]);
       const resultAssertions = await db.query<{ object: unknown; object_encrypted: boolean }>(
         `select object, object_encrypted from truth_assertions where subject = $1 and predicate = 'result'`,
         [`job:${d.jobId}`],

@@ -64,8 +64,13 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
       done();
     },
   });
-  const call = (agent: Agent, method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<any>> =>
-    requestJson({ url, method, body, agent, headers, timeoutMs: 10_000 });
+  const call = (
+    agent: Agent,
+    method: 'GET' | 'POST',
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<JsonResponse<any>> => requestJson({ url, method, body, agent, headers, timeoutMs: 10_000 });
   const asT1 = { 'x-cp-tenant': 't1', 'x-cp-actor': 'apikey:enc-test' };
 
   beforeAll(async () => {
@@ -83,8 +88,21 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     // Everything the services log, at every level, is kept for the scan.
     const jfLogger = createLogger({ service: 'jobforge', level: 'trace', destination: capture });
     const tcLogger = createLogger({ service: 'truthcore', level: 'trace', destination: capture });
-    tc = await startTruthcore({ db, logger: tcLogger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: 0 }, audit: new AuditLog(db), cipher });
-    const toTruthcore = createMtlsAgent(pki.material('jobforge'), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'truthcore'), keepAlive: false });
+    tc = await startTruthcore({
+      db,
+      logger: tcLogger,
+      tls: pki.material('truthcore'),
+      trustDomain: TRUST_DOMAIN,
+      caCertPem: pki.ca.certPem,
+      listen: { host: '127.0.0.1', port: 0 },
+      audit: new AuditLog(db),
+      cipher,
+    });
+    const toTruthcore = createMtlsAgent(pki.material('jobforge'), {
+      trustDomain: TRUST_DOMAIN,
+      expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'truthcore'),
+      keepAlive: false,
+    });
     jf = await startJobforge({
       db,
       queue: async ({ db, store }) => {
@@ -124,7 +142,13 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: 'enc' });
     const enr = await call(pki.anonymousAgent(), 'POST', `${jf.enrollUrl}/enroll`, { joinToken: tok.body.token, csr: csrPem, name: 'enc' });
     expect(enr.status).toBe(201);
-    secrets.push(tok.body.token, keyPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '').slice(0, 48));
+    secrets.push(
+      tok.body.token,
+      keyPem
+        .replace(/-----[A-Z ]+-----/g, '')
+        .replace(/\s+/g, '')
+        .slice(0, 48),
+    );
     const { agent } = pki.runnerAgent(`enc-${enr.body.runnerId}`, keyPem, enr.body.certificatePem);
     const reg = await call(agent, 'POST', `${jf.url}/runner/v1/register`, {
       name: 'enc',
@@ -138,14 +162,33 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
 
   type Env = { jobId: string; tenantId: string; attempt: number; leaseId: string; fencingToken: string };
   const signed = (keyPem: string, env: Env, outcome: 'completed' | 'failed', value: unknown) =>
-    signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, keyPem);
+    signJobResult(
+      {
+        jobId: env.jobId,
+        tenantId: env.tenantId,
+        attempt: env.attempt,
+        fencingToken: env.fencingToken,
+        outcome,
+        resultDigest: resultDigest(value),
+      },
+      keyPem,
+    );
 
   it('runs marked jobs end to end, then finds the marker in no dump, no Redis value and no log line', async () => {
     const runner = await enrolRunner();
-    const completed = job({ payload: { type: 'echo', data: { secret: MARKER }, options: { note: MARKER } }, metadata: { source: 'enc', createdAt: new Date().toISOString(), correlationId: 'enc-corr-1' } });
-    const failed = job({ payload: { type: 'echo', data: { secret: MARKER } }, retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } });
+    const completed = job({
+      payload: { type: 'echo', data: { secret: MARKER }, options: { note: MARKER } },
+      metadata: { source: 'enc', createdAt: new Date().toISOString(), correlationId: 'enc-corr-1' },
+    });
+    const failed = job({
+      payload: { type: 'echo', data: { secret: MARKER } },
+      retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 },
+    });
     const waiting = job({ payload: { type: 'echo', data: { secret: MARKER } } });
-    const later = job({ payload: { type: 'echo', data: { secret: MARKER } }, metadata: { source: 'enc', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 3_600_000).toISOString() } });
+    const later = job({
+      payload: { type: 'echo', data: { secret: MARKER } },
+      metadata: { source: 'enc', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 3_600_000).toISOString() },
+    });
     for (const j of [completed, failed]) expect((await call(gw, 'POST', `${jf.url}/v1/jobs`, j, asT1)).status).toBe(202);
 
     const claim = await call(runner.agent, 'POST', `${jf.url}/runner/v1/claim`, { max: 5, waitMs: 2_000 });
@@ -155,15 +198,36 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     const envOf = (id: string) => claim.body.jobs.find((e: Env) => e.jobId === id) as Env;
 
     const c = envOf(completed.id);
-    const progress = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${c.jobId}/progress`, { leaseId: c.leaseId, fencingToken: c.fencingToken, pct: 50, message: `half of ${MARKER}` });
+    const progress = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${c.jobId}/progress`, {
+      leaseId: c.leaseId,
+      fencingToken: c.fencingToken,
+      pct: 50,
+      message: `half of ${MARKER}`,
+    });
     expect(progress.status).toBe(200);
     const data = { echoed: MARKER };
-    const done = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${c.jobId}/complete`, { leaseId: c.leaseId, fencingToken: c.fencingToken, data, signature: signed(runner.keyPem, c, 'completed', data) });
+    const done = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${c.jobId}/complete`, {
+      leaseId: c.leaseId,
+      fencingToken: c.fencingToken,
+      data,
+      signature: signed(runner.keyPem, c, 'completed', data),
+    });
     expect(done.body).toMatchObject({ status: 'completed' });
 
     const f = envOf(failed.id);
-    const error = { category: 'RUNTIME_ERROR', code: 'BAD_INPUT', message: `cannot use ${MARKER}`, retryable: false, details: [{ path: 'secret', message: MARKER }] };
-    const fail = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${f.jobId}/fail`, { leaseId: f.leaseId, fencingToken: f.fencingToken, error, signature: signed(runner.keyPem, f, 'failed', error) });
+    const error = {
+      category: 'RUNTIME_ERROR',
+      code: 'BAD_INPUT',
+      message: `cannot use ${MARKER}`,
+      retryable: false,
+      details: [{ path: 'secret', message: MARKER }],
+    };
+    const fail = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${f.jobId}/fail`, {
+      leaseId: f.leaseId,
+      fencingToken: f.fencingToken,
+      error,
+      signature: signed(runner.keyPem, f, 'failed', error),
+    });
     expect(fail.body).toMatchObject({ status: 'failed' });
     // two jobs left waiting, so Redis holds entries (ready and delayed) while it is scanned
     for (const j of [waiting, later]) expect((await call(gw, 'POST', `${jf.url}/v1/jobs`, j, asT1)).status).toBe(202);
@@ -172,7 +236,9 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     // clear data (so JobForge decrypted it) and stores it encrypted again.
     for (let i = 0; i < 100 && (await jf.outbox!.pending()) > 0; i++) await sleep(50);
     expect(await jf.outbox!.pending()).toBe(0);
-    const delivered = await db.query<{ delivered_at: Date | null }>('select delivered_at from result_outbox where job_id = $1', [completed.id]);
+    const delivered = await db.query<{ delivered_at: Date | null }>('select delivered_at from result_outbox where job_id = $1', [
+      completed.id,
+    ]);
     expect(delivered.rows[0]?.delivered_at).toBeInstanceOf(Date);
 
     // ---- the authorised API answers clear values
@@ -181,10 +247,20 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     expect(got.body.request.payload).toMatchObject({ data: { secret: MARKER }, options: { note: MARKER } });
     expect(got.body.result).toMatchObject({ success: true, data: { echoed: MARKER } });
     const gotFailed = await call(gw, 'GET', `${jf.url}/v1/jobs/${failed.id}`, undefined, asT1);
-    expect(gotFailed.body.error).toMatchObject({ code: 'BAD_INPUT', message: `cannot use ${MARKER}`, details: [{ path: 'secret', message: MARKER }] });
+    expect(gotFailed.body.error).toMatchObject({
+      code: 'BAD_INPUT',
+      message: `cannot use ${MARKER}`,
+      details: [{ path: 'secret', message: MARKER }],
+    });
     const attempts = await call(gw, 'GET', `${jf.url}/v1/jobs/${failed.id}/attempts`, undefined, asT1);
     expect(attempts.body.attempts[0].error.message).toBe(`cannot use ${MARKER}`);
-    const truth = await call(gwTc, 'POST', `${tc.url}/v1/query`, { pattern: { subject: `job:${completed.id}`, predicate: 'result' } }, asT1);
+    const truth = await call(
+      gwTc,
+      'POST',
+      `${tc.url}/v1/query`,
+      { pattern: { subject: `job:${completed.id}`, predicate: 'result' } },
+      asT1,
+    );
     expect(truth.body.assertions[0].object.data).toEqual({ echoed: MARKER });
     const byObject = await call(gwTc, 'POST', `${tc.url}/v1/query`, { pattern: { object: truth.body.assertions[0].object } }, asT1);
     expect(byObject.body.assertions.map((a: { id: string }) => a.id)).toEqual([truth.body.assertions[0].id]);
@@ -193,10 +269,17 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     // The signed failure went to TruthCore too, its report (which the signature covers) stored
     // encrypted in the outbox and in TruthCore, and answered clear.
     const failedProvenance = await call(gwTc, 'GET', `${tc.url}/v1/jobs/${failed.id}/provenance`, undefined, asT1);
-    expect(failedProvenance.body.records[0]).toMatchObject({ outcome: 'failed', signatureValid: true, failure: error, result: { success: false, error: { message: `cannot use ${MARKER}` } } });
+    expect(failedProvenance.body.records[0]).toMatchObject({
+      outcome: 'failed',
+      signatureValid: true,
+      failure: error,
+      result: { success: false, error: { message: `cannot use ${MARKER}` } },
+    });
 
     // ---- PostgreSQL: a data-only dump of every table
-    const { stdout: dump } = await execFileP('pg_dump', ['--data-only', '--no-owner', `--dbname=${tdb.adminUrl}`], { maxBuffer: 256 * 1024 * 1024 });
+    const { stdout: dump } = await execFileP('pg_dump', ['--data-only', '--no-owner', `--dbname=${tdb.adminUrl}`], {
+      maxBuffer: 256 * 1024 * 1024,
+    });
     expect(dump).toContain('cpenc:v1:');
     expect(dump).toContain(completed.id);
     expect(dump).not.toContain(MARKER);
@@ -239,7 +322,10 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     for (const j of [a, b]) expect((await call(gw, 'POST', `${jf.url}/v1/jobs`, j, asT1)).status).toBe(202);
     const stored = await db.query<{ data: string }>(`select request -> 'payload' ->> 'data' as data from jobs where id = $1`, [a.id]);
     expect(isEncrypted(stored.rows[0]!.data)).toBe(true);
-    await db.query(`update jobs set request = jsonb_set(request, '{payload,data}', to_jsonb($1::text)) where tenant_id = 't1' and id = $2`, [stored.rows[0]!.data, b.id]);
+    await db.query(
+      `update jobs set request = jsonb_set(request, '{payload,data}', to_jsonb($1::text)) where tenant_id = 't1' and id = $2`,
+      [stored.rows[0]!.data, b.id],
+    );
     const res = await call(gw, 'GET', `${jf.url}/v1/jobs/${b.id}`, undefined, asT1);
     expect(res.status).toBe(500);
     expect(res.body.error).toMatchObject({ code: 'INTERNAL', details: [] });

@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '@controlplane/platform';
 import type { GatewayServer } from '@controlplane/server';
-import { createGatewayHarness, jobRequest, RELAXED_LIMITS, type GatewayHarness, type KeyFixture, type Reply } from './support/gateway-harness.js';
+import {
+  createGatewayHarness,
+  jobRequest,
+  RELAXED_LIMITS,
+  type GatewayHarness,
+  type KeyFixture,
+  type Reply,
+} from './support/gateway-harness.js';
 import { TRUST_DOMAIN } from './support/pki-fixture.js';
 
 let h: GatewayHarness;
@@ -51,7 +58,12 @@ describe('gateway authentication, signatures, limits and quotas', () => {
     const answers = await Promise.all(Object.values(candidates).map((k) => h.client.call(gwB.url, 'GET', '/jobs', { key: k })));
     for (const a of answers) {
       expect(a.status).toBe(401);
-      expect(a.body.error).toMatchObject({ code: 'AUTHENTICATION_FAILED', category: 'AUTHENTICATION_ERROR', retryable: false, service: 'gateway' });
+      expect(a.body.error).toMatchObject({
+        code: 'AUTHENTICATION_FAILED',
+        category: 'AUTHENTICATION_ERROR',
+        retryable: false,
+        service: 'gateway',
+      });
     }
     const shapes = answers.map(stable);
     for (const s of shapes) expect(s).toEqual(shapes[0]);
@@ -74,7 +86,8 @@ describe('gateway authentication, signatures, limits and quotas', () => {
     expect(first).toBeInstanceOf(Date);
     await h.client.call(gwB.url, 'GET', '/admin/job-types', { key: k });
     await new Promise((r) => setTimeout(r, 100));
-    const again = (await h.db.query<{ last_used_at: Date }>('select last_used_at from api_keys where id = $1', [k.id])).rows[0]!.last_used_at;
+    const again = (await h.db.query<{ last_used_at: Date }>('select last_used_at from api_keys where id = $1', [k.id])).rows[0]!
+      .last_used_at;
     expect(again.getTime()).toBe(first.getTime());
   });
 
@@ -97,12 +110,26 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       expect(missing.status).toBe(401);
       expect(missing.body.error.code).toBe('SIGNATURE_REQUIRED');
 
-      const signedFor = signRequest({ method: 'POST', url: '/admin/api-keys', body: JSON.stringify(body), keyId: h.keys.admin.id, privateKey: h.keys.admin.privateKey });
-      const otherBody = await h.client.call(gwA.url, 'POST', '/admin/api-keys', { key: h.keys.admin, body: { ...body, role: 'admin' }, signature: signedFor });
+      const signedFor = signRequest({
+        method: 'POST',
+        url: '/admin/api-keys',
+        body: JSON.stringify(body),
+        keyId: h.keys.admin.id,
+        privateKey: h.keys.admin.privateKey,
+      });
+      const otherBody = await h.client.call(gwA.url, 'POST', '/admin/api-keys', {
+        key: h.keys.admin,
+        body: { ...body, role: 'admin' },
+        signature: signedFor,
+      });
       expect(otherBody.status).toBe(401);
       expect(otherBody.body.error.code).toBe('SIGNATURE_INVALID');
       // The same bytes re-serialised with a space: the signature is over bytes, not over meaning.
-      const reformatted = await h.client.call(gwA.url, 'POST', '/admin/api-keys', { key: h.keys.admin, rawBody: JSON.stringify(body, null, 1), signature: signedFor });
+      const reformatted = await h.client.call(gwA.url, 'POST', '/admin/api-keys', {
+        key: h.keys.admin,
+        rawBody: JSON.stringify(body, null, 1),
+        signature: signedFor,
+      });
       expect(reformatted.body.error.code).toBe('SIGNATURE_INVALID');
 
       const jobA = await cancelPath();
@@ -117,16 +144,24 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       // Well outside the ±300 s window: a signature 301 s in the future is only 300 s ahead by the
       // time a slow machine delivers it, so the margin must outlast any request's own latency.
       for (const skewMs of [-330_000, 330_000]) {
-        const old = await h.client.call(gwA.url, 'POST', await cancelPath(), { key: h.keys.operator, sign: true, signAt: new Date(Date.now() + skewMs) });
+        const old = await h.client.call(gwA.url, 'POST', await cancelPath(), {
+          key: h.keys.operator,
+          sign: true,
+          signAt: new Date(Date.now() + skewMs),
+        });
         expect(old.status).toBe(401);
         expect(old.body.error.code).toBe('SIGNATURE_EXPIRED');
       }
       // Inside the window (signed 4 minutes ago) is still accepted.
-      const recent = await h.client.call(gwA.url, 'POST', await cancelPath(), { key: h.keys.operator, sign: true, signAt: new Date(Date.now() - 240_000) });
+      const recent = await h.client.call(gwA.url, 'POST', await cancelPath(), {
+        key: h.keys.operator,
+        sign: true,
+        signAt: new Date(Date.now() - 240_000),
+      });
       expect(recent.status).toBe(200);
     });
 
-    it('accepts only the calling key\'s own signature', async () => {
+    it("accepts only the calling key's own signature", async () => {
       const path = await cancelPath();
       // A valid signature by another key of the same tenant does not authorise this key's request.
       const byOther = await h.client.call(gwA.url, 'POST', path, { key: h.keys.operator, sign: h.keys.submitter });
@@ -145,14 +180,22 @@ describe('gateway authentication, signatures, limits and quotas', () => {
     it('uses a client-provided public key when one is registered, and returns no private key then', async () => {
       const { generateSigningKeyPair } = await import('@controlplane/platform');
       const pair = generateSigningKeyPair();
-      const made = await h.client.call(gwA.url, 'POST', '/admin/api-keys', { key: h.keys.admin, sign: true, body: { name: 'own pair', role: 'operator', signingPublicKey: pair.publicKeyPem } });
+      const made = await h.client.call(gwA.url, 'POST', '/admin/api-keys', {
+        key: h.keys.admin,
+        sign: true,
+        body: { name: 'own pair', role: 'operator', signingPublicKey: pair.publicKeyPem },
+      });
       expect(made.status).toBe(201);
       expect(made.body.signingPrivateKey).toBeUndefined();
       const mine: KeyFixture = { id: made.body.id, key: made.body.key, privateKey: pair.privateKeyPem, tenantId: 'ta', role: 'operator' };
       expect((await h.client.call(gwA.url, 'POST', await cancelPath(), { key: mine, sign: true })).status).toBe(200);
       const created = h.audit.events.find((e) => e.action === 'apikey.create' && e.resource?.id === made.body.id);
       expect(created).toMatchObject({ outcome: 'success', tenantId: 'ta', actor: { kind: 'apikey', id: h.keys.admin.id } });
-      const bad = await h.client.call(gwA.url, 'POST', '/admin/api-keys', { key: h.keys.admin, sign: true, body: { name: 'rsa', role: 'viewer', signingPublicKey: 'not a key' } });
+      const bad = await h.client.call(gwA.url, 'POST', '/admin/api-keys', {
+        key: h.keys.admin,
+        sign: true,
+        body: { name: 'rsa', role: 'viewer', signingPublicKey: 'not a key' },
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.error.details[0].path).toBe('signingPublicKey');
     });
@@ -163,15 +206,31 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       const limits = { ...RELAXED_LIMITS, perKey: { capacity: 5, refillPerSecond: 0.05 } };
       const g1 = await h.startGateway(limits, { redisScope: 'burst' });
       // The second gateway is a process of its own: nothing but Redis is shared with the first.
-      const other = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/gateway-process.mjs', import.meta.url)), JSON.stringify({
-        databaseUrl: h.tdb.url, redisUrl: h.redis.url, redisPrefix: h.redis.prefix, redisScope: 'burst', pkiDir: h.pki.dir, trustDomain: TRUST_DOMAIN, jobforgeUrl: h.jf.url, limits,
-      })], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const other = spawn(
+        process.execPath,
+        [
+          fileURLToPath(new URL('./fixtures/gateway-process.mjs', import.meta.url)),
+          JSON.stringify({
+            databaseUrl: h.tdb.url,
+            redisUrl: h.redis.url,
+            redisPrefix: h.redis.prefix,
+            redisScope: 'burst',
+            pkiDir: h.pki.dir,
+            trustDomain: TRUST_DOMAIN,
+            jobforgeUrl: h.jf.url,
+            limits,
+          }),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       const exited = new Promise<number | null>((resolve) => other.once('exit', resolve));
       try {
-        const g2 = { url: await new Promise<string>((resolve, reject) => {
-          createInterface({ input: other.stdout! }).once('line', (l) => resolve((JSON.parse(l) as { url: string }).url));
-          other.once('exit', (code) => reject(new Error(`gateway process exited with ${code}`)));
-        }) };
+        const g2 = {
+          url: await new Promise<string>((resolve, reject) => {
+            createInterface({ input: other.stdout! }).once('line', (l) => resolve((JSON.parse(l) as { url: string }).url));
+            other.once('exit', (code) => reject(new Error(`gateway process exited with ${code}`)));
+          }),
+        };
         const k = await h.newKey('ta', 'viewer');
         const statuses: number[] = [];
         let refused: Reply | undefined;
@@ -197,7 +256,8 @@ describe('gateway authentication, signatures, limits and quotas', () => {
     it('limits each source address, before authentication', async () => {
       const g = await h.startGateway({ perAddress: { capacity: 3, refillPerSecond: 0.05 } }, { redisScope: 'addr' });
       const statuses = [];
-      for (let i = 0; i < 5; i++) statuses.push((await h.client.call(g.url, 'GET', '/jobs', { key: i % 2 ? undefined : h.keys.viewer })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await h.client.call(g.url, 'GET', '/jobs', { key: i % 2 ? undefined : h.keys.viewer })).status);
       expect(statuses).toEqual([200, 401, 200, 429, 429]);
     });
 
@@ -221,14 +281,30 @@ describe('gateway authentication, signatures, limits and quotas', () => {
     let tq: KeyFixture;
 
     beforeAll(async () => {
-      const tenant = await h.client.call(gwA.url, 'POST', '/admin/tenants', { key: h.keys.platformAdmin, sign: true, body: { id: 'tq', name: 'Quota tenant' } });
+      const tenant = await h.client.call(gwA.url, 'POST', '/admin/tenants', {
+        key: h.keys.platformAdmin,
+        sign: true,
+        body: { id: 'tq', name: 'Quota tenant' },
+      });
       expect(tenant.status).toBe(201);
-      const dup = await h.client.call(gwA.url, 'POST', '/admin/tenants', { key: h.keys.platformAdmin, sign: true, body: { id: 'tq', name: 'again' } });
+      const dup = await h.client.call(gwA.url, 'POST', '/admin/tenants', {
+        key: h.keys.platformAdmin,
+        sign: true,
+        body: { id: 'tq', name: 'again' },
+      });
       expect(dup.status).toBe(409);
-      const key = await h.client.call(gwA.url, 'POST', '/admin/api-keys', { key: h.keys.platformAdmin, sign: true, body: { name: 'tq admin', role: 'admin', tenantId: 'tq' } });
+      const key = await h.client.call(gwA.url, 'POST', '/admin/api-keys', {
+        key: h.keys.platformAdmin,
+        sign: true,
+        body: { name: 'tq admin', role: 'admin', tenantId: 'tq' },
+      });
       expect(key.status).toBe(201);
       tq = { id: key.body.id, key: key.body.key, privateKey: key.body.signingPrivateKey, tenantId: 'tq', role: 'admin' };
-      const q = await h.client.call(gwA.url, 'PUT', '/admin/tenants/tq/quotas', { key: h.keys.platformAdmin, sign: true, body: { maxQueuedJobs: 2, maxPayloadBytes: 200 } });
+      const q = await h.client.call(gwA.url, 'PUT', '/admin/tenants/tq/quotas', {
+        key: h.keys.platformAdmin,
+        sign: true,
+        body: { maxQueuedJobs: 2, maxPayloadBytes: 200 },
+      });
       expect(q.status).toBe(200);
       expect(q.body).toMatchObject({ tenantId: 'tq', maxQueuedJobs: 2, maxPayloadBytes: 200, maxRunningJobs: null });
       expect(h.audit.events.some((e) => e.action === 'quota.put' && e.outcome === 'success' && e.resource?.id === 'tq')).toBe(true);
@@ -247,18 +323,33 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       expect((await h.jf.jobs.list('tq', { limit: 10 })).length).toBe(2);
     });
 
-    it('refuses a payload over the tenant\'s size quota as not retryable', async () => {
-      await h.client.call(gwA.url, 'PUT', '/admin/tenants/tq/quotas', { key: h.keys.platformAdmin, sign: true, body: { maxQueuedJobs: null } });
-      const res = await h.client.call(gwA.url, 'POST', '/jobs', { key: tq, body: jobRequest({ payload: { type: 'echo', data: { blob: 'x'.repeat(300) } } }) });
+    it("refuses a payload over the tenant's size quota as not retryable", async () => {
+      await h.client.call(gwA.url, 'PUT', '/admin/tenants/tq/quotas', {
+        key: h.keys.platformAdmin,
+        sign: true,
+        body: { maxQueuedJobs: null },
+      });
+      const res = await h.client.call(gwA.url, 'POST', '/jobs', {
+        key: tq,
+        body: jobRequest({ payload: { type: 'echo', data: { blob: 'x'.repeat(300) } } }),
+      });
       expect(res.status).toBe(409);
       expect(res.body.error).toMatchObject({ code: 'QUOTA_EXCEEDED', retryable: false, details: [{ path: 'payload' }] });
       expect((await h.client.call(gwA.url, 'POST', '/jobs', { key: tq, body: jobRequest() })).status).toBe(202);
     });
 
-    it('applies the tenant\'s request rate across all its keys', async () => {
+    it("applies the tenant's request rate across all its keys", async () => {
       const g = await h.startGateway({}, { redisScope: 'tenant-rate' });
-      await h.client.call(g.url, 'PUT', '/admin/tenants/tq/quotas', { key: h.keys.platformAdmin, sign: true, body: { requestsPerSecond: 1, burst: 3 } });
-      const second = await h.client.call(g.url, 'POST', '/admin/api-keys', { key: tq, sign: true, body: { name: 'second', role: 'viewer' } });
+      await h.client.call(g.url, 'PUT', '/admin/tenants/tq/quotas', {
+        key: h.keys.platformAdmin,
+        sign: true,
+        body: { requestsPerSecond: 1, burst: 3 },
+      });
+      const second = await h.client.call(g.url, 'POST', '/admin/api-keys', {
+        key: tq,
+        sign: true,
+        body: { name: 'second', role: 'viewer' },
+      });
       expect(second.status).toBe(201);
       const keys = [tq.key, second.body.key];
       const statuses = [];
@@ -269,7 +360,7 @@ describe('gateway authentication, signatures, limits and quotas', () => {
     });
   });
 
-  it('lets tenant admins read only their own tenant\'s audit events', async () => {
+  it("lets tenant admins read only their own tenant's audit events", async () => {
     const mine = await h.client.call(gwA.url, 'GET', '/admin/audit?limit=500', { key: h.keys.admin });
     expect(mine.status).toBe(200);
     expect(mine.body.events.length).toBeGreaterThan(0);

@@ -49,14 +49,20 @@ class CuttableProxy {
 
 function expectUnavailable(res: Reply): void {
   expect(res.status).toBe(503);
-  expect(res.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', category: 'SERVICE_UNAVAILABLE', retryable: true, service: 'gateway' });
+  expect(res.body.error).toMatchObject({
+    code: 'SERVICE_UNAVAILABLE',
+    category: 'SERVICE_UNAVAILABLE',
+    retryable: true,
+    service: 'gateway',
+  });
   expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   expectNoInternals(res);
 }
 
 /** Health names its checks (that is its contract) but says nothing about why one failed. */
 function expectHealthWithoutDetail(res: Reply): void {
-  for (const leak of ['127.0.0.1', 'ECONNREFUSED', 'ECONNRESET', 'timeout', 'Error', 'stack']) expect(res.text, `leaks ${leak}`).not.toContain(leak);
+  for (const leak of ['127.0.0.1', 'ECONNREFUSED', 'ECONNRESET', 'timeout', 'Error', 'stack'])
+    expect(res.text, `leaks ${leak}`).not.toContain(leak);
 }
 
 async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
@@ -80,14 +86,25 @@ describe('gateway with its own dependencies down', () => {
     const redis = await startPrivateRedis();
     const conn = await createRedis({ url: redis.url, keyPrefix: 'gwdeps', connectTimeoutMs: 500, commandTimeoutMs: 500 });
     try {
-      const g = await h.startGateway({ breakerThreshold: 2, breakerHalfOpenAfterMs: 500 }, { redisConnection: { client: conn.client, keys: conn.keys } });
+      const g = await h.startGateway(
+        { breakerThreshold: 2, breakerHalfOpenAfterMs: 500 },
+        { redisConnection: { client: conn.client, keys: conn.keys } },
+      );
       const id = await h.seedJob('ta');
       expect((await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer })).status).toBe(200);
 
       await redis.kill();
       // The first calls fail on the dead connection, the later ones on the open breaker: all alike.
       for (let i = 0; i < 4; i++) expectUnavailable(await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer }));
-      const submit = await h.client.call(g.url, 'POST', '/jobs', { key: h.keys.submitter, body: { id: crypto.randomUUID(), type: 'echo', payload: { type: 'echo', data: {} }, metadata: { source: 't', createdAt: new Date().toISOString() } } });
+      const submit = await h.client.call(g.url, 'POST', '/jobs', {
+        key: h.keys.submitter,
+        body: {
+          id: crypto.randomUUID(),
+          type: 'echo',
+          payload: { type: 'echo', data: {} },
+          metadata: { source: 't', createdAt: new Date().toISOString() },
+        },
+      });
       expectUnavailable(submit);
       // Without a key the answer is still 503 (the per-address limit needs Redis), not a crash.
       expectUnavailable(await h.client.call(g.url, 'GET', `/jobs/${id}`));
@@ -97,7 +114,10 @@ describe('gateway with its own dependencies down', () => {
       expectHealthWithoutDetail(health);
 
       await redis.start();
-      const back = await eventually(async () => (await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer })).status === 200, 15_000);
+      const back = await eventually(
+        async () => (await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer })).status === 200,
+        15_000,
+      );
       expect(back).toBe(true);
       expect((await h.client.call(g.url, 'GET', '/health')).status).toBe(200);
     } finally {
@@ -113,7 +133,13 @@ describe('gateway with its own dependencies down', () => {
     await proxy.start();
     const viaProxy = new URL(h.tdb.url);
     viaProxy.port = String(proxy.port);
-    const db = createPostgresDatabase({ connectionString: viaProxy.toString(), maxConnections: 2, connectTimeoutMs: 1_000, statementTimeoutMs: 2_000, applicationName: 'gateway-deps' });
+    const db = createPostgresDatabase({
+      connectionString: viaProxy.toString(),
+      maxConnections: 2,
+      connectTimeoutMs: 1_000,
+      statementTimeoutMs: 2_000,
+      applicationName: 'gateway-deps',
+    });
     try {
       const g = await h.startGateway({ breakerThreshold: 2, breakerHalfOpenAfterMs: 500 }, { db, redisScope: 'pg-down' });
       const id = await h.seedJob('ta');
@@ -122,7 +148,9 @@ describe('gateway with its own dependencies down', () => {
       await proxy.cut();
       for (let i = 0; i < 4; i++) expectUnavailable(await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer }));
       // A wrong key cannot be told from a right one while keys cannot be looked up: same 503.
-      expectUnavailable(await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: { ...h.keys.viewer, key: `${h.keys.viewer.key.slice(0, -4)}AAAA` } }));
+      expectUnavailable(
+        await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: { ...h.keys.viewer, key: `${h.keys.viewer.key.slice(0, -4)}AAAA` } }),
+      );
       // Routes that need no key keep answering.
       expect((await h.client.call(g.url, 'GET', `/jobs/${id}`)).status).toBe(401);
       const health = await h.client.call(g.url, 'GET', '/health');
@@ -130,7 +158,10 @@ describe('gateway with its own dependencies down', () => {
       expectHealthWithoutDetail(health);
 
       await proxy.start();
-      const back = await eventually(async () => (await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer })).status === 200, 15_000);
+      const back = await eventually(
+        async () => (await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer })).status === 200,
+        15_000,
+      );
       expect(back).toBe(true);
     } finally {
       await proxy.cut();

@@ -31,7 +31,12 @@ function expectedAllowed(route: RouteSpec, key: KeyFixture | undefined): boolean
 async function enrolRunner(tenant: string): Promise<string> {
   const tok = await createJoinToken(h.db, { tenantId: tenant, pool: 'default', ttlMs: 60_000, createdBy: 'test' });
   const { csrPem } = await createKeyPairAndCsr({ commonName: 'matrix' });
-  const res = await requestJson<any>({ url: `${h.jf.enrollUrl}/enroll`, method: 'POST', body: { joinToken: tok.token, csr: csrPem, name: 'matrix' }, agent: h.pki.anonymousAgent() });
+  const res = await requestJson<any>({
+    url: `${h.jf.enrollUrl}/enroll`,
+    method: 'POST',
+    body: { joinToken: tok.token, csr: csrPem, name: 'matrix' },
+    agent: h.pki.anonymousAgent(),
+  });
   expect(res.status).toBe(201);
   return res.body.runnerId;
 }
@@ -62,7 +67,10 @@ const echoFromTruthcore = (caller: Caller, res: Reply, upstreamPath: string) => 
 };
 
 const probes: Record<RouteId, Probe> = {
-  health: { request: async () => ({ path: '/health' }), check: (_c, res) => expect(res.body).toMatchObject({ status: 'healthy', service: 'gateway' }) },
+  health: {
+    request: async () => ({ path: '/health' }),
+    check: (_c, res) => expect(res.body).toMatchObject({ status: 'healthy', service: 'gateway' }),
+  },
   'jobs.submit': {
     request: async () => ({ path: '/jobs', body: jobRequest() }),
     check: async (caller, res) => {
@@ -91,111 +99,180 @@ const probes: Record<RouteId, Probe> = {
     },
   },
   'jobs.get': { request: async () => ({ path: `/jobs/${seededA}` }), check: (c, res) => notFoundOutsideA(c, res, 200) },
-  'jobs.cancel': { request: async () => ({ path: `/jobs/${await h.seedJob('ta')}/cancel` }), check: (c, res) => {
-    notFoundOutsideA(c, res, 200);
-    if (res.status === 200) expect(res.body.status).toBe('cancelled');
-  } },
-  'jobs.retry': { request: async () => ({ path: `/jobs/${await cancelledJob('ta')}/retry` }), check: (c, res) => {
-    notFoundOutsideA(c, res, 200);
-    if (res.status === 200) expect(res.body.status).toBe('queued');
-  } },
-  'jobs.events': { request: async () => ({ path: `/jobs/${await cancelledJob('ta')}/events` }), check: (c, res) => {
-    notFoundOutsideA(c, res, 200);
-    if (res.status === 200) {
-      expect(res.headers['content-type']).toContain('text/event-stream');
-      expect([...res.text.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['job.created', 'job.queued', 'job.cancelled']);
-    }
-  } },
-  'jobs.attempts': { request: async () => ({ path: `/jobs/${seededA}/attempts` }), check: (c, res) => {
-    notFoundOutsideA(c, res, 200);
-    if (res.status === 200) expect(res.body.attempts).toEqual([]);
-  } },
-  'jobs.provenance': { request: async () => ({ path: `/jobs/${seededA}/provenance` }), check: (c, res) => echoFromTruthcore(c, res, `/v1/jobs/${seededA}/provenance`) },
-  'truth.assert': { request: async () => ({ path: '/assert', body: { subject: 's' } }), check: (c, res) => echoFromTruthcore(c, res, '/v1/assert') },
-  'truth.query': { request: async () => ({ path: '/query', body: { pattern: {} } }), check: (c, res) => echoFromTruthcore(c, res, '/v1/query') },
-  'truth.assertion': { request: async () => ({ path: `/assertions/${seededA}` }), check: (c, res) => echoFromTruthcore(c, res, `/v1/assertions/${seededA}`) },
+  'jobs.cancel': {
+    request: async () => ({ path: `/jobs/${await h.seedJob('ta')}/cancel` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.status).toBe('cancelled');
+    },
+  },
+  'jobs.retry': {
+    request: async () => ({ path: `/jobs/${await cancelledJob('ta')}/retry` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.status).toBe('queued');
+    },
+  },
+  'jobs.events': {
+    request: async () => ({ path: `/jobs/${await cancelledJob('ta')}/events` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) {
+        expect(res.headers['content-type']).toContain('text/event-stream');
+        expect([...res.text.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['job.created', 'job.queued', 'job.cancelled']);
+      }
+    },
+  },
+  'jobs.attempts': {
+    request: async () => ({ path: `/jobs/${seededA}/attempts` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.attempts).toEqual([]);
+    },
+  },
+  'jobs.provenance': {
+    request: async () => ({ path: `/jobs/${seededA}/provenance` }),
+    check: (c, res) => echoFromTruthcore(c, res, `/v1/jobs/${seededA}/provenance`),
+  },
+  'truth.assert': {
+    request: async () => ({ path: '/assert', body: { subject: 's' } }),
+    check: (c, res) => echoFromTruthcore(c, res, '/v1/assert'),
+  },
+  'truth.query': {
+    request: async () => ({ path: '/query', body: { pattern: {} } }),
+    check: (c, res) => echoFromTruthcore(c, res, '/v1/query'),
+  },
+  'truth.assertion': {
+    request: async () => ({ path: `/assertions/${seededA}` }),
+    check: (c, res) => echoFromTruthcore(c, res, `/v1/assertions/${seededA}`),
+  },
   // The stand-in TruthCore answers the stream with its echo; the gateway streams it through.
-  'truth.subscribe': { request: async () => ({ path: '/subscribe?subject=s' }), check: (c, res) => {
-    expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toContain('text/event-stream');
-    expect(res.text).toContain(`"tenant":"${inTenant(c)}"`);
-    expect(res.text).toContain('"path":"/v1/subscribe?subject=s"');
-  } },
-  'apiKeys.create': { request: async () => ({ path: '/admin/api-keys', body: { name: 'made by matrix', role: 'viewer' } }), check: (c, res) => {
-    expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ tenantId: inTenant(c), role: 'viewer', signingKeyId: res.body.id });
-    expect(res.body.key).toMatch(/^cpk_[0-9a-f]{16}_/);
-  } },
-  'apiKeys.list': { request: async () => ({ path: '/admin/api-keys' }), check: (c, res) => {
-    expect(res.status).toBe(200);
-    expect(res.body.apiKeys.length).toBeGreaterThan(0);
-    expect(new Set(res.body.apiKeys.map((k: { tenantId: string }) => k.tenantId))).toEqual(new Set([inTenant(c)]));
-    expect(JSON.stringify(res.body)).not.toMatch(/secret|hash|cpk_[0-9a-f]{16}_/i);
-  } },
-  'apiKeys.revoke': { request: async () => ({ path: `/admin/api-keys/${(await h.newKey('ta', 'viewer')).id}/revoke` }), check: (c, res) => {
-    // Tenant admins revoke their own tenant's keys; the platform administrator any tenant's.
-    if (c === 'otherTenant') {
-      expect(res.status).toBe(404);
-    } else {
+  'truth.subscribe': {
+    request: async () => ({ path: '/subscribe?subject=s' }),
+    check: (c, res) => {
       expect(res.status).toBe(200);
-      expect(res.body.revokedAt).toBeTypeOf('string');
-    }
-  } },
-  'joinTokens.create': { request: async () => ({ path: '/admin/join-tokens', body: { pool: 'default' } }), check: (c, res) => {
-    expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ tenantId: inTenant(c), pool: 'default' });
-  } },
-  'runners.list': { request: async () => ({ path: '/admin/runners' }), check: (c, res) => {
-    expect(res.status).toBe(200);
-    const ids = res.body.runners.map((r: { id: string }) => r.id);
-    if (inTenant(c) === 'ta') expect(ids).toContain(runnerA);
-    else expect(ids).not.toContain(runnerA);
-  } },
-  'runners.revoke': { request: async () => ({ path: `/admin/runners/${await enrolRunner('ta')}/revoke` }), check: (c, res) => {
-    notFoundOutsideA(c, res, 200);
-    if (res.status === 200) expect(res.body.status).toBe('revoked');
-  } },
-  'jobTypes.list': { request: async () => ({ path: '/admin/job-types' }), check: (c, res) => {
-    expect(res.status).toBe(200);
-    const types = res.body.jobTypes.map((t: { type: string }) => t.type);
-    if (inTenant(c) === 'ta') expect(types).toContain('matrix-type');
-    else expect(types).not.toContain('matrix-type');
-  } },
-  'jobTypes.get': { request: async () => ({ path: '/admin/job-types/matrix-type' }), check: (c, res) => {
-    notFoundOutsideA(c, res, 200);
-    if (res.status === 200) expect(res.body).toMatchObject({ type: 'matrix-type', pool: 'default' });
-  } },
-  'jobTypes.put': { request: async () => ({ path: `/admin/job-types/put-${randomUUID().slice(0, 8)}`, body: { inputSchema: { type: 'object' } } }), check: async (c, res, ctx) => {
-    expect(res.status).toBe(200);
-    const type = ctx.path.split('/').pop()!;
-    expect((await h.jf.jobTypes.list(h.db, inTenant(c))).map((t) => t.type)).toContain(type);
-    expect((await h.jf.jobTypes.list(h.db, 'ta')).map((t) => t.type).includes(type)).toBe(inTenant(c) === 'ta');
-  } },
-  'tenants.create': { request: async () => ({ path: '/admin/tenants', body: { id: `t-${randomUUID().slice(0, 8)}`, name: 'Made by the matrix' } }), check: (_c, res) => {
-    expect(res.status).toBe(201);
-    expect(res.body.status).toBe('active');
-  } },
-  'tenants.list': { request: async () => ({ path: '/admin/tenants' }), check: (_c, res) => {
-    expect(res.status).toBe(200);
-    expect(res.body.tenants.map((t: { id: string }) => t.id)).toEqual(expect.arrayContaining(['system', 'ta', 'tb']));
-  } },
-  'quotas.put': { request: async () => ({ path: '/admin/tenants/ta/quotas', body: { maxRunningJobs: 50 } }), check: (_c, res) => {
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ tenantId: 'ta', maxRunningJobs: 50 });
-  } },
-  'quotas.get': { request: async () => ({ path: '/admin/tenants/ta/quotas' }), check: (c, res) => {
-    if (c === 'otherTenant') {
-      expect(res.status).toBe(404);
-    } else {
+      expect(res.headers['content-type']).toContain('text/event-stream');
+      expect(res.text).toContain(`"tenant":"${inTenant(c)}"`);
+      expect(res.text).toContain('"path":"/v1/subscribe?subject=s"');
+    },
+  },
+  'apiKeys.create': {
+    request: async () => ({ path: '/admin/api-keys', body: { name: 'made by matrix', role: 'viewer' } }),
+    check: (c, res) => {
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ tenantId: inTenant(c), role: 'viewer', signingKeyId: res.body.id });
+      expect(res.body.key).toMatch(/^cpk_[0-9a-f]{16}_/);
+    },
+  },
+  'apiKeys.list': {
+    request: async () => ({ path: '/admin/api-keys' }),
+    check: (c, res) => {
       expect(res.status).toBe(200);
-      expect(res.body.tenantId).toBe('ta');
-    }
-  } },
-  'audit.query': { request: async () => ({ path: '/admin/audit?limit=500' }), check: (c, res) => {
-    expect(res.status).toBe(200);
-    // The platform administrator reads everything; a tenant admin only its own tenant's events.
-    if (c !== 'platform') expect(res.body.events.every((e: { tenantId: string }) => e.tenantId === inTenant(c))).toBe(true);
-  } },
+      expect(res.body.apiKeys.length).toBeGreaterThan(0);
+      expect(new Set(res.body.apiKeys.map((k: { tenantId: string }) => k.tenantId))).toEqual(new Set([inTenant(c)]));
+      expect(JSON.stringify(res.body)).not.toMatch(/secret|hash|cpk_[0-9a-f]{16}_/i);
+    },
+  },
+  'apiKeys.revoke': {
+    request: async () => ({ path: `/admin/api-keys/${(await h.newKey('ta', 'viewer')).id}/revoke` }),
+    check: (c, res) => {
+      // Tenant admins revoke their own tenant's keys; the platform administrator any tenant's.
+      if (c === 'otherTenant') {
+        expect(res.status).toBe(404);
+      } else {
+        expect(res.status).toBe(200);
+        expect(res.body.revokedAt).toBeTypeOf('string');
+      }
+    },
+  },
+  'joinTokens.create': {
+    request: async () => ({ path: '/admin/join-tokens', body: { pool: 'default' } }),
+    check: (c, res) => {
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ tenantId: inTenant(c), pool: 'default' });
+    },
+  },
+  'runners.list': {
+    request: async () => ({ path: '/admin/runners' }),
+    check: (c, res) => {
+      expect(res.status).toBe(200);
+      const ids = res.body.runners.map((r: { id: string }) => r.id);
+      if (inTenant(c) === 'ta') expect(ids).toContain(runnerA);
+      else expect(ids).not.toContain(runnerA);
+    },
+  },
+  'runners.revoke': {
+    request: async () => ({ path: `/admin/runners/${await enrolRunner('ta')}/revoke` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.status).toBe('revoked');
+    },
+  },
+  'jobTypes.list': {
+    request: async () => ({ path: '/admin/job-types' }),
+    check: (c, res) => {
+      expect(res.status).toBe(200);
+      const types = res.body.jobTypes.map((t: { type: string }) => t.type);
+      if (inTenant(c) === 'ta') expect(types).toContain('matrix-type');
+      else expect(types).not.toContain('matrix-type');
+    },
+  },
+  'jobTypes.get': {
+    request: async () => ({ path: '/admin/job-types/matrix-type' }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body).toMatchObject({ type: 'matrix-type', pool: 'default' });
+    },
+  },
+  'jobTypes.put': {
+    request: async () => ({ path: `/admin/job-types/put-${randomUUID().slice(0, 8)}`, body: { inputSchema: { type: 'object' } } }),
+    check: async (c, res, ctx) => {
+      expect(res.status).toBe(200);
+      const type = ctx.path.split('/').pop()!;
+      expect((await h.jf.jobTypes.list(h.db, inTenant(c))).map((t) => t.type)).toContain(type);
+      expect((await h.jf.jobTypes.list(h.db, 'ta')).map((t) => t.type).includes(type)).toBe(inTenant(c) === 'ta');
+    },
+  },
+  'tenants.create': {
+    request: async () => ({ path: '/admin/tenants', body: { id: `t-${randomUUID().slice(0, 8)}`, name: 'Made by the matrix' } }),
+    check: (_c, res) => {
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('active');
+    },
+  },
+  'tenants.list': {
+    request: async () => ({ path: '/admin/tenants' }),
+    check: (_c, res) => {
+      expect(res.status).toBe(200);
+      expect(res.body.tenants.map((t: { id: string }) => t.id)).toEqual(expect.arrayContaining(['system', 'ta', 'tb']));
+    },
+  },
+  'quotas.put': {
+    request: async () => ({ path: '/admin/tenants/ta/quotas', body: { maxRunningJobs: 50 } }),
+    check: (_c, res) => {
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ tenantId: 'ta', maxRunningJobs: 50 });
+    },
+  },
+  'quotas.get': {
+    request: async () => ({ path: '/admin/tenants/ta/quotas' }),
+    check: (c, res) => {
+      if (c === 'otherTenant') {
+        expect(res.status).toBe(404);
+      } else {
+        expect(res.status).toBe(200);
+        expect(res.body.tenantId).toBe('ta');
+      }
+    },
+  },
+  'audit.query': {
+    request: async () => ({ path: '/admin/audit?limit=500' }),
+    check: (c, res) => {
+      expect(res.status).toBe(200);
+      // The platform administrator reads everything; a tenant admin only its own tenant's events.
+      if (c !== 'platform') expect(res.body.events.every((e: { tenantId: string }) => e.tenantId === inTenant(c))).toBe(true);
+    },
+  },
 };
 
 let seededA: string;
@@ -226,7 +303,12 @@ describe('gateway RBAC matrix', () => {
       if (!expectedAllowed(route, key)) {
         if (key) {
           expect(res.status, res.text).toBe(403);
-          expect(res.body.error).toMatchObject({ code: 'FORBIDDEN', category: 'AUTHORIZATION_ERROR', retryable: false, service: 'gateway' });
+          expect(res.body.error).toMatchObject({
+            code: 'FORBIDDEN',
+            category: 'AUTHORIZATION_ERROR',
+            retryable: false,
+            service: 'gateway',
+          });
         } else {
           expect(res.status, res.text).toBe(401);
           expect(res.body.error).toMatchObject({ code: 'AUTHENTICATION_REQUIRED', category: 'AUTHENTICATION_ERROR', service: 'gateway' });
@@ -239,14 +321,26 @@ describe('gateway RBAC matrix', () => {
   });
 
   it('refuses a tenant admin that names another tenant, and ignores forged forwarding headers', async () => {
-    const res = await h.client.call(gw.url, 'POST', '/admin/api-keys', { key: h.keys.otherTenantAdmin, sign: true, body: { name: 'x', role: 'admin', tenantId: 'ta' } });
+    const res = await h.client.call(gw.url, 'POST', '/admin/api-keys', {
+      key: h.keys.otherTenantAdmin,
+      sign: true,
+      body: { name: 'x', role: 'admin', tenantId: 'ta' },
+    });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('FORBIDDEN');
     const listed = await h.client.call(gw.url, 'GET', '/admin/api-keys?tenant=ta', { key: h.keys.otherTenantAdmin });
     expect(listed.status).toBe(403);
-    const forged = await h.client.call(gw.url, 'POST', '/query', { key: h.keys.otherTenantAdmin, body: {}, headers: { 'x-cp-tenant': 'ta', 'x-cp-actor': 'apikey:someone-else' } });
+    const forged = await h.client.call(gw.url, 'POST', '/query', {
+      key: h.keys.otherTenantAdmin,
+      body: {},
+      headers: { 'x-cp-tenant': 'ta', 'x-cp-actor': 'apikey:someone-else' },
+    });
     expect(forged.body).toMatchObject({ tenant: 'tb', actor: `apikey:${h.keys.otherTenantAdmin.id}` });
-    const viaPlatform = await h.client.call(gw.url, 'POST', '/admin/api-keys', { key: h.keys.platformAdmin, sign: true, body: { name: 'first admin of tb', role: 'admin', tenantId: 'tb' } });
+    const viaPlatform = await h.client.call(gw.url, 'POST', '/admin/api-keys', {
+      key: h.keys.platformAdmin,
+      sign: true,
+      body: { name: 'first admin of tb', role: 'admin', tenantId: 'tb' },
+    });
     expect(viaPlatform.status).toBe(201);
     expect(viaPlatform.body.tenantId).toBe('tb');
   });

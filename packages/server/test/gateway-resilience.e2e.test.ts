@@ -12,7 +12,6 @@ import { TRUST_DOMAIN } from './support/pki-fixture.js';
 
 let h: GatewayHarness;
 
-
 describe('gateway resilience', () => {
   let gw: GatewayServer;
 
@@ -38,7 +37,10 @@ describe('gateway resilience', () => {
 
   describe('hostile requests', () => {
     it('refuses a body over the size limit with 413 and keeps serving', async () => {
-      const big = await h.client.call(gw.url, 'POST', '/jobs', { key: h.keys.submitter, body: jobRequest({ payload: { type: 'echo', data: { blob: 'x'.repeat(100 * 1024) } } }) });
+      const big = await h.client.call(gw.url, 'POST', '/jobs', {
+        key: h.keys.submitter,
+        body: jobRequest({ payload: { type: 'echo', data: { blob: 'x'.repeat(100 * 1024) } } }),
+      });
       expect(big.status).toBe(413);
       expect(big.body.error).toMatchObject({ code: 'BODY_TOO_LARGE', category: 'VALIDATION_ERROR', service: 'gateway' });
       // Without a key it is refused before a byte of the body is parsed.
@@ -53,11 +55,17 @@ describe('gateway resilience', () => {
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('JSON_TOO_DEEP');
       const deepObject = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
-      expect((await h.client.call(gw.url, 'POST', '/query', { key: h.keys.viewer, rawBody: deepObject })).body.error.code).toBe('JSON_TOO_DEEP');
+      expect((await h.client.call(gw.url, 'POST', '/query', { key: h.keys.viewer, rawBody: deepObject })).body.error.code).toBe(
+        'JSON_TOO_DEEP',
+      );
       const polluted = await h.client.call(gw.url, 'POST', '/jobs', { key: h.keys.submitter, rawBody: '{"__proto__":{"admin":true}}' });
       expect(polluted.status).toBe(400);
       expect(polluted.body.error.code).toBe('FORBIDDEN_KEY');
-      const notJson = await h.client.call(gw.url, 'POST', '/jobs', { key: h.keys.submitter, rawBody: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const notJson = await h.client.call(gw.url, 'POST', '/jobs', {
+        key: h.keys.submitter,
+        rawBody: 'a=1',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(notJson.status).toBe(415);
       expect((await h.client.call(gw.url, 'GET', '/health')).body.status).toBe('healthy');
     });
@@ -72,14 +80,18 @@ describe('gateway resilience', () => {
     it('speaks only HTTPS with TLS 1.3, with HSTS on every answer', async () => {
       const port = Number(new URL(gw.url).port);
       const plain = await new Promise<string>((resolve) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path: '/health', timeout: 3_000 }, (res) => resolve(`answered ${res.statusCode}`));
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/health', timeout: 3_000 }, (res) =>
+          resolve(`answered ${res.statusCode}`),
+        );
         req.on('error', (err) => resolve(`refused: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
         req.on('timeout', () => req.destroy(new Error('timeout')));
         req.end();
       });
       expect(plain).toMatch(/^refused/);
       const tls12 = await new Promise<string>((resolve) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, ca: h.pki.ca.certPem, maxVersion: 'TLSv1.2' }, () => resolve(`connected ${s.getProtocol()}`));
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: h.pki.ca.certPem, maxVersion: 'TLSv1.2' }, () =>
+          resolve(`connected ${s.getProtocol()}`),
+        );
         s.on('error', (err) => resolve(`refused: ${err.message}`));
       });
       expect(tls12).toMatch(/^refused/);
@@ -135,7 +147,12 @@ describe('gateway resilience', () => {
 
       const tripped = await h.client.call(gw.url, 'GET', `/assertions/${randomUUID()}`, { key: h.keys.viewer });
       expect(tripped.status).toBe(503);
-      expect(tripped.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', category: 'SERVICE_UNAVAILABLE', retryable: true, retryAfter: 2 });
+      expect(tripped.body.error).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        category: 'SERVICE_UNAVAILABLE',
+        retryable: true,
+        retryAfter: 2,
+      });
       expect(tripped.headers['retry-after']).toBe('2');
       expect(h.truthcore.hits).toBe(3);
       expectNoInternals(tripped);
@@ -177,14 +194,22 @@ describe('gateway resilience', () => {
         enrollListen: { host: '127.0.0.1', port: 0 },
         duties: false,
       });
-      const g = await h.startGateway({ breakerThreshold: 3, breakerHalfOpenAfterMs: 10_000, upstreamRetries: 1 }, { jobforgeUrl: jf2.url, redisScope: 'stopped' });
+      const g = await h.startGateway(
+        { breakerThreshold: 3, breakerHalfOpenAfterMs: 10_000, upstreamRetries: 1 },
+        { jobforgeUrl: jf2.url, redisScope: 'stopped' },
+      );
       const id = await h.seedJob('ta');
       expect((await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer })).status).toBe(200);
       await jf2.close();
 
       const down = await h.client.call(g.url, 'GET', `/jobs/${id}`, { key: h.keys.viewer });
       expect(down.status).toBe(503);
-      expect(down.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', category: 'SERVICE_UNAVAILABLE', retryable: true, service: 'gateway' });
+      expect(down.body.error).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        category: 'SERVICE_UNAVAILABLE',
+        retryable: true,
+        service: 'gateway',
+      });
       expect(Number(down.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(down.body.error.retryAfter).toBeGreaterThanOrEqual(1);
       expectNoInternals(down);
@@ -205,13 +230,17 @@ describe('gateway resilience', () => {
       const chunks: string[] = [];
       let ended!: Promise<void>;
       const opened = new Promise<{ destroy(): void; status: number }>((resolve, reject) => {
-        const req = httpsRequest(`${base}/jobs/${jobId}/events`, { agent: h.client.agent, headers: { authorization: `Bearer ${h.keys.viewer.key}` } }, (res) => {
-          ended = new Promise((r) => res.on('close', () => r()));
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => chunks.push(c));
-          res.on('error', () => undefined);
-          resolve({ destroy: () => req.destroy(), status: res.statusCode ?? 0 });
-        });
+        const req = httpsRequest(
+          `${base}/jobs/${jobId}/events`,
+          { agent: h.client.agent, headers: { authorization: `Bearer ${h.keys.viewer.key}` } },
+          (res) => {
+            ended = new Promise((r) => res.on('close', () => r()));
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => chunks.push(c));
+            res.on('error', () => undefined);
+            resolve({ destroy: () => req.destroy(), status: res.statusCode ?? 0 });
+          },
+        );
         req.on('error', (err) => (chunks.length ? undefined : reject(err)));
         req.end();
       });

@@ -44,7 +44,16 @@ describe('gateway route table', () => {
   });
 
   it('requires a signature, and records an audit action, on every critical operation', () => {
-    const critical = ['apiKeys.create', 'apiKeys.revoke', 'joinTokens.create', 'jobs.cancel', 'runners.revoke', 'jobTypes.put', 'tenants.create', 'quotas.put'];
+    const critical = [
+      'apiKeys.create',
+      'apiKeys.revoke',
+      'joinTokens.create',
+      'jobs.cancel',
+      'runners.revoke',
+      'jobTypes.put',
+      'tenants.create',
+      'quotas.put',
+    ];
     const signed = ROUTES.filter((r) => r.signed);
     expect(signed.map((r) => r.id).sort()).toEqual([...critical].sort());
     for (const r of signed) expect((r as { audit?: string }).audit, r.id).toMatch(/^[a-z]+\.[a-z]+$/);
@@ -71,7 +80,14 @@ describe('API key format', () => {
   it('parses only cpk_<16 hex>_<43 base64url> and hashes the whole text', () => {
     const key = `${API_KEY_PREFIX}0123456789abcdef_${'A'.repeat(43)}`;
     expect(parseApiKey(key)).toEqual({ prefix: '0123456789abcdef', text: key });
-    for (const bad of ['', 'cpk_0123456789abcdef', `cpk_0123456789ABCDEF_${'A'.repeat(43)}`, `cpk_0123456789abcdef_${'A'.repeat(42)}`, `${key} `, `x${key}`]) {
+    for (const bad of [
+      '',
+      'cpk_0123456789abcdef',
+      `cpk_0123456789ABCDEF_${'A'.repeat(43)}`,
+      `cpk_0123456789abcdef_${'A'.repeat(42)}`,
+      `${key} `,
+      `x${key}`,
+    ]) {
       expect(parseApiKey(bad), bad).toBeUndefined();
     }
     expect(hashApiKey(key)).toHaveLength(32);
@@ -125,7 +141,7 @@ describe('in-process limiters (embedded mode)', () => {
         while (Date.now() < until) {
           // a handler hogging the event loop
         }
-        for (const deadline = Date.now() + 400; Date.now() < deadline && !seen; ) {
+        for (const deadline = Date.now() + 400; Date.now() < deadline && !seen;) {
           await new Promise((r) => setTimeout(r, 5));
           seen = shedder.eventLoopDelayMs > 50;
           if (seen) expect(() => shedder.admit()).toThrow(expect.objectContaining({ code: 'OVERLOADED', retryAfter: 1 }));

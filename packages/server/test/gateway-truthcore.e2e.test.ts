@@ -13,7 +13,14 @@ describe('gateway → TruthCore', () => {
 
   beforeAll(async () => {
     h = await createGatewayHarness();
-    tc = await startTruthcore({ db: h.db, logger, tls: h.pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: h.pki.ca.certPem, listen: { host: '127.0.0.1', port: 0 } });
+    tc = await startTruthcore({
+      db: h.db,
+      logger,
+      tls: h.pki.material('truthcore'),
+      trustDomain: TRUST_DOMAIN,
+      caCertPem: h.pki.ca.certPem,
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     gw = await h.startGateway({}, { truthcoreUrl: tc.url, redisScope: 'truthcore' });
   });
   afterAll(async () => {
@@ -21,8 +28,15 @@ describe('gateway → TruthCore', () => {
     await h?.cleanup();
   });
 
-  it('asserts, reads and queries inside the caller\'s tenant only', async () => {
-    const assertion = { id: randomUUID(), subject: 'host:web-1', predicate: 'status', object: { up: true }, timestamp: new Date().toISOString(), source: 'gateway-test' };
+  it("asserts, reads and queries inside the caller's tenant only", async () => {
+    const assertion = {
+      id: randomUUID(),
+      subject: 'host:web-1',
+      predicate: 'status',
+      object: { up: true },
+      timestamp: new Date().toISOString(),
+      source: 'gateway-test',
+    };
     const made = await h.client.call(gw.url, 'POST', '/assert', { key: h.keys.submitter, body: assertion });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ id: assertion.id, subject: 'host:web-1' });
@@ -38,7 +52,10 @@ describe('gateway → TruthCore', () => {
     const mine = await h.client.call(gw.url, 'POST', '/query', { key: h.keys.viewer, body: { pattern: { subject: 'host:web-1' } } });
     expect(mine.status).toBe(200);
     expect(mine.body.assertions.map((a: { id: string }) => a.id)).toEqual([assertion.id]);
-    const theirs = await h.client.call(gw.url, 'POST', '/query', { key: h.keys.otherTenantAdmin, body: { pattern: { subject: 'host:web-1' } } });
+    const theirs = await h.client.call(gw.url, 'POST', '/query', {
+      key: h.keys.otherTenantAdmin,
+      body: { pattern: { subject: 'host:web-1' } },
+    });
     expect(theirs.body.assertions).toEqual([]);
 
     const provenance = await h.client.call(gw.url, 'GET', `/jobs/${randomUUID()}/provenance`, { key: h.keys.viewer });

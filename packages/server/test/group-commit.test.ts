@@ -29,7 +29,10 @@ describe('GroupCommit', () => {
     groups[0]!.release();
     expect(await Promise.all(first)).toEqual(['done 1', 'done 2', 'done 3']);
     await tick();
-    expect(groups.map((g) => g.items)).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(groups.map((g) => g.items)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     groups[1]!.release();
     expect(await Promise.all(second)).toEqual(['done 4', 'done 5']);
     await tick();
@@ -64,7 +67,10 @@ describe('GroupCommit', () => {
       { key: 'c', n: 4 },
     ].map((i) => gc.submit(i));
     await tick();
-    expect(groups.map((g) => g.items)).toEqual([[1, 3], [2, 4]]);
+    expect(groups.map((g) => g.items)).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
     for (const g of groups) g.release();
     expect(await Promise.all(all)).toEqual(['done 1', 'done 2', 'done 3', 'done 4']);
   });
@@ -95,7 +101,10 @@ describe('GroupCommit', () => {
     await tick();
     // A full group does not wait for the linger time.
     const full = [3, 4, 5].map((i) => gc.submit(i));
-    expect(groups.map((g) => g.items)).toEqual([[1, 2], [3, 4, 5]]);
+    expect(groups.map((g) => g.items)).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
     groups[1]!.release();
     expect(await Promise.all(full)).toEqual(['done 3', 'done 4', 'done 5']);
   });

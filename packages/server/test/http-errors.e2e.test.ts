@@ -16,7 +16,9 @@ const SECRET = 'sk_live_SECRET-MARKER-4f1c';
 
 class PgLikeError extends Error {
   constructor() {
-    super('duplicate key value violates unique constraint "jobs_pkey" in SELECT * FROM jobs WHERE tenant_id = $1 at /srv/controlplane/packages/server/src/jobforge/job-store.ts:42');
+    super(
+      'duplicate key value violates unique constraint "jobs_pkey" in SELECT * FROM jobs WHERE tenant_id = $1 at /srv/controlplane/packages/server/src/jobforge/job-store.ts:42',
+    );
     this.name = 'PgLikeError';
   }
 }
@@ -71,16 +73,28 @@ describe('HTTP error handling over HTTPS', () => {
     pki?.cleanup();
   });
 
-  const send = (path: string, body: unknown, headers: Record<string, string> = {}, method: 'GET' | 'POST' = 'POST'): Promise<JsonResponse<any>> =>
-    requestJson({ url: `${base}${path}`, method, body, agent, headers });
+  const send = (
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+    method: 'GET' | 'POST' = 'POST',
+  ): Promise<JsonResponse<any>> => requestJson({ url: `${base}${path}`, method, body, agent, headers });
 
   it('turns an error raised deep in a handler into an envelope with no internals', async () => {
     const res = await send('/boom', { apiKey: SECRET }, { 'x-correlation-id': 'client-corr-0001', authorization: `Bearer ${SECRET}` });
     expect(res.status).toBe(500);
     expect(res.headers['x-correlation-id']).toBe('client-corr-0001');
-    expect(res.body.error).toMatchObject({ code: 'INTERNAL', category: 'INTERNAL_ERROR', service: 'gateway', correlationId: 'client-corr-0001', retryable: false, operation: 'POST /boom' });
+    expect(res.body.error).toMatchObject({
+      code: 'INTERNAL',
+      category: 'INTERNAL_ERROR',
+      service: 'gateway',
+      correlationId: 'client-corr-0001',
+      retryable: false,
+      operation: 'POST /boom',
+    });
     const text = JSON.stringify(res.body);
-    for (const leak of ['jobs_pkey', 'SELECT', '/srv/', 'job-store.ts', 'PgLikeError', 'stack', 'deepInside', SECRET]) expect(text).not.toContain(leak);
+    for (const leak of ['jobs_pkey', 'SELECT', '/srv/', 'job-store.ts', 'PgLikeError', 'stack', 'deepInside', SECRET])
+      expect(text).not.toContain(leak);
 
     await sleep(100); // the completion line is written after the response
     const failure = lines.find((l) => l.msg === 'request failed');
@@ -144,7 +158,9 @@ describe('HTTP error handling over HTTPS', () => {
   it('refuses plain HTTP on the HTTPS port', async () => {
     const port = (app.server.address() as AddressInfo).port;
     const outcome = await new Promise<string>((resolve) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/echo', method: 'GET', timeout: 3_000 }, (res) => resolve(`answered ${res.statusCode}`));
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/echo', method: 'GET', timeout: 3_000 }, (res) =>
+        resolve(`answered ${res.statusCode}`),
+      );
       req.on('error', (err) => resolve(`refused: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.end();

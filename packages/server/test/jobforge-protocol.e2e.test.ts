@@ -14,8 +14,14 @@ describe('jobforge over mTLS', () => {
   let jf: JobforgeServer;
   let gw: Agent;
 
-  const call = (agent: Agent, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, headers: Record<string, string> = {}, base?: string): Promise<JsonResponse<any>> =>
-    requestJson({ url: `${base ?? jf.url}${path}`, method, body, agent, headers, timeoutMs: 10_000 });
+  const call = (
+    agent: Agent,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    base?: string,
+  ): Promise<JsonResponse<any>> => requestJson({ url: `${base ?? jf.url}${path}`, method, body, agent, headers, timeoutMs: 10_000 });
   const asTenant = (tenant: string) => ({ 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:test-${tenant}` });
 
   async function enrollRunner(tenant: string, pool = 'default', name = 'r') {
@@ -33,16 +39,44 @@ describe('jobforge over mTLS', () => {
       capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }],
     });
     expect(reg.status).toBe(200);
-    return { agent, keyPem, runnerId: enr.body.runnerId as string, token: tok.body.token as string, enrollment: enr.body, registration: reg.body };
+    return {
+      agent,
+      keyPem,
+      runnerId: enr.body.runnerId as string,
+      token: tok.body.token as string,
+      enrollment: enr.body,
+      registration: reg.body,
+    };
   }
 
   type Env = { jobId: string; tenantId: string; attempt: number; leaseId: string; fencingToken: string };
   const sign = (keyPem: string, env: Env, outcome: 'completed' | 'failed', value: unknown) =>
-    signJobResult({ jobId: env.jobId, tenantId: env.tenantId, attempt: env.attempt, fencingToken: env.fencingToken, outcome, resultDigest: resultDigest(value) }, keyPem);
+    signJobResult(
+      {
+        jobId: env.jobId,
+        tenantId: env.tenantId,
+        attempt: env.attempt,
+        fencingToken: env.fencingToken,
+        outcome,
+        resultDigest: resultDigest(value),
+      },
+      keyPem,
+    );
   const complete = (r: { agent: Agent; keyPem: string }, env: Env, data: unknown, overrides: Record<string, unknown> = {}) =>
-    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data, signature: sign(r.keyPem, env, 'completed', data), ...overrides });
+    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/complete`, {
+      leaseId: env.leaseId,
+      fencingToken: env.fencingToken,
+      data,
+      signature: sign(r.keyPem, env, 'completed', data),
+      ...overrides,
+    });
   const fail = (r: { agent: Agent; keyPem: string }, env: Env, error: Record<string, unknown>) =>
-    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/fail`, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature: sign(r.keyPem, env, 'failed', error) });
+    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/fail`, {
+      leaseId: env.leaseId,
+      fencingToken: env.fencingToken,
+      error,
+      signature: sign(r.keyPem, env, 'failed', error),
+    });
 
   let h: JobforgeHarness;
 
@@ -54,7 +88,6 @@ describe('jobforge over mTLS', () => {
   afterAll(async () => {
     await h?.close();
   });
-
 
   it('enrols a runner, which claims and completes a submitted job', async () => {
     const r = await enrollRunner('t1');
@@ -69,9 +102,13 @@ describe('jobforge over mTLS', () => {
     const env = claim.body.jobs[0];
     expect(env).toMatchObject({ jobId: req.id, tenantId: 't1', attempt: 1, correlationId: 'e2e-corr-0001' });
     // the batch of envelopes is signed by JobForge's certificate, handed over at registration
-    expect(verifyJobEnvelopes(claim.body.jobs.map(envelopeSignatureFields), r.registration.jobforgeCertificatePem, claim.body.signature)).toBe(true);
+    expect(
+      verifyJobEnvelopes(claim.body.jobs.map(envelopeSignatureFields), r.registration.jobforgeCertificatePem, claim.body.signature),
+    ).toBe(true);
     const tampered = { ...claim.body.jobs[0], payloadDigest: '0'.repeat(64) };
-    expect(verifyJobEnvelopes([envelopeSignatureFields(tampered)], r.registration.jobforgeCertificatePem, claim.body.signature)).toBe(false);
+    expect(verifyJobEnvelopes([envelopeSignatureFields(tampered)], r.registration.jobforgeCertificatePem, claim.body.signature)).toBe(
+      false,
+    );
     const done = await complete(r, env, { ok: 1 });
     expect(done.body).toMatchObject({ status: 'completed', duplicate: false });
     const attempts = await call(gw, 'GET', `/v1/jobs/${req.id}/attempts`, undefined, asTenant('t1'));
@@ -97,7 +134,10 @@ describe('jobforge over mTLS', () => {
     await db.query(`insert into tenants (id, name) values ('t-drain', 'Drain') on conflict do nothing`);
     const r = await enrollRunner('t-drain', 'default', 'drainer');
     const heartbeat = (status: string) =>
-      call(r.agent, 'POST', '/runner/v1/heartbeat', { heartbeat: { runnerId: r.runnerId, timestamp: new Date().toISOString(), status, activeJobs: 0, queuedJobs: 0 }, leases: [] });
+      call(r.agent, 'POST', '/runner/v1/heartbeat', {
+        heartbeat: { runnerId: r.runnerId, timestamp: new Date().toISOString(), status, activeJobs: 0, queuedJobs: 0 },
+        leases: [],
+      });
     // The long-poll is open before the drain; the server has not seen its connection close.
     const pending = call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 3_000 });
     await new Promise((res) => setTimeout(res, 300));
@@ -114,7 +154,12 @@ describe('jobforge over mTLS', () => {
     const listed = await call(gw, 'GET', '/v1/runners', undefined, asTenant('t-drain'));
     expect(listed.body.runners.find((x: { id: string }) => x.id === r.runnerId)).toMatchObject({ status: 'draining' });
     // Restarted, it registers again and is given work.
-    const reg = await call(r.agent, 'POST', '/runner/v1/register', { name: 'drainer', version: '1.0.1', contractVersion: '1.0.0', capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }] });
+    const reg = await call(r.agent, 'POST', '/runner/v1/register', {
+      name: 'drainer',
+      version: '1.0.1',
+      contractVersion: '1.0.0',
+      capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }],
+    });
     expect(reg.status).toBe(200);
     const claimed = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 1_000 });
     expect(claimed.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([req.id]);
@@ -154,7 +199,14 @@ describe('jobforge over mTLS', () => {
     const expired = await call(pki.anonymousAgent(), 'POST', '/enroll', { joinToken: tok.body.token, csr: csrPem }, {}, jf.enrollUrl);
     expect(expired.status).toBe(401);
     expect(expired.body.error.code).toBe('JOIN_TOKEN_INVALID');
-    const forged = await call(pki.anonymousAgent(), 'POST', '/enroll', { joinToken: 'cpjt_' + 'A'.repeat(43), csr: csrPem }, {}, jf.enrollUrl);
+    const forged = await call(
+      pki.anonymousAgent(),
+      'POST',
+      '/enroll',
+      { joinToken: 'cpjt_' + 'A'.repeat(43), csr: csrPem },
+      {},
+      jf.enrollUrl,
+    );
     expect(forged.body.error.code).toBe('JOIN_TOKEN_INVALID');
   });
 
@@ -177,7 +229,11 @@ describe('jobforge over mTLS', () => {
     const stale = await complete(a, { ...env, fencingToken: '1' }, {});
     expect(stale.body.error.category).toBe('AUTHORIZATION_ERROR');
     // the lease holder itself must sign: unsigned, signed by another runner's key, or over other data
-    const unsigned = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, { leaseId: env.leaseId, fencingToken: env.fencingToken, data: { good: true } });
+    const unsigned = await call(a.agent, 'POST', `/runner/v1/jobs/${req.id}/complete`, {
+      leaseId: env.leaseId,
+      fencingToken: env.fencingToken,
+      data: { good: true },
+    });
     expect(unsigned.status).toBe(403);
     expect(unsigned.body.error.code).toBe('ENVELOPE_SIGNATURE_INVALID');
     const wrongKey = await complete(a, env, { good: true }, { signature: sign(b.keyPem, env, 'completed', { good: true }) });
@@ -216,7 +272,9 @@ describe('jobforge over mTLS', () => {
       leases: [{ jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken }],
     });
     expect(hb.body.cancel).toEqual([req.id]);
-    expect((await fail(r, env, { category: 'RUNNER_ERROR', code: 'JOB_CANCELLED', message: 'cancelled', retryable: false })).status).toBe(200);
+    expect((await fail(r, env, { category: 'RUNNER_ERROR', code: 'JOB_CANCELLED', message: 'cancelled', retryable: false })).status).toBe(
+      200,
+    );
     expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'))).body.status).toBe('cancelled');
   });
 
@@ -233,7 +291,13 @@ describe('jobforge over mTLS', () => {
     const renew = await createKeyPairAndCsr({ commonName: 'doomed' });
     expect(renew.csrPem).toContain('CERTIFICATE REQUEST');
     // another tenant cannot revoke (or even see) this tenant's runner
-    const cross = await call(gw, 'POST', `/v1/runners/${(await enrollRunner('t1', 'default', 'victim')).runnerId}/revoke`, undefined, asTenant('t2'));
+    const cross = await call(
+      gw,
+      'POST',
+      `/v1/runners/${(await enrollRunner('t1', 'default', 'victim')).runnerId}/revoke`,
+      undefined,
+      asTenant('t2'),
+    );
     expect(cross.status).toBe(404);
   });
 
@@ -271,7 +335,16 @@ describe('jobforge over mTLS', () => {
     await new Promise((res) => setTimeout(res, 200));
     const { events } = await queryAudit(db, { tenantId: 't1', limit: 200 });
     const seen = events.map((e) => `${e.action}:${e.outcome}`);
-    expect(seen).toEqual(expect.arrayContaining(['runner.enrolled:success', 'runner.registered:success', 'job.submitted:success', 'job.cancelled:success', 'runner.revoked:success', 'join_token.created:success']));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'runner.enrolled:success',
+        'runner.registered:success',
+        'job.submitted:success',
+        'job.cancelled:success',
+        'runner.revoked:success',
+        'join_token.created:success',
+      ]),
+    );
     const submitted = events.find((e) => e.action === 'job.submitted' && e.resource?.id === req.id);
     expect(submitted).toMatchObject({ actor: { kind: 'apikey', id: 'apikey:test-t1' }, outcome: 'success' });
     expect(JSON.stringify(events)).not.toContain('cpjt_'); // join tokens never reach the audit log

@@ -2,7 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@controlplane/platform';
-import { createPostgresDatabase, createRedis, JobService, JobStore, JobTypeRegistry, migrate, RedisQueue, type Database, type RedisConnection, type RunnerIdentity } from '@controlplane/server';
+import {
+  createPostgresDatabase,
+  createRedis,
+  JobService,
+  JobStore,
+  JobTypeRegistry,
+  migrate,
+  RedisQueue,
+  type Database,
+  type RedisConnection,
+  type RunnerIdentity,
+} from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis } from '../../../test/support/redis.js';
 import { job, queueConformance, resetJobs, seedTenants } from './support/queue-conformance.js';
@@ -47,8 +58,24 @@ describe('wake-ups between replicas', () => {
       await seedTenants(db);
       const store = new JobStore(db);
       // Polling every 30 s: only a wake-up message can end these waits quickly.
-      const a = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger, subscriber: await redis.connect(), pollMs: 30_000 });
-      const b = new RedisQueue({ redis: await redis.connect(), keys: redis.keys, db, store, logger, subscriber: await redis.connect(), pollMs: 30_000 });
+      const a = new RedisQueue({
+        redis: redis.client,
+        keys: redis.keys,
+        db,
+        store,
+        logger,
+        subscriber: await redis.connect(),
+        pollMs: 30_000,
+      });
+      const b = new RedisQueue({
+        redis: await redis.connect(),
+        keys: redis.keys,
+        db,
+        store,
+        logger,
+        subscriber: await redis.connect(),
+        pollMs: 30_000,
+      });
       await a.start();
       await b.start();
       const waitB = (ms: number) => {
@@ -116,18 +143,30 @@ describe('Redis loses its data', () => {
     }
     expect(completions.size).toBe(expected.size);
     expect([...completions.values()].every((n) => n === 1)).toBe(true);
-    const rows = await db.query<{ n: number }>(`select count(*)::int as n from jobs where tenant_id = 't1' and id = any($1::uuid[]) and status = 'completed'`, [[...expected]]);
+    const rows = await db.query<{ n: number }>(
+      `select count(*)::int as n from jobs where tenant_id = 't1' and id = any($1::uuid[]) and status = 'completed'`,
+      [[...expected]],
+    );
     expect(rows.rows[0]!.n).toBe(expected.size);
-    const attempts = await db.query<{ n: number }>(`select count(*)::int as n from job_attempts where tenant_id = 't1' and job_id = any($1::uuid[]) and outcome = 'completed'`, [[...expected]]);
+    const attempts = await db.query<{ n: number }>(
+      `select count(*)::int as n from job_attempts where tenant_id = 't1' and job_id = any($1::uuid[]) and outcome = 'completed'`,
+      [[...expected]],
+    );
     expect(attempts.rows[0]!.n).toBe(expected.size);
   }
 
   async function submitAndLease(n: number, lease: number) {
     const reqs = Array.from({ length: n }, () => job());
     await svc.submitMany('t1', null, reqs);
-    const delayed = job({ metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 300).toISOString() } });
+    const delayed = job({
+      metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 300).toISOString() },
+    });
     await svc.submit('t1', null, delayed);
-    const leased = (await svc.claim(runner, { max: lease, waitMs: 0 })).map((g) => ({ jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }));
+    const leased = (await svc.claim(runner, { max: lease, waitMs: 0 })).map((g) => ({
+      jobId: g.jobId,
+      leaseId: g.leaseId,
+      fencingToken: g.fencingToken,
+    }));
     expect(leased).toHaveLength(lease);
     return { ids: new Set([...reqs.map((r) => r.id), delayed.id]), leased };
   }

@@ -3,7 +3,17 @@
 // leased twice at once and every job is recorded exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@controlplane/platform';
-import { createPostgresDatabase, JobService, JobStore, JobTypeRegistry, migrate, RedisQueue, startDuties, type Database, type RunnerIdentity } from '@controlplane/server';
+import {
+  createPostgresDatabase,
+  JobService,
+  JobStore,
+  JobTypeRegistry,
+  migrate,
+  RedisQueue,
+  startDuties,
+  type Database,
+  type RunnerIdentity,
+} from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis, type TestRedis } from '../../../test/support/redis.js';
 import { job, seedTenants } from './support/queue-conformance.js';
@@ -27,7 +37,14 @@ describe('two JobForge replicas', () => {
         await seedTenants(db);
       }
       const store = new JobStore(db);
-      const queue = new RedisQueue({ redis: await redis.connect(), keys: redis.keys, db, store, logger, subscriber: await redis.connect() });
+      const queue = new RedisQueue({
+        redis: await redis.connect(),
+        keys: redis.keys,
+        db,
+        store,
+        logger,
+        subscriber: await redis.connect(),
+      });
       await queue.start();
       const svc = new JobService({ db, store, queue, jobTypes: new JobTypeRegistry(), logger, leaseMs: 10_000 });
       const stop = startDuties(svc, logger, { reapMs: 50, expireMs: 50, integrityMs: 50, reconcileMs: 200 });
@@ -64,7 +81,15 @@ describe('two JobForge replicas', () => {
         idle = 0;
         perReplica[replica]! += got.length;
         for (const g of got) leases.set(g.jobId, (leases.get(g.jobId) ?? 0) + 1);
-        await svc.completeMany(runner, got.map((g) => ({ ref: { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, data: { by: runnerId }, attempt: g.attempt, type: g.type })));
+        await svc.completeMany(
+          runner,
+          got.map((g) => ({
+            ref: { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken },
+            data: { by: runnerId },
+            attempt: g.attempt,
+            type: g.type,
+          })),
+        );
       }
     };
     await Promise.all([claimer(0, 'a1'), claimer(0, 'a2'), claimer(1, 'b1'), claimer(1, 'b2')]);
@@ -72,9 +97,13 @@ describe('two JobForge replicas', () => {
     expect([...leases.values()].every((c) => c === 1)).toBe(true);
     expect(perReplica[0]).toBeGreaterThan(0);
     expect(perReplica[1]).toBeGreaterThan(0);
-    const rows = await dbs[0]!.query<{ status: string; attempts: number; n: number }>(`select status, attempts, count(*)::int as n from jobs where tenant_id = 't1' group by status, attempts`);
+    const rows = await dbs[0]!.query<{ status: string; attempts: number; n: number }>(
+      `select status, attempts, count(*)::int as n from jobs where tenant_id = 't1' group by status, attempts`,
+    );
     expect(rows.rows).toEqual([{ status: 'completed', attempts: 1, n }]);
-    const completions = await dbs[0]!.query<{ n: number }>(`select count(*)::int as n from job_events where tenant_id = 't1' and type = 'job.completed'`);
+    const completions = await dbs[0]!.query<{ n: number }>(
+      `select count(*)::int as n from job_events where tenant_id = 't1' and type = 'job.completed'`,
+    );
     expect(completions.rows[0]!.n).toBe(n);
   });
 });

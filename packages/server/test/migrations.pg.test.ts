@@ -1,6 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appliedMigrations, createPgliteDatabase, createPostgresDatabase, dumpSchema, migrate, readMigrations, SCHEMA_SNAPSHOT_FILE, type Database } from '@controlplane/server';
+import {
+  appliedMigrations,
+  createPgliteDatabase,
+  createPostgresDatabase,
+  dumpSchema,
+  migrate,
+  readMigrations,
+  SCHEMA_SNAPSHOT_FILE,
+  type Database,
+} from '@controlplane/server';
 import { createMigrationsCopy, createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -17,7 +26,13 @@ async function freshDatabase(): Promise<TestDatabase> {
 }
 
 function pool(testDb: TestDatabase, applicationName: string): Database {
-  const db = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 2, applicationName, statementTimeoutMs: 5_000 });
+  const db = createPostgresDatabase({
+    unscoped: 'system',
+    connectionString: testDb.url,
+    maxConnections: 2,
+    applicationName,
+    statementTimeoutMs: 5_000,
+  });
   cleanups.push(() => db.close());
   return db;
 }
@@ -61,7 +76,10 @@ describe('migrate on PostgreSQL', () => {
     cleanups.push(copy.remove);
     await copy.add('900_broken.sql', 'create table half_done (id int);\nselect no_such_function();');
 
-    await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({ code: 'MIGRATION_FAILED', message: expect.stringContaining('900_broken.sql') });
+    await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({
+      code: 'MIGRATION_FAILED',
+      message: expect.stringContaining('900_broken.sql'),
+    });
     expect(await appliedMigrations(db)).toEqual([]);
     expect((await db.query(`select to_regclass('tenants') as t, to_regclass('half_done') as h`)).rows).toEqual([{ t: null, h: null }]);
   });
@@ -145,7 +163,9 @@ describe('migrate on PostgreSQL', () => {
     const testDb = await freshDatabase();
     const db = pool(testDb, 'tenants');
     await migrate(db);
-    const { rows } = await db.query<{ status: string; created_at: Date }>(`insert into tenants (id, name) values ('acme-1', 'Acme') returning status, created_at`);
+    const { rows } = await db.query<{ status: string; created_at: Date }>(
+      `insert into tenants (id, name) values ('acme-1', 'Acme') returning status, created_at`,
+    );
     expect(rows[0]?.status).toBe('active');
     expect(rows[0]?.created_at).toBeInstanceOf(Date);
     for (const id of ['Acme', '-acme', 'a:b', 'a'.repeat(64), '']) {

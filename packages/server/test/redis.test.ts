@@ -141,7 +141,9 @@ describe('Lua script loader', () => {
 
     it('turns a negative reply into a RedisScriptError with its code', async () => {
       const script = loadLuaScripts(dir).get('copy_value') as LuaScript;
-      const err = await script.run(redis.client, [redis.keys.key('lua', 'missing'), redis.keys.key('lua', 't')], ['!']).catch((e: unknown) => e);
+      const err = await script
+        .run(redis.client, [redis.keys.key('lua', 'missing'), redis.keys.key('lua', 't')], ['!'])
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RedisScriptError);
       expect(err).toMatchObject({ script: 'copy_value', code: ScriptErrorCode.InvalidArgument });
     });
@@ -175,7 +177,11 @@ describe('token bucket', () => {
     expect(await takeTokens(redis.client, key, { ...opts, nowMs: T + 250 })).toEqual({ allowed: false, remaining: 0, retryAfterMs: 250 });
     expect(await takeTokens(redis.client, key, { ...opts, nowMs: T + 499 })).toEqual({ allowed: false, remaining: 0, retryAfterMs: 1 });
     expect(await takeTokens(redis.client, key, { ...opts, nowMs: T + 500 })).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
-    expect(await takeTokens(redis.client, key, { ...opts, nowMs: T + 3_600_000 })).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    expect(await takeTokens(redis.client, key, { ...opts, nowMs: T + 3_600_000 })).toEqual({
+      allowed: true,
+      remaining: 2,
+      retryAfterMs: 0,
+    });
   });
 
   it('takes a cost of several tokens and says how long until that many are back', async () => {
@@ -231,7 +237,14 @@ describe('token bucket', () => {
       code: ScriptErrorCode.CostExceedsCapacity,
     });
     const script = packagedLuaScript('token_bucket');
-    for (const args of [['x', 1, T, 1], [5, 0, T, 1], [5, 1, 'later', 1], [5, 1, T, -1], [5, 'nan', T, 1], [5, 'inf', T, 1]]) {
+    for (const args of [
+      ['x', 1, T, 1],
+      [5, 0, T, 1],
+      [5, 1, 'later', 1],
+      [5, 1, T, -1],
+      [5, 'nan', T, 1],
+      [5, 'inf', T, 1],
+    ]) {
       await expect(script.run(redis.client, [key], args)).rejects.toMatchObject({ code: ScriptErrorCode.InvalidArgument });
     }
     await expect(takeTokens(redis.client, key, { capacity: -1, refillPerSecond: 1 })).rejects.toThrow(RangeError);
@@ -280,14 +293,23 @@ describe('createRedis', () => {
       const caFile = join(dir, 'ca.pem');
       await writeFile(caFile, '-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n');
       const options = redisClientOptions({ url: 'rediss://user:p%40ss@redis.internal:6380/3', tls: { caFile } });
-      expect(options).toMatchObject({ host: 'redis.internal', port: 6380, db: 3, username: 'user', password: 'p@ss', enableOfflineQueue: false });
+      expect(options).toMatchObject({
+        host: 'redis.internal',
+        port: 6380,
+        db: 3,
+        username: 'user',
+        password: 'p@ss',
+        enableOfflineQueue: false,
+      });
       expect(options.tls).toMatchObject({ rejectUnauthorized: true, servername: 'redis.internal' });
       expect(String(options.tls?.ca)).toContain('not really');
       expect(redisClientOptions({ url: 'rediss://10.0.0.5' }).tls).toMatchObject({ rejectUnauthorized: true });
       expect(redisClientOptions({ url: 'redis://127.0.0.1' }).tls).toBeUndefined();
 
       expect(() => redisClientOptions({ url: 'redis://redis.internal', tls: { caFile } })).toThrow(RedisConfigError);
-      expect(() => redisClientOptions({ url: 'rediss://redis.internal', tls: { caFile: join(dir, 'missing.pem') } })).toThrow(/cannot read Redis TLS CA file/);
+      expect(() => redisClientOptions({ url: 'rediss://redis.internal', tls: { caFile: join(dir, 'missing.pem') } })).toThrow(
+        /cannot read Redis TLS CA file/,
+      );
       expect(() => redisClientOptions({ url: 'rediss://redis.internal', tls: { certFile: caFile } })).toThrow(/set together/);
       expect(() => redisClientOptions({ url: 'http://redis.internal' })).toThrow(RedisConfigError);
       expect(() => redisClientOptions({ url: 'redis://host/zero' })).toThrow(RedisConfigError);

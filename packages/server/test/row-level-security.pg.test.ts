@@ -41,12 +41,10 @@ async function seedTenant(admin: pg.Client, t: string, i: number): Promise<void>
     `insert into tenants (id, name) values ($1, $1);
      insert into tenant_quotas (tenant_id, max_queued_jobs) values ($1, 10);`.replaceAll('$1', `'${t}'`),
   );
-  await admin.query(`insert into api_keys (id, tenant_id, prefix, secret_hash, role, name, signing_public_key) values ($1, $2, $3, $4, 'admin', 'k', 'pem')`, [
-    randomUUID(),
-    t,
-    hex(16, String(i)),
-    Buffer.alloc(32, i),
-  ]);
+  await admin.query(
+    `insert into api_keys (id, tenant_id, prefix, secret_hash, role, name, signing_public_key) values ($1, $2, $3, $4, 'admin', 'k', 'pem')`,
+    [randomUUID(), t, hex(16, String(i)), Buffer.alloc(32, i)],
+  );
   await admin.query(`insert into job_types (tenant_id, type) values ($1, 'echo')`, [t]);
   await admin.query(
     `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, timeout_ms)
@@ -63,11 +61,10 @@ async function seedTenant(admin: pg.Client, t: string, i: number): Promise<void>
     `insert into runner_certificates (serial_number, runner_id, fingerprint256, certificate_pem, not_after) values ($1, $2, 'fp', 'pem', now() + interval '1 day')`,
     [`serial-${t}`, runner],
   );
-  await admin.query(`insert into join_tokens (id, tenant_id, pool, token_hash, expires_at) values ($1, $2, 'default', $3, now() + interval '1 hour')`, [
-    randomUUID(),
-    t,
-    hex(64, String(i)),
-  ]);
+  await admin.query(
+    `insert into join_tokens (id, tenant_id, pool, token_hash, expires_at) values ($1, $2, 'default', $3, now() + interval '1 hour')`,
+    [randomUUID(), t, hex(64, String(i))],
+  );
   await admin.query(
     `insert into result_outbox (tenant_id, job_id, attempt, fencing_token, runner_id, cert_fingerprint, signature) values ($1, $2, 1, 1, $3, 'fp', 'sig')`,
     [t, job, runner],
@@ -98,7 +95,8 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
   let raw: pg.Client;
   let db: Database;
 
-  const count = async (client: pg.Client, table: string) => Number((await client.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]!.n);
+  const count = async (client: pg.Client, table: string) =>
+    Number((await client.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]!.n);
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
@@ -131,7 +129,10 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
     );
     expect(rows.map((r) => r.table)).toEqual([...TENANT_TABLES].sort());
     expect(rows.filter((r) => !r.rls || !r.forced)).toEqual([]);
-    const role = await admin.query<{ rolsuper: boolean; rolbypassrls: boolean }>(`select rolsuper, rolbypassrls from pg_roles where rolname = $1`, [TEST_SERVICE_ROLE]);
+    const role = await admin.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
+      `select rolsuper, rolbypassrls from pg_roles where rolname = $1`,
+      [TEST_SERVICE_ROLE],
+    );
     expect(role.rows).toEqual([{ rolsuper: false, rolbypassrls: false }]);
     // The seed is really there: the superuser sees both tenants everywhere.
     for (const table of TENANT_TABLES) expect(await count(admin, table), table).toBeGreaterThanOrEqual(2);
@@ -142,7 +143,10 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
   });
 
   it('and can write none: inserts are refused, updates and deletes touch nothing', async () => {
-    await expect(raw.query(`insert into tenants (id, name) values ('intruder', 'x')`)).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('row-level security') });
+    await expect(raw.query(`insert into tenants (id, name) values ('intruder', 'x')`)).rejects.toMatchObject({
+      code: '42501',
+      message: expect.stringContaining('row-level security'),
+    });
     await expect(raw.query(`insert into job_types (tenant_id, type) values ('acme', 'evil')`)).rejects.toMatchObject({ code: '42501' });
     expect((await raw.query(`update jobs set priority = 1`)).rowCount).toBe(0);
     expect((await raw.query(`delete from job_types`)).rowCount).toBe(0);
@@ -171,12 +175,18 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
   });
 
   it('an audit event appended in a tenant scope extends the one global chain, and the scope is restored', async () => {
-    const head = (await admin.query<{ seq: string; hash: string }>('select seq::text, hash from audit_events order by seq desc limit 1')).rows[0]!;
+    const head = (await admin.query<{ seq: string; hash: string }>('select seq::text, hash from audit_events order by seq desc limit 1'))
+      .rows[0]!;
     // The newest event is not globex's: globex's scope cannot see it, yet the append must chain onto it.
     expect((await withTenant('globex', () => db.query(`select 1 from audit_events where seq = $1::bigint`, [head.seq]))).rowCount).toBe(0);
     const { record, seen } = await withTenant('globex', () =>
       db.transaction(async (tx) => {
-        const record = await appendAuditEvent(tx, { tenantId: 'globex', actor: { kind: 'apikey', id: 'k' }, action: 'job.submitted', outcome: 'success' });
+        const record = await appendAuditEvent(tx, {
+          tenantId: 'globex',
+          actor: { kind: 'apikey', id: 'k' },
+          action: 'job.submitted',
+          outcome: 'success',
+        });
         const seen = (await tx.query<{ tenant_id: string }>('select distinct tenant_id from jobs')).rows;
         return { record, seen };
       }),
@@ -191,7 +201,9 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
     expect((await db.query<{ n: string }>('select count(*) as n from jobs')).rows[0]!.n).toBe('0');
     const inAcme = await withTenant('acme', () => db.query<{ tenant_id: string }>('select tenant_id from jobs'));
     expect(inAcme.rows).toEqual([{ tenant_id: 'acme' }]);
-    const inGlobexTx = await withTenant('globex', () => db.transaction(async (tx) => (await tx.query<{ tenant_id: string }>('select tenant_id from runners')).rows));
+    const inGlobexTx = await withTenant('globex', () =>
+      db.transaction(async (tx) => (await tx.query<{ tenant_id: string }>('select tenant_id from runners')).rows),
+    );
     expect(inGlobexTx).toEqual([{ tenant_id: 'globex' }]);
     const all = await asSystem('test', () => db.query<{ n: string }>('select count(*) as n from jobs'));
     expect(all.rows[0]!.n).toBe('2');
@@ -199,7 +211,9 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, k) => {
         const t = TENANTS[k % 2]!;
-        return withTenant(t, async () => (await db.query<{ tenant_id: string }>('select tenant_id from job_events')).rows.map((r) => r.tenant_id));
+        return withTenant(t, async () =>
+          (await db.query<{ tenant_id: string }>('select tenant_id from job_events')).rows.map((r) => r.tenant_id),
+        );
       }),
     );
     results.forEach((rows, k) => expect(rows).toEqual([TENANTS[k % 2]]));

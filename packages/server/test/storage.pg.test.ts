@@ -14,7 +14,9 @@ afterAll(async () => {
   expect(process.getActiveResourcesInfo()).not.toContain('TCPSocketWrap');
 });
 
-describeSqlPortContract('PostgreSQL', async () => createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 4, applicationName: 'storage-contract' }));
+describeSqlPortContract('PostgreSQL', async () =>
+  createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 4, applicationName: 'storage-contract' }),
+);
 
 describe('PostgreSQL adapter', () => {
   let db: Database;
@@ -47,7 +49,12 @@ describe('PostgreSQL adapter', () => {
 
   it('survives a server-side kill of idle pooled connections', async () => {
     await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
-    const admin = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-admin' });
+    const admin = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: testDb.url,
+      maxConnections: 1,
+      applicationName: 'storage-pg-admin',
+    });
     let killed: number;
     try {
       killed = Number((await terminateOthers(admin)).rows[0]?.n);
@@ -63,7 +70,12 @@ describe('PostgreSQL adapter', () => {
   });
 
   it('fails a transaction whose connection dies and keeps working afterwards', async () => {
-    const admin = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-admin' });
+    const admin = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: testDb.url,
+      maxConnections: 1,
+      applicationName: 'storage-pg-admin',
+    });
     try {
       const attempt = db.transaction(async (tx) => {
         await tx.query('select 1');
@@ -79,13 +91,21 @@ describe('PostgreSQL adapter', () => {
   });
 
   it('prepares each parameterised text once per connection and keeps working when a migration changes its result', async () => {
-    const own = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-prepared' });
+    const own = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: testDb.url,
+      maxConnections: 1,
+      applicationName: 'storage-pg-prepared',
+    });
     try {
       await own.query('create table prepared_probe (id int primary key, a text)');
       await own.query(`insert into prepared_probe values (1, 'x')`);
       const text = 'select * from prepared_probe where id = $1';
       for (let i = 0; i < 3; i++) expect((await own.query(text, [1])).rows).toEqual([{ id: 1, a: 'x' }]);
-      const prepared = await own.query<{ name: string; statement: string }>(`select name, statement from pg_prepared_statements where statement = $1`, [text]);
+      const prepared = await own.query<{ name: string; statement: string }>(
+        `select name, statement from pg_prepared_statements where statement = $1`,
+        [text],
+      );
       expect(prepared.rows).toHaveLength(1);
       expect(prepared.rows[0]!.name).toMatch(/^cp_/);
       // The prepared plan's result has two columns; after this it would have three and
@@ -103,7 +123,12 @@ describe('PostgreSQL adapter', () => {
   });
 
   it('refreshes planner statistics where autovacuum does not, one replica at a time', async () => {
-    const own = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 2, applicationName: 'storage-pg-stats' });
+    const own = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: testDb.url,
+      maxConnections: 2,
+      applicationName: 'storage-pg-stats',
+    });
     try {
       await own.query('create table churn (id int primary key, tenant text)');
       await own.query(`insert into churn select g, 't1' from generate_series(1, 2000) g`);
@@ -113,10 +138,15 @@ describe('PostgreSQL adapter', () => {
         return;
       }
       // Another replica refreshing right now: this one leaves it to that one.
-      const other = createPostgresDatabase({ unscoped: 'system', connectionString: testDb.url, maxConnections: 1, applicationName: 'storage-pg-stats-other' });
+      const other = createPostgresDatabase({
+        unscoped: 'system',
+        connectionString: testDb.url,
+        maxConnections: 1,
+        applicationName: 'storage-pg-stats-other',
+      });
       try {
         await other.transaction(async (tx) => {
-          await tx.query(`select pg_advisory_xact_lock($1::bigint)`, [(0x6370_7374_6174_73n).toString()]);
+          await tx.query(`select pg_advisory_xact_lock($1::bigint)`, [0x6370_7374_6174_73n.toString()]);
           expect(await refreshTableStatistics(own, ['churn'])).toEqual({ analyzed: [], skipped: 'locked' });
         });
       } finally {

@@ -64,7 +64,9 @@ describe('PGlite adapter', () => {
         if (analyzed.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(analyzed).toEqual(['churn']);
-      const stats = await db.query<{ n: number }>(`select count(*)::int as n from pg_stats where tablename = 'churn' and attname = 'tenant'`);
+      const stats = await db.query<{ n: number }>(
+        `select count(*)::int as n from pg_stats where tablename = 'churn' and attname = 'tenant'`,
+      );
       expect(stats.rows[0]!.n).toBe(1);
       expect((await refreshTableStatistics(db, ['churn'])).analyzed).toEqual([]);
     } finally {

@@ -3,7 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, createLogger } from '@controlplane/platform';
-import { AssertionService, createPgliteDatabase, JobResultService, migrate, parseTrustAnchors, TruthStore, type Database } from '@controlplane/server';
+import {
+  AssertionService,
+  createPgliteDatabase,
+  JobResultService,
+  migrate,
+  parseTrustAnchors,
+  TruthStore,
+  type Database,
+} from '@controlplane/server';
 import { delivery, evidencePacket, issueRunner, type RunnerIdentity } from './support/truthcore-fixture.js';
 
 const TRUST_DOMAIN = 'pglite.controlplane.local';
@@ -33,7 +41,14 @@ describe('truthcore services on PGlite', () => {
   it('stores, dedupes, pages and isolates assertions', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
-      const a = { id: randomUUID(), subject: 'd:1', predicate: 'p', object: i % 2 === 0 ? null : { n: i }, timestamp: new Date(Date.UTC(2024, 0, 1, 0, i)).toISOString(), source: 's' };
+      const a = {
+        id: randomUUID(),
+        subject: 'd:1',
+        predicate: 'p',
+        object: i % 2 === 0 ? null : { n: i },
+        timestamp: new Date(Date.UTC(2024, 0, 1, 0, i)).toISOString(),
+        source: 's',
+      };
       expect((await assertions.assert('t1', 'apikey:x', a)).created).toBe(true);
       expect((await assertions.assert('t1', 'apikey:x', a)).created).toBe(false);
       ids.push(a.id);
@@ -58,16 +73,33 @@ describe('truthcore services on PGlite', () => {
     expect(await results.record('jobforge', d)).toMatchObject({ duplicate: true });
     const prov = await results.provenance('t1', d.jobId);
     expect(prov.records).toHaveLength(1);
-    expect(prov.records[0]).toMatchObject({ signatureValid: true, evidence: { hashValid: true }, runner: { id: runner.id, certificate: { trusted: true } } });
+    expect(prov.records[0]).toMatchObject({
+      signatureValid: true,
+      evidence: { hashValid: true },
+      runner: { id: runner.id, certificate: { trusted: true } },
+    });
     const forged = delivery(runner, { tenantId: 't1', data: 1 });
-    await expect(results.record('jobforge', { ...forged, result: { ...forged.result, data: 2 } })).rejects.toMatchObject({ code: 'ENVELOPE_SIGNATURE_INVALID' });
+    await expect(results.record('jobforge', { ...forged, result: { ...forged.result, data: 2 } })).rejects.toMatchObject({
+      code: 'ENVELOPE_SIGNATURE_INVALID',
+    });
     await expect(results.provenance('t1', forged.jobId)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
   });
 
   it('hands subscriptions their changes in seq order, skipping past non-matching rows', async () => {
     const head = await assertions.head('t1');
-    for (const [subject, n] of [['w:1', 1], ['w:2', 2], ['w:1', 3]] as const) {
-      await assertions.assert('t1', 'apikey:x', { id: randomUUID(), subject, predicate: 'v', object: n, timestamp: new Date().toISOString(), source: 's' });
+    for (const [subject, n] of [
+      ['w:1', 1],
+      ['w:2', 2],
+      ['w:1', 3],
+    ] as const) {
+      await assertions.assert('t1', 'apikey:x', {
+        id: randomUUID(),
+        subject,
+        predicate: 'v',
+        object: n,
+        timestamp: new Date().toISOString(),
+        source: 's',
+      });
     }
     const { rows, next } = await assertions.changesAfter('t1', head, { subject: 'w:1' }, 100);
     expect(rows.map((r) => r.object)).toEqual([1, 3]);

@@ -4,10 +4,26 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
-import { AssertionService, createPostgresDatabase, migrate, startTruthcore, TruthStore, type Database, type TruthcoreServer } from '@controlplane/server';
+import {
+  AssertionService,
+  createPostgresDatabase,
+  migrate,
+  startTruthcore,
+  TruthStore,
+  type Database,
+  type TruthcoreServer,
+} from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createPkiFixture, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
-import { delivery, errorEnvelope, evidencePacket, issueRunner, openSse, runnerAgentFor, type RunnerIdentity } from './support/truthcore-fixture.js';
+import {
+  delivery,
+  errorEnvelope,
+  evidencePacket,
+  issueRunner,
+  openSse,
+  runnerAgentFor,
+  type RunnerIdentity,
+} from './support/truthcore-fixture.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
@@ -22,8 +38,13 @@ describe('truthcore over mTLS', () => {
   let runnerB: RunnerIdentity;
   const cleanups: Array<() => void> = [];
 
-  const call = (agent: Agent, method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<any>> =>
-    requestJson({ url: `${tc.url}${path}`, method, body, agent, headers, timeoutMs: 10_000 });
+  const call = (
+    agent: Agent,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<JsonResponse<any>> => requestJson({ url: `${tc.url}${path}`, method, body, agent, headers, timeoutMs: 10_000 });
   const asTenant = (tenant: string) => ({ 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:test-${tenant}` });
   const assertion = (over: Record<string, unknown> = {}) => ({
     id: randomUUID(),
@@ -37,16 +58,28 @@ describe('truthcore over mTLS', () => {
     ...over,
   });
   const query = (tenant: string, body: unknown) => call(gw, 'POST', '/v1/query', body, asTenant(tenant));
-  const provenanceRows = async (jobId: string) => (await db.query<{ n: number }>('select count(*)::int as n from truth_job_provenance where job_id = $1', [jobId])).rows[0]?.n;
-  const jobAssertions = async (jobId: string) => (await db.query<{ n: number }>('select count(*)::int as n from truth_assertions where subject = $1', [`job:${jobId}`])).rows[0]?.n;
+  const provenanceRows = async (jobId: string) =>
+    (await db.query<{ n: number }>('select count(*)::int as n from truth_job_provenance where job_id = $1', [jobId])).rows[0]?.n;
+  const jobAssertions = async (jobId: string) =>
+    (await db.query<{ n: number }>('select count(*)::int as n from truth_assertions where subject = $1', [`job:${jobId}`])).rows[0]?.n;
 
   beforeAll(async () => {
     pki = await createPkiFixture();
     tdb = await createTestDatabase();
     db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 10 });
     await migrate(db);
-    await db.query(`insert into tenants (id, name) values ('t1', 'Tenant one'), ('t2', 'Tenant two'), ('tq', 'Query tenant') on conflict do nothing`);
-    tc = await startTruthcore({ db, logger, tls: pki.material('truthcore'), trustDomain: TRUST_DOMAIN, caCertPem: pki.ca.certPem, listen: { host: '127.0.0.1', port: 0 }, subscriptionPollMs: 200 });
+    await db.query(
+      `insert into tenants (id, name) values ('t1', 'Tenant one'), ('t2', 'Tenant two'), ('tq', 'Query tenant') on conflict do nothing`,
+    );
+    tc = await startTruthcore({
+      db,
+      logger,
+      tls: pki.material('truthcore'),
+      trustDomain: TRUST_DOMAIN,
+      caCertPem: pki.ca.certPem,
+      listen: { host: '127.0.0.1', port: 0 },
+      subscriptionPollMs: 200,
+    });
     gw = pki.serviceAgent('gateway', 'truthcore');
     jf = pki.serviceAgent('jobforge', 'truthcore');
     runnerA = await issueRunner(pki.ca, TRUST_DOMAIN, 't1');
@@ -83,7 +116,14 @@ describe('truthcore over mTLS', () => {
     });
 
     it('applies defaults and normalises the timestamp to UTC milliseconds', async () => {
-      const a = { id: randomUUID(), subject: 's:defaults', predicate: 'p', object: null, timestamp: '2024-05-01T12:00:00.1234+02:00', source: 'x' };
+      const a = {
+        id: randomUUID(),
+        subject: 's:defaults',
+        predicate: 'p',
+        object: null,
+        timestamp: '2024-05-01T12:00:00.1234+02:00',
+        source: 'x',
+      };
       const res = await call(gw, 'POST', '/v1/assert', a, asTenant('t1'));
       expect(res.status).toBe(201);
       expect(res.body).toEqual({ ...a, timestamp: '2024-05-01T10:00:00.123Z', confidence: 1, metadata: {} });
@@ -97,7 +137,13 @@ describe('truthcore over mTLS', () => {
       const a = assertion({ object: { b: [1, 2], a: 'x' } });
       expect((await call(gw, 'POST', '/v1/assert', a, asTenant('t1'))).status).toBe(201);
       // Same content, keys in another order and the timestamp in another offset: still the same assertion.
-      const again = await call(gw, 'POST', '/v1/assert', { ...a, object: { a: 'x', b: [1, 2] }, timestamp: '2024-05-01T12:00:00+02:00' }, asTenant('t1'));
+      const again = await call(
+        gw,
+        'POST',
+        '/v1/assert',
+        { ...a, object: { a: 'x', b: [1, 2] }, timestamp: '2024-05-01T12:00:00+02:00' },
+        asTenant('t1'),
+      );
       expect(again.status).toBe(200);
       expect(again.body).toEqual(a);
       const changed = await call(gw, 'POST', '/v1/assert', { ...a, object: { a: 'y', b: [1, 2] } }, asTenant('t1'));
@@ -144,7 +190,13 @@ describe('truthcore over mTLS', () => {
     });
 
     it('reserves job: subjects for verified results', async () => {
-      const res = await call(gw, 'POST', '/v1/assert', assertion({ subject: `job:${randomUUID()}`, predicate: 'status', object: 'completed' }), asTenant('t1'));
+      const res = await call(
+        gw,
+        'POST',
+        '/v1/assert',
+        assertion({ subject: `job:${randomUUID()}`, predicate: 'status', object: 'completed' }),
+        asTenant('t1'),
+      );
       expect(res.status).toBe(403);
       expect(res.body.error.code).toBe('FORBIDDEN');
     });
@@ -180,9 +232,27 @@ describe('truthcore over mTLS', () => {
         ids.push(a.id);
         expect((await call(gw, 'POST', '/v1/assert', a, asTenant('tq'))).status).toBe(201);
       }
-      await call(gw, 'POST', '/v1/assert', assertion({ subject: 'device:q', predicate: 'temperature', timestamp: at(30), expiresAt: '2000-01-01T00:00:00Z' }), asTenant('tq'));
-      await call(gw, 'POST', '/v1/assert', assertion({ subject: 'device:q', predicate: 'humidity', timestamp: at(31), object: { celsius: 0 } }), asTenant('tq'));
-      await call(gw, 'POST', '/v1/assert', assertion({ subject: 'device:other', predicate: 'temperature', timestamp: at(32) }), asTenant('tq'));
+      await call(
+        gw,
+        'POST',
+        '/v1/assert',
+        assertion({ subject: 'device:q', predicate: 'temperature', timestamp: at(30), expiresAt: '2000-01-01T00:00:00Z' }),
+        asTenant('tq'),
+      );
+      await call(
+        gw,
+        'POST',
+        '/v1/assert',
+        assertion({ subject: 'device:q', predicate: 'humidity', timestamp: at(31), object: { celsius: 0 } }),
+        asTenant('tq'),
+      );
+      await call(
+        gw,
+        'POST',
+        '/v1/assert',
+        assertion({ subject: 'device:other', predicate: 'temperature', timestamp: at(32) }),
+        asTenant('tq'),
+      );
     });
 
     it('matches subject + predicate, newest first, without expired assertions', async () => {
@@ -264,7 +334,11 @@ describe('truthcore over mTLS', () => {
     it('refuses a malformed query with field paths', async () => {
       const res = await query('tq', { pattern: { subject: '' }, limit: 0, filters: { minConfidence: 2 } });
       expect(res.status).toBe(400);
-      expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['filters.minConfidence', 'limit', 'pattern.subject']);
+      expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+        'filters.minConfidence',
+        'limit',
+        'pattern.subject',
+      ]);
     });
   });
 
@@ -279,7 +353,9 @@ describe('truthcore over mTLS', () => {
       expect(res.body.assertions).toHaveLength(3);
 
       const facts = await query('t1', { pattern: { subject: `job:${d.jobId}` } });
-      const byPredicate = Object.fromEntries(facts.body.assertions.map((a: { predicate: string; object: unknown }) => [a.predicate, a.object]));
+      const byPredicate = Object.fromEntries(
+        facts.body.assertions.map((a: { predicate: string; object: unknown }) => [a.predicate, a.object]),
+      );
       expect(byPredicate).toEqual({ status: 'completed', result: d.result, runner: runnerA.id });
       expect(facts.body.assertions[0].source).toBe(`spiffe://${TRUST_DOMAIN}/runner/${runnerA.id}`);
 
@@ -326,7 +402,12 @@ describe('truthcore over mTLS', () => {
       const d = delivery(runnerA, { tenantId: 't1', outcome: 'failed', error: errorEnvelope('boom: disk full'), failure });
       expect((await post(jf, d)).status).toBe(201);
       const prov = await call(gw, 'GET', `/v1/jobs/${d.jobId}/provenance`, undefined, asTenant('t1'));
-      expect(prov.body.records[0]).toMatchObject({ outcome: 'failed', signatureValid: true, failure, result: { success: false, error: { message: 'boom: disk full' } } });
+      expect(prov.body.records[0]).toMatchObject({
+        outcome: 'failed',
+        signatureValid: true,
+        failure,
+        result: { success: false, error: { message: 'boom: disk full' } },
+      });
     });
 
     it('refuses a failure report that the recorded error contradicts, or on a completion', async () => {
@@ -379,7 +460,11 @@ describe('truthcore over mTLS', () => {
         const failure = { category: 'RUNTIME_ERROR', code: 'HANDLER_FAILED', message: 'boom', retryable: true };
         const d = delivery(runnerA, { tenantId: 't1', outcome: 'failed', error: errorEnvelope('boom'), failure });
         const envelope = d.result.error!;
-        await refused({ ...d, failure: { ...failure, retryable: false }, result: { ...d.result, error: { ...envelope, retryable: false } } });
+        await refused({
+          ...d,
+          failure: { ...failure, retryable: false },
+          result: { ...d.result, error: { ...envelope, retryable: false } },
+        });
         await refused({ ...d, failure: { ...failure, details: [{ message: 'added' }] } });
       });
 
@@ -422,7 +507,10 @@ describe('truthcore over mTLS', () => {
       });
 
       it('a certificate that was not valid when the outcome was recorded', async () => {
-        const expired = await issueRunner(pki.ca, TRUST_DOMAIN, 't1', { notBefore: new Date(Date.now() - 7_200_000), notAfter: new Date(Date.now() - 3_600_000) });
+        const expired = await issueRunner(pki.ca, TRUST_DOMAIN, 't1', {
+          notBefore: new Date(Date.now() - 7_200_000),
+          notAfter: new Date(Date.now() - 3_600_000),
+        });
         await refused(delivery(expired, { tenantId: 't1', data: 'x' }));
       });
 
@@ -442,11 +530,19 @@ describe('truthcore over mTLS', () => {
       expect(res.status).toBe(201);
       expect(res.body.assertions).toHaveLength(4);
       const prov = await call(gw, 'GET', `/v1/jobs/${good.jobId}/provenance`, undefined, asTenant('t1'));
-      expect(prov.body.records[0].evidence).toMatchObject({ hash: packet.hash, hashValid: true, packet: { id: packet.id, items: packet.items } });
+      expect(prov.body.records[0].evidence).toMatchObject({
+        hash: packet.hash,
+        hashValid: true,
+        packet: { id: packet.id, items: packet.items },
+      });
       const ev = await query('t1', { pattern: { subject: `job:${good.jobId}`, predicate: 'evidence' } });
       expect(ev.body.assertions[0].object).toEqual({ id: packet.id, hash: packet.hash });
 
-      const tampered = delivery(runnerA, { tenantId: 't1', data: 'ok', evidence: { ...packet, items: [{ key: 'exit', value: 1, source: 'sandbox', redacted: false }] } });
+      const tampered = delivery(runnerA, {
+        tenantId: 't1',
+        data: 'ok',
+        evidence: { ...packet, items: [{ key: 'exit', value: 1, source: 'sandbox', redacted: false }] },
+      });
       const bad = await post(jf, tampered);
       expect(bad.status).toBe(400);
       expect(bad.body.error.details).toEqual([expect.objectContaining({ path: 'evidence.hash' })]);
@@ -466,14 +562,21 @@ describe('truthcore over mTLS', () => {
       const prov = await call(gw, 'GET', `/v1/jobs/${d.jobId}/provenance`, undefined, asTenant('t1'));
       expect(prov.body.records[0].signatureValid).toBe(false);
       await db.query(`update truth_job_provenance set result_digest = $2 where job_id = $1`, [d.jobId, 'f'.repeat(64)]);
-      expect((await call(gw, 'GET', `/v1/jobs/${d.jobId}/provenance`, undefined, asTenant('t1'))).body.records[0].signatureValid).toBe(false);
+      expect((await call(gw, 'GET', `/v1/jobs/${d.jobId}/provenance`, undefined, asTenant('t1'))).body.records[0].signatureValid).toBe(
+        false,
+      );
     });
 
     it('refuses a malformed delivery with field paths', async () => {
       const d = delivery(runnerA, { tenantId: 't1', data: 'x' });
       const res = await post(jf, { ...d, jobId: 'nope', requestDigest: 'short', runner: { id: '../etc' } });
       expect(res.status).toBe(400);
-      expect(res.body.error.details.map((x: { path: string }) => x.path).sort()).toEqual(['jobId', 'requestDigest', 'runner.certificatePem', 'runner.id']);
+      expect(res.body.error.details.map((x: { path: string }) => x.path).sort()).toEqual([
+        'jobId',
+        'requestDigest',
+        'runner.certificatePem',
+        'runner.id',
+      ]);
     });
   });
 
@@ -499,7 +602,10 @@ describe('truthcore over mTLS', () => {
       // While disconnected: one more matching assertion.
       const a3 = assertion({ subject, predicate: 'reading', object: 3 });
       await call(gw, 'POST', '/v1/assert', a3, asTenant('t1'));
-      const resumed = await openSse(`${tc.url}/v1/subscribe?subject=${encodeURIComponent(subject)}&predicate=reading`, gw, { ...asTenant('t1'), 'last-event-id': got[0]!.id! });
+      const resumed = await openSse(`${tc.url}/v1/subscribe?subject=${encodeURIComponent(subject)}&predicate=reading`, gw, {
+        ...asTenant('t1'),
+        'last-event-id': got[0]!.id!,
+      });
       const replay = await resumed.waitFor(2);
       expect(replay.map((e) => JSON.parse(e.data).id)).toEqual([a2.id, a3.id]);
       const a4 = assertion({ subject, predicate: 'reading', object: 4 });
@@ -528,7 +634,11 @@ describe('truthcore over mTLS', () => {
 
     it('delivers recorded job results to a subscriber of the job', async () => {
       const d = delivery(runnerA, { tenantId: 't1', data: 'streamed' });
-      const sub = await openSse(`${tc.url}/v1/subscribe?subject=${encodeURIComponent(`job:${d.jobId}`)}&predicate=status`, gw, asTenant('t1'));
+      const sub = await openSse(
+        `${tc.url}/v1/subscribe?subject=${encodeURIComponent(`job:${d.jobId}`)}&predicate=status`,
+        gw,
+        asTenant('t1'),
+      );
       expect((await call(jf, 'POST', '/v1/results', d)).status).toBe(201);
       const [ev] = await sub.waitFor(1);
       expect(JSON.parse(ev!.data)).toMatchObject({ subject: `job:${d.jobId}`, predicate: 'status', object: 'completed' });

@@ -114,12 +114,26 @@ async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
   const dir = join(config.dataDir, 'db');
   // PGlite would create an empty database in a missing directory; verifying that proves nothing.
   if (!existsSync(join(dir, 'PG_VERSION'))) {
-    throw new CliError(`no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir for another data directory`, EXIT.NOT_FOUND);
+    throw new CliError(
+      `no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir for another data directory`,
+      EXIT.NOT_FOUND,
+    );
   }
   return { db: await createPgliteDatabase({ dataDir: dir, unscoped: 'system' }), where: dir };
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '3D000', '28000', '28P01', '57P03']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  '3D000',
+  '28000',
+  '28P01',
+  '57P03',
+]);
 
 async function withAuditDatabase<T>(ctx: CommandContext, fn: (db: Database, where: string) => Promise<T>): Promise<T> {
   const { db, where } = await openDatabase(ctx);
@@ -132,10 +146,12 @@ async function withAuditDatabase<T>(ctx: CommandContext, fn: (db: Database, wher
       if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) {
         throw new CliError(`cannot reach the database at ${where}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
       }
-      if (err instanceof Error && /timeout/i.test(err.message)) throw new CliError(`cannot reach the database at ${where}: ${err.message}`, EXIT.UNAVAILABLE);
+      if (err instanceof Error && /timeout/i.test(err.message))
+        throw new CliError(`cannot reach the database at ${where}: ${err.message}`, EXIT.UNAVAILABLE);
       throw err;
     }
-    if (!present) throw new CliError(`the database at ${where} has no audit log (table audit_events); it has not been migrated`, EXIT.NOT_FOUND);
+    if (!present)
+      throw new CliError(`the database at ${where} has no audit log (table audit_events); it has not been migrated`, EXIT.NOT_FOUND);
     return await fn(db, where);
   } finally {
     await db.close();
@@ -145,13 +161,16 @@ async function withAuditDatabase<T>(ctx: CommandContext, fn: (db: Database, wher
 function parseAnchor(value: string | undefined): AuditAnchor | undefined {
   if (value === undefined) return undefined;
   const match = /^([1-9][0-9]{0,18}):([0-9a-fA-F]{64})$/.exec(value);
-  if (!match?.[1] || !match[2]) throw new CliError(`--expect-head must be <seq>:<64 hex digits>, as printed by an earlier verify`, EXIT.USAGE);
+  if (!match?.[1] || !match[2])
+    throw new CliError(`--expect-head must be <seq>:<64 hex digits>, as printed by an earlier verify`, EXIT.USAGE);
   return { seq: match[1], hash: match[2].toLowerCase() };
 }
 
 const EXPLANATIONS: Record<AuditChainBreak, string> = {
-  hash_mismatch: "the row's content does not match its hash: it was changed after it was written (or it is not the row anchored by --expect-head)",
-  prev_hash_mismatch: 'the row does not link to the row before it: that row was changed and re-hashed, or rows around it were removed or replaced',
+  hash_mismatch:
+    "the row's content does not match its hash: it was changed after it was written (or it is not the row anchored by --expect-head)",
+  prev_hash_mismatch:
+    'the row does not link to the row before it: that row was changed and re-hashed, or rows around it were removed or replaced',
   missing_seq: 'this seq is absent: a row was deleted (or the chain was cut short before an anchored head)',
   out_of_order: 'the row at this seq was written for another seq: rows were moved, renumbered or duplicated',
 };
@@ -186,9 +205,14 @@ function isRecord(value: unknown): value is AuditRecord {
   return (
     ['seq', 'id', 'occurredAt', 'action', 'outcome', 'prevHash', 'hash'].every((k) => typeof r[k] === 'string') &&
     ['tenantId', 'correlationId', 'sourceAddress'].every((k) => r[k] === null || typeof r[k] === 'string') &&
-    typeof actor === 'object' && actor !== null && typeof actor.kind === 'string' && typeof actor.id === 'string' &&
+    typeof actor === 'object' &&
+    actor !== null &&
+    typeof actor.kind === 'string' &&
+    typeof actor.id === 'string' &&
     (resource === null || (typeof resource === 'object' && typeof resource.kind === 'string' && typeof resource.id === 'string')) &&
-    typeof r.details === 'object' && r.details !== null && !Array.isArray(r.details)
+    typeof r.details === 'object' &&
+    r.details !== null &&
+    !Array.isArray(r.details)
   );
 }
 
@@ -212,7 +236,8 @@ async function verifyFile(file: string, anchor: AuditAnchor | undefined): Promis
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.NOT_FOUND);
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR')
+      throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.NOT_FOUND);
     throw err;
   } finally {
     lines.close();
@@ -241,7 +266,10 @@ export const auditVerifyCommand: Command = {
     }
     const { result, where } = file
       ? { result: await verifyFile(file, anchor), where: file }
-      : await withAuditDatabase(ctx, async (db, where) => ({ result: await verifyAuditChain(db, anchor ? { expectHead: anchor } : {}), where }));
+      : await withAuditDatabase(ctx, async (db, where) => ({
+          result: await verifyAuditChain(db, anchor ? { expectHead: anchor } : {}),
+          where,
+        }));
     ctx.stdout.write(boolFlag(ctx, 'json') ? `${JSON.stringify(result, null, 2)}\n` : describeVerdict(result, where));
     return result.ok ? EXIT.OK : EXIT.FAILURE;
   },
@@ -252,7 +280,8 @@ function parseInstant(ctx: CommandContext, name: string): Date | undefined {
   if (value === undefined) return undefined;
   // Date.parse accepts much more than ISO 8601; an ambiguous local date must not silently shift.
   const date = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value) ? new Date(value) : new Date(NaN);
-  if (Number.isNaN(date.getTime())) throw new CliError(`--${name} must be an ISO 8601 date or date-time with a zone, e.g. 2024-05-01 or 2024-05-01T12:00:00Z`, EXIT.USAGE);
+  if (Number.isNaN(date.getTime()))
+    throw new CliError(`--${name} must be an ISO 8601 date or date-time with a zone, e.g. 2024-05-01 or 2024-05-01T12:00:00Z`, EXIT.USAGE);
   return date;
 }
 

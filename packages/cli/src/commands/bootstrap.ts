@@ -1,6 +1,14 @@
 import { resolve } from 'node:path';
 import { KeyFileError, writeKeyFile } from '@controlplane/client';
-import { createApiKey, ensureTenant, migrate, openDatabaseFromConfig, revokeApiKey, SYSTEM_TENANT, TENANT_ID_PATTERN } from '@controlplane/server';
+import {
+  createApiKey,
+  ensureTenant,
+  migrate,
+  openDatabaseFromConfig,
+  revokeApiKey,
+  SYSTEM_TENANT,
+  TENANT_ID_PATTERN,
+} from '@controlplane/server';
 import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command } from '../command.js';
 import { isProcessAlive, readDevState } from '../connection.js';
@@ -41,7 +49,11 @@ export const bootstrapCommand: Command = {
     const config = loadCliConfig(ctx, ['database-url', 'data-dir']);
     if (config.database.mode === 'embedded') {
       const dev = readDevState(config.dataDir);
-      if (dev && isProcessAlive(dev.pid)) throw new CliError(`controlplane dev (pid ${dev.pid}) has the embedded database open; it allows one process. Use its admin key, or stop it first`, EXIT.CONFLICT);
+      if (dev && isProcessAlive(dev.pid))
+        throw new CliError(
+          `controlplane dev (pid ${dev.pid}) has the embedded database open; it allows one process. Use its admin key, or stop it first`,
+          EXIT.CONFLICT,
+        );
     }
     let opened;
     try {
@@ -52,7 +64,12 @@ export const bootstrapCommand: Command = {
     try {
       await migrate(opened.db);
       if (tenantId !== SYSTEM_TENANT) await ensureTenant(opened.db, { id: tenantId, name: stringFlag(ctx, 'tenant-name') ?? tenantId });
-      const k = await createApiKey(opened.db, { tenantId, role: 'admin', name: stringFlag(ctx, 'name') ?? 'bootstrap admin', createdBy: 'bootstrap' });
+      const k = await createApiKey(opened.db, {
+        tenantId,
+        role: 'admin',
+        name: stringFlag(ctx, 'name') ?? 'bootstrap admin',
+        createdBy: 'bootstrap',
+      });
       try {
         writeKeyFile(out, keyFileOf(k));
       } catch (err) {
@@ -60,7 +77,9 @@ export const bootstrapCommand: Command = {
         await revokeApiKey(opened.db, null, k.id);
         throw new CliError(err instanceof KeyFileError ? err.message : `cannot write ${out}: ${(err as Error).message}`, EXIT.CONFLICT);
       }
-      ctx.stdout.write(`created admin key ${k.id} of tenant ${k.tenantId}${tenantId === SYSTEM_TENANT ? ' (platform administrator)' : ''}\n  saved with its signing key to ${out} (mode 0600)\n`);
+      ctx.stdout.write(
+        `created admin key ${k.id} of tenant ${k.tenantId}${tenantId === SYSTEM_TENANT ? ' (platform administrator)' : ''}\n  saved with its signing key to ${out} (mode 0600)\n`,
+      );
       return EXIT.OK;
     } catch (err) {
       throw startupError(err);

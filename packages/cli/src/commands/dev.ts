@@ -42,9 +42,16 @@ const DEMO_TIMEOUT_MS = 60_000;
 function claimDataDir(paths: ReturnType<typeof devPaths>): void {
   const current = readDevState(paths.dir);
   if (current && current.pid !== process.pid && isProcessAlive(current.pid)) {
-    throw new CliError(`controlplane dev is already running with ${paths.dir} (pid ${current.pid}, gateway ${current.gatewayUrl}); stop it first or use another --data-dir`, EXIT.CONFLICT);
+    throw new CliError(
+      `controlplane dev is already running with ${paths.dir} (pid ${current.pid}, gateway ${current.gatewayUrl}); stop it first or use another --data-dir`,
+      EXIT.CONFLICT,
+    );
   }
-  writeFileSync(paths.state, JSON.stringify({ pid: process.pid, gatewayUrl: '', enrollUrl: '', tenantId: DEV_TENANT, startedAt: new Date().toISOString() }) + '\n', { mode: 0o600 });
+  writeFileSync(
+    paths.state,
+    JSON.stringify({ pid: process.pid, gatewayUrl: '', enrollUrl: '', tenantId: DEV_TENANT, startedAt: new Date().toISOString() }) + '\n',
+    { mode: 0o600 },
+  );
 }
 
 function writeState(paths: ReturnType<typeof devPaths>, state: DevState): void {
@@ -64,20 +71,20 @@ function shown(path: string): string {
  * The dev admin key: kept from an earlier start when it still works, else made and saved with its
  * signing private key. Returns the key text only when it was just made (to be shown once).
  */
-async function ensureAdminKey(system: RunningSystem, file: string): Promise<{ credentials: Credentials; created: string | undefined; replaced: boolean }> {
+async function ensureAdminKey(
+  system: RunningSystem,
+  file: string,
+): Promise<{ credentials: Credentials; created: string | undefined; replaced: boolean }> {
   let replaced = false;
   if (existsSync(file)) {
     const credentials = readKeyFile(file);
-    if (credentials.tenantId === DEV_TENANT && credentials.signingKey && (await isApiKeyUsable(system.db, credentials.id))) return { credentials, created: undefined, replaced };
+    if (credentials.tenantId === DEV_TENANT && credentials.signingKey && (await isApiKeyUsable(system.db, credentials.id)))
+      return { credentials, created: undefined, replaced };
     // A key file from another database (DATABASE_URL changed) or a revoked key: replace it.
     replaced = true;
   }
   const k = await createBootstrapAdminKey(system.db, DEV_TENANT, 'dev admin');
-  writeKeyFile(
-    file,
-    keyFileOf(k),
-    { overwrite: true },
-  );
+  writeKeyFile(file, keyFileOf(k), { overwrite: true });
   return { credentials: readKeyFile(file), created: k.key, replaced };
 }
 
@@ -85,7 +92,11 @@ async function ensureAdminKey(system: RunningSystem, file: string): Promise<{ cr
  * The demo runner's identity: reused while it is valid for this JobForge, else enrolled afresh with
  * a join token made through the gateway (a signed request), exactly as an operator would.
  */
-async function ensureDemoRunner(system: RunningSystem, client: ControlPlaneClient, paths: ReturnType<typeof devPaths>): Promise<'reused' | 'enrolled'> {
+async function ensureDemoRunner(
+  system: RunningSystem,
+  client: ControlPlaneClient,
+  paths: ReturnType<typeof devPaths>,
+): Promise<'reused' | 'enrolled'> {
   let previous: string | undefined;
   try {
     const { meta } = loadRunnerIdentity(paths.runner);
@@ -101,13 +112,24 @@ async function ensureDemoRunner(system: RunningSystem, client: ControlPlaneClien
   if (previous) await client.runners.revoke(previous);
   rmSync(paths.runner, { recursive: true, force: true });
   const token = await client.joinTokens.create({ pool: 'default', ttlSeconds: 600 });
-  await enrollRunner({ joinToken: token.token, enrollUrl: system.jobforge.enrollUrl, caFile: paths.ca, dir: paths.runner, name: 'demo-runner' });
+  await enrollRunner({
+    joinToken: token.token,
+    enrollUrl: system.jobforge.enrollUrl,
+    caFile: paths.ca,
+    dir: paths.runner,
+    name: 'demo-runner',
+  });
   return 'enrolled';
 }
 
 function modeLine(config: Readonly<Config>, system: RunningSystem): string {
-  const db = system.database.kind === 'embedded' ? `embedded PostgreSQL (PGlite) in ${shown(system.database.where)}` : `PostgreSQL ${system.database.where}`;
-  const redis = system.redis ? `Redis ${config.redis.url?.replace(/\/\/[^@/]*@/, '//***@')} (prefix ${config.redis.keyPrefix})` : 'in-process queue and rate limits';
+  const db =
+    system.database.kind === 'embedded'
+      ? `embedded PostgreSQL (PGlite) in ${shown(system.database.where)}`
+      : `PostgreSQL ${system.database.where}`;
+  const redis = system.redis
+    ? `Redis ${config.redis.url?.replace(/\/\/[^@/]*@/, '//***@')} (prefix ${config.redis.keyPrefix})`
+    : 'in-process queue and rate limits';
   return `${db}; ${redis}`;
 }
 
@@ -137,7 +159,16 @@ export const devCommand: Command = {
   },
   async run(ctx: CommandContext) {
     if (ctx.positionals.length > 0) throw new CliError(`unexpected argument '${ctx.positionals[0]}'\n\n${USAGE}`, EXIT.USAGE);
-    const config = loadCliConfig(ctx, ['data-dir', 'log-level', 'database-url', 'redis-url', 'gateway-port', 'jobforge-port', 'truthcore-port', 'enroll-port']);
+    const config = loadCliConfig(ctx, [
+      'data-dir',
+      'log-level',
+      'database-url',
+      'redis-url',
+      'gateway-port',
+      'jobforge-port',
+      'truthcore-port',
+      'enroll-port',
+    ]);
     const out = (line = '') => ctx.stdout.write(line + '\n');
     const paths = devPaths(config.dataDir);
     mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
@@ -163,7 +194,11 @@ export const devCommand: Command = {
     try {
       out(`ControlPlane dev: data in ${shown(paths.dir)}, logs in ${shown(paths.logFile)}`);
       const pki = await ensureDevPki(config);
-      out(pki.created ? `created a development CA for ${config.trustDomain} and service certificates in ${shown(pki.dir)}` : `using the CA and certificates in ${shown(pki.dir)}`);
+      out(
+        pki.created
+          ? `created a development CA for ${config.trustDomain} and service certificates in ${shown(pki.dir)}`
+          : `using the CA and certificates in ${shown(pki.dir)}`,
+      );
       checkpoint();
       system = await startSystem({ config, pki, loggerFor });
       checkpoint();
@@ -171,13 +206,21 @@ export const devCommand: Command = {
       if (tenant.created) out(`created tenant '${DEV_TENANT}'`);
       const admin = await ensureAdminKey(system, paths.adminKey);
       if (admin.created) {
-        out(`${admin.replaced ? 'the saved admin key no longer works here; created a new one' : 'created an admin API key'} of tenant '${DEV_TENANT}' (shown once):`);
+        out(
+          `${admin.replaced ? 'the saved admin key no longer works here; created a new one' : 'created an admin API key'} of tenant '${DEV_TENANT}' (shown once):`,
+        );
         out(`  ${admin.created}`);
         out(`  saved with its signing key to ${shown(paths.adminKey)} (mode 0600)`);
       } else {
         out(`using the admin API key in ${shown(paths.adminKey)}`);
       }
-      writeState(paths, { pid: process.pid, gatewayUrl: system.gateway.url, enrollUrl: system.jobforge.enrollUrl, tenantId: DEV_TENANT, startedAt: new Date().toISOString() });
+      writeState(paths, {
+        pid: process.pid,
+        gatewayUrl: system.gateway.url,
+        enrollUrl: system.jobforge.enrollUrl,
+        tenantId: DEV_TENANT,
+        startedAt: new Date().toISOString(),
+      });
       out(`services (${modeLine(config, system)}):`);
       out(`  gateway    ${system.gateway.url}`);
       out(`  jobforge   ${system.jobforge.url} (mTLS), enrolment ${system.jobforge.enrollUrl}`);
@@ -195,8 +238,16 @@ export const devCommand: Command = {
         const how = await ensureDemoRunner(system, client, paths);
         checkpoint();
         const handlers = resolve(stringFlag(ctx, 'runner-handlers') ?? DEMO_HANDLERS_MODULE);
-        runner = await startRunnerProcess({ dir: paths.runner, handlers, logLevel: config.log.level, env: ctx.env, onOutput: (chunk) => log.write(chunk) });
-        out(`demo runner ${runner.runnerId} ${how === 'reused' ? 'started' : 'enrolled and started'} (pid ${runner.pid}, handlers ${shown(handlers)})`);
+        runner = await startRunnerProcess({
+          dir: paths.runner,
+          handlers,
+          logLevel: config.log.level,
+          env: ctx.env,
+          onOutput: (chunk) => log.write(chunk),
+        });
+        out(
+          `demo runner ${runner.runnerId} ${how === 'reused' ? 'started' : 'enrolled and started'} (pid ${runner.pid}, handlers ${shown(handlers)})`,
+        );
         void runner.exited.then(({ code, signal }) => {
           if (!stop.stopped) out(`the demo runner exited (${signal ?? `code ${code}`}); see ${shown(paths.logFile)}`);
         });
@@ -205,7 +256,10 @@ export const devCommand: Command = {
 
       if (!skipRunner && !boolFlag(ctx, 'skip-demo')) {
         out('demo jobs (submitted through the gateway with the TypeScript client, run by the demo runner):');
-        const outcomes = await runDemoJobs(client, (o) => ctx.stdout.write(describeOutcome(o)), { signal: stop.signal, timeoutMs: DEMO_TIMEOUT_MS });
+        const outcomes = await runDemoJobs(client, (o) => ctx.stdout.write(describeOutcome(o)), {
+          signal: stop.signal,
+          timeoutMs: DEMO_TIMEOUT_MS,
+        });
         const done = outcomes.filter((o) => o.job?.status === 'completed').length;
         out(`demo jobs finished: ${done} of ${outcomes.length} completed`);
       }
@@ -236,7 +290,9 @@ export const devCommand: Command = {
         const r = await runner.stop();
         if (r.code !== 0) out(`  the runner exited with ${r.signal ?? `code ${r.code}`}`);
       }
-      await system?.close().catch((err: unknown) => ctx.stderr.write(`controlplane dev: error while stopping: ${(err as Error).message}\n`));
+      await system
+        ?.close()
+        .catch((err: unknown) => ctx.stderr.write(`controlplane dev: error while stopping: ${(err as Error).message}\n`));
       releaseDataDir(paths);
       stop.dispose();
       await closeLog(log);

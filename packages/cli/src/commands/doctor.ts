@@ -63,7 +63,14 @@ function certificateChecks(config: Readonly<Config>): Check[] {
   const services = config.tls.certFile ? [SERVICES.find((s) => config.tls.certFile!.includes(s)) ?? 'gateway'] : SERVICES;
   const caFile = serviceTlsFiles(config, 'gateway').caFile;
   if (!existsSync(caFile)) {
-    return [{ name: 'CA certificate', status: 'fail', detail: `${caFile} does not exist`, fix: `start \`controlplane dev\` (it creates a CA), or run \`controlplane pki init --dir ${join(config.dataDir, 'pki')}\`, or set tls.caFile` }];
+    return [
+      {
+        name: 'CA certificate',
+        status: 'fail',
+        detail: `${caFile} does not exist`,
+        fix: `start \`controlplane dev\` (it creates a CA), or run \`controlplane pki init --dir ${join(config.dataDir, 'pki')}\`, or set tls.caFile`,
+      },
+    ];
   }
   try {
     const ca = inspectCertificate(readFileSync(caFile, 'utf8'));
@@ -72,13 +79,25 @@ function certificateChecks(config: Readonly<Config>): Check[] {
       name: 'CA certificate',
       status: !ca.isCa || left < 0 ? 'fail' : left < EXPIRY_WARNING_DAYS ? 'warn' : 'ok',
       detail: `${caFile}: ${ca.isCa ? 'a CA' : 'NOT a CA'} for ${ca.trustDomain ?? '?'}, expires ${ca.notAfter.toISOString().slice(0, 10)} (${left} days)`,
-      ...(left < EXPIRY_WARNING_DAYS ? { fix: 'create a new CA (`controlplane pki init --force`) and re-issue every certificate before it expires' } : {}),
+      ...(left < EXPIRY_WARNING_DAYS
+        ? { fix: 'create a new CA (`controlplane pki init --force`) and re-issue every certificate before it expires' }
+        : {}),
     });
     if (ca.trustDomain && ca.trustDomain !== config.trustDomain) {
-      checks.push({ name: 'trust domain', status: 'fail', detail: `the CA is for ${ca.trustDomain}, the configuration says ${config.trustDomain}`, fix: `set trustDomain (CONTROLPLANE_TRUST_DOMAIN) to ${ca.trustDomain}` });
+      checks.push({
+        name: 'trust domain',
+        status: 'fail',
+        detail: `the CA is for ${ca.trustDomain}, the configuration says ${config.trustDomain}`,
+        fix: `set trustDomain (CONTROLPLANE_TRUST_DOMAIN) to ${ca.trustDomain}`,
+      });
     }
   } catch (err) {
-    checks.push({ name: 'CA certificate', status: 'fail', detail: `${caFile}: ${(err as Error).message}`, fix: 'point tls.caFile at the PEM certificate of your CA' });
+    checks.push({
+      name: 'CA certificate',
+      status: 'fail',
+      detail: `${caFile}: ${(err as Error).message}`,
+      fix: 'point tls.caFile at the PEM certificate of your CA',
+    });
   }
   for (const service of services) {
     const files = serviceTlsFiles(config, service);
@@ -90,10 +109,19 @@ function certificateChecks(config: Readonly<Config>): Check[] {
         name: `${service} certificate`,
         status: keyMode || left < EXPIRY_WARNING_DAYS ? 'warn' : 'ok',
         detail: `${files.certFile}: expires ${new Date(m.certificate.validTo).toISOString().slice(0, 10)} (${left} days)${keyMode ? `; ${keyMode}` : ''}`,
-        ...(keyMode ? { fix: `chmod 600 ${files.keyFile}` } : left < EXPIRY_WARNING_DAYS ? { fix: `issue a new ${service} certificate before it expires (\`controlplane pki init\` in a new directory, or your own CA)` } : {}),
+        ...(keyMode
+          ? { fix: `chmod 600 ${files.keyFile}` }
+          : left < EXPIRY_WARNING_DAYS
+            ? { fix: `issue a new ${service} certificate before it expires (\`controlplane pki init\` in a new directory, or your own CA)` }
+            : {}),
       });
     } catch (err) {
-      checks.push({ name: `${service} certificate`, status: 'fail', detail: (err as Error).message, fix: `run \`controlplane pki init --dir ${join(config.dataDir, 'pki')}\`, or set tls.certFile / tls.keyFile` });
+      checks.push({
+        name: `${service} certificate`,
+        status: 'fail',
+        detail: (err as Error).message,
+        fix: `run \`controlplane pki init --dir ${join(config.dataDir, 'pki')}\`, or set tls.certFile / tls.keyFile`,
+      });
     }
   }
   return checks;
@@ -102,17 +130,30 @@ function certificateChecks(config: Readonly<Config>): Check[] {
 function keyFileCheck(file: string): Check {
   try {
     const c = readKeyFile(file);
-    return { name: 'API key file', status: c.signingKey ? 'ok' : 'warn', detail: `${file}: ${c.role} key ${c.id} of tenant ${c.tenantId}${c.signingKey ? '' : ', without a signing key (signed operations will fail)'}`, ...(c.signingKey ? {} : { fix: 'create a key with `controlplane keys create --out <file>` to get one with its signing key' }) };
+    return {
+      name: 'API key file',
+      status: c.signingKey ? 'ok' : 'warn',
+      detail: `${file}: ${c.role} key ${c.id} of tenant ${c.tenantId}${c.signingKey ? '' : ', without a signing key (signed operations will fail)'}`,
+      ...(c.signingKey ? {} : { fix: 'create a key with `controlplane keys create --out <file>` to get one with its signing key' }),
+    };
   } catch (err) {
     const missing = err instanceof KeyFileError && err.message.startsWith('no key file');
-    return { name: 'API key file', status: missing ? 'warn' : 'fail', detail: (err as Error).message, fix: missing ? 'start `controlplane dev` (it writes one), or pass --key-file' : `chmod 600 ${file}, or pass --key-file` };
+    return {
+      name: 'API key file',
+      status: missing ? 'warn' : 'fail',
+      detail: (err as Error).message,
+      fix: missing ? 'start `controlplane dev` (it writes one), or pass --key-file' : `chmod 600 ${file}, or pass --key-file`,
+    };
   }
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -122,39 +163,83 @@ async function databaseCheck(config: Readonly<Config>): Promise<Check[]> {
   if (config.database.mode === 'embedded') {
     const dir = embeddedDatabaseDir(config);
     const state = readDevState(config.dataDir);
-    if (!existsSync(join(dir, 'PG_VERSION'))) return [{ name: 'database', status: 'warn', detail: `embedded (PGlite); no database in ${dir} yet`, fix: 'start `controlplane dev` to create it, or set DATABASE_URL for PostgreSQL' }];
+    if (!existsSync(join(dir, 'PG_VERSION')))
+      return [
+        {
+          name: 'database',
+          status: 'warn',
+          detail: `embedded (PGlite); no database in ${dir} yet`,
+          fix: 'start `controlplane dev` to create it, or set DATABASE_URL for PostgreSQL',
+        },
+      ];
     const inUse = state && isProcessAlive(state.pid) ? `, in use by controlplane dev (pid ${state.pid})` : '';
     return [{ name: 'database', status: 'ok', detail: `embedded (PGlite) in ${dir}${inUse}` }];
   }
   const where = displayDatabaseUrl(config.database.url!);
   let db;
   try {
-    db = createPostgresDatabase({ unscoped: 'system', connectionString: postgresConnectionString(config.database.url!), ssl: postgresSsl(config.database), maxConnections: 1, applicationName: 'controlplane-doctor', connectTimeoutMs: 5_000, statementTimeoutMs: 5_000 });
+    db = createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: postgresConnectionString(config.database.url!),
+      ssl: postgresSsl(config.database),
+      maxConnections: 1,
+      applicationName: 'controlplane-doctor',
+      connectTimeoutMs: 5_000,
+      statementTimeoutMs: 5_000,
+    });
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: (err as Error).message, fix: 'check database.sslMode / database.sslCaFile' }];
   }
   try {
-    const version = (await withTimeout(db.query<{ v: string }>("select current_setting('server_version') as v"), 6_000, 'PostgreSQL')).rows[0]?.v;
+    const version = (await withTimeout(db.query<{ v: string }>("select current_setting('server_version') as v"), 6_000, 'PostgreSQL'))
+      .rows[0]?.v;
     const applied = await appliedMigrations(db);
     const known = await readMigrations();
     const missing = known.filter((m) => !applied.some((a) => a.version === m.version));
-    const role = (await db.query<{ name: string; rolsuper: boolean; rolbypassrls: boolean }>('select current_user as name, rolsuper, rolbypassrls from pg_roles where rolname = current_user')).rows[0];
+    const role = (
+      await db.query<{ name: string; rolsuper: boolean; rolbypassrls: boolean }>(
+        'select current_user as name, rolsuper, rolbypassrls from pg_roles where rolname = current_user',
+      )
+    ).rows[0];
     const bypass = role && (role.rolsuper ? 'is a superuser' : role.rolbypassrls ? 'has BYPASSRLS' : undefined);
     const autovacuum = (await db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`)).rows[0]?.on;
     return [
       { name: 'database', status: 'ok', detail: `PostgreSQL ${version} at ${where} (TLS: ${config.database.sslMode})` },
       bypass
-        ? { name: 'database role', status: 'warn', detail: `${role.name} ${bypass}: row-level security does not apply to it, so tenant isolation rests on the queries alone`, fix: 'run the services as a role that owns the schema but is neither superuser nor BYPASSRLS (docs/deployment.md)' }
+        ? {
+            name: 'database role',
+            status: 'warn',
+            detail: `${role.name} ${bypass}: row-level security does not apply to it, so tenant isolation rests on the queries alone`,
+            fix: 'run the services as a role that owns the schema but is neither superuser nor BYPASSRLS (docs/deployment.md)',
+          }
         : { name: 'database role', status: 'ok', detail: `${role?.name ?? '?'}: row-level security applies` },
       autovacuum
         ? { name: 'autovacuum', status: 'ok', detail: 'on' }
-        : { name: 'autovacuum', status: 'warn', detail: 'off: the row versions every job leaves behind are never reclaimed (JobForge keeps its planner statistics fresh itself, not the tables small)', fix: 'set autovacuum = on (docs/deployment.md)' },
+        : {
+            name: 'autovacuum',
+            status: 'warn',
+            detail:
+              'off: the row versions every job leaves behind are never reclaimed (JobForge keeps its planner statistics fresh itself, not the tables small)',
+            fix: 'set autovacuum = on (docs/deployment.md)',
+          },
       missing.length === 0
         ? { name: 'migrations', status: 'ok', detail: `${applied.length} applied, schema current` }
-        : { name: 'migrations', status: 'warn', detail: `${missing.length} not applied yet (${missing.map((m) => m.version).join(', ')})`, fix: 'start a service (`controlplane jobforge`): migrations are applied at start' },
+        : {
+            name: 'migrations',
+            status: 'warn',
+            detail: `${missing.length} not applied yet (${missing.map((m) => m.version).join(', ')})`,
+            fix: 'start a service (`controlplane jobforge`): migrations are applied at start',
+          },
     ];
   } catch (err) {
-    return [{ name: 'database', status: 'fail', detail: `cannot use PostgreSQL at ${where}: ${(err as Error).message}`, fix: 'is PostgreSQL running and reachable, and are DATABASE_URL (user, password, database) and database.sslMode right?' }];
+    return [
+      {
+        name: 'database',
+        status: 'fail',
+        detail: `cannot use PostgreSQL at ${where}: ${(err as Error).message}`,
+        fix: 'is PostgreSQL running and reachable, and are DATABASE_URL (user, password, database) and database.sslMode right?',
+      },
+    ];
   } finally {
     await db.close().catch(() => undefined);
   }
@@ -166,20 +251,38 @@ async function redisCheck(config: Readonly<Config>): Promise<Check> {
   }
   const where = config.redis.url.replace(/\/\/[^@/]*@/, '//***@');
   try {
-    const r = await createRedis({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, connectTimeoutMs: 5_000, connectionName: 'controlplane-doctor', ...(config.redis.tlsCaFile ? { tls: { caFile: config.redis.tlsCaFile } } : {}) });
+    const r = await createRedis({
+      url: config.redis.url,
+      keyPrefix: config.redis.keyPrefix,
+      connectTimeoutMs: 5_000,
+      connectionName: 'controlplane-doctor',
+      ...(config.redis.tlsCaFile ? { tls: { caFile: config.redis.tlsCaFile } } : {}),
+    });
     try {
       const info = await r.client.info('server');
       const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-      return { name: 'redis', status: 'ok', detail: `Redis ${version} at ${where}${config.redis.url.startsWith('rediss:') ? ' (TLS)' : ''}` };
+      return {
+        name: 'redis',
+        status: 'ok',
+        detail: `Redis ${version} at ${where}${config.redis.url.startsWith('rediss:') ? ' (TLS)' : ''}`,
+      };
     } finally {
       await r.close();
     }
   } catch (err) {
-    return { name: 'redis', status: 'fail', detail: (err as Error).message, fix: 'is Redis running and reachable, and is REDIS_URL right (rediss:// for TLS off-host)?' };
+    return {
+      name: 'redis',
+      status: 'fail',
+      detail: (err as Error).message,
+      fix: 'is Redis running and reachable, and is REDIS_URL right (rediss:// for TLS off-host)?',
+    };
   }
 }
 
-function healthOf(url: string, ca: string | undefined): Promise<{ status: number; body: { status?: string; checks?: Array<{ name: string; status: string }> } | undefined }> {
+function healthOf(
+  url: string,
+  ca: string | undefined,
+): Promise<{ status: number; body: { status?: string; checks?: Array<{ name: string; status: string }> } | undefined }> {
   const agent = new Agent({ keepAlive: false, ...(ca ? { ca } : {}) });
   return new Promise((resolve, reject) => {
     const req = httpsRequest(new URL('/health', url), { agent, timeout: 5_000 }, (res) => {
@@ -206,25 +309,41 @@ function healthOf(url: string, ca: string | undefined): Promise<{ status: number
 
 async function gatewayChecks(ctx: CommandContext): Promise<Check[]> {
   const target = resolveTarget(ctx);
-  if (!target.url.startsWith('https://')) return [{ name: 'gateway', status: 'fail', detail: `${target.url} is not https://`, fix: 'the gateway serves HTTPS only; use its https:// URL' }];
+  if (!target.url.startsWith('https://'))
+    return [
+      {
+        name: 'gateway',
+        status: 'fail',
+        detail: `${target.url} is not https://`,
+        fix: 'the gateway serves HTTPS only; use its https:// URL',
+      },
+    ];
   let ca: string | undefined;
   try {
     ca = target.caFile ? readFileSync(target.caFile, 'utf8') : undefined;
   } catch (err) {
-    return [{ name: 'gateway', status: 'fail', detail: `cannot read ${target.caFile}: ${(err as Error).message}`, fix: 'pass --ca <file>' }];
+    return [
+      { name: 'gateway', status: 'fail', detail: `cannot read ${target.caFile}: ${(err as Error).message}`, fix: 'pass --ca <file>' },
+    ];
   }
   let health;
   try {
     health = await healthOf(target.url, ca);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const tls = code?.startsWith('ERR_TLS') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT';
+    const tls =
+      code?.startsWith('ERR_TLS') ||
+      code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+      code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+      code === 'DEPTH_ZERO_SELF_SIGNED_CERT';
     return [
       {
         name: 'gateway',
         status: 'fail',
         detail: `${target.url}: ${(err as Error).message}`,
-        fix: tls ? 'the gateway certificate is not trusted: pass the CA that issued it with --ca' : 'is the gateway running? start `controlplane dev` (or `controlplane gateway`), or pass --gateway <url>',
+        fix: tls
+          ? 'the gateway certificate is not trusted: pass the CA that issued it with --ca'
+          : 'is the gateway running? start `controlplane dev` (or `controlplane gateway`), or pass --gateway <url>',
       },
     ];
   }
@@ -235,22 +354,41 @@ async function gatewayChecks(ctx: CommandContext): Promise<Check[]> {
       name: 'gateway',
       status: health.status === 200 && h?.status === 'healthy' ? 'ok' : health.status === 200 ? 'warn' : 'fail',
       detail: `${target.url}: ${h?.status ?? `HTTP ${health.status}`}${degraded.length ? ` (${degraded.join(', ')} not healthy)` : ''}`,
-      ...(health.status === 200 && h?.status === 'healthy' ? {} : { fix: 'see the gateway log; a dependency it reports is down or unreachable' }),
+      ...(health.status === 200 && h?.status === 'healthy'
+        ? {}
+        : { fix: 'see the gateway log; a dependency it reports is down or unreachable' }),
     },
   ];
   if (!existsSync(target.keyFile)) return checks;
   try {
     const credentials = readKeyFile(target.keyFile);
-    const client = new ControlPlaneClient({ url: target.url, apiKey: credentials.apiKey, ...(ca ? { ca } : {}), retry: { maxAttempts: 1 } });
+    const client = new ControlPlaneClient({
+      url: target.url,
+      apiKey: credentials.apiKey,
+      ...(ca ? { ca } : {}),
+      retry: { maxAttempts: 1 },
+    });
     try {
       await client.jobs.list({ limit: 1 });
-      checks.push({ name: 'API key', status: 'ok', detail: `accepted by the gateway (${credentials.role} of tenant ${credentials.tenantId})` });
+      checks.push({
+        name: 'API key',
+        status: 'ok',
+        detail: `accepted by the gateway (${credentials.role} of tenant ${credentials.tenantId})`,
+      });
     } finally {
       client.close();
     }
   } catch (err) {
     if (err instanceof ControlPlaneError) {
-      checks.push({ name: 'API key', status: 'fail', detail: `${err.code}: ${err.message}`, fix: err.status === 401 ? 'the key is unknown, revoked or expired here: use another --key-file, or create a key' : 'see the error code in docs/errors.md' });
+      checks.push({
+        name: 'API key',
+        status: 'fail',
+        detail: `${err.code}: ${err.message}`,
+        fix:
+          err.status === 401
+            ? 'the key is unknown, revoked or expired here: use another --key-file, or create a key'
+            : 'see the error code in docs/errors.md',
+      });
     } else if (!(err instanceof KeyFileError)) {
       throw err;
     }
@@ -276,10 +414,19 @@ export const doctorCommand: Command = {
     let config: Readonly<Config>;
     try {
       config = loadCliConfig(ctx, ['data-dir']);
-      checks.push({ name: 'configuration', status: 'ok', detail: `${stringFlag(ctx, 'config') ?? ctx.env.CONTROLPLANE_CONFIG ?? 'environment and defaults'}; data directory ${config.dataDir}; trust domain ${config.trustDomain}` });
+      checks.push({
+        name: 'configuration',
+        status: 'ok',
+        detail: `${stringFlag(ctx, 'config') ?? ctx.env.CONTROLPLANE_CONFIG ?? 'environment and defaults'}; data directory ${config.dataDir}; trust domain ${config.trustDomain}`,
+      });
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
-      checks.push({ name: 'configuration', status: 'fail', detail: err.message.replace(/\n\s*/g, ' '), fix: 'correct the settings named above (docs/deployment.md lists them)' });
+      checks.push({
+        name: 'configuration',
+        status: 'fail',
+        detail: err.message.replace(/\n\s*/g, ' '),
+        fix: 'correct the settings named above (docs/deployment.md lists them)',
+      });
       report(ctx, checks);
       return EXIT.CONFIG;
     }
@@ -297,7 +444,12 @@ function report(ctx: CommandContext, checks: Check[]): void {
     ctx.stdout.write(JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }, null, 2) + '\n');
     return;
   }
-  ctx.stdout.write(table(['check', 'status', 'detail'], checks.map((c) => [c.name, c.status.toUpperCase(), c.detail])));
+  ctx.stdout.write(
+    table(
+      ['check', 'status', 'detail'],
+      checks.map((c) => [c.name, c.status.toUpperCase(), c.detail]),
+    ),
+  );
   const fixes = checks.filter((c) => c.fix && (c.status === 'fail' || c.status === 'warn'));
   if (fixes.length > 0) {
     ctx.stdout.write('\nto fix:\n');

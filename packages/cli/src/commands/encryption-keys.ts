@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { addKekToKeyringFile, ConfigError, generateKeyringFile, KeyringError, LocalFileKeyProvider, loadConfig, type Config } from '@controlplane/platform';
+import {
+  addKekToKeyringFile,
+  ConfigError,
+  generateKeyringFile,
+  KeyringError,
+  LocalFileKeyProvider,
+  loadConfig,
+  type Config,
+} from '@controlplane/platform';
 import {
   createPostgresDatabase,
   DEFAULT_ROTATION_GRACE_MS,
@@ -88,7 +96,18 @@ function keyringFailure(err: unknown): never {
   throw err;
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '3D000', '28000', '28P01', '57P03']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  '3D000',
+  '28000',
+  '28P01',
+  '57P03',
+]);
 
 interface Opened {
   db: Database;
@@ -114,7 +133,15 @@ async function openDatabases(c: Readonly<Config>): Promise<Opened> {
       throw new CliError(`cannot read database.sslCaFile: ${(err as Error).message}`, EXIT.CONFIG);
     }
   }
-  const open = (name: string) => createPostgresDatabase({ unscoped: 'system', connectionString: database.url!, ssl, maxConnections: 2, applicationName: name, statementTimeoutMs: database.statementTimeoutMs });
+  const open = (name: string) =>
+    createPostgresDatabase({
+      unscoped: 'system',
+      connectionString: database.url!,
+      ssl,
+      maxConnections: 2,
+      applicationName: name,
+      statementTimeoutMs: database.statementTimeoutMs,
+    });
   const db = open('controlplane-keys-rotate');
   const keyDb = open('controlplane-keys-store');
   const close = async () => {
@@ -122,12 +149,17 @@ async function openDatabases(c: Readonly<Config>): Promise<Opened> {
   };
   try {
     const res = await db.query<{ present: boolean }>(`select to_regclass('public.data_keys') is not null as present`);
-    if (!res.rows[0]?.present) throw new CliError('the database has no data_keys table: start the services once (they apply the migrations) and try again', EXIT.NOT_FOUND);
+    if (!res.rows[0]?.present)
+      throw new CliError(
+        'the database has no data_keys table: start the services once (they apply the migrations) and try again',
+        EXIT.NOT_FOUND,
+      );
   } catch (err) {
     await close();
     if (err instanceof CliError) throw err;
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08'))) throw new CliError(`cannot reach the database: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    if (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08')))
+      throw new CliError(`cannot reach the database: ${(err as Error).message}`, EXIT.UNAVAILABLE);
     throw err;
   }
   return { db, keyDb, close };
@@ -149,7 +181,10 @@ export const keysInitCommand: Command = {
     const file = keyringPath(ctx, config(ctx));
     const { kekId } = await generateKeyringFile(file).catch(keyringFailure);
     if (boolFlag(ctx, 'json')) ctx.stdout.write(`${JSON.stringify({ keyring: file, kekId })}\n`);
-    else ctx.stdout.write(`created keyring ${file} with KEK ${kekId} (mode 0600)\n  back it up apart from the database backups; services read it at start-up\n`);
+    else
+      ctx.stdout.write(
+        `created keyring ${file} with KEK ${kekId} (mode 0600)\n  back it up apart from the database backups; services read it at start-up\n`,
+      );
     return EXIT.OK;
   },
 };
@@ -193,7 +228,11 @@ export const keysRotateCommand: Command = {
       };
       if (doData && !resume) {
         const running = await (await rotationFor()).rotation.currentRun();
-        if (running) throw new CliError(`data-key rotation ${running.id} is unfinished (phase ${running.phase}); continue it with \`controlplane keys rotate --resume\``, EXIT.CONFLICT);
+        if (running)
+          throw new CliError(
+            `data-key rotation ${running.id} is unfinished (phase ${running.phase}); continue it with \`controlplane keys rotate --resume\``,
+            EXIT.CONFLICT,
+          );
       }
       if (doKek) {
         const { kekId } = await addKekToKeyringFile(file).catch(keyringFailure);
@@ -207,7 +246,11 @@ export const keysRotateCommand: Command = {
         const { rotation } = await rotationFor();
         if (resume) {
           const running = await rotation.currentRun();
-          if (!running) throw new CliError('no data-key rotation is in progress; start one with `controlplane keys rotate --data-keys`', EXIT.NOT_FOUND);
+          if (!running)
+            throw new CliError(
+              'no data-key rotation is in progress; start one with `controlplane keys rotate --data-keys`',
+              EXIT.NOT_FOUND,
+            );
           progress(`resuming data-key rotation ${running.id} at phase ${running.phase}`);
         } else {
           const run = await rotation.start('cli').catch((err: unknown) => {
@@ -221,14 +264,20 @@ export const keysRotateCommand: Command = {
           const stage = s.state === 'waiting' ? 'waiting' : s.state === 'progress' ? s.run.phase : '';
           if (!stage || stage === shown) return;
           shown = stage;
-          if (s.state === 'waiting') progress(`new data keys are current; waiting ${Math.ceil(s.waitMs / 1000)} s for the services' key caches to expire (--grace-ms)`);
+          if (s.state === 'waiting')
+            progress(
+              `new data keys are current; waiting ${Math.ceil(s.waitMs / 1000)} s for the services' key caches to expire (--grace-ms)`,
+            );
           else progress(stage === 'rotate-keys' ? 'making new data keys current' : `re-encrypting ${stage}`);
         };
         out.run = await rotation.runToCompletion({ onStep });
         progress(describeRun(out.run));
       }
       if (boolFlag(ctx, 'json')) ctx.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-      else ctx.stdout.write(`key rotation done${out.kekId ? `: KEK ${out.kekId}, ${out.rewrapped} data keys re-wrapped` : ''}${out.run ? `; ${describeRun(out.run)}` : ''}\n`);
+      else
+        ctx.stdout.write(
+          `key rotation done${out.kekId ? `: KEK ${out.kekId}, ${out.rewrapped} data keys re-wrapped` : ''}${out.run ? `; ${describeRun(out.run)}` : ''}\n`,
+        );
       return EXIT.OK;
     } finally {
       await close();
@@ -240,7 +289,13 @@ export const keysStatusCommand: Command = {
   path: ['keys', 'status'],
   summary: 'show the encryption keys and the last rotation (--verify reads every stored value)',
   usage: STATUS_USAGE,
-  options: { verify: { type: 'boolean', default: false }, keyring: { type: 'string' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' }, json: { type: 'boolean', default: false } },
+  options: {
+    verify: { type: 'boolean', default: false },
+    keyring: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'database-url': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
   async run(ctx) {
     noPositionals(ctx, STATUS_USAGE);
     const c = config(ctx);
@@ -253,15 +308,29 @@ export const keysStatusCommand: Command = {
       const summary = await enc.store.summary();
       const lastRun = await rotation.latestRun();
       const check = boolFlag(ctx, 'verify') ? await rotation.checkStoredValues() : undefined;
-      const status = { keyring: file, currentKek: provider.currentKekId(), keks: provider.kekIds(), dataKeys: summary, lastRun: lastRun ?? null, ...(check ? { storedValues: check } : {}) };
+      const status = {
+        keyring: file,
+        currentKek: provider.currentKekId(),
+        keks: provider.kekIds(),
+        dataKeys: summary,
+        lastRun: lastRun ?? null,
+        ...(check ? { storedValues: check } : {}),
+      };
       if (boolFlag(ctx, 'json')) {
         ctx.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       } else {
-        const lines = [`keyring ${file}: current KEK ${status.currentKek} (${status.keks.length} KEK${status.keks.length === 1 ? '' : 's'})`];
-        for (const k of summary.byKek) lines.push(`  ${k.kekId}: wraps ${k.records} stored key${k.records === 1 ? '' : 's'}${provider.kekIds().includes(k.kekId) ? '' : '  (NOT IN THE KEYRING: restore it)'}`);
+        const lines = [
+          `keyring ${file}: current KEK ${status.currentKek} (${status.keks.length} KEK${status.keks.length === 1 ? '' : 's'})`,
+        ];
+        for (const k of summary.byKek)
+          lines.push(
+            `  ${k.kekId}: wraps ${k.records} stored key${k.records === 1 ? '' : 's'}${provider.kekIds().includes(k.kekId) ? '' : '  (NOT IN THE KEYRING: restore it)'}`,
+          );
         lines.push(`${summary.tenants} tenants with data keys, ${summary.retired} retired data keys`, describeRun(lastRun));
         if (check) {
-          lines.push(`stored values: ${check.values} checked, ${check.stale} on an old data key, ${check.clear} in clear, ${check.unreadable.length} unreadable`);
+          lines.push(
+            `stored values: ${check.values} checked, ${check.stale} on an old data key, ${check.clear} in clear, ${check.unreadable.length} unreadable`,
+          );
           for (const u of check.unreadable.slice(0, 20)) lines.push(`  unreadable: ${u.table} row ${u.rowId} (${u.reason})`);
         }
         ctx.stdout.write(`${lines.join('\n')}\n`);

@@ -72,7 +72,14 @@ export const jobTypesListCommand: Command = {
       print(ctx, types, () =>
         table(
           ['type', 'version', 'pool', 'input schema', 'output schema', 'updated'],
-          types.map((t) => [t.type, t.version, t.pool, brief(t.inputSchema ?? undefined, 30), brief(t.outputSchema ?? undefined, 30), age(t.updatedAt)]),
+          types.map((t) => [
+            t.type,
+            t.version,
+            t.pool,
+            brief(t.inputSchema ?? undefined, 30),
+            brief(t.outputSchema ?? undefined, 30),
+            age(t.updatedAt),
+          ]),
         ),
       );
       return EXIT.OK;

@@ -31,7 +31,8 @@ function describeEvent(e: StreamedJobEvent): string {
   const d = (e.data ?? {}) as Record<string, unknown>;
   let note = '';
   if (e.type === 'job.progress') note = `${d.pct ?? '?'}%${d.message ? ` ${String(d.message)}` : ''}`;
-  else if (e.type === 'job.retrying') note = `attempt ${String(d.attempt)} failed (${String(d.code)}); next in ${Number(d.delayMs) / 1000} s`;
+  else if (e.type === 'job.retrying')
+    note = `attempt ${String(d.attempt)} failed (${String(d.code)}); next in ${Number(d.delayMs) / 1000} s`;
   else if (e.type === 'job.failed') note = `${String(d.code ?? '')} ${String(d.reason ?? '')}`.trim();
   else if (e.type === 'job.completed' || e.type === 'job.started') note = d.runnerId ? `runner ${String(d.runnerId)}` : '';
   return `${e.timestamp}  ${note ? `${e.type.padEnd(14)}  ${note}` : e.type}\n`;
@@ -56,7 +57,8 @@ function readData(ctx: CommandContext): Record<string, unknown> {
   } catch (err) {
     throw new CliError(`the job data is not JSON: ${(err as Error).message}`, EXIT.USAGE);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError('the job data must be a JSON object', EXIT.USAGE);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new CliError('the job data must be a JSON object', EXIT.USAGE);
   return value as Record<string, unknown>;
 }
 
@@ -104,7 +106,12 @@ export const jobsSubmitCommand: Command = {
         ...(priority !== undefined ? { priority } : {}),
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         ...(maxRetries !== undefined || backoffMs !== undefined
-          ? { retryPolicy: { ...(maxRetries !== undefined ? { maxRetries } : {}), ...(backoffMs !== undefined ? { backoffMs, maxBackoffMs: Math.max(backoffMs, 60_000) } : {}) } }
+          ? {
+              retryPolicy: {
+                ...(maxRetries !== undefined ? { maxRetries } : {}),
+                ...(backoffMs !== undefined ? { backoffMs, maxBackoffMs: Math.max(backoffMs, 60_000) } : {}),
+              },
+            }
           : {}),
       });
       if (!boolFlag(ctx, 'wait')) {
@@ -112,7 +119,10 @@ export const jobsSubmitCommand: Command = {
         return EXIT.OK;
       }
       ctx.stderr.write(`submitted job ${submitted.id} (${type}); waiting for it to finish\n`);
-      const done = await client.jobs.wait(submitted.id, { ...(waitTimeoutMs !== undefined ? { timeoutMs: waitTimeoutMs } : {}), onEvent: (e) => ctx.stderr.write(`  ${describeEvent(e)}`) });
+      const done = await client.jobs.wait(submitted.id, {
+        ...(waitTimeoutMs !== undefined ? { timeoutMs: waitTimeoutMs } : {}),
+        onEvent: (e) => ctx.stderr.write(`  ${describeEvent(e)}`),
+      });
       print(ctx, done, () => describeJob(done));
       return exitForStatus(done.status);
     });
@@ -149,11 +159,19 @@ export const jobsListCommand: Command = {
   path: ['jobs', 'list'],
   summary: 'list jobs (newest first)',
   usage: LIST_USAGE,
-  options: { ...CLIENT_FLAGS, status: { type: 'string' }, type: { type: 'string' }, 'dead-lettered': { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } },
+  options: {
+    ...CLIENT_FLAGS,
+    status: { type: 'string' },
+    type: { type: 'string' },
+    'dead-lettered': { type: 'boolean' },
+    limit: { type: 'string' },
+    cursor: { type: 'string' },
+  },
   async run(ctx) {
     noPositionals(ctx, LIST_USAGE);
     const status = stringFlag(ctx, 'status');
-    if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`, EXIT.USAGE);
+    if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status))
+      throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`, EXIT.USAGE);
     const limit = intFlag(ctx, 'limit', 1, 500);
     const type = stringFlag(ctx, 'type');
     const cursor = stringFlag(ctx, 'cursor');
@@ -166,7 +184,13 @@ export const jobsListCommand: Command = {
         ...(cursor ? { cursor } : {}),
       });
       print(ctx, page, () => {
-        const rows = page.jobs.map((j) => [j.id, j.request.type, j.status, age(j.updatedAt), brief(j.result?.data ?? (j.error ? j.error.code : undefined), 40)]);
+        const rows = page.jobs.map((j) => [
+          j.id,
+          j.request.type,
+          j.status,
+          age(j.updatedAt),
+          brief(j.result?.data ?? (j.error ? j.error.code : undefined), 40),
+        ]);
         return table(['id', 'type', 'status', 'updated', 'result'], rows) + (page.nextCursor ? `more: --cursor ${page.nextCursor}\n` : '');
       });
       return EXIT.OK;
@@ -190,7 +214,11 @@ export const jobsCancelCommand: Command = {
     noPositionals(ctx, CANCEL_USAGE, 1);
     return withClient(ctx, async (client) => {
       const job = await client.jobs.cancel(id);
-      print(ctx, job, () => (job.status === 'cancelled' ? `job ${job.id} cancelled\n` : `cancellation of job ${job.id} requested (${job.status}); its runner stops it\n`));
+      print(ctx, job, () =>
+        job.status === 'cancelled'
+          ? `job ${job.id} cancelled\n`
+          : `cancellation of job ${job.id} requested (${job.status}); its runner stops it\n`,
+      );
       return EXIT.OK;
     });
   },
@@ -225,7 +253,7 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsWatchCommand: Command = {
   path: ['jobs', 'watch'],
-  summary: 'stream a job\'s events until it finishes',
+  summary: "stream a job's events until it finishes",
   usage: WATCH_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {

@@ -19,7 +19,14 @@ export const keysCreateCommand: Command = {
   path: ['keys', 'create'],
   summary: 'create an API key (signed; shown once)',
   usage: CREATE_USAGE,
-  options: { ...CLIENT_FLAGS, name: { type: 'string' }, role: { type: 'string' }, 'expires-at': { type: 'string' }, tenant: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    ...CLIENT_FLAGS,
+    name: { type: 'string' },
+    role: { type: 'string' },
+    'expires-at': { type: 'string' },
+    tenant: { type: 'string' },
+    out: { type: 'string' },
+  },
   async run(ctx) {
     noPositionals(ctx, CREATE_USAGE);
     const name = requiredFlag(ctx, 'name');
@@ -36,22 +43,33 @@ export const keysCreateCommand: Command = {
         } catch (err) {
           const why = err instanceof KeyFileError ? err.message : `cannot write ${out}: ${(err as Error).message}`;
           // The key exists now but its secret is lost with this process: say which one to revoke.
-          throw new CliError(`${why}\n  key ${created.id} was created but not saved; revoke it with \`controlplane keys revoke ${created.id}\``, EXIT.FAILURE);
+          throw new CliError(
+            `${why}\n  key ${created.id} was created but not saved; revoke it with \`controlplane keys revoke ${created.id}\``,
+            EXIT.FAILURE,
+          );
         }
         const { key: _key, signingPrivateKey: _private, ...shown } = created;
-        print(ctx, { ...shown, keyFile: resolve(out) }, () => `created ${role} key ${created.id} (${created.name}) in tenant ${created.tenantId}\n  saved to ${resolve(out)} (mode 0600); use it with --key-file\n`);
+        print(
+          ctx,
+          { ...shown, keyFile: resolve(out) },
+          () =>
+            `created ${role} key ${created.id} (${created.name}) in tenant ${created.tenantId}\n  saved to ${resolve(out)} (mode 0600); use it with --key-file\n`,
+        );
         return EXIT.OK;
       }
-      print(ctx, created, () =>
-        fields([
-          ['id', created.id],
-          ['tenant', created.tenantId],
-          ['role', created.role],
-          ['name', created.name],
-          ['expires', created.expiresAt],
-          ['key', created.key],
-          ['signing key id', created.signingKeyId],
-        ]) +
+      print(
+        ctx,
+        created,
+        () =>
+          fields([
+            ['id', created.id],
+            ['tenant', created.tenantId],
+            ['role', created.role],
+            ['name', created.name],
+            ['expires', created.expiresAt],
+            ['key', created.key],
+            ['signing key id', created.signingKeyId],
+          ]) +
           (created.signingPrivateKey ? `signing private key (for signed requests):\n${created.signingPrivateKey}` : '') +
           'The key and its signing key are shown only now. Use --out <file> to save them as a key file.\n',
       );
@@ -78,7 +96,15 @@ export const keysListCommand: Command = {
       print(ctx, keys, () =>
         table(
           ['id', 'name', 'role', 'prefix', 'state', 'last used', 'created'],
-          keys.map((k) => [k.id, k.name, k.role, k.prefix, k.revokedAt ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'active', age(k.lastUsedAt), age(k.createdAt)]),
+          keys.map((k) => [
+            k.id,
+            k.name,
+            k.role,
+            k.prefix,
+            k.revokedAt ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'active',
+            age(k.lastUsedAt),
+            age(k.createdAt),
+          ]),
         ),
       );
       return EXIT.OK;

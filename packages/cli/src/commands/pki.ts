@@ -24,7 +24,6 @@ Creates the built-in certificate authority and one mTLS certificate per service:
 
 Private keys are written with mode 0600 and a new directory with mode 0700.`;
 
-
 function parseAlgorithm(value: string | undefined): KeyAlgorithm | undefined {
   if (value === undefined) return undefined;
   const found = KEY_ALGORITHMS.find((a) => a.toLowerCase() === value.toLowerCase());

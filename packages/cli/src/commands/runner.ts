@@ -5,7 +5,6 @@ import { DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent } from '@controlplane/r
 import { CliError, EXIT, type Command } from '../command.js';
 import { boolFlag, intFlag, requiredFlag, stringFlag } from '../flags.js';
 
-
 export const runnerEnrollCommand: Command = {
   path: ['runner', 'enroll'],
   summary: 'enrol this machine as a runner with a join token',
@@ -37,12 +36,17 @@ token to JobForge's enrolment endpoint, and stores the short-lived certificate i
         ...(algorithm ? { algorithm: algorithm as KeyAlgorithm } : {}),
       });
       if (boolFlag(ctx, 'json')) ctx.stdout.write(JSON.stringify(meta, null, 2) + '\n');
-      else ctx.stdout.write(`enrolled runner ${meta.runnerId} (tenant ${meta.tenantId}, pool ${meta.pool})\n  identity  ${meta.spiffeId}\n  valid to  ${meta.notAfter}\n  files in  ${dir}\n`);
+      else
+        ctx.stdout.write(
+          `enrolled runner ${meta.runnerId} (tenant ${meta.tenantId}, pool ${meta.pool})\n  identity  ${meta.spiffeId}\n  valid to  ${meta.notAfter}\n  files in  ${dir}\n`,
+        );
       return EXIT.OK;
     } catch (err) {
       const e = err as { code?: string; message: string };
-      if (e.code === 'JOIN_TOKEN_INVALID') throw new CliError('the join token is not valid, has expired or has been used; ask an admin for a new one', EXIT.AUTH);
-      if (e.code === 'SERVICE_UNAVAILABLE') throw new CliError(`cannot reach JobForge at ${stringFlag(ctx, 'jobforge')}: check the URL and the CA file`, EXIT.UNAVAILABLE);
+      if (e.code === 'JOIN_TOKEN_INVALID')
+        throw new CliError('the join token is not valid, has expired or has been used; ask an admin for a new one', EXIT.AUTH);
+      if (e.code === 'SERVICE_UNAVAILABLE')
+        throw new CliError(`cannot reach JobForge at ${stringFlag(ctx, 'jobforge')}: check the URL and the CA file`, EXIT.UNAVAILABLE);
       throw new CliError(e.message, EXIT.FAILURE);
     }
   },
@@ -155,7 +159,8 @@ package.json whose "test" script runs the test with Node's own test runner.`,
   options: { dir: { type: 'string' } },
   async run(ctx) {
     const name = ctx.positionals[0];
-    if (!name || !/^[a-z0-9][a-z0-9._-]{0,100}$/.test(name)) throw new CliError('give the runner project a name: lowercase letters, digits, . _ -', EXIT.USAGE);
+    if (!name || !/^[a-z0-9][a-z0-9._-]{0,100}$/.test(name))
+      throw new CliError('give the runner project a name: lowercase letters, digits, . _ -', EXIT.USAGE);
     const dir = join(resolve(stringFlag(ctx, 'dir') ?? '.'), name);
     if (existsSync(dir)) throw new CliError(`${dir} already exists`, EXIT.CONFLICT);
     mkdirSync(dir, { recursive: true });

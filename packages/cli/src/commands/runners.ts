@@ -1,5 +1,16 @@
 import { EXIT, type Command } from '../command.js';
-import { CLIENT_FLAGS, CLIENT_FLAGS_HELP, dataDirOf, devPaths, isProcessAlive, noPositionals, positional, readDevState, resolveTarget, withClient } from '../connection.js';
+import {
+  CLIENT_FLAGS,
+  CLIENT_FLAGS_HELP,
+  dataDirOf,
+  devPaths,
+  isProcessAlive,
+  noPositionals,
+  positional,
+  readDevState,
+  resolveTarget,
+  withClient,
+} from '../connection.js';
 import { intFlag, stringFlag } from '../flags.js';
 import { age, fields, print, table } from '../output.js';
 
@@ -28,13 +39,16 @@ export const runnerTokensCreateCommand: Command = {
     const caFile = target.caFile ?? devPaths(dataDir).ca;
     return withClient(ctx, async (client) => {
       const token = await client.joinTokens.create({ ...(pool ? { pool } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) });
-      print(ctx, token, () =>
-        fields([
-          ['token', token.token],
-          ['tenant', token.tenantId],
-          ['pool', token.pool],
-          ['expires', token.expiresAt],
-        ]) +
+      print(
+        ctx,
+        token,
+        () =>
+          fields([
+            ['token', token.token],
+            ['tenant', token.tenantId],
+            ['pool', token.pool],
+            ['expires', token.expiresAt],
+          ]) +
           `The token works once and is shown only now. Enrol a runner with it:\n` +
           `  controlplane runner enroll --join-token ${token.token} --jobforge ${enrollUrl} --ca ${caFile} --dir ./runner\n` +
           `  controlplane runner start --dir ./runner\n`,
@@ -50,7 +64,7 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const runnersListCommand: Command = {
   path: ['runners', 'list'],
-  summary: 'list the tenant\'s runners',
+  summary: "list the tenant's runners",
   usage: LIST_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {

@@ -21,8 +21,14 @@ export interface DemoOutcome {
  * Submits the demo jobs through the gateway and waits for each, calling `report` as each one
  * finishes (they run concurrently on the runner, so they finish in their own order).
  */
-export async function runDemoJobs(client: ControlPlaneClient, report: (o: DemoOutcome) => void, o: { signal: AbortSignal; timeoutMs?: number }): Promise<DemoOutcome[]> {
-  const submitted = await Promise.all(DEMO_JOBS.map((job) => client.jobs.submit({ ...job, source: 'controlplane-dev-demo' }, { signal: o.signal })));
+export async function runDemoJobs(
+  client: ControlPlaneClient,
+  report: (o: DemoOutcome) => void,
+  o: { signal: AbortSignal; timeoutMs?: number },
+): Promise<DemoOutcome[]> {
+  const submitted = await Promise.all(
+    DEMO_JOBS.map((job) => client.jobs.submit({ ...job, source: 'controlplane-dev-demo' }, { signal: o.signal })),
+  );
   return Promise.all(
     submitted.map(async (s): Promise<DemoOutcome> => {
       const type = s.request.type;
@@ -42,6 +48,7 @@ export async function runDemoJobs(client: ControlPlaneClient, report: (o: DemoOu
 export function describeOutcome(o: DemoOutcome): string {
   if (!o.job) return `  ${o.type.padEnd(7)} ${'error'.padEnd(10)} ${o.error ?? ''}  (job ${o.id})\n`;
   const attempts = o.job.result?.metadata.attempts ?? 1;
-  const result = o.job.result?.data !== undefined ? JSON.stringify(o.job.result.data) : o.job.error ? `${o.job.error.code}: ${o.job.error.message}` : '';
+  const result =
+    o.job.result?.data !== undefined ? JSON.stringify(o.job.result.data) : o.job.error ? `${o.job.error.code}: ${o.job.error.message}` : '';
   return `  ${o.type.padEnd(7)} ${o.job.status.padEnd(10)} ${`${attempts} attempt${attempts === 1 ? '' : 's'}`.padEnd(11)} ${result}\n`;
 }

@@ -38,12 +38,18 @@ export function startRunnerProcess(o: StartRunnerOptions): Promise<RunnerProcess
     const v = o.env[name];
     if (v !== undefined) env[name] = v;
   }
-  const child: ChildProcess = spawn(process.execPath, [CLI_BIN, 'runner', 'start', '--dir', o.dir, '--handlers', o.handlers, '--log-level', o.logLevel], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI_BIN, 'runner', 'start', '--dir', o.dir, '--handlers', o.handlers, '--log-level', o.logLevel],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let seen = '';
   return new Promise((resolve, reject) => {
     let started = false;

@@ -81,7 +81,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   if (file) {
     const fromFile = readConfigFile(resolve(options.cwd ?? '.', file));
     deepMerge(raw, fromFile);
-    if (isObject(fromFile.database) && fromFile.database.url && fromFile.database.mode === undefined) setPath(raw, 'database.mode', 'postgres');
+    if (isObject(fromFile.database) && fromFile.database.url && fromFile.database.mode === undefined)
+      setPath(raw, 'database.mode', 'postgres');
     if (isObject(fromFile.redis) && fromFile.redis.url && fromFile.redis.mode === undefined) setPath(raw, 'redis.mode', 'redis');
   }
 

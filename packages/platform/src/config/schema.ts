@@ -59,7 +59,10 @@ export const ConfigSchema = z
         /** `embedded` uses the in-process queue and limiter; `redis` connects to `url`. */
         mode: z.enum(['embedded', 'redis']).default('embedded'),
         url: z.string().min(1).optional(),
-        keyPrefix: z.string().regex(/^[a-zA-Z0-9_-]{1,32}$/).default('cp'),
+        keyPrefix: z
+          .string()
+          .regex(/^[a-zA-Z0-9_-]{1,32}$/)
+          .default('cp'),
         tlsCaFile: z.string().min(1).optional(),
       })
       .default({ mode: 'embedded', keyPrefix: 'cp' }),
@@ -100,7 +103,11 @@ export const ConfigSchema = z
         /** The CA private key that signs runner certificates; default `ca.key` next to tls.caFile. */
         caKeyFile: z.string().min(1).optional(),
       })
-      .default({ listen: { host: '127.0.0.1', port: 8444 }, url: 'https://127.0.0.1:8444', enrollListen: { host: '127.0.0.1', port: 8446 } }),
+      .default({
+        listen: { host: '127.0.0.1', port: 8444 },
+        url: 'https://127.0.0.1:8444',
+        enrollListen: { host: '127.0.0.1', port: 8446 },
+      }),
     truthcore: z
       .object({
         listen: Listener.default({ host: '127.0.0.1', port: 8445 }),
@@ -125,16 +132,32 @@ export const ConfigSchema = z
   .superRefine((c, ctx) => {
     // Security settings fail closed: a setting that would silently downgrade to plaintext is an error.
     if (c.database.mode === 'postgres' && !c.database.url) {
-      ctx.addIssue({ code: 'custom', path: ['database', 'url'], message: "is required when database.mode is 'postgres' (set DATABASE_URL or database.url)" });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'url'],
+        message: "is required when database.mode is 'postgres' (set DATABASE_URL or database.url)",
+      });
     }
     if (c.database.url && /[?&]sslmode=(disable|allow|prefer)\b/.test(c.database.url) && c.database.sslMode !== 'disable') {
-      ctx.addIssue({ code: 'custom', path: ['database', 'url'], message: `asks for sslmode that may fall back to plaintext while database.sslMode is '${c.database.sslMode}'; remove sslmode from the URL` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'url'],
+        message: `asks for sslmode that may fall back to plaintext while database.sslMode is '${c.database.sslMode}'; remove sslmode from the URL`,
+      });
     }
     if (c.database.sslMode === 'disable' && c.database.url && !isLocalDatabase(c.database.url)) {
-      ctx.addIssue({ code: 'custom', path: ['database', 'sslMode'], message: "is 'disable' for a non-local database; set database.sslMode to 'verify-full' (with sslCaFile) or 'require'" });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'sslMode'],
+        message: "is 'disable' for a non-local database; set database.sslMode to 'verify-full' (with sslCaFile) or 'require'",
+      });
     }
     if (c.redis.mode === 'redis' && !c.redis.url) {
-      ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: "is required when redis.mode is 'redis' (set REDIS_URL or redis.url)" });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redis', 'url'],
+        message: "is required when redis.mode is 'redis' (set REDIS_URL or redis.url)",
+      });
     }
     if (c.redis.url && !/^rediss?:\/\//.test(c.redis.url)) {
       ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'must start with redis:// (loopback only) or rediss:// (TLS)' });
@@ -146,7 +169,11 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['redis', 'tlsCaFile'], message: 'is set but redis.url is plaintext redis://; use rediss://' });
     }
     if (Boolean(c.gateway.publicCertFile) !== Boolean(c.gateway.publicKeyFile)) {
-      ctx.addIssue({ code: 'custom', path: ['gateway', 'publicKeyFile'], message: 'gateway.publicCertFile and gateway.publicKeyFile must be set together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'publicKeyFile'],
+        message: 'gateway.publicCertFile and gateway.publicKeyFile must be set together',
+      });
     }
   });
 

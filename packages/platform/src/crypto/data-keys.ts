@@ -67,7 +67,8 @@ export class InMemoryDataKeyStore implements DataKeyStore {
   }
 
   async put(record: WrappedDataKey): Promise<void> {
-    if (!DATA_KEY_ID.test(record.id)) throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(record.id)} must match ${DATA_KEY_ID.source}.`);
+    if (!DATA_KEY_ID.test(record.id))
+      throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(record.id)} must match ${DATA_KEY_ID.source}.`);
     // Copied in and out so a caller mutating its buffer cannot change what is "stored".
     this.records.set(slot(record.tenantId, record.id), copy(record));
   }
@@ -76,7 +77,8 @@ export class InMemoryDataKeyStore implements DataKeyStore {
     // No await between the check and the insert: that gap is exactly the race this method exists to close.
     const existing = this.records.get(slot(record.tenantId, record.id));
     if (existing) return copy(existing);
-    if (!DATA_KEY_ID.test(record.id)) throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(record.id)} must match ${DATA_KEY_ID.source}.`);
+    if (!DATA_KEY_ID.test(record.id))
+      throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(record.id)} must match ${DATA_KEY_ID.source}.`);
     this.records.set(slot(record.tenantId, record.id), copy(record));
     return copy(record);
   }

@@ -84,11 +84,17 @@ export class FieldCipher {
     const iv = strictBase64url(ivText);
     const body = strictBase64url(bodyText);
     if (!iv || !body || iv.length !== IV_BYTES || body.length < TAG_BYTES + 1) {
-      throw new DecryptionError('MALFORMED', `Cannot decrypt ${where}: the IV or ciphertext is not canonical base64url of the right length.`);
+      throw new DecryptionError(
+        'MALFORMED',
+        `Cannot decrypt ${where}: the IV or ciphertext is not canonical base64url of the right length.`,
+      );
     }
     const key = await this.keyring.dataKey(aad.tenantId, keyId);
     if (!key) {
-      throw new DecryptionError('UNKNOWN_DATA_KEY', `Cannot decrypt ${where}: data key ${keyId} does not exist for this tenant (a value copied from another tenant, or a deleted key).`);
+      throw new DecryptionError(
+        'UNKNOWN_DATA_KEY',
+        `Cannot decrypt ${where}: data key ${keyId} does not exist for this tenant (a value copied from another tenant, or a deleted key).`,
+      );
     }
     const decipher = createDecipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(aadBytes(keyId, aad));
@@ -148,7 +154,10 @@ function decodeValue(plaintext: Buffer, aad: FieldAad): FieldValue {
     case ValueType.Json:
       return JSON.parse(rest.toString('utf8')) as JsonValue;
     default:
-      throw new DecryptionError('MALFORMED', `Cannot decrypt ${aad.table}.${aad.field} of row ${aad.rowId}: unknown value type in a v1 ciphertext.`);
+      throw new DecryptionError(
+        'MALFORMED',
+        `Cannot decrypt ${aad.table}.${aad.field} of row ${aad.rowId}: unknown value type in a v1 ciphertext.`,
+      );
   }
 }
 

@@ -9,14 +9,7 @@ export {
 } from './key-provider.js';
 export { generateDataKey, InMemoryDataKeyStore, type DataKey, type DataKeyStore, type WrappedDataKey } from './data-keys.js';
 export { Keyring, BLIND_INDEX_KEY_ID, type KeyringOptions } from './keyring.js';
-export {
-  FieldCipher,
-  isEncrypted,
-  dataKeyIdOf,
-  FIELD_CIPHERTEXT_PREFIX,
-  type FieldAad,
-  type FieldValue,
-} from './field-cipher.js';
+export { FieldCipher, isEncrypted, dataKeyIdOf, FIELD_CIPHERTEXT_PREFIX, type FieldAad, type FieldValue } from './field-cipher.js';
 export { blindIndex, deriveBlindIndexKey } from './blind-index.js';
 export { InMemoryNonceStore, type NonceStore, type InMemoryNonceStoreOptions } from './nonce-store.js';
 export {

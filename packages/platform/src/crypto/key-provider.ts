@@ -95,7 +95,10 @@ export class LocalFileKeyProvider implements KeyProvider {
   async unwrap(kekId: string, wrapped: Buffer, context: KeyWrapContext): Promise<Buffer> {
     const kek = this.kek(kekId);
     if (wrapped.length !== WRAPPED_BYTES) {
-      throw new KeyringError('DATA_KEY_UNWRAP_FAILED', `Wrapped data key ${context.dataKeyId} has ${wrapped.length} bytes; expected ${WRAPPED_BYTES}.`);
+      throw new KeyringError(
+        'DATA_KEY_UNWRAP_FAILED',
+        `Wrapped data key ${context.dataKeyId} has ${wrapped.length} bytes; expected ${WRAPPED_BYTES}.`,
+      );
     }
     const iv = wrapped.subarray(0, IV_BYTES);
     const body = wrapped.subarray(IV_BYTES, IV_BYTES + KEY_BYTES);
@@ -117,7 +120,10 @@ export class LocalFileKeyProvider implements KeyProvider {
   private kek(kekId: string): Buffer {
     const kek = this.keys.get(kekId);
     if (!kek) {
-      throw new KeyringError('KEK_NOT_FOUND', `KEK ${kekId} is not in keyring ${this.path}; restore it from backup (KEKs must never be removed while data keys wrapped by them exist).`);
+      throw new KeyringError(
+        'KEK_NOT_FOUND',
+        `KEK ${kekId} is not in keyring ${this.path}; restore it from backup (KEKs must never be removed while data keys wrapped by them exist).`,
+      );
     }
     return kek;
   }
@@ -128,7 +134,11 @@ async function readKeyringFile(path: string): Promise<{ current: string; keys: M
   try {
     info = await stat(path);
   } catch (err) {
-    throw new KeyringError('KEYRING_NOT_FOUND', `Keyring file ${path} cannot be read; create one with generateKeyringFile(), which writes it with mode 0600.`, { cause: err });
+    throw new KeyringError(
+      'KEYRING_NOT_FOUND',
+      `Keyring file ${path} cannot be read; create one with generateKeyringFile(), which writes it with mode 0600.`,
+      { cause: err },
+    );
   }
   if (!info.isFile()) throw new KeyringError('KEYRING_INVALID', `Keyring ${path} is not a regular file.`);
   // POSIX modes mean nothing on Windows; everywhere else a KEK readable by another account is refused.

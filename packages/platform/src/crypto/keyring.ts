@@ -64,7 +64,8 @@ export class Keyring {
     return this.once(`current\n${tenantId}`, async () => {
       const record = (await this.store.current(tenantId)) ?? (await this.createFirst(tenantId));
       // Encrypting under the index root would reuse one secret for two purposes; a store saying so is broken.
-      if (record.id === BLIND_INDEX_KEY_ID) throw new KeyringError('DATA_KEY_INVALID', `The blind-index root of tenant ${tenantId} cannot be its current data key.`);
+      if (record.id === BLIND_INDEX_KEY_ID)
+        throw new KeyringError('DATA_KEY_INVALID', `The blind-index root of tenant ${tenantId} cannot be its current data key.`);
       const key = await this.unwrapRecord(record);
       this.remember(key);
       this.currentIds.set(tenantId, { value: key.id, expiresAt: this.clock() + this.ttlMs });
@@ -167,7 +168,10 @@ export class Keyring {
   private async unwrapRecord(record: WrappedDataKey): Promise<DataKey> {
     const key = await this.provider.unwrap(record.kekId, record.wrapped, { tenantId: record.tenantId, dataKeyId: record.id });
     if (key.length !== KEY_BYTES) {
-      throw new KeyringError('DATA_KEY_UNWRAP_FAILED', `Data key ${record.id} of tenant ${record.tenantId} unwrapped to ${key.length} bytes; expected ${KEY_BYTES}.`);
+      throw new KeyringError(
+        'DATA_KEY_UNWRAP_FAILED',
+        `Data key ${record.id} of tenant ${record.tenantId} unwrapped to ${key.length} bytes; expected ${KEY_BYTES}.`,
+      );
     }
     return { id: record.id, tenantId: record.tenantId, key };
   }

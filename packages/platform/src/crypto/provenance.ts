@@ -152,7 +152,11 @@ export function signJobResults(items: readonly ResultSignatureFields[], privateK
   }
   const root = level[0]!;
   const k = keyOf(privateKey, 'private');
-  const rootSig = sign(digestFor(k), Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: root.toString('hex') }), 'utf8'), k).toString('base64url');
+  const rootSig = sign(
+    digestFor(k),
+    Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: root.toString('hex') }), 'utf8'),
+    k,
+  ).toString('base64url');
   return items.map((_, i) => `${MERKLE_PREFIX}${rootSig}.${i}.${paths[i]!.map((h) => h.toString('base64url')).join('~')}`);
 }
 
@@ -222,7 +226,12 @@ function verifyMerkleResult(fields: ResultSignatureFields, keyOrCert: string | K
   let ok: boolean;
   try {
     const k = keyOf(keyOrCert, 'public');
-    ok = verify(digestFor(k), Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: rootHex }), 'utf8'), k, Buffer.from(rootSig, 'base64url'));
+    ok = verify(
+      digestFor(k),
+      Buffer.from(canonicalJson({ domain: RESULT_BATCH_DOMAIN, root: rootHex }), 'utf8'),
+      k,
+      Buffer.from(rootSig, 'base64url'),
+    );
   } catch {
     return false;
   }

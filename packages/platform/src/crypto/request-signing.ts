@@ -46,10 +46,18 @@ export interface SignRequestOptions {
 /** Returns the value for the `x-cp-signature` header. */
 export function signRequest(options: SignRequestOptions): string {
   const key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
-  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new SigningInputError('privateKey must be an Ed25519 private key');
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
+    throw new SigningInputError('privateKey must be an Ed25519 private key');
   const timestamp = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const nonce = options.nonce ?? randomBytes(16).toString('base64url');
-  const canonical = canonicalRequestString({ method: options.method, url: options.url, body: options.body, keyId: options.keyId, timestamp, nonce });
+  const canonical = canonicalRequestString({
+    method: options.method,
+    url: options.url,
+    body: options.body,
+    keyId: options.keyId,
+    timestamp,
+    nonce,
+  });
   const sig = sign(null, Buffer.from(canonical, 'utf8'), key).toString('base64url');
   return formatSignatureHeader({ keyId: options.keyId, ts: timestamp, nonce, sig });
 }
@@ -87,7 +95,10 @@ export async function verifyRequestSignature(options: VerifyRequestOptions): Pro
   try {
     fields = parseSignatureHeader(raw[0] ?? '');
   } catch (err) {
-    throw invalid(err instanceof SigningInputError ? `malformed x-cp-signature header: ${err.message}` : 'malformed x-cp-signature header', err);
+    throw invalid(
+      err instanceof SigningInputError ? `malformed x-cp-signature header: ${err.message}` : 'malformed x-cp-signature header',
+      err,
+    );
   }
 
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
@@ -95,9 +106,19 @@ export async function verifyRequestSignature(options: VerifyRequestOptions): Pro
 
   let canonical: string;
   try {
-    canonical = canonicalRequestString({ method: options.method, url: options.url, body: options.body, keyId: fields.keyId, timestamp: fields.ts, nonce: fields.nonce });
+    canonical = canonicalRequestString({
+      method: options.method,
+      url: options.url,
+      body: options.body,
+      keyId: fields.keyId,
+      timestamp: fields.ts,
+      nonce: fields.nonce,
+    });
   } catch (err) {
-    throw invalid(err instanceof SigningInputError ? `the request has no canonical form: ${err.message}` : 'the request has no canonical form', err);
+    throw invalid(
+      err instanceof SigningInputError ? `the request has no canonical form: ${err.message}` : 'the request has no canonical form',
+      err,
+    );
   }
 
   const publicKey = await options.publicKeyFor(fields.keyId);

@@ -61,7 +61,9 @@ export function requestJson<T = unknown>(req: JsonRequest): Promise<JsonResponse
             try {
               body = JSON.parse(text);
             } catch (err) {
-              reject(new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1, cause: err, message: 'An upstream service sent a malformed answer.' }));
+              reject(
+                new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1, cause: err, message: 'An upstream service sent a malformed answer.' }),
+              );
               return;
             }
           }
@@ -85,5 +87,8 @@ export function expectOk<T>(res: JsonResponse<unknown>): T {
   if (res.status >= 200 && res.status < 300) return res.body as T;
   const parsed = ErrorBody.safeParse(res.body);
   if (parsed.success) throw appErrorFromEnvelope(parsed.data.error);
-  throw new AppError(res.status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL', { message: `Upstream answered ${res.status}.`, ...(res.status === 503 ? { retryAfter: 1 } : {}) });
+  throw new AppError(res.status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL', {
+    message: `Upstream answered ${res.status}.`,
+    ...(res.status === 503 ? { retryAfter: 1 } : {}),
+  });
 }

@@ -149,7 +149,10 @@ export interface LeafParameters {
 
 function checkSubjectValue(name: string, value: string | undefined): void {
   if (value !== undefined && !SUBJECT_VALUE.test(value)) {
-    throw new PkiError('ISSUANCE_PARAMETERS_INVALID', `${name} must be 1-128 characters of letters, digits and . _ : @ - (starting with a letter or digit).`);
+    throw new PkiError(
+      'ISSUANCE_PARAMETERS_INVALID',
+      `${name} must be 1-128 characters of letters, digits and . _ : @ - (starting with a letter or digit).`,
+    );
   }
 }
 
@@ -161,7 +164,8 @@ function validity(ca: OpenedCertificateAuthority, params: LeafParameters): { not
     notAfter = params.notAfter;
   } else {
     const validityMs = params.validityMs ?? DEFAULT_LEAF_VALIDITY_MS;
-    if (!Number.isFinite(validityMs) || validityMs <= 0) throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'validityMs must be a positive number.');
+    if (!Number.isFinite(validityMs) || validityMs <= 0)
+      throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'validityMs must be a positive number.');
     notAfter = new Date(now + validityMs);
   }
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) {
@@ -170,15 +174,22 @@ function validity(ca: OpenedCertificateAuthority, params: LeafParameters): { not
   // A leaf that outlives its CA would be rejected by verifiers after the CA expires anyway;
   // capping makes the real end of validity visible to the caller (e.g. for renewal timing).
   if (notAfter.getTime() > ca.cert.notAfter.getTime()) notAfter = new Date(ca.cert.notAfter.getTime());
-  if (notAfter.getTime() <= notBefore.getTime()) throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'notAfter must be later than notBefore.');
+  if (notAfter.getTime() <= notBefore.getTime())
+    throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'notAfter must be later than notBefore.');
   return { notBefore, notAfter };
 }
 
 /** Issues a leaf whose identity is decided entirely by `params` (never by anything a requester sent). */
-export async function signLeaf(ca: OpenedCertificateAuthority, params: LeafParameters): Promise<{ cert: x509.X509Certificate; serialNumber: string }> {
+export async function signLeaf(
+  ca: OpenedCertificateAuthority,
+  params: LeafParameters,
+): Promise<{ cert: x509.X509Certificate; serialNumber: string }> {
   const id = parseSpiffeId(params.spiffeId);
   if (id.trustDomain !== ca.trustDomain) {
-    throw new PkiError('TRUST_DOMAIN_MISMATCH', `The SPIFFE id is in trust domain ${id.trustDomain}, but this CA serves ${ca.trustDomain}.`);
+    throw new PkiError(
+      'TRUST_DOMAIN_MISMATCH',
+      `The SPIFFE id is in trust domain ${id.trustDomain}, but this CA serves ${ca.trustDomain}.`,
+    );
   }
   assertSupportedPublicKey(params.publicKey);
   checkSubjectValue('tenantId', params.tenantId);

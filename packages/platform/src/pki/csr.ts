@@ -1,6 +1,13 @@
 import { openCertificateAuthority, signLeaf, type CertificateAuthority } from './certificate-authority.js';
 import { PkiError } from './errors.js';
-import { assertKeyAlgorithm, assertSupportedPublicKey, exportPrivateKeyPem, generateKeyPair, signingAlgorithm, type KeyAlgorithm } from './key-algorithms.js';
+import {
+  assertKeyAlgorithm,
+  assertSupportedPublicKey,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  signingAlgorithm,
+  type KeyAlgorithm,
+} from './key-algorithms.js';
 import { x509 } from './x509.js';
 
 export interface CreateKeyPairAndCsrOptions {
@@ -63,7 +70,9 @@ export async function signCsr(ca: CertificateAuthority, csrPem: string, options:
   try {
     verified = await csr.verify();
   } catch (err) {
-    throw new PkiError('CERTIFICATE_REQUEST_SIGNATURE_INVALID', 'The certificate signing request signature does not verify.', { cause: err });
+    throw new PkiError('CERTIFICATE_REQUEST_SIGNATURE_INVALID', 'The certificate signing request signature does not verify.', {
+      cause: err,
+    });
   }
   if (!verified) {
     throw new PkiError('CERTIFICATE_REQUEST_SIGNATURE_INVALID', 'The certificate signing request signature does not verify.');

@@ -1,13 +1,5 @@
 export { PKI_ERROR_CODES, PkiError, type PkiErrorCode } from './errors.js';
-export {
-  SPIFFE_KINDS,
-  assertTrustDomain,
-  buildSpiffeId,
-  isSpiffeKind,
-  parseSpiffeId,
-  type SpiffeId,
-  type SpiffeKind,
-} from './spiffe.js';
+export { SPIFFE_KINDS, assertTrustDomain, buildSpiffeId, isSpiffeKind, parseSpiffeId, type SpiffeId, type SpiffeKind } from './spiffe.js';
 export { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, isKeyAlgorithm, type KeyAlgorithm } from './key-algorithms.js';
 export {
   DEFAULT_CA_VALIDITY_DAYS,
@@ -19,7 +11,14 @@ export {
   type IssueCertificateOptions,
   type IssuedCertificate,
 } from './certificate-authority.js';
-export { createKeyPairAndCsr, signCsr, type CreateKeyPairAndCsrOptions, type KeyPairAndCsr, type SignCsrOptions, type SignedCsr } from './csr.js';
+export {
+  createKeyPairAndCsr,
+  signCsr,
+  type CreateKeyPairAndCsrOptions,
+  type KeyPairAndCsr,
+  type SignCsrOptions,
+  type SignedCsr,
+} from './csr.js';
 export {
   CA_CERT_FILE,
   CA_KEY_FILE,

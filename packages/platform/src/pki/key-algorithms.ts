@@ -24,7 +24,10 @@ export function isKeyAlgorithm(value: unknown): value is KeyAlgorithm {
 export function assertKeyAlgorithm(value: unknown): KeyAlgorithm {
   if (value === undefined) return DEFAULT_KEY_ALGORITHM;
   if (!isKeyAlgorithm(value)) {
-    throw new PkiError('KEY_ALGORITHM_UNSUPPORTED', `Key algorithm ${String(value)} is not supported; use one of ${KEY_ALGORITHMS.join(', ')}.`);
+    throw new PkiError(
+      'KEY_ALGORITHM_UNSUPPORTED',
+      `Key algorithm ${String(value)} is not supported; use one of ${KEY_ALGORITHMS.join(', ')}.`,
+    );
   }
   return value;
 }
@@ -101,6 +104,9 @@ export function randomSerialNumber(): string {
 
 /** Node prints serials in upper-case hex, possibly with leading zeros; one canonical form for comparisons. */
 export function normalizeSerialNumber(serial: string): string {
-  const hex = serial.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+(?=.)/, '');
+  const hex = serial
+    .replace(/[^0-9a-fA-F]/g, '')
+    .toUpperCase()
+    .replace(/^0+(?=.)/, '');
   return hex;
 }

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createCertificateAuthority, issueCertificate, openCertificateAuthority, type CertificateAuthority } from './certificate-authority.js';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  openCertificateAuthority,
+  type CertificateAuthority,
+} from './certificate-authority.js';
 import { PkiError } from './errors.js';
 import { inspectCertificate } from './inspect-certificate.js';
 import { assertKeyAlgorithm, type KeyAlgorithm } from './key-algorithms.js';
@@ -48,7 +53,13 @@ export interface InitPkiResult {
   readonly dir: string;
   readonly trustDomain: string;
   readonly algorithm: KeyAlgorithm;
-  readonly ca: { readonly certFile: string; readonly keyFile: string; readonly serialNumber: string; readonly fingerprint256: string; readonly notAfter: Date };
+  readonly ca: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly serialNumber: string;
+    readonly fingerprint256: string;
+    readonly notAfter: Date;
+  };
   readonly services: ReadonlyArray<{
     readonly name: string;
     readonly spiffeId: string;
@@ -113,13 +124,18 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
   const seen = new Set<string>();
   for (const name of services) {
     buildSpiffeId(trustDomain, 'service', name);
-    if (name === 'ca') throw new PkiError('ISSUANCE_PARAMETERS_INVALID', "A service may not be called 'ca' (its files would replace the CA's).");
+    if (name === 'ca')
+      throw new PkiError('ISSUANCE_PARAMETERS_INVALID', "A service may not be called 'ca' (its files would replace the CA's).");
     if (seen.has(name)) throw new PkiError('ISSUANCE_PARAMETERS_INVALID', `Service ${name} is listed twice.`);
     seen.add(name);
   }
 
   const caFiles = { certFile: join(dir, CA_CERT_FILE), keyFile: join(dir, CA_KEY_FILE) };
-  const targets = [caFiles.certFile, caFiles.keyFile, ...services.flatMap((s) => [servicePkiFiles(dir, s).certFile, servicePkiFiles(dir, s).keyFile])];
+  const targets = [
+    caFiles.certFile,
+    caFiles.keyFile,
+    ...services.flatMap((s) => [servicePkiFiles(dir, s).certFile, servicePkiFiles(dir, s).keyFile]),
+  ];
   if (!force) {
     const present: string[] = [];
     for (const t of targets) if (await exists(t)) present.push(t);
@@ -132,7 +148,11 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
   }
 
   // Everything is generated before anything is written, so a failure leaves the directory untouched.
-  const ca = await createCertificateAuthority({ trustDomain, algorithm, ...(options.caValidityDays !== undefined ? { validityDays: options.caValidityDays } : {}) });
+  const ca = await createCertificateAuthority({
+    trustDomain,
+    algorithm,
+    ...(options.caValidityDays !== undefined ? { validityDays: options.caValidityDays } : {}),
+  });
   const { dnsNames, ipAddresses } = splitHosts(hosts);
   const validityMs = (options.serviceValidityDays ?? DEFAULT_SERVICE_VALIDITY_DAYS) * DAY_MS;
   const issued = [];

@@ -31,7 +31,12 @@ export function isSpiffeKind(value: unknown): value is SpiffeKind {
 }
 
 export function assertTrustDomain(trustDomain: string): string {
-  if (typeof trustDomain !== 'string' || trustDomain.length === 0 || trustDomain.length > MAX_TRUST_DOMAIN_LENGTH || !TRUST_DOMAIN.test(trustDomain)) {
+  if (
+    typeof trustDomain !== 'string' ||
+    trustDomain.length === 0 ||
+    trustDomain.length > MAX_TRUST_DOMAIN_LENGTH ||
+    !TRUST_DOMAIN.test(trustDomain)
+  ) {
     throw new PkiError(
       'SPIFFE_ID_INVALID',
       `Invalid trust domain ${JSON.stringify(String(trustDomain))}: use lowercase letters, digits, '-', '_' and dot-separated labels (e.g. controlplane.local).`,
@@ -50,7 +55,11 @@ function assertId(id: string, whole: string): void {
 
 export function buildSpiffeId(trustDomain: string, kind: SpiffeKind, id: string): string {
   assertTrustDomain(trustDomain);
-  if (!isSpiffeKind(kind)) throw new PkiError('SPIFFE_ID_INVALID', `Unknown SPIFFE id kind ${JSON.stringify(String(kind))}; use one of ${SPIFFE_KINDS.join(', ')}.`);
+  if (!isSpiffeKind(kind))
+    throw new PkiError(
+      'SPIFFE_ID_INVALID',
+      `Unknown SPIFFE id kind ${JSON.stringify(String(kind))}; use one of ${SPIFFE_KINDS.join(', ')}.`,
+    );
   const uri = `${SCHEME}${trustDomain}/${kind}/${id}`;
   assertId(id, uri);
   return uri;

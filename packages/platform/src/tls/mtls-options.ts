@@ -73,7 +73,9 @@ export function mtlsClientOptions(material: TlsMaterial, options: MtlsClientIden
     try {
       expected = parseSpiffeId(expectedServerId);
     } catch (err) {
-      throw new TlsError('TLS_IDENTITY_INVALID', `expectedServerId: ${err instanceof PkiError ? err.message : String(err)}`, { cause: err });
+      throw new TlsError('TLS_IDENTITY_INVALID', `expectedServerId: ${err instanceof PkiError ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
     if (expected.trustDomain !== trustDomain) {
       throw new TlsError('TLS_IDENTITY_INVALID', `expectedServerId ${expectedServerId} is outside trust domain ${trustDomain}.`);
@@ -115,7 +117,10 @@ export function mtlsClientOptions(material: TlsMaterial, options: MtlsClientIden
  * and skips that check on a resumed session, so a shared agent could reuse a connection that was
  * checked against another expectation.
  */
-export function createMtlsAgent(material: TlsMaterial, options: MtlsClientIdentityOptions & { readonly keepAlive?: boolean; readonly maxSockets?: number }): Agent {
+export function createMtlsAgent(
+  material: TlsMaterial,
+  options: MtlsClientIdentityOptions & { readonly keepAlive?: boolean; readonly maxSockets?: number },
+): Agent {
   const { keepAlive, maxSockets, ...identity } = options;
   return new Agent({
     ...mtlsClientOptions(material, identity),

@@ -87,7 +87,11 @@ export function attachPeerVerification(server: Server, options: PeerVerification
       if (settled) return;
       settled = true;
       socket.removeListener('error', onError);
-      reject(socket, { reason: 'verify-timeout', principal, error: new TlsError('PEER_IDENTITY_REJECTED', `verifyPeer took longer than ${timeoutMs} ms.`) });
+      reject(socket, {
+        reason: 'verify-timeout',
+        principal,
+        error: new TlsError('PEER_IDENTITY_REJECTED', `verifyPeer took longer than ${timeoutMs} ms.`),
+      });
     }, timeoutMs);
     timer.unref();
     (verdict as Promise<boolean>).then(

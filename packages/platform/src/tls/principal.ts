@@ -54,14 +54,19 @@ function readPrincipal(cert: X509Certificate, options: TrustDomainOptions): Prin
   }
   if (fields.isCa) throw new TlsError('PEER_IDENTITY_INVALID', 'The peer presented a CA certificate, not a leaf.');
   if (fields.uris.length !== 1) {
-    throw new TlsError('PEER_IDENTITY_INVALID', `The peer certificate must carry exactly one URI SAN (a SPIFFE id); it has ${fields.uris.length}.`);
+    throw new TlsError(
+      'PEER_IDENTITY_INVALID',
+      `The peer certificate must carry exactly one URI SAN (a SPIFFE id); it has ${fields.uris.length}.`,
+    );
   }
   const uri = fields.uris[0] as string;
   let parsed;
   try {
     parsed = parseSpiffeId(uri);
   } catch (err) {
-    throw new TlsError('PEER_IDENTITY_INVALID', err instanceof PkiError ? err.message : 'The peer URI SAN is not a SPIFFE id.', { cause: err });
+    throw new TlsError('PEER_IDENTITY_INVALID', err instanceof PkiError ? err.message : 'The peer URI SAN is not a SPIFFE id.', {
+      cause: err,
+    });
   }
   if (parsed.trustDomain !== options.trustDomain) {
     throw new TlsError('PEER_TRUST_DOMAIN_MISMATCH', `The peer belongs to trust domain ${parsed.trustDomain}, not ${options.trustDomain}.`);
@@ -91,14 +96,21 @@ function readPrincipal(cert: X509Certificate, options: TrustDomainOptions): Prin
 export function resolveSocketPrincipal(socket: TLSSocket, options: TrustDomainOptions): { principal: Principal } | { error: TlsError } {
   // `authorized` is false when the chain did not verify (e.g. a server with rejectUnauthorized off).
   if (!socket.authorized) {
-    return { error: new TlsError('PEER_NOT_AUTHORIZED', `The peer certificate was not verified (${String(socket.authorizationError ?? 'no certificate')}).`) };
+    return {
+      error: new TlsError(
+        'PEER_NOT_AUTHORIZED',
+        `The peer certificate was not verified (${String(socket.authorizationError ?? 'no certificate')}).`,
+      ),
+    };
   }
   const cert = socket.getPeerX509Certificate();
   if (!cert) return { error: new TlsError('PEER_CERTIFICATE_MISSING', 'The peer presented no certificate.') };
   try {
     return { principal: principalFromCertificate(cert, options) };
   } catch (err) {
-    return { error: err instanceof TlsError ? err : new TlsError('PEER_IDENTITY_INVALID', 'The peer identity cannot be read.', { cause: err }) };
+    return {
+      error: err instanceof TlsError ? err : new TlsError('PEER_IDENTITY_INVALID', 'The peer identity cannot be read.', { cause: err }),
+    };
   }
 }
 

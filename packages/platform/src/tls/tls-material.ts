@@ -32,9 +32,13 @@ function readPem(file: string, what: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new TlsError('TLS_FILE_MISSING', `The ${what} file ${file} does not exist; mTLS cannot start without it. ${initHint(file)}`, { cause: err });
+      throw new TlsError('TLS_FILE_MISSING', `The ${what} file ${file} does not exist; mTLS cannot start without it. ${initHint(file)}`, {
+        cause: err,
+      });
     }
-    throw new TlsError('TLS_FILE_UNREADABLE', `The ${what} file ${file} cannot be read (${code ?? (err as Error).message}).`, { cause: err });
+    throw new TlsError('TLS_FILE_UNREADABLE', `The ${what} file ${file} cannot be read (${code ?? (err as Error).message}).`, {
+      cause: err,
+    });
   }
 }
 
@@ -69,7 +73,8 @@ export function loadTlsMaterial(files: Partial<TlsFiles>, options: LoadTlsMateri
   const caPem = readPem(caFile, 'CA certificate');
   const caCerts = parseCertificates(caPem, caFile, 'CA certificate', 'TLS_CA_INVALID');
   for (const ca of caCerts) {
-    if (!ca.ca) throw new TlsError('TLS_CA_INVALID', `${caFile} contains a certificate that is not a CA (${ca.subject.replace(/\n/g, ', ')}).`);
+    if (!ca.ca)
+      throw new TlsError('TLS_CA_INVALID', `${caFile} contains a certificate that is not a CA (${ca.subject.replace(/\n/g, ', ')}).`);
   }
 
   const certPem = readPem(certFile, 'certificate');
@@ -87,13 +92,21 @@ export function loadTlsMaterial(files: Partial<TlsFiles>, options: LoadTlsMateri
     throw new TlsError('TLS_KEY_MISMATCH', `The private key ${keyFile} does not belong to the certificate ${certFile}.`);
   }
   if (!caCerts.some((ca) => certificate.checkIssued(ca) && certificate.verify(ca.publicKey))) {
-    throw new TlsError('TLS_CERT_NOT_ISSUED_BY_CA', `The certificate ${certFile} was not issued by the CA in ${caFile}; peers would refuse it.`);
+    throw new TlsError(
+      'TLS_CERT_NOT_ISSUED_BY_CA',
+      `The certificate ${certFile} was not issued by the CA in ${caFile}; peers would refuse it.`,
+    );
   }
   const now = (options.now ?? new Date()).getTime();
   const validTo = new Date(certificate.validTo);
   const validFrom = new Date(certificate.validFrom);
-  if (validTo.getTime() <= now) throw new TlsError('TLS_CERT_EXPIRED', `The certificate ${certFile} expired at ${validTo.toISOString()}; renew it.`);
-  if (validFrom.getTime() > now) throw new TlsError('TLS_CERT_NOT_YET_VALID', `The certificate ${certFile} is not valid before ${validFrom.toISOString()}; check the clock.`);
+  if (validTo.getTime() <= now)
+    throw new TlsError('TLS_CERT_EXPIRED', `The certificate ${certFile} expired at ${validTo.toISOString()}; renew it.`);
+  if (validFrom.getTime() > now)
+    throw new TlsError(
+      'TLS_CERT_NOT_YET_VALID',
+      `The certificate ${certFile} is not valid before ${validFrom.toISOString()}; check the clock.`,
+    );
 
   const material = {
     ca: caCerts.map((c) => c.toString()),

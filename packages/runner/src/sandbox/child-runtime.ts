@@ -48,7 +48,13 @@ function makeContext(params: ChildRunParams): HandlerContext {
       const n = Number(pct);
       if (!Number.isFinite(n)) return;
       const clamped = Math.min(100, Math.max(0, n));
-      send(encode(message === undefined ? { kind: 'progress', pct: clamped } : { kind: 'progress', pct: clamped, message: truncate(String(message), MAX_PROGRESS_MESSAGE_CHARS) }));
+      send(
+        encode(
+          message === undefined
+            ? { kind: 'progress', pct: clamped }
+            : { kind: 'progress', pct: clamped, message: truncate(String(message), MAX_PROGRESS_MESSAGE_CHARS) },
+        ),
+      );
     },
     log(level: HandlerLogLevel, message: string): void {
       const lvl = HANDLER_LOG_LEVELS.includes(level) ? level : 'info';

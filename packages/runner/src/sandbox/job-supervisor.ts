@@ -162,9 +162,13 @@ export class JobSupervisor {
       return failure('HANDLER_FAILED', durationMs, { message: m.message, retryable: m.retryable });
     }
     if (verdict?.kind === 'cancelled') return failure('JOB_CANCELLED', durationMs, { diagnostics });
-    if (verdict?.kind === 'timeout') return failure('JOB_TIMEOUT', durationMs, { params: { timeoutMs: this.options.timeoutMs }, diagnostics });
+    if (verdict?.kind === 'timeout')
+      return failure('JOB_TIMEOUT', durationMs, { params: { timeoutMs: this.options.timeoutMs }, diagnostics });
     if (verdict?.kind === 'violation') {
-      return failure('HANDLER_CRASHED', durationMs, { message: 'The job handler broke the sandbox protocol and was stopped.', diagnostics });
+      return failure('HANDLER_CRASHED', durationMs, {
+        message: 'The job handler broke the sandbox protocol and was stopped.',
+        diagnostics,
+      });
     }
     // Gone without answering. A heap-limit abort is recognised by V8's own last words on stderr,
     // and only when the exit was abnormal, so that a clean exit is never mistaken for one.

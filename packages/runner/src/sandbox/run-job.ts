@@ -55,7 +55,10 @@ function moduleUrl(handlersModule: string): string {
 }
 
 /** Built from nothing: only the base variables and the allow-list, never the rest of the runner's. */
-export function sandboxEnvironment(source: Readonly<Record<string, string | undefined>>, allowlist: readonly string[]): Record<string, string> {
+export function sandboxEnvironment(
+  source: Readonly<Record<string, string | undefined>>,
+  allowlist: readonly string[],
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of [...SANDBOX_BASE_ENV_VARS, ...allowlist]) {
     const value = source[name];
@@ -75,9 +78,13 @@ function sandboxEntry(file: 'child.js' | 'worker-entry.js'): URL {
   const cached = entryCache.get(file);
   if (cached) return cached;
   const here = import.meta.url;
-  const url = here.endsWith('.ts') ? new URL(here.replace(/\/src\/sandbox\/[^/]+\.ts$/, `/dist/sandbox/${file}`)) : new URL(`./${file}`, here);
+  const url = here.endsWith('.ts')
+    ? new URL(here.replace(/\/src\/sandbox\/[^/]+\.ts$/, `/dist/sandbox/${file}`))
+    : new URL(`./${file}`, here);
   if (!existsSync(fileURLToPath(url))) {
-    throw new Error(`runJobInSandbox: the sandbox entry ${fileURLToPath(url)} does not exist; build the runner package (npx tsc -b packages/runner).`);
+    throw new Error(
+      `runJobInSandbox: the sandbox entry ${fileURLToPath(url)} does not exist; build the runner package (npx tsc -b packages/runner).`,
+    );
   }
   entryCache.set(file, url);
   return url;

@@ -108,7 +108,10 @@ function prepare(event: AuditEvent): PreparedEvent {
   }
   if (typeof actor.id !== 'string') throw new AuditError('AUDIT_EVENT_INVALID', 'audit event actor.id must be a string');
   if (typeof event.action !== 'string' || !ACTION_PATTERN.test(event.action)) {
-    throw new AuditError('AUDIT_EVENT_INVALID', `audit event action ${JSON.stringify(String(event.action)).slice(0, 140)} is not a dotted verb like "job.submitted"`);
+    throw new AuditError(
+      'AUDIT_EVENT_INVALID',
+      `audit event action ${JSON.stringify(String(event.action)).slice(0, 140)} is not a dotted verb like "job.submitted"`,
+    );
   }
   if (!(AUDIT_OUTCOMES as readonly string[]).includes(event.outcome)) {
     throw new AuditError('AUDIT_EVENT_INVALID', `audit event outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);

@@ -140,7 +140,11 @@ export async function exportAudit(db: Sql, out: NodeJS.WritableStream, filter: A
       if (rows.length === 0) {
         // Jump over a gap wider than a window (the chain has none unless rows were removed or
         // renumbered) instead of stepping through it window by window.
-        const next = (await db.query<{ seq: string | null }>('select min(seq) as seq from audit_events where seq > $1::bigint', [(after + step).toString()])).rows[0]?.seq;
+        const next = (
+          await db.query<{ seq: string | null }>('select min(seq) as seq from audit_events where seq > $1::bigint', [
+            (after + step).toString(),
+          ])
+        ).rows[0]?.seq;
         if (next === null || next === undefined) break;
         after = BigInt(next) - 1n - step;
         continue;

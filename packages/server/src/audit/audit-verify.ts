@@ -20,8 +20,7 @@ export interface AuditChainFailure {
 }
 
 export type AuditVerifyResult =
-  | { ok: true; count: number; headSeq: string; headHash: string }
-  | { ok: false; count: number; firstBad: AuditChainFailure };
+  { ok: true; count: number; headSeq: string; headHash: string } | { ok: false; count: number; firstBad: AuditChainFailure };
 
 /** A (seq, hash) pair recorded outside the database, which the chain must still contain. */
 export interface AuditAnchor {
@@ -117,7 +116,12 @@ export class AuditChainVerifier {
     if (!this.#failure && this.#anchor && this.#anchor.seq >= this.#expectedSeq) {
       // The chain ends before a seq known to have existed: its tail was cut off.
       const last = this.#expectedSeq - 1n;
-      this.#fail({ seq: this.#anchor.seq.toString(), reason: 'missing_seq', expected: this.#anchor.seq.toString(), actual: last > 0n ? last.toString() : 'none' });
+      this.#fail({
+        seq: this.#anchor.seq.toString(),
+        reason: 'missing_seq',
+        expected: this.#anchor.seq.toString(),
+        actual: last > 0n ? last.toString() : 'none',
+      });
     }
     if (this.#failure) return { ok: false, count: this.#count, firstBad: this.#failure };
     return { ok: true, count: this.#count, headSeq: (this.#expectedSeq - 1n).toString(), headHash: this.#headHash };
@@ -167,13 +171,15 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
 
     const anchor = options.expectHead;
     const anchorSeq = anchor ? parseSeq(anchor.seq) : undefined;
-    if (anchor && (anchorSeq === undefined || anchorSeq < 1n)) throw new RangeError(`expectHead.seq must be a positive integer, not ${anchor.seq}`);
+    if (anchor && (anchorSeq === undefined || anchorSeq < 1n))
+      throw new RangeError(`expectHead.seq must be a positive integer, not ${anchor.seq}`);
 
     let prevHash = options.prevHash ?? AUDIT_GENESIS_HASH;
     if (from > 1n && options.prevHash === undefined) {
       const before = (from - 1n).toString();
       const row = await hashAt(db, before);
-      if (row === undefined) return { ok: false, count: 0, firstBad: { seq: before, reason: 'missing_seq', expected: before, actual: 'none' } };
+      if (row === undefined)
+        return { ok: false, count: 0, firstBad: { seq: before, reason: 'missing_seq', expected: before, actual: 'none' } };
       prevHash = row;
     }
 
@@ -182,7 +188,8 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
       const stored = await hashAt(db, anchorSeq.toString());
       const seq = anchorSeq.toString();
       if (stored === undefined) return { ok: false, count: 0, firstBad: { seq, reason: 'missing_seq', expected: seq, actual: 'none' } };
-      if (stored !== anchor.hash.toLowerCase()) return { ok: false, count: 0, firstBad: { seq, reason: 'hash_mismatch', expected: anchor.hash.toLowerCase(), actual: stored } };
+      if (stored !== anchor.hash.toLowerCase())
+        return { ok: false, count: 0, firstBad: { seq, reason: 'hash_mismatch', expected: anchor.hash.toLowerCase(), actual: stored } };
     }
 
     const chain = new AuditChainVerifier({ fromSeq: from, prevHash, expectHead: anchor });
@@ -208,7 +215,11 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
         if (rows.length === 0) {
           // A whole window is missing. Rather than walk an arbitrarily wide gap (one renumbered row
           // can open one), take the next row there is: it is where the verdict lies.
-          rows = (await db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint order by seq limit 1`, [after.toString()])).rows;
+          rows = (
+            await db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint order by seq limit 1`, [
+              after.toString(),
+            ])
+          ).rows;
         }
         after += step;
         pending = after < end ? fetch(after) : undefined;

@@ -1,6 +1,21 @@
 export { ComposeError } from './errors.js';
-export { openDatabaseFromConfig, openRedisFromConfig, embeddedDatabaseDir, postgresConnectionString, postgresSsl, displayDatabaseUrl, type OpenedDatabase } from './storage.js';
-export { pkiDirOf, serviceTlsFiles, loadServiceMaterial, serviceAgent, jobforgeCertificateAuthority, type ServiceName } from './service-tls.js';
+export {
+  openDatabaseFromConfig,
+  openRedisFromConfig,
+  embeddedDatabaseDir,
+  postgresConnectionString,
+  postgresSsl,
+  displayDatabaseUrl,
+  type OpenedDatabase,
+} from './storage.js';
+export {
+  pkiDirOf,
+  serviceTlsFiles,
+  loadServiceMaterial,
+  serviceAgent,
+  jobforgeCertificateAuthority,
+  type ServiceName,
+} from './service-tls.js';
 export {
   gatewayLimitsFrom,
   startGatewayFromConfig,

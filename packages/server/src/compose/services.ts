@@ -44,11 +44,15 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ComposeError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new ComposeError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
-export async function startTruthcoreFromConfig(d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } }): Promise<TruthcoreServer> {
+export async function startTruthcoreFromConfig(
+  d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } },
+): Promise<TruthcoreServer> {
   return startTruthcore({
     db: d.db,
     logger: d.logger,
@@ -123,7 +127,10 @@ export async function startGatewayFromConfig(
   },
 ): Promise<GatewayServer> {
   const g = d.config.gateway;
-  const publicTls = g.publicCertFile && g.publicKeyFile ? { cert: readPem(g.publicCertFile, 'gateway certificate'), key: readPem(g.publicKeyFile, 'gateway key') } : { cert: d.tls.cert, key: d.tls.key };
+  const publicTls =
+    g.publicCertFile && g.publicKeyFile
+      ? { cert: readPem(g.publicCertFile, 'gateway certificate'), key: readPem(g.publicKeyFile, 'gateway key') }
+      : { cert: d.tls.cert, key: d.tls.key };
   const agents: Agent[] = [serviceAgent(d.tls, d.config.trustDomain, 'jobforge'), serviceAgent(d.tls, d.config.trustDomain, 'truthcore')];
   try {
     const gw = await startGateway({
@@ -169,7 +176,11 @@ export interface RunningService {
  * a production process does. Runs the migrations first: they take an advisory lock, so replicas
  * starting together apply them once.
  */
-export async function startServiceFromConfig(service: ServiceName, config: Readonly<Config>, o: { logger: Logger; version?: string }): Promise<RunningService> {
+export async function startServiceFromConfig(
+  service: ServiceName,
+  config: Readonly<Config>,
+  o: { logger: Logger; version?: string },
+): Promise<RunningService> {
   if (config.database.mode !== 'postgres') {
     throw new ComposeError(
       `controlplane ${service} runs one service against a shared PostgreSQL, but database.mode is 'embedded' (PGlite allows one process). Set DATABASE_URL (or database.url), or run everything in one process with \`controlplane dev\`.`,
@@ -191,7 +202,11 @@ export async function startServiceFromConfig(service: ServiceName, config: Reado
     // transactions are open (see PostgresDataKeyStore).
     let cipher: FieldCipher | undefined;
     if (config.encryption.keyringFile && service !== 'gateway') {
-      const keyDb = createPostgresDatabase({ connectionString: config.database.url!, maxConnections: 2, applicationName: `controlplane-${service}-keys` });
+      const keyDb = createPostgresDatabase({
+        connectionString: config.database.url!,
+        maxConnections: 2,
+        applicationName: `controlplane-${service}-keys`,
+      });
       opened.push({ close: () => keyDb.close() });
       cipher = (await openFieldEncryption({ keyringFile: config.encryption.keyringFile, keyDb })).cipher;
     } else if (service !== 'gateway') {
@@ -200,8 +215,14 @@ export async function startServiceFromConfig(service: ServiceName, config: Reado
     if (service !== 'truthcore') {
       const redis = await openRedisFromConfig(config, { connectionName: `controlplane-${service}`, logger: o.logger });
       if (redis) opened.push(redis);
-      else o.logger.warn('redis.mode is embedded: rate limits, nonces and the queue index live in this process only; run one replica, or set REDIS_URL');
-      const subscriber = service === 'jobforge' && redis ? await openRedisFromConfig(config, { connectionName: `controlplane-${service}-wake`, logger: o.logger }) : undefined;
+      else
+        o.logger.warn(
+          'redis.mode is embedded: rate limits, nonces and the queue index live in this process only; run one replica, or set REDIS_URL',
+        );
+      const subscriber =
+        service === 'jobforge' && redis
+          ? await openRedisFromConfig(config, { connectionName: `controlplane-${service}-wake`, logger: o.logger })
+          : undefined;
       if (subscriber) opened.push(subscriber);
       const deps = { config, db, redis, logger: o.logger, ...(o.version ? { version: o.version } : {}) };
       if (service === 'gateway') {
@@ -229,6 +250,9 @@ async function warnIfRowLevelSecurityBypassed(db: Database, logger: Logger): Pro
   );
   const role = rows[0];
   if (role && (role.rolsuper || role.rolbypassrls)) {
-    logger.warn({ role: role.name, superuser: role.rolsuper, bypassRls: role.rolbypassrls }, 'the database role bypasses row-level security; run the services as a role that is neither superuser nor BYPASSRLS (docs/deployment.md)');
+    logger.warn(
+      { role: role.name, superuser: role.rolsuper, bypassRls: role.rolbypassrls },
+      'the database role bypasses row-level security; run the services as a role that is neither superuser nor BYPASSRLS (docs/deployment.md)',
+    );
   }
 }

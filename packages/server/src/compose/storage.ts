@@ -68,7 +68,10 @@ export function postgresConnectionString(url: string): string {
 }
 
 /** PostgreSQL when `database.mode` is `postgres`, else PGlite in `<dataDir>/db` (one process only). */
-export async function openDatabaseFromConfig(config: Readonly<Config>, options: { applicationName: string; logger?: Logger; unscoped?: UnscopedAccess }): Promise<OpenedDatabase> {
+export async function openDatabaseFromConfig(
+  config: Readonly<Config>,
+  options: { applicationName: string; logger?: Logger; unscoped?: UnscopedAccess },
+): Promise<OpenedDatabase> {
   const { database } = config;
   if (database.mode === 'postgres' && database.url) {
     const db = createPostgresDatabase({
@@ -84,11 +87,18 @@ export async function openDatabaseFromConfig(config: Readonly<Config>, options: 
   }
   const dir = embeddedDatabaseDir(config);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { db: await createPgliteDatabase({ dataDir: dir, ...(options.unscoped ? { unscoped: options.unscoped } : {}) }), kind: 'embedded', where: dir };
+  return {
+    db: await createPgliteDatabase({ dataDir: dir, ...(options.unscoped ? { unscoped: options.unscoped } : {}) }),
+    kind: 'embedded',
+    where: dir,
+  };
 }
 
 /** A Redis connection when `redis.mode` is `redis`; undefined in embedded mode. */
-export async function openRedisFromConfig(config: Readonly<Config>, options: { connectionName: string; logger?: Logger }): Promise<RedisConnection | undefined> {
+export async function openRedisFromConfig(
+  config: Readonly<Config>,
+  options: { connectionName: string; logger?: Logger },
+): Promise<RedisConnection | undefined> {
   const { redis } = config;
   if (redis.mode !== 'redis' || !redis.url) return undefined;
   return createRedis({

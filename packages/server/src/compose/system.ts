@@ -42,7 +42,9 @@ export async function ensureDevPki(config: Readonly<Config>): Promise<DevPki> {
   }
   const ca = await loadCertificateAuthority(dir);
   if (ca.trustDomain !== config.trustDomain) {
-    throw new ComposeError(`the CA in ${dir} is for trust domain ${ca.trustDomain}, not ${config.trustDomain}; use the same trustDomain, or another data directory`);
+    throw new ComposeError(
+      `the CA in ${dir} is for trust domain ${ca.trustDomain}, not ${config.trustDomain}; use the same trustDomain, or another data directory`,
+    );
   }
   for (const s of SERVICES) loadTlsMaterial(servicePkiFiles(dir, s));
   return { dir, ca, created };
@@ -91,7 +93,13 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
     const subscriber = redis ? await openRedisFromConfig(config, { connectionName: 'controlplane-dev-wake', logger: log }) : undefined;
     if (subscriber) toClose.push(subscriber);
     const version = o.version ? { version: o.version } : {};
-    const truthcore = await startTruthcoreFromConfig({ config, db: opened.db, logger: o.loggerFor('truthcore'), tls: material('truthcore'), ...version });
+    const truthcore = await startTruthcoreFromConfig({
+      config,
+      db: opened.db,
+      logger: o.loggerFor('truthcore'),
+      tls: material('truthcore'),
+      ...version,
+    });
     toClose.push(truthcore);
     const jobforge = await startJobforgeFromConfig({
       config,

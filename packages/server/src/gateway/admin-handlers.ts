@@ -2,7 +2,15 @@ import { AppError, IsoDateTime, parseOrThrow } from '@controlplane/contracts';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Database } from '../storage/index.js';
-import { createTenant, getTenantQuotas, listTenants, putTenantQuotas, TENANT_ID_PATTERN, TenantQuotasInput, type TenantQuotas } from '../tenancy/index.js';
+import {
+  createTenant,
+  getTenantQuotas,
+  listTenants,
+  putTenantQuotas,
+  TENANT_ID_PATTERN,
+  TenantQuotasInput,
+  type TenantQuotas,
+} from '../tenancy/index.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './api-keys.js';
 import type { AuditReader } from './audit-port.js';
 import type { GatewayPrincipal } from './rbac.js';
@@ -76,7 +84,8 @@ const param = (req: FastifyRequest, name: string) => (req.params as Record<strin
 export async function createKeyHandler(deps: AdminDeps, p: GatewayPrincipal, body: unknown) {
   const b = parseOrThrow(CreateKeyBody, body ?? {});
   const expiresAt = b.expiresAt ? new Date(b.expiresAt) : null;
-  if (expiresAt && expiresAt.getTime() <= Date.now()) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'expiresAt', message: 'must be in the future' }] });
+  if (expiresAt && expiresAt.getTime() <= Date.now())
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'expiresAt', message: 'must be in the future' }] });
   const created = await createApiKey(deps.db, {
     tenantId: targetTenant(p, b.tenantId),
     role: b.role,
@@ -136,7 +145,8 @@ export async function getQuotasHandler(deps: AdminDeps, p: GatewayPrincipal, req
 }
 
 export async function auditQueryHandler(deps: AdminDeps, p: GatewayPrincipal, query: unknown) {
-  if (!deps.auditQuery) throw new AppError('SERVICE_UNAVAILABLE', { retryable: false, message: 'The audit log cannot be queried through this gateway.' });
+  if (!deps.auditQuery)
+    throw new AppError('SERVICE_UNAVAILABLE', { retryable: false, message: 'The audit log cannot be queried through this gateway.' });
   const q = parseOrThrow(AuditListQuery, query, ['query']);
   // A platform administrator without ?tenant= reads every event; anyone else only their tenant's.
   const tenantId = p.platformAdmin && q.tenant === undefined ? undefined : targetTenant(p, q.tenant);

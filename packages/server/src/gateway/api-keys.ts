@@ -96,7 +96,8 @@ export function signingPublicKeyFrom(pem: string, field = 'signingPublicKey'): K
   } catch (err) {
     throw new AppError('VALIDATION_FAILED', { cause: err, details: [{ path: field, message: 'is not a PEM public key' }] });
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new AppError('VALIDATION_FAILED', { details: [{ path: field, message: 'must be an Ed25519 public key' }] });
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: field, message: 'must be an Ed25519 public key' }] });
   return key;
 }
 
@@ -107,7 +108,8 @@ export function signingPublicKeyFrom(pem: string, field = 'signingPublicKey'): K
  */
 export async function createApiKey(sql: Sql, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
+  if (name.length === 0 || name.length > 200)
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
   let signingPublicKeyPem: string;
   let signingPrivateKeyPem: string | undefined;
   if (input.signingPublicKeyPem !== undefined) {
@@ -121,7 +123,17 @@ export async function createApiKey(sql: Sql, input: CreateApiKeyInput): Promise<
     `insert into api_keys (id, tenant_id, prefix, secret_hash, role, name, signing_public_key, expires_at, created_by)
      select $1, $2, $3, $4, $5, $6, $7, $8, $9 where exists (select 1 from tenants where id = $2)
      returning ${COLUMNS}`,
-    [randomUUID(), input.tenantId, prefix, hashApiKey(key), input.role, name, signingPublicKeyPem, input.expiresAt ?? null, input.createdBy ?? null],
+    [
+      randomUUID(),
+      input.tenantId,
+      prefix,
+      hashApiKey(key),
+      input.role,
+      name,
+      signingPublicKeyPem,
+      input.expiresAt ?? null,
+      input.createdBy ?? null,
+    ],
   );
   const row = res.rows[0];
   if (!row) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
@@ -130,7 +142,10 @@ export async function createApiKey(sql: Sql, input: CreateApiKeyInput): Promise<
 
 /** A tenant's keys, newest first, at most `limit`. */
 export async function listApiKeys(sql: Sql, tenantId: string, page: { limit: number }): Promise<ApiKeyRecord[]> {
-  const res = await sql.query<ApiKeyRow>(`select ${COLUMNS} from api_keys where tenant_id = $1 order by created_at desc, id desc limit $2`, [tenantId, page.limit]);
+  const res = await sql.query<ApiKeyRow>(
+    `select ${COLUMNS} from api_keys where tenant_id = $1 order by created_at desc, id desc limit $2`,
+    [tenantId, page.limit],
+  );
   return res.rows.map(fromRow);
 }
 

@@ -42,7 +42,9 @@ export class ApiKeyAuthenticator {
 
   async authenticate(presented: string): Promise<AuthOutcome> {
     const parsed = parseApiKey(presented);
-    const credential = parsed ? await this.o.guard.run(() => asSystem('look up an API key by its prefix', () => findApiKeyCredential(this.o.db, parsed.prefix))) : undefined;
+    const credential = parsed
+      ? await this.o.guard.run(() => asSystem('look up an API key by its prefix', () => findApiKeyCredential(this.o.db, parsed.prefix)))
+      : undefined;
     const actual = hashApiKey(presented);
     const matches = timingSafeEqual(actual, credential?.secretHash.length === 32 ? credential.secretHash : DUMMY_HASH);
     if (!parsed) return { ok: false, reason: 'malformed' };

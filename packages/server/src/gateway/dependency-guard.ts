@@ -39,7 +39,10 @@ export class DependencyGuard {
     } catch (err) {
       if (err instanceof AppError) throw err;
       // The dependency's own error (connection refused, SQL text) stays in the log via cause.
-      throw new AppError('SERVICE_UNAVAILABLE', { retryAfter: err instanceof BrokenCircuitError ? this.#retryAfterSeconds : 1, cause: err });
+      throw new AppError('SERVICE_UNAVAILABLE', {
+        retryAfter: err instanceof BrokenCircuitError ? this.#retryAfterSeconds : 1,
+        cause: err,
+      });
     }
   }
 }

@@ -180,7 +180,12 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     jobforge: new Upstream('jobforge', o.upstreams.jobforge, policy, o.logger),
     ...(o.upstreams.truthcore ? { truthcore: new Upstream('truthcore', o.upstreams.truthcore, policy, o.logger) } : {}),
   };
-  const authenticator = new ApiKeyAuthenticator({ db: o.db, guard: dbGuard, logger: o.logger, lastUsedIntervalSeconds: limits.lastUsedIntervalSeconds });
+  const authenticator = new ApiKeyAuthenticator({
+    db: o.db,
+    guard: dbGuard,
+    logger: o.logger,
+    lastUsedIntervalSeconds: limits.lastUsedIntervalSeconds,
+  });
   const shedder = new LoadShedder({ maxInFlight: limits.maxInFlight, maxEventLoopDelayMs: limits.maxEventLoopDelayMs });
   let openStreams = 0;
 
@@ -212,7 +217,13 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
   app.decorateRequest('signatureVerified', false);
   app.decorateRequest('auditResource', undefined);
 
-  async function audit(req: FastifyRequest, event: Omit<AuditEvent, 'tenantId' | 'actor' | 'correlationId' | 'sourceAddress'> & { tenantId?: string | null; actor?: AuditEvent['actor'] }): Promise<void> {
+  async function audit(
+    req: FastifyRequest,
+    event: Omit<AuditEvent, 'tenantId' | 'actor' | 'correlationId' | 'sourceAddress'> & {
+      tenantId?: string | null;
+      actor?: AuditEvent['actor'];
+    },
+  ): Promise<void> {
     const p = req.principal;
     try {
       await o.auditSink.record({
@@ -253,7 +264,12 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     const outcome = await authenticator.authenticate(presented);
     if (!outcome.ok) {
       await failures.recordFailure(req.ip);
-      await audit(req, { tenantId: null, action: 'auth.failed', outcome: 'failure', details: { reason: outcome.reason, ...(outcome.keyId ? { keyId: outcome.keyId } : {}), route: spec.id } });
+      await audit(req, {
+        tenantId: null,
+        action: 'auth.failed',
+        outcome: 'failure',
+        details: { reason: outcome.reason, ...(outcome.keyId ? { keyId: outcome.keyId } : {}), route: spec.id },
+      });
       throw new AppError('AUTHENTICATION_FAILED');
     }
     const p = outcome.principal;
@@ -269,7 +285,10 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
       capacity: outcome.tenantRate.burst ?? outcome.tenantRate.requestsPerSecond ?? limits.perTenant.capacity,
       refillPerSecond: outcome.tenantRate.requestsPerSecond ?? limits.perTenant.refillPerSecond,
     };
-    const [byKey, byTenant] = await Promise.all([limiter.take(['key', p.keyId], limits.perKey), limiter.take(['tenant', p.tenantId], tenantRule)]);
+    const [byKey, byTenant] = await Promise.all([
+      limiter.take(['key', p.keyId], limits.perKey),
+      limiter.take(['tenant', p.tenantId], tenantRule),
+    ]);
     if (!byKey.allowed || !byTenant.allowed) {
       throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(Math.max(byKey.retryAfterMs, byTenant.retryAfterMs) / 1000) });
     }
@@ -319,7 +338,12 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     if (up.service === 'gateway') throw new Error(`route ${spec.id} is not forwarded`);
     return async (req, reply) => {
       const path = upstreamPath(up.path, req.params as Record<string, string>) + (up.method === 'GET' ? queryString(req.query) : '');
-      const res = await upstreamFor(up.service).call({ method: up.method, path, body: up.method === 'GET' ? undefined : req.body, headers: forwardHeaders(req) });
+      const res = await upstreamFor(up.service).call({
+        method: up.method,
+        path,
+        body: up.method === 'GET' ? undefined : req.body,
+        headers: forwardHeaders(req),
+      });
       return reply.code(res.status).send(res.body);
     };
   }
@@ -329,7 +353,10 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     const headers = forwardHeaders(req);
     const lastEventId = req.headers['last-event-id'];
     if (typeof lastEventId === 'string' && /^\d{1,19}$/.test(lastEventId)) headers['last-event-id'] = lastEventId;
-    const { response, abort } = await upstreamFor(up.service).openStream({ path: upstreamPath(up.path, req.params as Record<string, string>) + queryString(req.query), headers });
+    const { response, abort } = await upstreamFor(up.service).openStream({
+      path: upstreamPath(up.path, req.params as Record<string, string>) + queryString(req.query),
+      headers,
+    });
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -505,7 +532,8 @@ function bearerToken(header: string | undefined): string | undefined {
 export function upstreamPath(template: string, params: Record<string, string | undefined>): string {
   return template.replace(/:([A-Za-z]+)/g, (_m, name: string) => {
     const v = params[name];
-    if (v === undefined || v === '') throw new AppError('VALIDATION_FAILED', { details: [{ path: `params.${name}`, message: 'is required' }] });
+    if (v === undefined || v === '')
+      throw new AppError('VALIDATION_FAILED', { details: [{ path: `params.${name}`, message: 'is required' }] });
     return encodeURIComponent(v);
   });
 }

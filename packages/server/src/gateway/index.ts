@@ -1,5 +1,23 @@
-export { startGateway, DEFAULT_GATEWAY_LIMITS, GATEWAY_SERVICE, upstreamPath, type GatewayLimits, type GatewayMetrics, type GatewayOptions, type GatewayServer } from './gateway-server.js';
-export { ROUTES, ROLES, routeById, type Role, type RouteAccess, type RouteId, type RouteSpec, type UpstreamService } from './route-table.js';
+export {
+  startGateway,
+  DEFAULT_GATEWAY_LIMITS,
+  GATEWAY_SERVICE,
+  upstreamPath,
+  type GatewayLimits,
+  type GatewayMetrics,
+  type GatewayOptions,
+  type GatewayServer,
+} from './gateway-server.js';
+export {
+  ROUTES,
+  ROLES,
+  routeById,
+  type Role,
+  type RouteAccess,
+  type RouteId,
+  type RouteSpec,
+  type UpstreamService,
+} from './route-table.js';
 export { authorize, isAllowed, isPlatformAdmin, renderRbacTable, type GatewayPrincipal } from './rbac.js';
 export {
   API_KEY_PREFIX,

@@ -50,7 +50,12 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(bucket: readonly KeyPart[], rule: RateRule): Promise<RateDecision> {
     // Redis's clock (no nowMs) so replicas with skewed clocks still share one bucket correctly.
-    const res = await this.guard.run(() => takeTokens(this.client, this.keys.key('gateway', 'rate', ...bucket), { capacity: rule.capacity, refillPerSecond: rule.refillPerSecond }));
+    const res = await this.guard.run(() =>
+      takeTokens(this.client, this.keys.key('gateway', 'rate', ...bucket), {
+        capacity: rule.capacity,
+        refillPerSecond: rule.refillPerSecond,
+      }),
+    );
     return { allowed: res.allowed, retryAfterMs: res.retryAfterMs };
   }
 }
@@ -78,7 +83,14 @@ export class RedisFailureCounter implements FailureCounter {
   async recordFailure(subject: string): Promise<number> {
     const key = this.#key(subject);
     // MULTI makes the three one step: the window starts with the first failure and is not extended.
-    const replies = await this.guard.run(() => this.client.multi().set(key, '0', 'PX', this.rule.windowSeconds * 1000, 'NX').incr(key).pttl(key).exec());
+    const replies = await this.guard.run(() =>
+      this.client
+        .multi()
+        .set(key, '0', 'PX', this.rule.windowSeconds * 1000, 'NX')
+        .incr(key)
+        .pttl(key)
+        .exec(),
+    );
     const count = Number(replies?.[1]?.[1] ?? 0);
     const ttl = Number(replies?.[2]?.[1] ?? -2);
     return count >= this.rule.max ? Math.max(1, ttl) : 0;
@@ -94,7 +106,9 @@ export class RedisNonceStore implements NonceStore {
   ) {}
 
   async checkAndStore(keyId: string, nonce: string, ttlSeconds: number): Promise<boolean> {
-    const reply = await this.guard.run(() => this.client.set(this.keys.key('gateway', 'nonce', keyId, nonce), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX'));
+    const reply = await this.guard.run(() =>
+      this.client.set(this.keys.key('gateway', 'nonce', keyId, nonce), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX'),
+    );
     return reply === 'OK';
   }
 }

@@ -95,16 +95,26 @@ export class Upstream {
     private readonly logger: Logger,
   ) {
     if (!target.url.startsWith('https://')) throw new Error(`upstream ${name}: the URL must be https:// (mTLS); plaintext is refused`);
-    this.#breaker = circuitBreaker(handleWhen(isFailure), { halfOpenAfter: options.breakerHalfOpenAfterMs, breaker: new ConsecutiveBreaker(options.breakerThreshold) });
+    this.#breaker = circuitBreaker(handleWhen(isFailure), {
+      halfOpenAfter: options.breakerHalfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(options.breakerThreshold),
+    });
     this.#breaker.onBreak(() => logger.warn({ upstream: name }, 'upstream circuit opened'));
     this.#breaker.onReset(() => logger.info({ upstream: name }, 'upstream circuit closed'));
     this.#bulkhead = bulkhead(options.maxConcurrent, options.maxQueued);
     const attemptTimeout = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
-    const retries = retry(handleWhen(isRetryable), { maxAttempts: options.retries, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }) });
+    const retries = retry(handleWhen(isRetryable), {
+      maxAttempts: options.retries,
+      backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }),
+    });
     this.#idempotent = wrap(this.#bulkhead, retries, this.#breaker, attemptTimeout);
     this.#once = wrap(this.#bulkhead, this.#breaker, attemptTimeout);
     // The stream outlives the call that opened it: the timeout bounds only the wait for headers.
-    this.#streamConnect = wrap(this.#bulkhead, this.#breaker, timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }));
+    this.#streamConnect = wrap(
+      this.#bulkhead,
+      this.#breaker,
+      timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
+    );
     this.#halfOpenSeconds = Math.max(1, Math.ceil(options.breakerHalfOpenAfterMs / 1000));
   }
 
@@ -144,17 +154,33 @@ export class Upstream {
       const response = await this.#streamConnect.execute(({ signal }) => {
         signal.addEventListener('abort', () => controller.abort(), { once: true });
         return new Promise<IncomingMessage>((resolve, reject) => {
-          const r = httpsRequest(`${this.target.url}${req.path}`, { method: 'GET', agent: this.target.agent, headers: { accept: 'text/event-stream', ...req.headers }, signal: controller.signal }, (res) => {
-            if (res.statusCode === 200) {
-              resolve(res);
-              return;
-            }
-            readBounded(res).then(
-              (body) => reject(res.statusCode !== undefined && res.statusCode >= 500 ? new UpstreamStatusError(res.statusCode, body) : new StreamRefused(res.statusCode ?? 0, body)),
-              () => reject(new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1 })),
-            );
-          });
-          r.on('error', (err) => reject(err instanceof AppError ? err : new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1, cause: err })));
+          const r = httpsRequest(
+            `${this.target.url}${req.path}`,
+            {
+              method: 'GET',
+              agent: this.target.agent,
+              headers: { accept: 'text/event-stream', ...req.headers },
+              signal: controller.signal,
+            },
+            (res) => {
+              if (res.statusCode === 200) {
+                resolve(res);
+                return;
+              }
+              readBounded(res).then(
+                (body) =>
+                  reject(
+                    res.statusCode !== undefined && res.statusCode >= 500
+                      ? new UpstreamStatusError(res.statusCode, body)
+                      : new StreamRefused(res.statusCode ?? 0, body),
+                  ),
+                () => reject(new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1 })),
+              );
+            },
+          );
+          r.on('error', (err) =>
+            reject(err instanceof AppError ? err : new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1, cause: err })),
+          );
           r.end();
         });
       });
@@ -180,7 +206,10 @@ export class Upstream {
         const retryAfter = parsed.success ? (parsed.data.error.retryAfter ?? 1) : 1;
         return new AppError('SERVICE_UNAVAILABLE', { retryAfter, cause: err });
       }
-      this.logger.error({ upstream: this.name, status: err.status, code: parsed.success ? parsed.data.error.code : undefined }, 'upstream failed');
+      this.logger.error(
+        { upstream: this.name, status: err.status, code: parsed.success ? parsed.data.error.code : undefined },
+        'upstream failed',
+      );
       return new AppError('INTERNAL', { cause: err });
     }
     if (err instanceof AppError) {
@@ -198,7 +227,10 @@ export class Upstream {
     // The services refuse the gateway itself only when it is misconfigured (wrong certificate
     // identity, malformed forwarded headers): that is our fault, not the client's.
     if (status === 401 || status === 403 || !parsed.success) {
-      this.logger.error({ upstream: this.name, status, code: parsed.success ? parsed.data.error.code : undefined }, 'upstream refused the gateway');
+      this.logger.error(
+        { upstream: this.name, status, code: parsed.success ? parsed.data.error.code : undefined },
+        'upstream refused the gateway',
+      );
       return new AppError('INTERNAL');
     }
     return appErrorFromEnvelope(parsed.data.error);

@@ -26,7 +26,9 @@ export function registerAuditHook(app: HttpApp, sink: AuditSink, logger: Logger)
     const id = params.id ?? params.type ?? (typeof bodyId === 'string' && /^[0-9a-f-]{36}$/i.test(bodyId) ? bodyId : undefined);
     const event: AuditEvent = {
       tenantId: p?.tenantId ?? null,
-      actor: p ? { kind: p.kind === 'client' ? 'apikey' : p.kind === 'runner' ? 'runner' : 'service', id: p.id } : { kind: 'anonymous', id: 'unauthenticated' },
+      actor: p
+        ? { kind: p.kind === 'client' ? 'apikey' : p.kind === 'runner' ? 'runner' : 'service', id: p.id }
+        : { kind: 'anonymous', id: 'unauthenticated' },
       action,
       ...(id ? { resource: { kind: action.split('.')[0]!, id } } : {}),
       outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure',

@@ -117,7 +117,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send(errorBody(httpErrorFrom({ code: 'FST_ERR_NOT_FOUND' }, { bodyLimitBytes: bodyLimit }), { service: options.service, correlationId: req.id }));
+    reply.code(404).send(
+      errorBody(httpErrorFrom({ code: 'FST_ERR_NOT_FOUND' }, { bodyLimitBytes: bodyLimit }), {
+        service: options.service,
+        correlationId: req.id,
+      }),
+    );
   });
 
   app.setErrorHandler((err, req, reply) => {

@@ -11,7 +11,12 @@ export interface HealthProbe {
 
 const startedAt = Date.now();
 
-export async function runHealthChecks(service: string, version: string, probes: readonly HealthProbe[], log?: { warn(obj: object, msg: string): void }): Promise<HealthCheck> {
+export async function runHealthChecks(
+  service: string,
+  version: string,
+  probes: readonly HealthProbe[],
+  log?: { warn(obj: object, msg: string): void },
+): Promise<HealthCheck> {
   const checks = await Promise.all(
     probes.map(async (p) => {
       const t0 = performance.now();
@@ -20,11 +25,20 @@ export async function runHealthChecks(service: string, version: string, probes: 
         return { name: p.name, status: 'healthy' as HealthStatus, durationMs: Math.round(performance.now() - t0) };
       } catch (err) {
         log?.warn({ err, probe: p.name }, 'health probe failed');
-        return { name: p.name, status: (p.critical === false ? 'degraded' : 'unhealthy') as HealthStatus, message: 'unavailable', durationMs: Math.round(performance.now() - t0) };
+        return {
+          name: p.name,
+          status: (p.critical === false ? 'degraded' : 'unhealthy') as HealthStatus,
+          message: 'unavailable',
+          durationMs: Math.round(performance.now() - t0),
+        };
       }
     }),
   );
-  const status: HealthStatus = checks.some((c) => c.status === 'unhealthy') ? 'unhealthy' : checks.some((c) => c.status === 'degraded') ? 'degraded' : 'healthy';
+  const status: HealthStatus = checks.some((c) => c.status === 'unhealthy')
+    ? 'unhealthy'
+    : checks.some((c) => c.status === 'degraded')
+      ? 'degraded'
+      : 'healthy';
   return { status, service, version, timestamp: new Date().toISOString(), uptime: Math.round((Date.now() - startedAt) / 1000), checks };
 }
 

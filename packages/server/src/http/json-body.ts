@@ -48,7 +48,10 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
     return sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     if (err instanceof SyntaxError && /prototype|__proto__|constructor/i.test(err.message)) {
-      throw new AppError('FORBIDDEN_KEY', { cause: err, details: [{ message: 'keys named __proto__ or constructor.prototype are not allowed', code: 'forbidden_key' }] });
+      throw new AppError('FORBIDDEN_KEY', {
+        cause: err,
+        details: [{ message: 'keys named __proto__ or constructor.prototype are not allowed', code: 'forbidden_key' }],
+      });
     }
     throw new AppError('MALFORMED_JSON', { cause: err });
   }

@@ -9,7 +9,13 @@ export interface DutyIntervals {
   statisticsMs: number;
 }
 
-export const DEFAULT_DUTY_INTERVALS: DutyIntervals = { reapMs: 1_000, expireMs: 1_000, integrityMs: 1_000, reconcileMs: 60_000, statisticsMs: 5_000 };
+export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
+  reapMs: 1_000,
+  expireMs: 1_000,
+  integrityMs: 1_000,
+  reconcileMs: 60_000,
+  statisticsMs: 5_000,
+};
 
 /**
  * The periodic duties every JobForge replica runs. They are safe to run in every replica at

@@ -43,9 +43,22 @@ export class EnrolmentService {
         await this.o.registry.create(tx, { id: runnerId, tenantId: grant.tenantId, pool: grant.pool, name: p.name });
         const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runnerId);
         const signed = await this.#sign(p.csrPem, spiffeId, grant.tenantId, grant.pool);
-        await this.o.registry.recordCertificate(tx, runnerId, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
+        await this.o.registry.recordCertificate(tx, runnerId, {
+          serialNumber: signed.serialNumber,
+          fingerprint256: new X509Certificate(signed.certPem).fingerprint256,
+          certificatePem: signed.certPem,
+          notAfter: signed.notAfter,
+        });
         this.o.logger.info({ runnerId, tenantId: grant.tenantId, pool: grant.pool, joinTokenId: grant.id }, 'runner enrolled');
-        return { runnerId, spiffeId, tenantId: grant.tenantId, pool: grant.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
+        return {
+          runnerId,
+          spiffeId,
+          tenantId: grant.tenantId,
+          pool: grant.pool,
+          certificatePem: signed.certPem,
+          caCertificatePem: this.o.ca.certPem,
+          notAfter: signed.notAfter.toISOString(),
+        };
       });
     });
   }
@@ -58,8 +71,21 @@ export class EnrolmentService {
         if (!rec || rec.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
         const spiffeId = buildSpiffeId(this.o.trustDomain, 'runner', runner.id);
         const signed = await this.#sign(csrPem, spiffeId, rec.tenant_id, rec.pool);
-        await this.o.registry.recordCertificate(tx, runner.id, { serialNumber: signed.serialNumber, fingerprint256: new X509Certificate(signed.certPem).fingerprint256, certificatePem: signed.certPem, notAfter: signed.notAfter });
-        return { runnerId: runner.id, spiffeId, tenantId: rec.tenant_id, pool: rec.pool, certificatePem: signed.certPem, caCertificatePem: this.o.ca.certPem, notAfter: signed.notAfter.toISOString() };
+        await this.o.registry.recordCertificate(tx, runner.id, {
+          serialNumber: signed.serialNumber,
+          fingerprint256: new X509Certificate(signed.certPem).fingerprint256,
+          certificatePem: signed.certPem,
+          notAfter: signed.notAfter,
+        });
+        return {
+          runnerId: runner.id,
+          spiffeId,
+          tenantId: rec.tenant_id,
+          pool: rec.pool,
+          certificatePem: signed.certPem,
+          caCertificatePem: this.o.ca.certPem,
+          notAfter: signed.notAfter.toISOString(),
+        };
       });
     });
   }
@@ -68,7 +94,10 @@ export class EnrolmentService {
     try {
       return await signCsr(this.o.ca, csrPem, { spiffeId, validityMs: this.o.certificateTtlMs, tenantId, pool });
     } catch (err) {
-      throw new AppError('VALIDATION_FAILED', { cause: err, details: [{ path: 'csr', message: 'is not a valid certificate signing request' }] });
+      throw new AppError('VALIDATION_FAILED', {
+        cause: err,
+        details: [{ path: 'csr', message: 'is not a valid certificate signing request' }],
+      });
     }
   }
 }

@@ -1,4 +1,13 @@
-export { JobService, SERVICE_NAME as JOBFORGE_SERVICE, type RunnerIdentity, type ResultProof, type ClaimOptions, type FailureInput, type OutcomeAck, type JobServiceOptions } from './lifecycle.js';
+export {
+  JobService,
+  SERVICE_NAME as JOBFORGE_SERVICE,
+  type RunnerIdentity,
+  type ResultProof,
+  type ClaimOptions,
+  type FailureInput,
+  type OutcomeAck,
+  type JobServiceOptions,
+} from './lifecycle.js';
 export { JobStore, type LeaseRef, type NewJob, type ListJobsFilter, type StoredJobEvent } from './job-store.js';
 export { JobTypeRegistry, DEFAULT_POOL, type JobTypeContract } from './job-types.js';
 export { type JobRow, type ReadyEntry, toJobResponse, readyEntryOf } from './job-row.js';

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorEnvelope, JobEventType, JobRequest, JobResult, JobStatus } from '@controlplane/contracts';
 import type { FieldCipher } from '@controlplane/platform';
 import { assertOwnKeyPool } from '../keys/data-key-store.js';
-import { attemptRowId, FAILURE_REPORT_SLOTS, JOB_ERROR_SLOTS, JOB_EVENT_SLOTS, JOB_REQUEST_SLOTS, JOB_RESULT_SLOTS, openSlots, sealSlots } from '../keys/encrypted-fields.js';
+import {
+  attemptRowId,
+  FAILURE_REPORT_SLOTS,
+  JOB_ERROR_SLOTS,
+  JOB_EVENT_SLOTS,
+  JOB_REQUEST_SLOTS,
+  JOB_RESULT_SLOTS,
+  openSlots,
+  sealSlots,
+} from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobRow } from './job-row.js';
 
@@ -10,7 +19,9 @@ import type { JobRow } from './job-row.js';
 const JOB_COLUMNS = `tenant_id, id, type, pool, priority, status, request, request_digest, attempts, retry_base, run_at,
   expires_at, timeout_ms, lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error,
   dead_lettered_at, submitted_by, created_at, updated_at, finished_at`;
-const J_COLUMNS = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
+const J_COLUMNS = JOB_COLUMNS.split(',')
+  .map((c) => `j.${c.trim()}`)
+  .join(', ');
 
 /**
  * The part every lease statement shares, after its `picked` CTE has chosen and locked the jobs:
@@ -226,7 +237,10 @@ export class JobStore {
   }
 
   async getJob(q: Sql, tenantId: string, id: string, forUpdate = false): Promise<JobRow | undefined> {
-    const res = await q.query<JobRow>(`select ${JOB_COLUMNS} from jobs where tenant_id = $1 and id = $2${forUpdate ? ' for update' : ''}`, [tenantId, id]);
+    const res = await q.query<JobRow>(`select ${JOB_COLUMNS} from jobs where tenant_id = $1 and id = $2${forUpdate ? ' for update' : ''}`, [
+      tenantId,
+      id,
+    ]);
     return this.#openOne(res.rows[0]);
   }
 
@@ -252,7 +266,12 @@ export class JobStore {
       events.map(async (e) => {
         const id = randomUUID();
         // A progress message is the runner's free text about the job's data.
-        const data = await sealSlots(this.cipher, { tenantId: e.tenantId, table: 'job_events', rowId: id }, e.data ?? null, JOB_EVENT_SLOTS);
+        const data = await sealSlots(
+          this.cipher,
+          { tenantId: e.tenantId, table: 'job_events', rowId: id },
+          e.data ?? null,
+          JOB_EVENT_SLOTS,
+        );
         return { id, tenant_id: e.tenantId, job_id: e.jobId, type: e.type, data };
       }),
     );
@@ -271,7 +290,12 @@ export class JobStore {
       [tenantId, jobId, afterSeq, limit],
     );
     if (!this.cipher) return res.rows;
-    return Promise.all(res.rows.map(async (e) => ({ ...e, data: await openSlots(this.cipher, { tenantId, table: 'job_events', rowId: e.id }, e.data, JOB_EVENT_SLOTS) })));
+    return Promise.all(
+      res.rows.map(async (e) => ({
+        ...e,
+        data: await openSlots(this.cipher, { tenantId, table: 'job_events', rowId: e.id }, e.data, JOB_EVENT_SLOTS),
+      })),
+    );
   }
 
   async listAttempts(q: Sql, tenantId: string, jobId: string): Promise<Record<string, unknown>[]> {
@@ -282,7 +306,15 @@ export class JobStore {
     );
     if (!this.cipher) return res.rows;
     return Promise.all(
-      res.rows.map(async (a) => ({ ...a, error: await openSlots(this.cipher, { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, a.attempt as number) }, a.error, JOB_ERROR_SLOTS) })),
+      res.rows.map(async (a) => ({
+        ...a,
+        error: await openSlots(
+          this.cipher,
+          { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, a.attempt as number) },
+          a.error,
+          JOB_ERROR_SLOTS,
+        ),
+      })),
     );
   }
 
@@ -290,7 +322,14 @@ export class JobStore {
    * Leases ready jobs chosen by the PostgreSQL queue: highest priority first, then oldest run_at.
    * SKIP LOCKED lets concurrent claimers take disjoint rows without waiting on each other.
    */
-  async leaseNextReady(q: Sql, tenantId: string, pool: string, types: readonly string[], max: number, grant: LeaseGrant): Promise<JobRow[]> {
+  async leaseNextReady(
+    q: Sql,
+    tenantId: string,
+    pool: string,
+    types: readonly string[],
+    max: number,
+    grant: LeaseGrant,
+  ): Promise<JobRow[]> {
     return this.#lease(
       q,
       (guard) => `select tenant_id, id from jobs
@@ -309,7 +348,14 @@ export class JobStore {
    * Leases specific jobs popped from the Redis queue. The WHERE clause re-checks everything the
    * queue claimed (tenant, pool, type, readiness), so a stale or wrong queue entry leases nothing.
    */
-  async leaseByIds(q: Sql, tenantId: string, pool: string, types: readonly string[], ids: readonly string[], grant: LeaseGrant): Promise<JobRow[]> {
+  async leaseByIds(
+    q: Sql,
+    tenantId: string,
+    pool: string,
+    types: readonly string[],
+    ids: readonly string[],
+    grant: LeaseGrant,
+  ): Promise<JobRow[]> {
     if (ids.length === 0) return [];
     return this.#lease(
       q,
@@ -361,7 +407,13 @@ export class JobStore {
   }
 
   /** Extends the leases a runner still holds; returns the refs that were extended. */
-  async extendLeases(q: Sql, tenantId: string, runnerId: string, leases: readonly LeaseRef[], leaseMs: number): Promise<Array<{ id: string; cancel_requested: boolean }>> {
+  async extendLeases(
+    q: Sql,
+    tenantId: string,
+    runnerId: string,
+    leases: readonly LeaseRef[],
+    leaseMs: number,
+  ): Promise<Array<{ id: string; cancel_requested: boolean }>> {
     if (leases.length === 0) return [];
     const res = await q.query<{ id: string; cancel_requested: boolean }>(
       `update jobs j set lease_expires_at = now() + make_interval(secs => $4::double precision / 1000)
@@ -369,7 +421,13 @@ export class JobStore {
         where j.tenant_id = $1 and j.id = any($5::uuid[]) and j.id = l.job_id and j.lease_id = l.lease_id and j.fencing_token = l.fencing_token
           and coalesce(j.lease_runner_id = $2 and j.status = 'running', false)
        returning j.id, (j.cancel_requested_at is not null) as cancel_requested`,
-      [tenantId, runnerId, JSON.stringify(leases.map((l) => ({ job_id: l.jobId, lease_id: l.leaseId, fencing_token: l.fencingToken }))), leaseMs, leases.map((l) => l.jobId)],
+      [
+        tenantId,
+        runnerId,
+        JSON.stringify(leases.map((l) => ({ job_id: l.jobId, lease_id: l.leaseId, fencing_token: l.fencingToken }))),
+        leaseMs,
+        leases.map((l) => l.jobId),
+      ],
     );
     return res.rows;
   }
@@ -395,7 +453,12 @@ export class JobStore {
         where j.tenant_id = $1 and j.id = any($4::uuid[]) and coalesce(j.status = 'running' and j.lease_runner_id = $2, false)
         order by j.id
         for update of j`,
-      [tenantId, runnerId, JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken }))), refs.map((r) => r.jobId)],
+      [
+        tenantId,
+        runnerId,
+        JSON.stringify(refs.map((r) => ({ job_id: r.jobId, lease_id: r.leaseId, fencing_token: r.fencingToken }))),
+        refs.map((r) => r.jobId),
+      ],
     );
     return this.#openAll(res.rows);
   }
@@ -409,7 +472,17 @@ export class JobStore {
     q: Sql,
     tenantId: string,
     runnerId: string,
-    items: ReadonlyArray<{ id: string; leaseId: string; fencingToken: string; type: string; attempt: number; result: JobResult; signature: string | null; certFingerprint: string | null; runnerId: string }>,
+    items: ReadonlyArray<{
+      id: string;
+      leaseId: string;
+      fencingToken: string;
+      type: string;
+      attempt: number;
+      result: JobResult;
+      signature: string | null;
+      certFingerprint: string | null;
+      runnerId: string;
+    }>,
   ): Promise<string[]> {
     if (items.length === 0) return [];
     const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
@@ -447,7 +520,19 @@ export class JobStore {
       [
         tenantId,
         runnerId,
-        JSON.stringify(items.map((i, n) => ({ id: i.id, lease_id: i.leaseId, fencing_token: i.fencingToken, type: i.type, attempt: i.attempt, result: results[n], signature: i.signature, fingerprint: i.certFingerprint, runner_id: i.runnerId }))),
+        JSON.stringify(
+          items.map((i, n) => ({
+            id: i.id,
+            lease_id: i.leaseId,
+            fencing_token: i.fencingToken,
+            type: i.type,
+            attempt: i.attempt,
+            result: results[n],
+            signature: i.signature,
+            fingerprint: i.certFingerprint,
+            runner_id: i.runnerId,
+          })),
+        ),
         items.map((i) => i.id),
       ],
     );
@@ -463,7 +548,12 @@ export class JobStore {
     error: ErrorEnvelope | null,
     proof: { signature: string; certFingerprint: string } | null = null,
   ): Promise<void> {
-    const stored = await sealSlots(this.cipher, { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, attempt) }, error, JOB_ERROR_SLOTS);
+    const stored = await sealSlots(
+      this.cipher,
+      { tenantId, table: 'job_attempts', rowId: attemptRowId(jobId, attempt) },
+      error,
+      JOB_ERROR_SLOTS,
+    );
     await q.query(
       `update job_attempts set finished_at = now(), outcome = $4, error = $5, result_signature = $6, runner_cert_fingerprint = $7
         where tenant_id = $1 and job_id = $2 and attempt = $3 and finished_at is null`,
@@ -485,7 +575,12 @@ export class JobStore {
     proof: { signature: string; certFingerprint: string },
     report: object,
   ): Promise<void> {
-    const failure = await sealSlots(this.cipher, { tenantId, table: 'result_outbox', rowId: attemptRowId(jobId, attempt) }, report, FAILURE_REPORT_SLOTS);
+    const failure = await sealSlots(
+      this.cipher,
+      { tenantId, table: 'result_outbox', rowId: attemptRowId(jobId, attempt) },
+      report,
+      FAILURE_REPORT_SLOTS,
+    );
     await q.query(
       `insert into result_outbox (tenant_id, job_id, attempt, fencing_token, runner_id, cert_fingerprint, signature, outcome, failure)
        values ($1, $2, $3, $4::bigint, $5, $6, $7, 'failed', $8::jsonb)
@@ -503,11 +598,20 @@ export class JobStore {
     return res.rows[0]?.outcome ?? undefined;
   }
 
-
-
   /** Ends a job in a terminal failure state (failed or cancelled), dead-lettering failures. */
-  async markTerminal(q: Sql, tenantId: string, jobId: string, status: 'failed' | 'cancelled', error: ErrorEnvelope, result: JobResult | null, deadLetter: boolean): Promise<JobRow> {
-    const [storedError, storedResult] = await Promise.all([this.#sealError(tenantId, jobId, error), this.#sealResult(tenantId, jobId, result)]);
+  async markTerminal(
+    q: Sql,
+    tenantId: string,
+    jobId: string,
+    status: 'failed' | 'cancelled',
+    error: ErrorEnvelope,
+    result: JobResult | null,
+    deadLetter: boolean,
+  ): Promise<JobRow> {
+    const [storedError, storedResult] = await Promise.all([
+      this.#sealError(tenantId, jobId, error),
+      this.#sealResult(tenantId, jobId, result),
+    ]);
     const res = await q.query<JobRow>(
       `update jobs set status = $3, error = $4, result = $5, lease_id = null, lease_runner_id = null, lease_expires_at = null,
               dead_lettered_at = case when $6 then now() else null end, updated_at = now(), finished_at = now()
@@ -518,7 +622,14 @@ export class JobStore {
   }
 
   /** Puts a job back in line for another attempt after `delayMs`. */
-  async markRetrying(q: Sql, tenantId: string, jobId: string, error: ErrorEnvelope | null, delayMs: number, status: 'retrying' | 'queued' = 'retrying'): Promise<JobRow> {
+  async markRetrying(
+    q: Sql,
+    tenantId: string,
+    jobId: string,
+    error: ErrorEnvelope | null,
+    delayMs: number,
+    status: 'retrying' | 'queued' = 'retrying',
+  ): Promise<JobRow> {
     const stored = await this.#sealError(tenantId, jobId, error);
     const res = await q.query<JobRow>(
       `update jobs set status = $3, error = $4, run_at = now() + make_interval(secs => $5::double precision / 1000),
@@ -541,7 +652,10 @@ export class JobStore {
   }
 
   async requestCancel(q: Sql, tenantId: string, jobId: string): Promise<void> {
-    await q.query(`update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now() where tenant_id = $1 and id = $2`, [tenantId, jobId]);
+    await q.query(
+      `update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now() where tenant_id = $1 and id = $2`,
+      [tenantId, jobId],
+    );
   }
 
   /** Re-drives a failed or cancelled job: a fresh retry budget, queued now. */
@@ -576,7 +690,11 @@ export class JobStore {
   }
 
   /** Waiting jobs in id order after `afterKey`, for rebuilding the dispatch queue. */
-  async listWaiting(q: Sql, after: { tenantId: string; id: string } | undefined, limit: number): Promise<Array<Pick<JobRow, 'tenant_id' | 'id' | 'pool' | 'type' | 'priority' | 'run_at'>>> {
+  async listWaiting(
+    q: Sql,
+    after: { tenantId: string; id: string } | undefined,
+    limit: number,
+  ): Promise<Array<Pick<JobRow, 'tenant_id' | 'id' | 'pool' | 'type' | 'priority' | 'run_at'>>> {
     const res = await q.query<Pick<JobRow, 'tenant_id' | 'id' | 'pool' | 'type' | 'priority' | 'run_at'>>(
       `select tenant_id, id, pool, type, priority, run_at from jobs
         where status in ('queued', 'retrying') and cancel_requested_at is null

@@ -43,11 +43,23 @@ export class JobTypeRegistry {
     try {
       this.#ajv.compile(schema);
     } catch (err) {
-      throw new AppError('VALIDATION_FAILED', { cause: err, details: [{ path: field, message: `is not a valid JSON Schema: ${(err as Error).message.slice(0, 200)}` }] });
+      throw new AppError('VALIDATION_FAILED', {
+        cause: err,
+        details: [{ path: field, message: `is not a valid JSON Schema: ${(err as Error).message.slice(0, 200)}` }],
+      });
     }
   }
 
-  async put(q: Sql, c: { tenantId: string; type: string; inputSchema: Record<string, unknown> | null; outputSchema: Record<string, unknown> | null; pool: string }): Promise<JobTypeContract> {
+  async put(
+    q: Sql,
+    c: {
+      tenantId: string;
+      type: string;
+      inputSchema: Record<string, unknown> | null;
+      outputSchema: Record<string, unknown> | null;
+      pool: string;
+    },
+  ): Promise<JobTypeContract> {
     if (c.inputSchema) this.checkSchema(c.inputSchema, 'inputSchema');
     if (c.outputSchema) this.checkSchema(c.outputSchema, 'outputSchema');
     const res = await q.query<RawContract>(
@@ -157,7 +169,15 @@ interface RawContract {
 }
 
 function fromRaw(r: RawContract): JobTypeContract {
-  return { tenantId: r.tenant_id, type: r.type, inputSchema: r.input_schema, outputSchema: r.output_schema, pool: r.pool, version: r.version, updatedAt: r.updated_at };
+  return {
+    tenantId: r.tenant_id,
+    type: r.type,
+    inputSchema: r.input_schema,
+    outputSchema: r.output_schema,
+    pool: r.pool,
+    version: r.version,
+    updatedAt: r.updated_at,
+  };
 }
 
 function detailsOf(v: ValidateFunction, prefix: string): ErrorDetail[] {

@@ -116,11 +116,23 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     requireResultProof: true,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
-  const enrolment = new EnrolmentService({ db: o.db, registry, ca: o.ca, trustDomain: o.trustDomain, certificateTtlMs: o.runnerCertificateTtlMs ?? 24 * 3600_000, logger: o.logger });
+  const enrolment = new EnrolmentService({
+    db: o.db,
+    registry,
+    ca: o.ca,
+    trustDomain: o.trustDomain,
+    certificateTtlMs: o.runnerCertificateTtlMs ?? 24 * 3600_000,
+    logger: o.logger,
+  });
   const trusted = new Set(o.trustedServices ?? ['gateway']);
   const version = o.version ?? '0.1.0';
 
-  const app = createHttpApp({ service: SERVICE_NAME, logger: o.logger, https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }), bodyLimitBytes: 8 * 1024 * 1024 });
+  const app = createHttpApp({
+    service: SERVICE_NAME,
+    logger: o.logger,
+    https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }),
+    bodyLimitBytes: 8 * 1024 * 1024,
+  });
   // Checked once per connection here, and again per request by the routes: a revoked runner's
   // new connections are refused and its open ones stop working at the next request.
   attachPeerVerification(app.server as unknown as TlsServer, {
@@ -194,7 +206,13 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   runnerApiUrl ??= `https://${host(o.listen.host)}:${addr.port}`;
   o.logger.info({ port: addr.port, enrollPort: enrollAddr.port, queue: queue.kind }, 'jobforge listening');
   await o.audit
-    ?.record({ tenantId: null, actor: { kind: 'service', id: SERVICE_NAME }, action: 'service.started', outcome: 'success', details: { queue: queue.kind, leaseMs: jobs.leaseMs, resultDelivery: Boolean(o.truthcore) } })
+    ?.record({
+      tenantId: null,
+      actor: { kind: 'service', id: SERVICE_NAME },
+      action: 'service.started',
+      outcome: 'success',
+      details: { queue: queue.kind, leaseMs: jobs.leaseMs, resultDelivery: Boolean(o.truthcore) },
+    })
     .catch((err: unknown) => o.logger.error({ err }, 'could not record service start in the audit log'));
 
   return {

@@ -22,7 +22,10 @@ export interface CreatedJoinToken extends JoinTokenGrant {
   expiresAt: Date;
 }
 
-export async function createJoinToken(q: Sql, p: { tenantId: string; pool: string; ttlMs: number; createdBy: string | null }): Promise<CreatedJoinToken> {
+export async function createJoinToken(
+  q: Sql,
+  p: { tenantId: string; pool: string; ttlMs: number; createdBy: string | null },
+): Promise<CreatedJoinToken> {
   const token = JOIN_TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const id = randomUUID();
   const res = await q.query<{ expires_at: Date }>(

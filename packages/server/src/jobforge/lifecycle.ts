@@ -17,7 +17,15 @@ import { resultDigest, type Logger, type ResultSignatureFields } from '@controlp
 import type { Database, Sql } from '../storage/index.js';
 import { envelopeOf, type JobEnvelope } from './job-envelope.js';
 import { readyEntryOf, toJobResponse, type JobRow, type ReadyEntry } from './job-row.js';
-import { RunnerMayNotClaimError, type JobEventRecord, type JobStore, type LeaseRef, type ListJobsFilter, type NewJob, type StoredJobEvent } from './job-store.js';
+import {
+  RunnerMayNotClaimError,
+  type JobEventRecord,
+  type JobStore,
+  type LeaseRef,
+  type ListJobsFilter,
+  type NewJob,
+  type StoredJobEvent,
+} from './job-store.js';
 import { DEFAULT_POOL, type JobTypeRegistry } from './job-types.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { decideRetry } from './retry-policy.js';
@@ -143,16 +151,22 @@ export class JobService {
   async submitMany(tenantId: string, actor: string | null, bodies: readonly unknown[], batch = true): Promise<JobResponse[]> {
     return withTenant(tenantId, async () => {
       if (bodies.length === 0) throw new ValidationError([{ path: 'jobs', message: 'must contain at least one job' }]);
-      if (bodies.length > this.#maxBatch) throw new ValidationError([{ path: 'jobs', message: `must contain at most ${this.#maxBatch} jobs` }]);
+      if (bodies.length > this.#maxBatch)
+        throw new ValidationError([{ path: 'jobs', message: `must contain at most ${this.#maxBatch} jobs` }]);
       const requests = bodies.map((b, i) => parseOrThrow(JobRequest, b, batch ? ['jobs', i] : []));
       const ids = new Set<string>();
       requests.forEach((r, i) => {
-        if (ids.has(r.id)) throw new ValidationError([{ path: batch ? `jobs[${i}].id` : 'id', message: 'duplicates another job in this batch' }]);
+        if (ids.has(r.id))
+          throw new ValidationError([{ path: batch ? `jobs[${i}].id` : 'id', message: 'duplicates another job in this batch' }]);
         ids.add(r.id);
       });
 
       const now = Date.now();
-      const contracts = await this.o.jobTypes.getManyCached(this.o.db, tenantId, requests.map((r) => r.type));
+      const contracts = await this.o.jobTypes.getManyCached(
+        this.o.db,
+        tenantId,
+        requests.map((r) => r.type),
+      );
       const newJobs: NewJob[] = requests.map((request, i) => {
         const prefix = batch ? `jobs[${i}].` : '';
         const contract = contracts.get(request.type);
@@ -184,12 +198,19 @@ export class JobService {
         // Single submissions arriving together share one INSERT (one WAL flush for all of them) and
         // one Redis round trip: under load that is what keeps individual submits from queueing
         // behind each commit.
-        const inserted = single ? await this.#submitGrouped(newJobs[0]!).then((row) => (row ? [row] : [])) : await this.o.store.insertJobs(tx, newJobs);
+        const inserted = single
+          ? await this.#submitGrouped(newJobs[0]!).then((row) => (row ? [row] : []))
+          : await this.o.store.insertJobs(tx, newJobs);
         const insertedIds = new Set(inserted.map((r) => r.id));
         const existing = newJobs.filter((j) => !insertedIds.has(j.request.id));
         const byId = new Map(inserted.map((r) => [r.id, r]));
         if (existing.length > 0) {
-          for (const row of await this.o.store.getJobs(tx, tenantId, existing.map((j) => j.request.id))) byId.set(row.id, row);
+          for (const row of await this.o.store.getJobs(
+            tx,
+            tenantId,
+            existing.map((j) => j.request.id),
+          ))
+            byId.set(row.id, row);
           for (const j of existing) {
             const row = byId.get(j.request.id);
             // Same id, same request: the earlier submission stands (idempotent). Different request: conflict.
@@ -268,11 +289,15 @@ export class JobService {
           case 'cancelled':
             return row;
           default:
-            throw new AppError('INVALID_STATE', { params: { resource: 'job', state: row.status, expected: 'queued, retrying or running' } });
+            throw new AppError('INVALID_STATE', {
+              params: { resource: 'job', state: row.status, expected: 'queued, retrying or running' },
+            });
         }
       });
       if (removed) {
-        await this.o.queue.remove([removed]).catch((err: unknown) => this.o.logger.warn({ err }, 'queue remove failed; the stale entry will be skipped at claim'));
+        await this.o.queue
+          .remove([removed])
+          .catch((err: unknown) => this.o.logger.warn({ err }, 'queue remove failed; the stale entry will be skipped at claim'));
         this.#emit(row, 'job.cancelled');
       }
       return toJobResponse(row);
@@ -317,7 +342,14 @@ export class JobService {
           // With the runner's certificate serial, the lease statement itself checks that the
           // runner may still be given work: one that began to drain or was revoked while this
           // long-poll waited leases nothing, and the poll ends empty.
-          if (max > 0) rows = await this.o.queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant: { runnerId: runner.id, leaseMs: this.leaseMs, certificateSerial: runner.certificateSerial } });
+          if (max > 0)
+            rows = await this.o.queue.claim({
+              tenantId: runner.tenantId,
+              pool: runner.pool,
+              types,
+              max,
+              grant: { runnerId: runner.id, leaseMs: this.leaseMs, certificateSerial: runner.certificateSerial },
+            });
         } catch (err) {
           if (err instanceof RunnerMayNotClaimError) return [];
           throw err;
@@ -340,7 +372,11 @@ export class JobService {
    * does not list were granted to a claim whose answer it never processed (the claim was cut off
    * by the shutdown); they are handed back now instead of waiting for their leases to run out.
    */
-  async heartbeat(runner: RunnerIdentity, leases: readonly LeaseRef[], options: { draining?: boolean } = {}): Promise<{ extended: string[]; cancel: string[]; lost: string[]; leaseExpiresAt: string }> {
+  async heartbeat(
+    runner: RunnerIdentity,
+    leases: readonly LeaseRef[],
+    options: { draining?: boolean } = {},
+  ): Promise<{ extended: string[]; cancel: string[]; lost: string[]; leaseExpiresAt: string }> {
     return withTenant(runner.tenantId, async () => {
       const extended = await this.o.store.extendLeases(this.o.db, runner.tenantId, runner.id, leases, this.leaseMs);
       const ok = new Set(extended.map((e) => e.id));
@@ -359,11 +395,20 @@ export class JobService {
     });
   }
 
-  async progress(runner: RunnerIdentity, ref: LeaseRef, data: { pct?: number | undefined; message?: string | undefined }): Promise<{ cancel: boolean }> {
+  async progress(
+    runner: RunnerIdentity,
+    ref: LeaseRef,
+    data: { pct?: number | undefined; message?: string | undefined },
+  ): Promise<{ cancel: boolean }> {
     return withTenant(runner.tenantId, async () => {
       return this.o.db.transaction(async (tx) => {
         const row = await this.#leased(tx, runner, ref);
-        await this.o.store.appendEvents(tx, [ev(row, 'job.progress', { ...(data.pct !== undefined ? { pct: data.pct } : {}), ...(data.message ? { message: data.message } : {}) })]);
+        await this.o.store.appendEvents(tx, [
+          ev(row, 'job.progress', {
+            ...(data.pct !== undefined ? { pct: data.pct } : {}),
+            ...(data.message ? { message: data.message } : {}),
+          }),
+        ]);
         this.#emit(row, 'job.progress');
         return { cancel: row.cancel_requested_at !== null };
       });
@@ -381,7 +426,10 @@ export class JobService {
    * Completes many leased jobs in one transaction with set-based statements: the path a busy
    * runner uses. Each item is judged on its own; one refused item does not fail the others.
    */
-  async completeMany(runner: RunnerIdentity, items: ReadonlyArray<CompletionItem>): Promise<Array<OutcomeAck | { jobId: string; error: AppError }>> {
+  async completeMany(
+    runner: RunnerIdentity,
+    items: ReadonlyArray<CompletionItem>,
+  ): Promise<Array<OutcomeAck | { jobId: string; error: AppError }>> {
     return withTenant(runner.tenantId, async () => {
       if (items.length === 0) return [];
       const results = new Map<string, OutcomeAck | { jobId: string; error: AppError }>();
@@ -392,14 +440,21 @@ export class JobService {
       // locking path below.
       const slow: CompletionItem[] = [];
       const fast: Array<{ item: CompletionItem; attempt: number }> = [];
-      const contracts = await this.o.jobTypes.getManyCached(this.o.db, runner.tenantId, [...new Set(items.flatMap((i) => (i.type ? [i.type] : [])))]);
+      const contracts = await this.o.jobTypes.getManyCached(this.o.db, runner.tenantId, [
+        ...new Set(items.flatMap((i) => (i.type ? [i.type] : []))),
+      ]);
       for (const item of items) {
         if (item.attempt === undefined || item.type === undefined) {
           slow.push(item);
           continue;
         }
         try {
-          this.#checkProofFields({ jobId: item.ref.jobId, tenantId: runner.tenantId, attempt: item.attempt, fencingToken: item.ref.fencingToken }, 'completed', item.data, item.proof);
+          this.#checkProofFields(
+            { jobId: item.ref.jobId, tenantId: runner.tenantId, attempt: item.attempt, fencingToken: item.ref.fencingToken },
+            'completed',
+            item.data,
+            item.proof,
+          );
         } catch (err) {
           results.set(item.ref.jobId, { jobId: item.ref.jobId, error: err as AppError });
           continue;
@@ -433,7 +488,8 @@ export class JobService {
         }
       }
       if (slow.length > 0) await this.#completeLocked(runner, slow, results);
-      for (const [id, r] of results) if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
+      for (const [id, r] of results)
+        if ('status' in r && r.status === 'completed' && !r.duplicate) this.o.onEvent?.(runner.tenantId, id, 'job.completed');
       return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
     });
   }
@@ -455,10 +511,19 @@ export class JobService {
   }
 
   /** The locking path: each outcome is checked against its locked row inside one transaction. */
-  async #completeLocked(runner: RunnerIdentity, items: readonly CompletionItem[], results: Map<string, OutcomeAck | { jobId: string; error: AppError }>): Promise<void> {
+  async #completeLocked(
+    runner: RunnerIdentity,
+    items: readonly CompletionItem[],
+    results: Map<string, OutcomeAck | { jobId: string; error: AppError }>,
+  ): Promise<void> {
     const retries: ReadyEntry[] = [];
     await this.o.db.transaction(async (tx) => {
-      const rows = await this.o.store.lockLeasedJobs(tx, runner.tenantId, runner.id, items.map((i) => i.ref));
+      const rows = await this.o.store.lockLeasedJobs(
+        tx,
+        runner.tenantId,
+        runner.id,
+        items.map((i) => i.ref),
+      );
       const byId = new Map(rows.map((r) => [r.id, r]));
       const contracts = await this.o.jobTypes.getMany(tx, runner.tenantId, [...new Set(rows.map((r) => r.type))]);
       const good: Array<{ row: JobRow; item: (typeof items)[number] }> = [];
@@ -485,7 +550,20 @@ export class JobService {
         }
         const problems = this.o.jobTypes.outputProblems(contracts.get(row.type), item.data);
         if (problems.length > 0) {
-          const failed = await this.#recordFailure(tx, row, { category: 'SCHEMA_MISMATCH', code: 'SCHEMA_MISMATCH', message: `The result does not match the output schema of job type ${row.type}.`, retryable: false, details: problems }, runner, false, item.proof);
+          const failed = await this.#recordFailure(
+            tx,
+            row,
+            {
+              category: 'SCHEMA_MISMATCH',
+              code: 'SCHEMA_MISMATCH',
+              message: `The result does not match the output schema of job type ${row.type}.`,
+              retryable: false,
+              details: problems,
+            },
+            runner,
+            false,
+            item.proof,
+          );
           if (failed.retry) retries.push(failed.retry);
           results.set(row.id, { jobId: row.id, status: failed.row.status, duplicate: false });
           continue;
@@ -525,7 +603,16 @@ export class JobService {
         this.#checkProof(row, 'failed', failure, proof);
         const out = await this.#recordFailure(tx, row, failure, runner, false, proof);
         // A signed failure is a result like a completion: TruthCore gets it, with its signature.
-        if (proof) await this.o.store.queueFailedResult(tx, row.tenant_id, row.id, row.attempts, { fencingToken: row.fencing_token!, runnerId: runner.id }, proof, failure);
+        if (proof)
+          await this.o.store.queueFailedResult(
+            tx,
+            row.tenant_id,
+            row.id,
+            row.attempts,
+            { fencingToken: row.fencing_token!, runnerId: runner.id },
+            proof,
+            failure,
+          );
         retryEntry = out.retry;
         return { jobId: row.id, status: out.row.status, duplicate: false };
       });
@@ -543,7 +630,15 @@ export class JobService {
         if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'released');
         await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
         if (row.cancel_requested_at) {
-          const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+          const done = await this.o.store.markTerminal(
+            tx,
+            row.tenant_id,
+            row.id,
+            'cancelled',
+            this.#envelope('JOB_CANCELLED'),
+            null,
+            false,
+          );
           await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
           return { jobId: row.id, status: 'cancelled', duplicate: false };
         }
@@ -568,11 +663,30 @@ export class JobService {
         for (const row of rows) {
           await this.o.store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'lease_expired', null);
           if (row.cancel_requested_at) {
-            const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'cancelled', this.#envelope('JOB_CANCELLED'), null, false);
+            const done = await this.o.store.markTerminal(
+              tx,
+              row.tenant_id,
+              row.id,
+              'cancelled',
+              this.#envelope('JOB_CANCELLED'),
+              null,
+              false,
+            );
             await this.o.store.appendEvents(tx, [ev(done, 'job.cancelled')]);
             continue;
           }
-          const out = await this.#recordFailure(tx, row, { category: 'RUNNER_ERROR', code: 'LEASE_EXPIRED', message: 'The runner holding the job stopped renewing its lease.', retryable: true }, undefined, true);
+          const out = await this.#recordFailure(
+            tx,
+            row,
+            {
+              category: 'RUNNER_ERROR',
+              code: 'LEASE_EXPIRED',
+              message: 'The runner holding the job stopped renewing its lease.',
+              retryable: true,
+            },
+            undefined,
+            true,
+          );
           if (out.retry) retries.push(out.retry);
         }
         return rows.length;
@@ -658,7 +772,12 @@ export class JobService {
     return row;
   }
 
-  async #duplicateOrRefuse(tx: Sql, runner: RunnerIdentity, ref: LeaseRef, outcome: 'completed' | 'failed' | 'released'): Promise<OutcomeAck> {
+  async #duplicateOrRefuse(
+    tx: Sql,
+    runner: RunnerIdentity,
+    ref: LeaseRef,
+    outcome: 'completed' | 'failed' | 'released',
+  ): Promise<OutcomeAck> {
     const prior = await this.o.store.attemptOutcome(tx, runner.tenantId, ref, runner.id);
     if (prior === outcome || (outcome === 'failed' && prior === 'cancelled')) {
       const row = await this.o.store.getJob(tx, runner.tenantId, ref.jobId);
@@ -668,19 +787,37 @@ export class JobService {
   }
 
   #checkProof(row: JobRow, outcome: 'completed' | 'failed', value: unknown, proof: ResultProof | undefined): void {
-    this.#checkProofFields({ jobId: row.id, tenantId: row.tenant_id, attempt: row.attempts, fencingToken: row.fencing_token! }, outcome, value, proof);
+    this.#checkProofFields(
+      { jobId: row.id, tenantId: row.tenant_id, attempt: row.attempts, fencingToken: row.fencing_token! },
+      outcome,
+      value,
+      proof,
+    );
   }
 
-  #checkProofFields(lease: { jobId: string; tenantId: string; attempt: number; fencingToken: string }, outcome: 'completed' | 'failed', value: unknown, proof: ResultProof | undefined): void {
+  #checkProofFields(
+    lease: { jobId: string; tenantId: string; attempt: number; fencingToken: string },
+    outcome: 'completed' | 'failed',
+    value: unknown,
+    proof: ResultProof | undefined,
+  ): void {
     if (!proof) {
-      if (this.o.requireResultProof) throw new AppError('ENVELOPE_SIGNATURE_INVALID', { message: 'The outcome carries no runner signature.' });
+      if (this.o.requireResultProof)
+        throw new AppError('ENVELOPE_SIGNATURE_INVALID', { message: 'The outcome carries no runner signature.' });
       return;
     }
     const fields: ResultSignatureFields = { ...lease, outcome, resultDigest: resultDigest(value) };
     if (!proof.verify(fields)) throw new AppError('ENVELOPE_SIGNATURE_INVALID');
   }
 
-  async #recordFailure(tx: Sql, row: JobRow, failure: FailureInput, runner: RunnerIdentity | undefined, attemptFinished = false, proof?: ResultProof): Promise<{ row: JobRow; retry?: ReadyEntry }> {
+  async #recordFailure(
+    tx: Sql,
+    row: JobRow,
+    failure: FailureInput,
+    runner: RunnerIdentity | undefined,
+    attemptFinished = false,
+    proof?: ResultProof,
+  ): Promise<{ row: JobRow; retry?: ReadyEntry }> {
     const envelope: ErrorEnvelope = {
       ...this.#envelope('HANDLER_FAILED'),
       category: failure.category,
@@ -701,14 +838,21 @@ export class JobService {
     const decision = decideRetry(row.request.retryPolicy, row.attempts - row.retry_base, envelope);
     if (decision.retry) {
       const next = await this.o.store.markRetrying(tx, row.tenant_id, row.id, envelope, decision.delayMs);
-      await this.o.store.appendEvents(tx, [ev(next, 'job.retrying', { attempt: row.attempts, delayMs: decision.delayMs, code: envelope.code })]);
+      await this.o.store.appendEvents(tx, [
+        ev(next, 'job.retrying', { attempt: row.attempts, delayMs: decision.delayMs, code: envelope.code }),
+      ]);
       this.#emit(next, 'job.retrying');
       return { row: next, retry: readyEntryOf(next) };
     }
     const result: JobResult = {
       success: false,
       error: envelope,
-      metadata: { completedAt: new Date().toISOString(), durationMs: Math.max(0, Date.now() - row.updated_at.getTime()), attempts: row.attempts, ...(runner ? { runnerId: runner.id } : {}) },
+      metadata: {
+        completedAt: new Date().toISOString(),
+        durationMs: Math.max(0, Date.now() - row.updated_at.getTime()),
+        attempts: row.attempts,
+        ...(runner ? { runnerId: runner.id } : {}),
+      },
     };
     const done = await this.o.store.markTerminal(tx, row.tenant_id, row.id, 'failed', envelope, result, true);
     await this.o.store.appendEvents(tx, [ev(done, 'job.failed', { attempt: row.attempts, code: envelope.code, reason: decision.reason })]);

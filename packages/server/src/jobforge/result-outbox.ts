@@ -1,6 +1,13 @@
 import type { Agent } from 'node:https';
 import { isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
-import { attemptRowId, FAILURE_REPORT_SLOTS, hasSealedSlot, JOB_ERROR_SLOTS, JOB_RESULT_SLOTS, openSlots } from '../keys/encrypted-fields.js';
+import {
+  attemptRowId,
+  FAILURE_REPORT_SLOTS,
+  hasSealedSlot,
+  JOB_ERROR_SLOTS,
+  JOB_RESULT_SLOTS,
+  openSlots,
+} from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { ErrorEnvelope, JobResult } from '@controlplane/contracts';
 import { asSystem } from '../storage/data-scope.js';
@@ -73,10 +80,10 @@ export class ResultOutboxDeliverer {
       const rows = await this.db.transaction(async (tx) => {
         const rows = await this.#lockPending(tx);
         if (rows.length > 0) {
-          await tx.query(`update result_outbox set next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) where id = any($1::bigint[])`, [
-            rows.map((r) => r.id),
-            CLAIM_MS,
-          ]);
+          await tx.query(
+            `update result_outbox set next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) where id = any($1::bigint[])`,
+            [rows.map((r) => r.id), CLAIM_MS],
+          );
         }
         return rows;
       });
@@ -92,7 +99,9 @@ export class ResultOutboxDeliverer {
         const correlationId = isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`;
         const outcome = await runWithContext({ correlationId }, () => this.#deliver(row));
         if (outcome === 'delivered') {
-          await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [row.id]);
+          await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [
+            row.id,
+          ]);
           settled++;
         } else if (outcome === 'rejected') {
           await this.db.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
@@ -112,7 +121,9 @@ export class ResultOutboxDeliverer {
 
   async pending(q: Sql = this.db): Promise<number> {
     return asSystem('count undelivered results', async () => {
-      const res = await q.query<{ n: number }>(`select count(*)::int as n from result_outbox where delivered_at is null and rejected_at is null`);
+      const res = await q.query<{ n: number }>(
+        `select count(*)::int as n from result_outbox where delivered_at is null and rejected_at is null`,
+      );
       return res.rows[0]!.n;
     });
   }
@@ -138,10 +149,16 @@ export class ResultOutboxDeliverer {
   }
 
   async #deliver(row: PendingRow): Promise<'delivered' | 'rejected' | { error: string; unreachable: boolean }> {
-    const sealed = row.outcome === 'completed' ? hasSealedSlot(row.result, JOB_RESULT_SLOTS) : hasSealedSlot(row.failure, FAILURE_REPORT_SLOTS) || hasSealedSlot(row.attempt_error, JOB_ERROR_SLOTS);
+    const sealed =
+      row.outcome === 'completed'
+        ? hasSealedSlot(row.result, JOB_RESULT_SLOTS)
+        : hasSealedSlot(row.failure, FAILURE_REPORT_SLOTS) || hasSealedSlot(row.attempt_error, JOB_ERROR_SLOTS);
     // The runner signed the digest of the clear value, so TruthCore must receive it clear (over mTLS).
     if (!this.#cipher && sealed) {
-      this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox result is encrypted but this JobForge has no cipher; will retry');
+      this.logger.error(
+        { jobId: row.job_id, attempt: row.attempt },
+        'outbox result is encrypted but this JobForge has no cipher; will retry',
+      );
       return { error: 'result is encrypted and no cipher is configured', unreachable: false };
     }
     let opened: { result: JobResult; failure?: Record<string, unknown> } | undefined;
@@ -171,10 +188,19 @@ export class ResultOutboxDeliverer {
       signature: row.signature,
     };
     try {
-      const res = await requestJson({ url: `${this.target.url}/v1/results`, method: 'POST', body, agent: this.target.agent, timeoutMs: 10_000 });
+      const res = await requestJson({
+        url: `${this.target.url}/v1/results`,
+        method: 'POST',
+        body,
+        agent: this.target.agent,
+        timeoutMs: 10_000,
+      });
       if (res.status >= 200 && res.status < 300) return 'delivered';
       if (res.status >= 400 && res.status < 500 && res.status !== 429) {
-        this.logger.error({ jobId: row.job_id, attempt: row.attempt, status: res.status, code: (res.body as { error?: { code?: string } })?.error?.code }, 'TruthCore refused a result; not retrying');
+        this.logger.error(
+          { jobId: row.job_id, attempt: row.attempt, status: res.status, code: (res.body as { error?: { code?: string } })?.error?.code },
+          'TruthCore refused a result; not retrying',
+        );
         return 'rejected';
       }
       return { error: `HTTP ${res.status}`, unreachable: false };
@@ -191,7 +217,9 @@ export class ResultOutboxDeliverer {
   async #open(row: PendingRow): Promise<{ result: JobResult; failure?: Record<string, unknown> } | undefined> {
     if (row.outcome === 'completed') {
       if (!row.result) return undefined;
-      return { result: await openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'jobs', rowId: row.job_id }, row.result, JOB_RESULT_SLOTS) };
+      return {
+        result: await openSlots(this.#cipher, { tenantId: row.tenant_id, table: 'jobs', rowId: row.job_id }, row.result, JOB_RESULT_SLOTS),
+      };
     }
     if (!row.failure || !row.attempt_error || !row.attempt_finished_at) return undefined;
     const rowId = attemptRowId(row.job_id, row.attempt);

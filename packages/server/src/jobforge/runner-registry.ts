@@ -32,13 +32,10 @@ export class RunnerRegistry {
   }
 
   async recordCertificate(q: Sql, runnerId: string, cert: IssuedCertificate): Promise<void> {
-    await q.query(`insert into runner_certificates (serial_number, runner_id, fingerprint256, certificate_pem, not_after) values ($1, $2, $3, $4, $5)`, [
-      cert.serialNumber.toLowerCase(),
-      runnerId,
-      cert.fingerprint256,
-      cert.certificatePem,
-      cert.notAfter,
-    ]);
+    await q.query(
+      `insert into runner_certificates (serial_number, runner_id, fingerprint256, certificate_pem, not_after) values ($1, $2, $3, $4, $5)`,
+      [cert.serialNumber.toLowerCase(), runnerId, cert.fingerprint256, cert.certificatePem, cert.notAfter],
+    );
   }
 
   async get(q: Sql, runnerId: string): Promise<RunnerRecord | undefined> {
@@ -51,7 +48,10 @@ export class RunnerRegistry {
    * this very certificate has been revoked. Called on every connection and every request, so a
    * revocation takes effect at once on every replica.
    */
-  async authenticate(q: Sql, p: { runnerId: string; tenantId: string | undefined; pool: string | undefined; serialNumber: string }): Promise<RunnerIdentity & { status: RunnerRecord['status'] }> {
+  async authenticate(
+    q: Sql,
+    p: { runnerId: string; tenantId: string | undefined; pool: string | undefined; serialNumber: string },
+  ): Promise<RunnerIdentity & { status: RunnerRecord['status'] }> {
     const res = await q.query<RunnerRecord & { cert_revoked: boolean | null }>(
       `select r.${RUNNER_COLUMNS.split(', ').join(', r.')}, (c.revoked_at is not null) as cert_revoked
          from runners r left join runner_certificates c on c.runner_id = r.id and c.serial_number = $2
@@ -63,7 +63,14 @@ export class RunnerRegistry {
     if (!row || row.cert_revoked === null) throw new AppError('AUTHENTICATION_FAILED');
     if (row.status === 'revoked' || row.cert_revoked) throw new AppError('CERTIFICATE_REVOKED');
     if (row.tenant_id !== p.tenantId || row.pool !== p.pool) throw new AppError('AUTHENTICATION_FAILED');
-    return { id: row.id, tenantId: row.tenant_id, pool: row.pool, jobTypes: row.job_types, version: row.version ?? undefined, status: row.status };
+    return {
+      id: row.id,
+      tenantId: row.tenant_id,
+      pool: row.pool,
+      jobTypes: row.job_types,
+      version: row.version ?? undefined,
+      status: row.status,
+    };
   }
 
   async isCertificateUsable(q: Sql, runnerId: string, serialNumber: string): Promise<boolean> {
@@ -98,7 +105,9 @@ export class RunnerRegistry {
   }
 
   async list(q: Sql, tenantId: string): Promise<RunnerRecord[]> {
-    const res = await q.query<RunnerRecord>(`select ${RUNNER_COLUMNS} from runners where tenant_id = $1 order by created_at, id`, [tenantId]);
+    const res = await q.query<RunnerRecord>(`select ${RUNNER_COLUMNS} from runners where tenant_id = $1 order by created_at, id`, [
+      tenantId,
+    ]);
     return res.rows;
   }
 

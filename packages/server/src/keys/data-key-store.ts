@@ -16,7 +16,8 @@ function toRecord(row: KeyRow | undefined): WrappedDataKey | undefined {
 }
 
 function checkId(id: string): void {
-  if (!DATA_KEY_ID.test(id)) throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(id)} must match ${DATA_KEY_ID.source}.`);
+  if (!DATA_KEY_ID.test(id))
+    throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(id)} must match ${DATA_KEY_ID.source}.`);
 }
 
 /**
@@ -25,7 +26,9 @@ function checkId(id: string): void {
  */
 export function assertOwnKeyPool(store: DataKeyStore, db: Sql): void {
   if (store instanceof PostgresDataKeyStore && store.db === db) {
-    throw new Error('the data-key store uses the same database pool as the tables it encrypts; give PostgresDataKeyStore a pool of its own (docs/encryption.md, "Using it")');
+    throw new Error(
+      'the data-key store uses the same database pool as the tables it encrypts; give PostgresDataKeyStore a pool of its own (docs/encryption.md, "Using it")',
+    );
   }
 }
 
@@ -49,7 +52,10 @@ export class PostgresDataKeyStore implements DataKeyStore {
   constructor(readonly db: Sql) {}
 
   async get(tenantId: string, keyId: string): Promise<WrappedDataKey | undefined> {
-    const res = await this.db.query<KeyRow>('select tenant_id, id, kek_id, wrapped from data_keys where tenant_id = $1 and id = $2', [tenantId, keyId]);
+    const res = await this.db.query<KeyRow>('select tenant_id, id, kek_id, wrapped from data_keys where tenant_id = $1 and id = $2', [
+      tenantId,
+      keyId,
+    ]);
     return toRecord(res.rows[0]);
   }
 
@@ -75,20 +81,20 @@ export class PostgresDataKeyStore implements DataKeyStore {
 
   async putIfAbsent(record: WrappedDataKey): Promise<WrappedDataKey> {
     checkId(record.id);
-    await this.db.query(`insert into data_keys (tenant_id, id, kek_id, wrapped) values ($1, $2, $3, $4) on conflict (tenant_id, id) do nothing`, [
-      record.tenantId,
-      record.id,
-      record.kekId,
-      record.wrapped,
-    ]);
+    await this.db.query(
+      `insert into data_keys (tenant_id, id, kek_id, wrapped) values ($1, $2, $3, $4) on conflict (tenant_id, id) do nothing`,
+      [record.tenantId, record.id, record.kekId, record.wrapped],
+    );
     // Read back rather than trust RETURNING: on a conflict it returns nothing, and the winner's row is what counts.
     const stored = await this.get(record.tenantId, record.id);
-    if (!stored) throw new KeyringError('DATA_KEY_INVALID', `Data key ${record.id} of tenant ${record.tenantId} was neither inserted nor found.`);
+    if (!stored)
+      throw new KeyringError('DATA_KEY_INVALID', `Data key ${record.id} of tenant ${record.tenantId} was neither inserted nor found.`);
     return stored;
   }
 
   async setCurrent(tenantId: string, keyId: string): Promise<void> {
-    if (keyId === BLIND_INDEX_KEY_ID) throw new KeyringError('DATA_KEY_INVALID', `The blind-index root of tenant ${tenantId} cannot be its current data key.`);
+    if (keyId === BLIND_INDEX_KEY_ID)
+      throw new KeyringError('DATA_KEY_INVALID', `The blind-index root of tenant ${tenantId} cannot be its current data key.`);
     try {
       await this.db.query(
         `insert into data_key_current (tenant_id, key_id) values ($1, $2)
@@ -143,7 +149,9 @@ export class PostgresDataKeyStore implements DataKeyStore {
 
   async summary(): Promise<DataKeySummary> {
     return asSystem('key summary', async () => {
-      const byKek = await this.db.query<{ kek_id: string; n: number }>(`select kek_id, count(*)::int as n from data_keys group by kek_id order by kek_id`);
+      const byKek = await this.db.query<{ kek_id: string; n: number }>(
+        `select kek_id, count(*)::int as n from data_keys group by kek_id order by kek_id`,
+      );
       const totals = await this.db.query<{ tenants: number; retired: number }>(
         `select (select count(*)::int from data_key_current) as tenants, (select count(*)::int from data_keys where retired_at is not null) as retired`,
       );

@@ -25,12 +25,19 @@ export interface RowRef {
 const slot = (field: string, ...path: string[]): EncryptedSlot => ({ path, field });
 
 /** jobs.request (a JobRequest): what the submitter asked the handler to work on. */
-export const JOB_REQUEST_SLOTS = [slot('request.payload.data', 'payload', 'data'), slot('request.payload.options', 'payload', 'options')] as const;
+export const JOB_REQUEST_SLOTS = [
+  slot('request.payload.data', 'payload', 'data'),
+  slot('request.payload.options', 'payload', 'options'),
+] as const;
 /**
  * jobs.result (a JobResult): the handler's output, and the error of a failed job. A handler's error
  * message is free text that may quote its input, so it is treated like the details.
  */
-export const JOB_RESULT_SLOTS = [slot('result.data', 'data'), slot('result.error.message', 'error', 'message'), slot('result.error.details', 'error', 'details')] as const;
+export const JOB_RESULT_SLOTS = [
+  slot('result.data', 'data'),
+  slot('result.error.message', 'error', 'message'),
+  slot('result.error.details', 'error', 'details'),
+] as const;
 /** jobs.error and job_attempts.error (ErrorEnvelopes). */
 export const JOB_ERROR_SLOTS = [slot('error.message', 'message'), slot('error.details', 'details')] as const;
 /** job_events.data: the free-text message of a `job.progress` event. */
@@ -63,7 +70,10 @@ const JOB_SUBJECT_PREFIX = 'job:';
  * when its predicate is one of `sensitivePredicates`, and always for the `result` of a job (which
  * holds the job's output).
  */
-export function isSensitiveAssertion(a: { subject: string; predicate: string; metadata: unknown }, sensitivePredicates: ReadonlySet<string> = new Set()): boolean {
+export function isSensitiveAssertion(
+  a: { subject: string; predicate: string; metadata: unknown },
+  sensitivePredicates: ReadonlySet<string> = new Set(),
+): boolean {
   if (a.subject.startsWith(JOB_SUBJECT_PREFIX) && a.predicate === 'result') return true;
   if (sensitivePredicates.has(a.predicate)) return true;
   const metadata = a.metadata;
@@ -100,7 +110,12 @@ function setAt<T>(doc: T, path: readonly string[], value: unknown): T {
   const [head, ...rest] = path;
   if (head === undefined || !isObject(doc)) return doc;
   const copy: Json = { ...doc };
-  Object.defineProperty(copy, head, { value: rest.length === 0 ? value : setAt(copy[head], rest, value), enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(copy, head, {
+    value: rest.length === 0 ? value : setAt(copy[head], rest, value),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   return copy as T;
 }
 
@@ -118,7 +133,11 @@ export function hasSealedSlot(doc: unknown, slots: readonly EncryptedSlot[]): bo
   return slots.some((s) => isEncrypted(getAt(doc, s.path)));
 }
 
-async function mapSlots<T>(doc: T, slots: readonly EncryptedSlot[], fn: (value: unknown, s: EncryptedSlot) => Promise<unknown>): Promise<T> {
+async function mapSlots<T>(
+  doc: T,
+  slots: readonly EncryptedSlot[],
+  fn: (value: unknown, s: EncryptedSlot) => Promise<unknown>,
+): Promise<T> {
   let out = doc;
   for (const s of slots) {
     const value = getAt(out, s.path);
@@ -135,7 +154,9 @@ async function mapSlots<T>(doc: T, slots: readonly EncryptedSlot[], fn: (value: 
  */
 export async function sealSlots<T>(cipher: FieldCipher | undefined, row: RowRef, doc: T, slots: readonly EncryptedSlot[]): Promise<T> {
   if (!cipher || doc === null || doc === undefined) return doc;
-  return mapSlots(doc, slots, async (value, s) => (isEmptyContainer(value) ? value : cipher.encrypt(value as FieldValue, { ...row, field: s.field })));
+  return mapSlots(doc, slots, async (value, s) =>
+    isEmptyContainer(value) ? value : cipher.encrypt(value as FieldValue, { ...row, field: s.field }),
+  );
 }
 
 /**
@@ -189,7 +210,10 @@ export interface EncryptedTable {
 export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   {
     table: 'jobs',
-    key: [{ column: 'tenant_id', type: 'text' }, { column: 'id', type: 'uuid' }],
+    key: [
+      { column: 'tenant_id', type: 'text' },
+      { column: 'id', type: 'uuid' },
+    ],
     extra: [],
     columns: [
       { name: 'request', slots: JOB_REQUEST_SLOTS },
@@ -200,7 +224,11 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   },
   {
     table: 'job_attempts',
-    key: [{ column: 'tenant_id', type: 'text' }, { column: 'job_id', type: 'uuid' }, { column: 'attempt', type: 'integer' }],
+    key: [
+      { column: 'tenant_id', type: 'text' },
+      { column: 'job_id', type: 'uuid' },
+      { column: 'attempt', type: 'integer' },
+    ],
     extra: [],
     columns: [{ name: 'error', slots: JOB_ERROR_SLOTS }],
     where: 'error is not null',
@@ -216,7 +244,11 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   },
   {
     table: 'truth_job_provenance',
-    key: [{ column: 'tenant_id', type: 'text' }, { column: 'job_id', type: 'uuid' }, { column: 'attempt', type: 'integer' }],
+    key: [
+      { column: 'tenant_id', type: 'text' },
+      { column: 'job_id', type: 'uuid' },
+      { column: 'attempt', type: 'integer' },
+    ],
     extra: [],
     columns: [
       { name: 'result', slots: PROVENANCE_RESULT_SLOTS },

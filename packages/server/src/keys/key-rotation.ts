@@ -179,7 +179,9 @@ export class KeyRotation {
   async start(startedBy: string | null = null): Promise<RotationRun> {
     return asSystem('key rotation', async () => {
       try {
-        const res = await this.o.db.query<RunRow>(`insert into key_rotation_runs (started_by) values ($1) returning ${RUN_COLUMNS}`, [startedBy]);
+        const res = await this.o.db.query<RunRow>(`insert into key_rotation_runs (started_by) values ($1) returning ${RUN_COLUMNS}`, [
+          startedBy,
+        ]);
         return toRun(res.rows[0]!);
       } catch (err) {
         if ((err as { code?: unknown }).code === '23505') {
@@ -211,7 +213,9 @@ export class KeyRotation {
   async step(): Promise<RotationStep> {
     return asSystem('key rotation', async () => {
       return this.o.db.transaction(async (tx): Promise<RotationStep> => {
-        const locked = await tx.query<RunRow>(`select ${RUN_COLUMNS} from key_rotation_runs where status = 'running' limit 1 for update skip locked`);
+        const locked = await tx.query<RunRow>(
+          `select ${RUN_COLUMNS} from key_rotation_runs where status = 'running' limit 1 for update skip locked`,
+        );
         const row = locked.rows[0];
         if (!row) return (await this.currentRun(tx)) ? { state: 'busy' } : { state: 'idle' };
         const run = toRun(row);
@@ -234,14 +238,27 @@ export class KeyRotation {
 
         if (row.wait_ms !== null && row.wait_ms > 0) return { state: 'waiting', run, waitMs: row.wait_ms };
 
-        const outcome = run.phase === ASSERTIONS_PHASE ? await this.#sweepAssertions(tx, run.cursor) : await this.#sweepTable(tx, tableOf(run.phase), run.cursor);
+        const outcome =
+          run.phase === ASSERTIONS_PHASE
+            ? await this.#sweepAssertions(tx, run.cursor)
+            : await this.#sweepTable(tx, tableOf(run.phase), run.cursor);
         if (!outcome.finished) {
-          const next = await this.#save(tx, run.id, { phase: run.phase, cursor: outcome.cursor, scanned: outcome.scanned, rewritten: outcome.rewritten });
+          const next = await this.#save(tx, run.id, {
+            phase: run.phase,
+            cursor: outcome.cursor,
+            scanned: outcome.scanned,
+            rewritten: outcome.rewritten,
+          });
           return { state: 'progress', run: next, rewritten: outcome.rewritten, locked: outcome.locked };
         }
         const following = SWEEP_PHASES[SWEEP_PHASES.indexOf(run.phase) + 1];
         if (following !== undefined) {
-          const next = await this.#save(tx, run.id, { phase: following, cursor: null, scanned: outcome.scanned, rewritten: outcome.rewritten });
+          const next = await this.#save(tx, run.id, {
+            phase: following,
+            cursor: null,
+            scanned: outcome.scanned,
+            rewritten: outcome.rewritten,
+          });
           return { state: 'progress', run: next, rewritten: outcome.rewritten, locked: outcome.locked };
         }
         const retired = await this.o.store.retireNonCurrent();
@@ -250,7 +267,10 @@ export class KeyRotation {
           [run.id],
         );
         const done = toRun(res.rows[0]!);
-        this.o.logger?.info({ runId: run.id, rowsScanned: done.rowsScanned, rowsRewritten: done.rowsRewritten, retiredKeys: retired }, 'key rotation completed');
+        this.o.logger?.info(
+          { runId: run.id, rowsScanned: done.rowsScanned, rowsRewritten: done.rowsRewritten, retiredKeys: retired },
+          'key rotation completed',
+        );
         return { state: 'completed', run: done };
       });
     });
@@ -260,7 +280,9 @@ export class KeyRotation {
    * Steps until the run in progress completes (or none is in progress), sleeping while it waits
    * for the grace period or another process holds it. Returns the last run seen.
    */
-  async runToCompletion(options: { signal?: AbortSignal; onStep?: (step: RotationStep) => void; pollMs?: number } = {}): Promise<RotationRun | undefined> {
+  async runToCompletion(
+    options: { signal?: AbortSignal; onStep?: (step: RotationStep) => void; pollMs?: number } = {},
+  ): Promise<RotationRun | undefined> {
     return asSystem('key rotation', async () => {
       const pollMs = options.pollMs ?? 250;
       let last: RotationRun | undefined;
@@ -330,21 +352,32 @@ export class KeyRotation {
       }
       const values: unknown[] = [];
       const where = `(object_encrypted or ${sensitiveAssertionSql(this.#sensitive, values)})`;
-      await this.#scan(ASSERTIONS_PHASE, ASSERTION_KEY, ['tenant_id', 'id', 'object', 'object_encrypted'], where, async (row) => {
-        const tenantId = String(row.tenant_id);
-        const aad = { tenantId, table: ASSERTIONS_PHASE, rowId: String(row.id), field: ASSERTION_OBJECT_FIELD };
-        if (!row.object_encrypted) {
-          out.values++;
-          out.clear++;
-          return;
-        }
-        await judge(tenantId, row.object, ASSERTIONS_PHASE, aad.rowId, () => this.cipher.decrypt(String(row.object), aad));
-      }, values);
+      await this.#scan(
+        ASSERTIONS_PHASE,
+        ASSERTION_KEY,
+        ['tenant_id', 'id', 'object', 'object_encrypted'],
+        where,
+        async (row) => {
+          const tenantId = String(row.tenant_id);
+          const aad = { tenantId, table: ASSERTIONS_PHASE, rowId: String(row.id), field: ASSERTION_OBJECT_FIELD };
+          if (!row.object_encrypted) {
+            out.values++;
+            out.clear++;
+            return;
+          }
+          await judge(tenantId, row.object, ASSERTIONS_PHASE, aad.rowId, () => this.cipher.decrypt(String(row.object), aad));
+        },
+        values,
+      );
       return out;
     });
   }
 
-  async #save(tx: Sql, id: string, u: { phase: string; cursor: unknown[] | null; scanned: number; rewritten: number; startSweepClock?: boolean }): Promise<RotationRun> {
+  async #save(
+    tx: Sql,
+    id: string,
+    u: { phase: string; cursor: unknown[] | null; scanned: number; rewritten: number; startSweepClock?: boolean },
+  ): Promise<RotationRun> {
     const res = await tx.query<RunRow>(
       `update key_rotation_runs set phase = $2, cursor = $3::jsonb, rows_scanned = rows_scanned + $4, rows_rewritten = rows_rewritten + $5,
               sweep_after = case when $6 then now() + make_interval(secs => $7::double precision / 1000) else sweep_after end, updated_at = now()
@@ -375,7 +408,10 @@ export class KeyRotation {
       updates.push(update);
     }
     if (updates.length > 0) {
-      const recordType = [...t.key.map((k) => `${k.column} ${k.type}`), ...t.columns.flatMap((c) => [`${c.name} jsonb`, `${c.name}_set boolean`])].join(', ');
+      const recordType = [
+        ...t.key.map((k) => `${k.column} ${k.type}`),
+        ...t.columns.flatMap((c) => [`${c.name} jsonb`, `${c.name}_set boolean`]),
+      ].join(', ');
       // Only the columns that changed are written: writing back an unchanged jsonb value through
       // JavaScript could alter it (a numeric such as 1.10 comes back as 1.1).
       await tx.query(
@@ -392,7 +428,15 @@ export class KeyRotation {
   async #sweepAssertions(tx: Sql, cursor: unknown[] | null): Promise<BatchOutcome> {
     const values: unknown[] = [];
     const where = `(object_encrypted or ${sensitiveAssertionSql(this.#sensitive, values)})`;
-    const batch = await this.#lockBatch(tx, ASSERTIONS_PHASE, ASSERTION_KEY, ['tenant_id', 'id', 'subject', 'predicate', 'object', 'object_encrypted', 'metadata'], where, cursor, values);
+    const batch = await this.#lockBatch(
+      tx,
+      ASSERTIONS_PHASE,
+      ASSERTION_KEY,
+      ['tenant_id', 'id', 'subject', 'predicate', 'object', 'object_encrypted', 'metadata'],
+      where,
+      cursor,
+      values,
+    );
     if (!batch) return { finished: true, cursor: null, scanned: 0, rewritten: 0, locked: 0 };
     const sensitive = new Set(this.#sensitive);
     const updates: Array<{ tenant_id: string; id: string; object: string; hash: string | null }> = [];
@@ -402,7 +446,9 @@ export class KeyRotation {
       if (row.object_encrypted) {
         const next = await this.cipher.reencrypt(String(row.object), aad);
         if (next !== row.object) updates.push({ tenant_id: tenantId, id: aad.rowId, object: next, hash: null });
-      } else if (isSensitiveAssertion({ subject: String(row.subject), predicate: String(row.predicate), metadata: row.metadata }, sensitive)) {
+      } else if (
+        isSensitiveAssertion({ subject: String(row.subject), predicate: String(row.predicate), metadata: row.metadata }, sensitive)
+      ) {
         const object = row.object as Parameters<FieldCipher['encrypt']>[0];
         updates.push({
           tenant_id: tenantId,

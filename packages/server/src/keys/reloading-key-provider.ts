@@ -1,4 +1,10 @@
-import { KeyringError, type KeyProvider, type KeyWrapContext, type LocalFileKeyProvider, type WrappedKeyMaterial } from '@controlplane/platform';
+import {
+  KeyringError,
+  type KeyProvider,
+  type KeyWrapContext,
+  type LocalFileKeyProvider,
+  type WrappedKeyMaterial,
+} from '@controlplane/platform';
 
 export interface ReloadingKeyProviderOptions {
   /** Re-read the keyring file at most this often when meeting an unknown KEK. Default 1 s. */

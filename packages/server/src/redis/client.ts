@@ -102,7 +102,8 @@ export function redisClientOptions(options: RedisOptions): IORedisOptions {
         throw new RedisConfigError(`cannot read Redis TLS ${what} file ${file}: ${err instanceof Error ? err.message : String(err)}`);
       }
     };
-    if (Boolean(files.certFile) !== Boolean(files.keyFile)) throw new RedisConfigError('Redis TLS certFile and keyFile must be set together');
+    if (Boolean(files.certFile) !== Boolean(files.keyFile))
+      throw new RedisConfigError('Redis TLS certFile and keyFile must be set together');
     const ca = read(files.caFile, 'CA');
     const cert = read(files.certFile, 'certificate');
     const key = read(files.keyFile, 'key');

@@ -55,7 +55,10 @@ export function parseLuaHeader(source: string, script = 'script'): LuaScriptHead
   const body = source.slice(match[0].length);
   const keys = declared(header, 'KEYS', script);
   const argv = declared(header, 'ARGV', script);
-  for (const [kind, names] of [['KEYS', keys], ['ARGV', argv]] as const) {
+  for (const [kind, names] of [
+    ['KEYS', keys],
+    ['ARGV', argv],
+  ] as const) {
     const used = highestUse(body, kind);
     if (used > names.length) throw new LuaHeaderError(script, `uses ${kind}[${used}] but its header declares ${names.length}`);
   }
@@ -111,7 +114,9 @@ export class LuaScript {
 export function loadLuaScripts(dir: string | URL = DEFAULT_LUA_DIR): ReadonlyMap<string, LuaScript> {
   const path = dir instanceof URL ? fileURLToPath(dir) : dir;
   const scripts = new Map<string, LuaScript>();
-  for (const file of readdirSync(path).filter((f) => f.endsWith('.lua')).sort()) {
+  for (const file of readdirSync(path)
+    .filter((f) => f.endsWith('.lua'))
+    .sort()) {
     const name = file.slice(0, -'.lua'.length);
     scripts.set(name, new LuaScript(name, readFileSync(join(path, file), 'utf8')));
   }

@@ -137,7 +137,11 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
             const detail = err instanceof Error ? err.message : String(err);
             throw new MigrationError('MIGRATION_FAILED', `migration ${file.file} failed: ${detail}`, { cause: err });
           }
-          await tx.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [file.version, file.name, file.checksum]);
+          await tx.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [
+            file.version,
+            file.name,
+            file.checksum,
+          ]);
           applied.push(file);
         }
         const version = Math.max(0, ...done, ...applied.map((f) => f.version));

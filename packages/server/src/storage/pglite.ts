@@ -143,7 +143,8 @@ export const PGLITE_SERVICE_ROLE = 'controlplane_service';
  * schema. Idempotent; the switch lasts until the database is closed.
  */
 export async function dropToServiceRole(db: Database): Promise<void> {
-  if (db.kind !== 'pglite') throw new TypeError('dropToServiceRole is for the embedded (PGlite) database; on PostgreSQL, connect as the service role');
+  if (db.kind !== 'pglite')
+    throw new TypeError('dropToServiceRole is for the embedded (PGlite) database; on PostgreSQL, connect as the service role');
   await db.query(`do $$ begin
       create role ${PGLITE_SERVICE_ROLE} nologin nosuperuser nobypassrls;
     exception when duplicate_object then null;

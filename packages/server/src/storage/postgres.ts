@@ -89,7 +89,12 @@ function isStalePlan(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '0A000' && /cached plan must not change result type/.test((err as Error).message);
 }
 
-async function run<R>(runner: pg.Pool | pg.PoolClient, text: string, values: readonly unknown[] | undefined, inTransaction: boolean): Promise<SqlResult<R>> {
+async function run<R>(
+  runner: pg.Pool | pg.PoolClient,
+  text: string,
+  values: readonly unknown[] | undefined,
+  inTransaction: boolean,
+): Promise<SqlResult<R>> {
   if (!values || values.length === 0) return toResult<R>((await runner.query(text)) as pg.QueryResult | pg.QueryResult[]);
   const name = statementName(text);
   if (name === undefined) return toResult<R>(await runner.query(text, values as unknown[]));

@@ -83,8 +83,7 @@ interface PolicyRow {
 }
 
 // Objects created by an extension belong to the extension, not to our migrations.
-const NOT_FROM_EXTENSION = (oid: string) =>
-  `not exists (select 1 from pg_catalog.pg_depend d where d.objid = ${oid} and d.deptype = 'e')`;
+const NOT_FROM_EXTENSION = (oid: string) => `not exists (select 1 from pg_catalog.pg_depend d where d.objid = ${oid} and d.deptype = 'e')`;
 
 /**
  * A deterministic description of the `public` schema built from catalog queries (not pg_dump, which
@@ -178,7 +177,10 @@ export async function dumpSchema(db: Sql): Promise<string> {
 
   for (const rel of relations) {
     const kind = RELATION_KINDS[rel.kind] ?? rel.kind;
-    const security = rel.kind === 'r' || rel.kind === 'p' ? ` (row level security: ${rel.rls ? 'enabled' : 'disabled'}, ${rel.force_rls ? 'forced' : 'not forced'})` : '';
+    const security =
+      rel.kind === 'r' || rel.kind === 'p'
+        ? ` (row level security: ${rel.rls ? 'enabled' : 'disabled'}, ${rel.force_rls ? 'forced' : 'not forced'})`
+        : '';
     lines.push(`${kind} ${rel.name}${security}`);
     for (const col of columns.get(rel.name) ?? []) {
       let line = `  COLUMN ${col.name} ${col.type}${col.not_null ? ' NOT NULL' : ''}`;
@@ -213,12 +215,22 @@ export async function dumpSchema(db: Sql): Promise<string> {
        where n.nspname = 'public'`)
   ).rows.sort(byKey((r) => r.name));
   for (const s of sequences) {
-    lines.push(`SEQUENCE ${s.name} AS ${s.type} START ${s.start} INCREMENT ${s.increment} MINVALUE ${s.min} MAXVALUE ${s.max}${s.cycle ? ' CYCLE' : ''}`);
+    lines.push(
+      `SEQUENCE ${s.name} AS ${s.type} START ${s.start} INCREMENT ${s.increment} MINVALUE ${s.min} MAXVALUE ${s.max}${s.cycle ? ' CYCLE' : ''}`,
+    );
   }
   if (sequences.length > 0) lines.push('');
 
   const types = (
-    await db.query<{ name: string; kind: string; labels: string[] | null; base: string | null; not_null: boolean; default_expr: string | null; checks: string[] | null }>(`
+    await db.query<{
+      name: string;
+      kind: string;
+      labels: string[] | null;
+      base: string | null;
+      not_null: boolean;
+      default_expr: string | null;
+      checks: string[] | null;
+    }>(`
       select t.typname as name, t.typtype::text as kind,
              case when t.typtype = 'e' then array(select e.enumlabel::text from pg_catalog.pg_enum e
                                                   where e.enumtypid = t.oid order by e.enumsortorder) end as labels,
@@ -234,14 +246,30 @@ export async function dumpSchema(db: Sql): Promise<string> {
     if (t.kind === 'e') {
       lines.push(`TYPE ${t.name} AS ENUM (${(t.labels ?? []).map((l) => `'${l.replace(/'/g, "''")}'`).join(', ')})`);
     } else {
-      const checks = [...(t.checks ?? [])].sort().map((c) => ` ${c}`).join('');
-      lines.push(`DOMAIN ${t.name} AS ${t.base ?? ''}${t.not_null ? ' NOT NULL' : ''}${t.default_expr !== null ? ` DEFAULT ${t.default_expr}` : ''}${checks}`);
+      const checks = [...(t.checks ?? [])]
+        .sort()
+        .map((c) => ` ${c}`)
+        .join('');
+      lines.push(
+        `DOMAIN ${t.name} AS ${t.base ?? ''}${t.not_null ? ' NOT NULL' : ''}${t.default_expr !== null ? ` DEFAULT ${t.default_expr}` : ''}${checks}`,
+      );
     }
   }
   if (types.length > 0) lines.push('');
 
   const functions = (
-    await db.query<{ name: string; args: string; result: string | null; kind: string; language: string; volatility: string; security_definer: boolean; strict: boolean; config: string[] | null; body: string }>(`
+    await db.query<{
+      name: string;
+      args: string;
+      result: string | null;
+      kind: string;
+      language: string;
+      volatility: string;
+      security_definer: boolean;
+      strict: boolean;
+      config: string[] | null;
+      body: string;
+    }>(`
       select p.proname as name, pg_catalog.pg_get_function_identity_arguments(p.oid) as args,
              pg_catalog.pg_get_function_result(p.oid) as result, p.prokind::text as kind, l.lanname as language,
              p.provolatile::text as volatility, p.prosecdef as security_definer, p.proisstrict as strict,

@@ -28,9 +28,15 @@ export const TenantQuotasInput = z
   .object({
     maxQueuedJobs: Limit(100_000_000).optional(),
     maxRunningJobs: Limit(1_000_000).optional(),
-    maxPayloadBytes: Limit(1_073_741_824).refine((v) => v === null || v > 0, 'must be positive or null').optional(),
-    requestsPerSecond: Limit(1_000_000).refine((v) => v === null || v > 0, 'must be positive or null').optional(),
-    burst: Limit(10_000_000).refine((v) => v === null || v > 0, 'must be positive or null').optional(),
+    maxPayloadBytes: Limit(1_073_741_824)
+      .refine((v) => v === null || v > 0, 'must be positive or null')
+      .optional(),
+    requestsPerSecond: Limit(1_000_000)
+      .refine((v) => v === null || v > 0, 'must be positive or null')
+      .optional(),
+    burst: Limit(10_000_000)
+      .refine((v) => v === null || v > 0, 'must be positive or null')
+      .optional(),
   })
   .strict();
 export type TenantQuotasInput = z.infer<typeof TenantQuotasInput>;
@@ -65,7 +71,12 @@ export async function getTenantQuotas(sql: Sql, tenantId: string): Promise<Tenan
 }
 
 /** Sets the given fields (others unchanged). The tenant must exist: RESOURCE_NOT_FOUND otherwise. */
-export async function putTenantQuotas(sql: Sql, tenantId: string, input: TenantQuotasInput, updatedBy: string | null): Promise<TenantQuotas> {
+export async function putTenantQuotas(
+  sql: Sql,
+  tenantId: string,
+  input: TenantQuotasInput,
+  updatedBy: string | null,
+): Promise<TenantQuotas> {
   const q = TenantQuotasInput.parse(input);
   const exists = await sql.query('select 1 from tenants where id = $1', [tenantId]);
   if (exists.rowCount === 0) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
@@ -125,17 +136,32 @@ export async function checkJobQuota(sql: Sql, tenantId: string, newJobs: number,
     throw new AppError('QUOTA_EXCEEDED', {
       params: { quota: 'payload bytes per job' },
       retryable: false,
-      details: [{ path: 'payload', message: `is ${payloadBytes} bytes; this tenant allows at most ${q.max_payload_bytes}`, code: 'max_payload_bytes' }],
+      details: [
+        {
+          path: 'payload',
+          message: `is ${payloadBytes} bytes; this tenant allows at most ${q.max_payload_bytes}`,
+          code: 'max_payload_bytes',
+        },
+      ],
     });
   }
   if (q.max_queued_jobs === null) return;
   await sql.query(`select pg_advisory_xact_lock(hashtext('cp.tenant_quota'), hashtext($1))`, [tenantId]);
-  const counted = await sql.query<{ n: number }>('select count(*)::int as n from jobs where tenant_id = $1 and status = any($2::text[])', [tenantId, WAITING_STATUSES]);
+  const counted = await sql.query<{ n: number }>('select count(*)::int as n from jobs where tenant_id = $1 and status = any($2::text[])', [
+    tenantId,
+    WAITING_STATUSES,
+  ]);
   const waiting = counted.rows[0]?.n ?? 0;
   if (waiting + newJobs > q.max_queued_jobs) {
     throw new AppError('QUOTA_EXCEEDED', {
       params: { quota: 'queued jobs' },
-      details: [{ path: 'jobs', message: `${waiting} jobs are waiting and this tenant allows at most ${q.max_queued_jobs}`, code: 'max_queued_jobs' }],
+      details: [
+        {
+          path: 'jobs',
+          message: `${waiting} jobs are waiting and this tenant allows at most ${q.max_queued_jobs}`,
+          code: 'max_queued_jobs',
+        },
+      ],
     });
   }
 }

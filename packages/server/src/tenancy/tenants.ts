@@ -26,10 +26,13 @@ const fromRow = (r: TenantRow): Tenant => ({ id: r.id, name: r.name, status: r.s
 /** Creates a tenant; RESOURCE_CONFLICT when the id is taken (including the reserved `system`). */
 export async function createTenant(sql: Sql, input: { id: string; name: string }): Promise<Tenant> {
   if (!TENANT_ID_PATTERN.test(input.id)) {
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'id', message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }] });
+    throw new AppError('VALIDATION_FAILED', {
+      details: [{ path: 'id', message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }],
+    });
   }
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
+  if (name.length === 0 || name.length > 200)
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
   const res = await sql.query<TenantRow>(
     `insert into tenants (id, name) values ($1, $2) on conflict (id) do nothing returning id, name, status, created_at`,
     [input.id, name],

@@ -1,7 +1,16 @@
 import { AppError, parseOrThrow, TruthAssertion, TruthQuery, type TruthQueryResult } from '@controlplane/contracts';
 import { z } from 'zod';
 import type { Database, Sql } from '../storage/index.js';
-import { assertionContentHash, newAssertion, objectHash, rowContentHash, toMillis, toTruthAssertion, type AssertionRow, type NewAssertion } from './assertion-row.js';
+import {
+  assertionContentHash,
+  newAssertion,
+  objectHash,
+  rowContentHash,
+  toMillis,
+  toTruthAssertion,
+  type AssertionRow,
+  type NewAssertion,
+} from './assertion-row.js';
 import { decodeQueryCursor, encodeQueryCursor } from './query-cursor.js';
 import type { AssertionFilter, TruthStore } from './truth-store.js';
 import { withTenant } from '../storage/data-scope.js';
@@ -53,7 +62,10 @@ export class AssertionService {
     return withTenant(tenantId, async () => {
       const parsed = parseOrThrow(TruthAssertion, body);
       if (parsed.subject.startsWith(RESERVED_SUBJECT_PREFIX)) {
-        throw new AppError('FORBIDDEN', { message: `Subjects starting with "${RESERVED_SUBJECT_PREFIX}" are recorded only from verified job results.`, details: [{ path: 'subject', message: 'is reserved' }] });
+        throw new AppError('FORBIDDEN', {
+          message: `Subjects starting with "${RESERVED_SUBJECT_PREFIX}" are recorded only from verified job results.`,
+          details: [{ path: 'subject', message: 'is reserved' }],
+        });
       }
       const a = newAssertion(parsed, actor);
       const inserted = await this.o.db.transaction(async (tx) => this.append(tx, tenantId, [a]));
@@ -75,7 +87,12 @@ export class AssertionService {
    */
   async append(tx: Sql, tenantId: string, assertions: readonly NewAssertion[]): Promise<AssertionRow[]> {
     await this.o.store.lockAppends(tx, tenantId);
-    return this.o.store.insertAssertions(tx, tenantId, assertions, assertions.map((a) => objectHash(a.object)));
+    return this.o.store.insertAssertions(
+      tx,
+      tenantId,
+      assertions,
+      assertions.map((a) => objectHash(a.object)),
+    );
   }
 
   notifyAppended(tenantId: string): void {
@@ -148,7 +165,12 @@ export class AssertionService {
    * advances past non-matching rows too, so a quiet pattern on a busy tenant does not rescan the
    * same rows on every poll.
    */
-  async changesAfter(tenantId: string, after: string, pattern: SubscriptionPattern, limit: number): Promise<{ rows: AssertionRow[]; next: string }> {
+  async changesAfter(
+    tenantId: string,
+    after: string,
+    pattern: SubscriptionPattern,
+    limit: number,
+  ): Promise<{ rows: AssertionRow[]; next: string }> {
     return withTenant(tenantId, async () => {
       const head = await this.o.store.headSeq(this.o.db, tenantId);
       if (BigInt(head) <= BigInt(after)) return { rows: [], next: after };

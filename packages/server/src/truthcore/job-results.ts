@@ -85,32 +85,59 @@ export class JobResultService {
     const d = parseOrThrow(ResultDelivery, body);
     // The signature and the evidence hash cover what was sent, not what the schema's defaults
     // would add to it (an error envelope without `details`, an evidence item without `redacted`).
-    const raw = body as { result: { data?: unknown; error?: unknown }; failure?: unknown; evidence?: { hash: string; items: EvidencePacket['items'] } };
+    const raw = body as {
+      result: { data?: unknown; error?: unknown };
+      failure?: unknown;
+      evidence?: { hash: string; items: EvidencePacket['items'] };
+    };
     if (d.outcome === 'completed' && !d.result.success) throw invalid('result.success', 'must be true for a completed outcome');
-    if (d.outcome === 'failed' && (d.result.success || d.result.error === undefined)) throw invalid('result.error', 'a failed outcome carries success false and an error');
+    if (d.outcome === 'failed' && (d.result.success || d.result.error === undefined))
+      throw invalid('result.error', 'a failed outcome carries success false and an error');
     if (d.failure) {
       if (d.outcome !== 'failed') throw invalid('failure', 'only a failed outcome carries a failure report');
       // The recorded envelope must say what the signed report says (its message may be cut short).
       const e = d.result.error!;
-      if (e.category !== d.failure.category || e.retryable !== d.failure.retryable || (d.failure.code !== undefined && e.code !== d.failure.code) || !d.failure.message.startsWith(e.message)) {
+      if (
+        e.category !== d.failure.category ||
+        e.retryable !== d.failure.retryable ||
+        (d.failure.code !== undefined && e.code !== d.failure.code) ||
+        !d.failure.message.startsWith(e.message)
+      ) {
         throw invalid('result.error', 'does not match the signed failure report');
       }
     }
 
     const digest = resultDigest(signedValue(d.outcome, raw.result, raw.failure));
-    const fields = { jobId: d.jobId, tenantId: d.tenantId, attempt: d.attempt, fencingToken: d.fencingToken, outcome: d.outcome, resultDigest: digest };
+    const fields = {
+      jobId: d.jobId,
+      tenantId: d.tenantId,
+      attempt: d.attempt,
+      fencingToken: d.fencingToken,
+      outcome: d.outcome,
+      resultDigest: digest,
+    };
     const attestation = attestRunnerResult(
-      { certificatePem: d.runner.certificatePem, runnerId: d.runner.id, at: toMillis(d.result.metadata.completedAt), fields, signature: d.signature },
+      {
+        certificatePem: d.runner.certificatePem,
+        runnerId: d.runner.id,
+        at: toMillis(d.result.metadata.completedAt),
+        fields,
+        signature: d.signature,
+      },
       { trustDomain: this.o.trustDomain, anchors: this.o.anchors },
     );
     if (!attestation.ok) {
-      this.o.logger.warn({ tenantId: d.tenantId, jobId: d.jobId, attempt: d.attempt, runnerId: d.runner.id, reason: attestation.reason }, 'job result refused: runner attestation failed');
+      this.o.logger.warn(
+        { tenantId: d.tenantId, jobId: d.jobId, attempt: d.attempt, runnerId: d.runner.id, reason: attestation.reason },
+        'job result refused: runner attestation failed',
+      );
       throw new AppError('ENVELOPE_SIGNATURE_INVALID');
     }
     const { principal, certificate } = attestation;
     if (d.evidence && raw.evidence) {
       if (!verifyEvidencePacket(raw.evidence)) throw invalid('evidence.hash', 'is not the SHA-256 of the canonical JSON of items');
-      if (d.evidence.runner !== d.runner.id && d.evidence.runner !== principal.spiffeId) throw invalid('evidence.runner', 'names another runner than the one that signed the result');
+      if (d.evidence.runner !== d.runner.id && d.evidence.runner !== principal.spiffeId)
+        throw invalid('evidence.runner', 'names another runner than the one that signed the result');
     }
 
     const at = toMillis(d.result.metadata.completedAt);
@@ -134,33 +161,35 @@ export class JobResultService {
       assertedBy: principal.spiffeId,
     }));
 
-    const outcome = await withTenant(d.tenantId, () => this.o.db.transaction(async (tx) => {
-      await this.o.store.lockAppends(tx, d.tenantId);
-      const recordedAt = await this.o.store.insertProvenance(tx, {
-        tenantId: d.tenantId,
-        jobId: d.jobId,
-        attempt: d.attempt,
-        fencingToken: d.fencingToken,
-        outcome: d.outcome,
-        submittedBy: d.submittedBy,
-        requestDigest: d.requestDigest,
-        result: raw.result,
-        resultDigest: digest,
-        runnerId: d.runner.id,
-        runnerSpiffeId: principal.spiffeId,
-        runnerCertSerial: principal.serialNumber,
-        runnerCertFingerprint: principal.fingerprint256,
-        runnerCertPem: certificate.toString(),
-        signature: d.signature,
-        evidence: raw.evidence ?? null,
-        evidenceHash: d.evidence?.hash ?? null,
-        failure: raw.failure ?? null,
-        recordedBy: writer,
-      });
-      if (!recordedAt) return { existing: await this.o.store.getProvenance(tx, d.tenantId, d.jobId, d.attempt) };
-      const rows = await this.o.assertions.append(tx, d.tenantId, assertions);
-      return { rows, recordedAt };
-    }));
+    const outcome = await withTenant(d.tenantId, () =>
+      this.o.db.transaction(async (tx) => {
+        await this.o.store.lockAppends(tx, d.tenantId);
+        const recordedAt = await this.o.store.insertProvenance(tx, {
+          tenantId: d.tenantId,
+          jobId: d.jobId,
+          attempt: d.attempt,
+          fencingToken: d.fencingToken,
+          outcome: d.outcome,
+          submittedBy: d.submittedBy,
+          requestDigest: d.requestDigest,
+          result: raw.result,
+          resultDigest: digest,
+          runnerId: d.runner.id,
+          runnerSpiffeId: principal.spiffeId,
+          runnerCertSerial: principal.serialNumber,
+          runnerCertFingerprint: principal.fingerprint256,
+          runnerCertPem: certificate.toString(),
+          signature: d.signature,
+          evidence: raw.evidence ?? null,
+          evidenceHash: d.evidence?.hash ?? null,
+          failure: raw.failure ?? null,
+          recordedBy: writer,
+        });
+        if (!recordedAt) return { existing: await this.o.store.getProvenance(tx, d.tenantId, d.jobId, d.attempt) };
+        const rows = await this.o.assertions.append(tx, d.tenantId, assertions);
+        return { rows, recordedAt };
+      }),
+    );
 
     if ('existing' in outcome) {
       const e = outcome.existing;
@@ -173,7 +202,10 @@ export class JobResultService {
       return { jobId: d.jobId, attempt: d.attempt, duplicate: true, recordedAt: e.recorded_at.toISOString(), assertions: [] };
     }
     this.o.assertions.notifyAppended(d.tenantId);
-    this.o.logger.info({ tenantId: d.tenantId, jobId: d.jobId, attempt: d.attempt, runnerId: d.runner.id, outcome: d.outcome }, 'job result recorded');
+    this.o.logger.info(
+      { tenantId: d.tenantId, jobId: d.jobId, attempt: d.attempt, runnerId: d.runner.id, outcome: d.outcome },
+      'job result recorded',
+    );
     return {
       jobId: d.jobId,
       attempt: d.attempt,
@@ -207,7 +239,14 @@ export class JobResultService {
       certificate !== undefined &&
       digest === r.result_digest &&
       verifyJobResult(
-        { jobId: r.job_id, tenantId: r.tenant_id, attempt: r.attempt, fencingToken: r.fencing_token, outcome: r.outcome, resultDigest: digest },
+        {
+          jobId: r.job_id,
+          tenantId: r.tenant_id,
+          attempt: r.attempt,
+          fencingToken: r.fencing_token,
+          outcome: r.outcome,
+          resultDigest: digest,
+        },
         certificate.publicKey,
         r.signature,
       );
@@ -239,7 +278,9 @@ export class JobResultService {
       },
       signature: r.signature,
       signatureValid,
-      evidence: evidence ? { packet: evidence, hash: r.evidence_hash, hashValid: r.evidence_hash === evidence.hash && verifyEvidencePacket(evidence) } : null,
+      evidence: evidence
+        ? { packet: evidence, hash: r.evidence_hash, hashValid: r.evidence_hash === evidence.hash && verifyEvidencePacket(evidence) }
+        : null,
     };
   }
 }

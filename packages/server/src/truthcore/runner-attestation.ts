@@ -1,5 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { buildSpiffeId, principalFromCertificate, verifyJobResult, type Principal, type ResultSignatureFields } from '@controlplane/platform';
+import {
+  buildSpiffeId,
+  principalFromCertificate,
+  verifyJobResult,
+  type Principal,
+  type ResultSignatureFields,
+} from '@controlplane/platform';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -47,7 +53,10 @@ export interface AttestationInput {
  * valid when the outcome was recorded, and its key made the signature over the outcome. Any
  * "no" refuses the result; the reason is for the log, never for the caller.
  */
-export function attestRunnerResult(input: AttestationInput, trust: { trustDomain: string; anchors: readonly X509Certificate[] }): Attestation {
+export function attestRunnerResult(
+  input: AttestationInput,
+  trust: { trustDomain: string; anchors: readonly X509Certificate[] },
+): Attestation {
   const blocks = input.certificatePem.match(PEM_CERTIFICATE) ?? [];
   // One leaf only: with a bundle, which certificate "the runner's" is would be ambiguous.
   if (blocks.length !== 1) return { ok: false, reason: 'certificate-unreadable' };
@@ -73,7 +82,8 @@ export function attestRunnerResult(input: AttestationInput, trust: { trustDomain
   if (principal.kind !== 'runner' || principal.spiffeId !== expected) return { ok: false, reason: 'identity-mismatch' };
   if (principal.tenantId !== input.fields.tenantId) return { ok: false, reason: 'tenant-mismatch' };
   const t = input.at.getTime();
-  if (!(Date.parse(certificate.validFrom) <= t && t <= Date.parse(certificate.validTo))) return { ok: false, reason: 'certificate-not-valid-then' };
+  if (!(Date.parse(certificate.validFrom) <= t && t <= Date.parse(certificate.validTo)))
+    return { ok: false, reason: 'certificate-not-valid-then' };
   if (!verifyJobResult(input.fields, certificate.publicKey, input.signature)) return { ok: false, reason: 'signature-invalid' };
   return { ok: true, principal, certificate };
 }

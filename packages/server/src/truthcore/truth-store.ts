@@ -164,8 +164,14 @@ export class TruthStore {
         const { object_encrypted: encrypted, ...rest } = row;
         if (!encrypted) return rest;
         // Unlike job slots, a flagged object must decrypt: no clear value is accepted in its place.
-        if (!this.cipher) throw new Error(`assertion ${row.id} of tenant ${row.tenant_id} is encrypted, and this TruthCore has no cipher configured`);
-        const object = await this.cipher.decrypt(row.object as string, { tenantId: row.tenant_id, table: ASSERTIONS_TABLE, rowId: row.id, field: ASSERTION_OBJECT_FIELD });
+        if (!this.cipher)
+          throw new Error(`assertion ${row.id} of tenant ${row.tenant_id} is encrypted, and this TruthCore has no cipher configured`);
+        const object = await this.cipher.decrypt(row.object as string, {
+          tenantId: row.tenant_id,
+          table: ASSERTIONS_TABLE,
+          rowId: row.id,
+          field: ASSERTION_OBJECT_FIELD,
+        });
         return { ...rest, object: object as AssertionRow['object'] };
       }),
     );
@@ -191,14 +197,22 @@ export class TruthStore {
   }
 
   /** Inserts the assertions that do not exist yet; returns the rows actually inserted. */
-  async insertAssertions(tx: Sql, tenantId: string, assertions: readonly NewAssertion[], objectHashes: readonly Buffer[]): Promise<AssertionRow[]> {
+  async insertAssertions(
+    tx: Sql,
+    tenantId: string,
+    assertions: readonly NewAssertion[],
+    objectHashes: readonly Buffer[],
+  ): Promise<AssertionRow[]> {
     if (assertions.length === 0) return [];
     const stored = await Promise.all(
       assertions.map(async (a, i) => {
         const cipher = this.cipher;
         if (!cipher || !isSensitiveAssertion(a, this.#sensitive)) return { object: a.object, hash: objectHashes[i], encrypted: false };
         const aad = { tenantId, table: ASSERTIONS_TABLE, rowId: a.id, field: ASSERTION_OBJECT_FIELD };
-        const [object, index] = await Promise.all([cipher.encrypt(a.object as FieldValue, aad), cipher.blindIndex(tenantId, a.object, ASSERTION_OBJECT_INDEX_SCOPE)]);
+        const [object, index] = await Promise.all([
+          cipher.encrypt(a.object as FieldValue, aad),
+          cipher.blindIndex(tenantId, a.object, ASSERTION_OBJECT_INDEX_SCOPE),
+        ]);
         return { object, hash: Buffer.from(index, 'hex'), encrypted: true };
       }),
     );
@@ -233,7 +247,9 @@ export class TruthStore {
       );
       // Inserted rows hold what was sent: the clear objects are at hand, no need to decrypt them.
       const clear = new Map(assertions.map((a) => [a.id, a.object]));
-      return res.rows.map(({ object_encrypted: encrypted, ...row }) => (encrypted ? { ...row, object: clear.get(row.id) as AssertionRow['object'] } : row));
+      return res.rows.map(({ object_encrypted: encrypted, ...row }) =>
+        encrypted ? { ...row, object: clear.get(row.id) as AssertionRow['object'] } : row,
+      );
     } catch (err) {
       return inputError(err);
     }
@@ -241,7 +257,10 @@ export class TruthStore {
 
   /** The stored assertion, expired or not (idempotency compares against it). */
   async getAssertion(q: Sql, tenantId: string, id: string): Promise<AssertionRow | undefined> {
-    const res = await q.query<StoredAssertionRow>(`select ${ASSERTION_COLUMNS} from truth_assertions where tenant_id = $1 and id = $2`, [tenantId, id]);
+    const res = await q.query<StoredAssertionRow>(`select ${ASSERTION_COLUMNS} from truth_assertions where tenant_id = $1 and id = $2`, [
+      tenantId,
+      id,
+    ]);
     return (await this.#openAssertions(res.rows))[0];
   }
 
@@ -297,12 +316,21 @@ export class TruthStore {
 
   /** The highest seq of the tenant (0 when none): where a new subscription starts. */
   async headSeq(q: Sql, tenantId: string): Promise<string> {
-    const res = await q.query<{ head: string }>(`select coalesce(max(seq), 0) as head from truth_assertions where tenant_id = $1`, [tenantId]);
+    const res = await q.query<{ head: string }>(`select coalesce(max(seq), 0) as head from truth_assertions where tenant_id = $1`, [
+      tenantId,
+    ]);
     return res.rows[0]?.head ?? '0';
   }
 
   /** Live assertions with after < seq <= upTo matching the pattern, in seq order. */
-  async assertionsAfter(q: Sql, tenantId: string, after: string, upTo: string, pattern: { subject?: string | undefined; predicate?: string | undefined }, limit: number): Promise<AssertionRow[]> {
+  async assertionsAfter(
+    q: Sql,
+    tenantId: string,
+    after: string,
+    upTo: string,
+    pattern: { subject?: string | undefined; predicate?: string | undefined },
+    limit: number,
+  ): Promise<AssertionRow[]> {
     const values: unknown[] = [tenantId, after, upTo];
     const clauses = ['tenant_id = $1', 'seq > $2::bigint', 'seq <= $3::bigint', '(expires_at is null or expires_at > now())'];
     if (pattern.subject !== undefined) clauses.push(`subject = $${values.push(pattern.subject)}`);
@@ -359,12 +387,18 @@ export class TruthStore {
   }
 
   async getProvenance(q: Sql, tenantId: string, jobId: string, attempt: number): Promise<ProvenanceRow | undefined> {
-    const res = await q.query<ProvenanceRow>(`select ${PROVENANCE_COLUMNS} from truth_job_provenance where tenant_id = $1 and job_id = $2 and attempt = $3`, [tenantId, jobId, attempt]);
+    const res = await q.query<ProvenanceRow>(
+      `select ${PROVENANCE_COLUMNS} from truth_job_provenance where tenant_id = $1 and job_id = $2 and attempt = $3`,
+      [tenantId, jobId, attempt],
+    );
     return res.rows[0] && this.#openProvenance(res.rows[0]);
   }
 
   async listProvenance(q: Sql, tenantId: string, jobId: string): Promise<ProvenanceRow[]> {
-    const res = await q.query<ProvenanceRow>(`select ${PROVENANCE_COLUMNS} from truth_job_provenance where tenant_id = $1 and job_id = $2 order by attempt`, [tenantId, jobId]);
+    const res = await q.query<ProvenanceRow>(
+      `select ${PROVENANCE_COLUMNS} from truth_job_provenance where tenant_id = $1 and job_id = $2 order by attempt`,
+      [tenantId, jobId],
+    );
     return Promise.all(res.rows.map((r) => this.#openProvenance(r)));
   }
 }

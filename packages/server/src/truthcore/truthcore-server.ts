@@ -55,7 +55,12 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
   const results = new JobResultService({ db: o.db, store, assertions, trustDomain: o.trustDomain, anchors, logger: o.logger });
   const version = o.version ?? '0.1.0';
 
-  const app = createHttpApp({ service: TRUTHCORE_SERVICE, logger: o.logger, https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }), bodyLimitBytes: 8 * 1024 * 1024 });
+  const app = createHttpApp({
+    service: TRUTHCORE_SERVICE,
+    logger: o.logger,
+    https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }),
+    bodyLimitBytes: 8 * 1024 * 1024,
+  });
   // Every verified identity of the trust domain may connect; each route then decides. That way a
   // runner or a stray service is answered 403 (and logged) rather than dropped mid-handshake.
   attachPeerVerification(app.server as unknown as TlsServer, {
@@ -91,7 +96,13 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
   const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
   o.logger.info({ port: addr.port }, 'truthcore listening');
   await o.audit
-    ?.record({ tenantId: null, actor: { kind: 'service', id: TRUTHCORE_SERVICE }, action: 'service.started', outcome: 'success', details: { resultWriters: [...(o.resultWriters ?? ['jobforge'])] } })
+    ?.record({
+      tenantId: null,
+      actor: { kind: 'service', id: TRUTHCORE_SERVICE },
+      action: 'service.started',
+      outcome: 'success',
+      details: { resultWriters: [...(o.resultWriters ?? ['jobforge'])] },
+    })
     .catch((err: unknown) => o.logger.error({ err }, 'could not record service start in the audit log'));
 
   return {

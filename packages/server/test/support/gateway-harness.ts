@@ -65,7 +65,11 @@ export interface FakeTruthcore {
 }
 
 export async function startFakeTruthcore(pki: PkiFixture): Promise<FakeTruthcore> {
-  const app: HttpApp = createHttpApp({ service: 'truthcore', logger, https: mtlsServerOptions(pki.material('truthcore'), { trustDomain: TRUST_DOMAIN }) });
+  const app: HttpApp = createHttpApp({
+    service: 'truthcore',
+    logger,
+    https: mtlsServerOptions(pki.material('truthcore'), { trustDomain: TRUST_DOMAIN }),
+  });
   const state = { mode: 'ok' as FakeMode, hits: 0 };
   const echo = async (req: FastifyRequest) => {
     state.hits += 1;
@@ -114,7 +118,13 @@ export interface KeyFixture {
   role: Role;
 }
 
-const asFixture = (k: CreatedApiKey): KeyFixture => ({ id: k.id, key: k.key, privateKey: k.signingPrivateKeyPem!, tenantId: k.tenantId, role: k.role });
+const asFixture = (k: CreatedApiKey): KeyFixture => ({
+  id: k.id,
+  key: k.key,
+  privateKey: k.signingPrivateKeyPem!,
+  tenantId: k.tenantId,
+  role: k.role,
+});
 
 export interface Reply {
   status: number;
@@ -199,7 +209,14 @@ export interface GatewayHarness {
    */
   startGateway(
     limits?: Partial<GatewayLimits>,
-    o?: { redis?: boolean; jobforgeUrl?: string; truthcoreUrl?: string; redisScope?: string; db?: Database; redisConnection?: { client: Redis; keys: RedisKeys } },
+    o?: {
+      redis?: boolean;
+      jobforgeUrl?: string;
+      truthcoreUrl?: string;
+      redisScope?: string;
+      db?: Database;
+      redisConnection?: { client: Redis; keys: RedisKeys };
+    },
   ): Promise<GatewayServer>;
   /** A job submitted straight to JobForge for `tenant` (bypassing the gateway). */
   seedJob(tenant: string): Promise<string>;
@@ -241,7 +258,15 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
   const audit = new MemoryAudit();
   const client = createGatewayClient(pki);
   const newKey = async (tenantId: string, role: Role, extra: { expiresAt?: Date } = {}) =>
-    asFixture(await createApiKey(db, { tenantId, role, name: `${tenantId}-${role}-${randomUUID().slice(0, 8)}`, createdBy: 'test', ...(extra.expiresAt ? { expiresAt: extra.expiresAt } : {}) }));
+    asFixture(
+      await createApiKey(db, {
+        tenantId,
+        role,
+        name: `${tenantId}-${role}-${randomUUID().slice(0, 8)}`,
+        createdBy: 'test',
+        ...(extra.expiresAt ? { expiresAt: extra.expiresAt } : {}),
+      }),
+    );
   const keys = {
     admin: await newKey('ta', 'admin'),
     operator: await newKey('ta', 'operator'),
@@ -268,11 +293,17 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
     async startGateway(limits = {}, o = {}) {
       const gw = await startGateway({
         db: o.db ?? serviceDb,
-        redis: o.redis === false ? undefined : (o.redisConnection ?? { client: redis.client, keys: o.redisScope ? redis.keys.child(o.redisScope) : redis.keys }),
+        redis:
+          o.redis === false
+            ? undefined
+            : (o.redisConnection ?? { client: redis.client, keys: o.redisScope ? redis.keys.child(o.redisScope) : redis.keys }),
         logger,
         tls: { cert: gatewayTls.cert, key: gatewayTls.key },
         listen: { host: '127.0.0.1', port: 0 },
-        upstreams: { jobforge: { url: o.jobforgeUrl ?? jf.url, agent: jobforgeAgent }, truthcore: { url: o.truthcoreUrl ?? truthcore.url, agent: truthcoreAgent } },
+        upstreams: {
+          jobforge: { url: o.jobforgeUrl ?? jf.url, agent: jobforgeAgent },
+          truthcore: { url: o.truthcoreUrl ?? truthcore.url, agent: truthcoreAgent },
+        },
         limits: { ...RELAXED_LIMITS, ...limits },
         auditSink: audit,
         auditQuery: audit,
@@ -282,7 +313,12 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
     },
     async seedJob(tenant) {
       const id = randomUUID();
-      await jf.jobs.submit(tenant, 'apikey:seed', { id, type: 'echo', payload: { type: 'echo', data: { n: 1 } }, metadata: { source: 'gateway-test', createdAt: new Date().toISOString() } });
+      await jf.jobs.submit(tenant, 'apikey:seed', {
+        id,
+        type: 'echo',
+        payload: { type: 'echo', data: { n: 1 } },
+        metadata: { source: 'gateway-test', createdAt: new Date().toISOString() },
+      });
       return id;
     },
     async cleanup() {
@@ -311,7 +347,22 @@ export function jobRequest(overrides: Record<string, unknown> = {}) {
 
 /** Nothing that names a host, port, path, library or internal service may reach the client. */
 export function expectNoInternals(r: Reply): void {
-  for (const leak of ['127.0.0.1', 'ECONNREFUSED', 'ECONNRESET', 'jobforge', 'truthcore', 'postgres', 'redis', 'ioredis', '/v1/', '/srv/', 'SELECT', 'cockatiel', 'stack', 'Error:']) {
+  for (const leak of [
+    '127.0.0.1',
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'jobforge',
+    'truthcore',
+    'postgres',
+    'redis',
+    'ioredis',
+    '/v1/',
+    '/srv/',
+    'SELECT',
+    'cockatiel',
+    'stack',
+    'Error:',
+  ]) {
     expect(r.text.toLowerCase(), `leaks ${leak}`).not.toContain(leak.toLowerCase());
   }
 }

@@ -2,7 +2,16 @@
 // test tenants, Redis (or PostgreSQL) dispatch, real mTLS listeners, and the gateway's mTLS agent.
 import type { Agent } from 'node:https';
 import { createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
-import { createPostgresDatabase, migrate, PostgresQueue, RedisQueue, startJobforge, type Database, type JobforgeServer, type JobforgeServerOptions } from '@controlplane/server';
+import {
+  createPostgresDatabase,
+  migrate,
+  PostgresQueue,
+  RedisQueue,
+  startJobforge,
+  type Database,
+  type JobforgeServer,
+  type JobforgeServerOptions,
+} from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/postgres.js';
 import { createTestRedis, type TestRedis } from '../../../../test/support/redis.js';
 import { createPkiFixture, type PkiFixture, TRUST_DOMAIN } from './pki-fixture.js';
@@ -19,7 +28,9 @@ export interface JobforgeHarness {
   close(): Promise<void>;
 }
 
-export type HarnessOptions = Partial<Omit<JobforgeServerOptions, 'db' | 'queue' | 'logger' | 'tls' | 'trustDomain' | 'ca' | 'listen' | 'enrollListen'>> & {
+export type HarnessOptions = Partial<
+  Omit<JobforgeServerOptions, 'db' | 'queue' | 'logger' | 'tls' | 'trustDomain' | 'ca' | 'listen' | 'enrollListen'>
+> & {
   dispatch?: 'redis' | 'postgres';
   /** Extra options computed from the database once it exists (e.g. an audit log on it). */
   withDb?: (db: Database) => Partial<JobforgeServerOptions>;
@@ -62,7 +73,14 @@ export async function startJobforgeHarness(o: HarnessOptions = {}): Promise<Jobf
     jf,
     gw,
     asTenant: (tenant, method, path, body) =>
-      requestJson({ url: `${jf.url}${path}`, method, body, agent: gw, headers: { 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:test-${tenant}` }, timeoutMs: 10_000 }),
+      requestJson({
+        url: `${jf.url}${path}`,
+        method,
+        body,
+        agent: gw,
+        headers: { 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:test-${tenant}` },
+        timeoutMs: 10_000,
+      }),
     async close() {
       await jf.close();
       pki.cleanup();

@@ -44,7 +44,13 @@ export async function createPkiFixture(): Promise<PkiFixture> {
     ca,
     material: (service) => loadTlsMaterial(servicePkiFiles(dir, service)),
     serviceAgent: (service, server) =>
-      track(createMtlsAgent(loadTlsMaterial(servicePkiFiles(dir, service)), { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', server), keepAlive: true })),
+      track(
+        createMtlsAgent(loadTlsMaterial(servicePkiFiles(dir, service)), {
+          trustDomain: TRUST_DOMAIN,
+          expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', server),
+          keepAlive: true,
+        }),
+      ),
     anonymousAgent: () => track(new Agent({ ca: ca.certPem, minVersion: 'TLSv1.3', keepAlive: false })),
     runnerAgent: (name, keyPem, certPem) => {
       const keyFile = join(dir, `${name}.key`);
@@ -52,7 +58,16 @@ export async function createPkiFixture(): Promise<PkiFixture> {
       writeFileSync(keyFile, keyPem, { mode: 0o600 });
       writeFileSync(certFile, certPem);
       const material = loadTlsMaterial({ caFile: join(dir, 'ca.crt'), certFile, keyFile });
-      return { agent: track(createMtlsAgent(material, { trustDomain: TRUST_DOMAIN, expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'), keepAlive: true })), material };
+      return {
+        agent: track(
+          createMtlsAgent(material, {
+            trustDomain: TRUST_DOMAIN,
+            expectedServerId: buildSpiffeId(TRUST_DOMAIN, 'service', 'jobforge'),
+            keepAlive: true,
+          }),
+        ),
+        material,
+      };
     },
     cleanup: () => {
       for (const a of agents) a.destroy();

@@ -5,7 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError, type JobRequestInput } from '@controlplane/contracts';
 import { createLogger } from '@controlplane/platform';
-import { JobService, JobStore, JobTypeRegistry, putTenantQuotas, type Database, type QueueBackend, type RunnerIdentity } from '@controlplane/server';
+import {
+  JobService,
+  JobStore,
+  JobTypeRegistry,
+  putTenantQuotas,
+  type Database,
+  type QueueBackend,
+  type RunnerIdentity,
+} from '@controlplane/server';
 
 export interface BackendHarness {
   db: Database;
@@ -50,7 +58,14 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
     beforeAll(async () => {
       h = await factory();
       store = new JobStore(h.db);
-      svc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }), leaseMs: 5_000 });
+      svc = new JobService({
+        db: h.db,
+        store,
+        queue: h.queue,
+        jobTypes: new JobTypeRegistry(),
+        logger: createLogger({ service: 'test', level: 'silent' }),
+        leaseMs: 5_000,
+      });
     });
     afterAll(async () => {
       await h?.close();
@@ -82,7 +97,9 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
         svc.submit('t1', null, clash),
         svc.submit('t1', null, { ...clash, priority: 7 }),
       ]);
-      const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof svc.submit>>> => r.status === 'fulfilled').map((r) => r.value);
+      const ok = results
+        .filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof svc.submit>>> => r.status === 'fulfilled')
+        .map((r) => r.value);
       expect(ok).toHaveLength(46);
       expect(new Set(ok.map((r) => r.id)).size).toBe(42);
       expect(ok.filter((r) => r.id === same.id).every((r) => r.updatedAt === ok.find((x) => x.id === same.id)!.updatedAt)).toBe(true);
@@ -145,7 +162,9 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
     });
 
     it('holds scheduled jobs until they are due and wakes a long-poll when work arrives', async () => {
-      const later = job({ metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 400).toISOString() } });
+      const later = job({
+        metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 400).toISOString() },
+      });
       await svc.submit('t1', null, later);
       expect(await svc.claim(r1, { max: 1, waitMs: 0 })).toEqual([]);
       const got = await svc.claim(r1, { max: 1, waitMs: 3_000 });
@@ -186,7 +205,11 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       await expectCode(svc.complete(r1, ref, { data: { x: 1 }, attempt: 2, type: 'echo' }), 'LEASE_NOT_HELD');
       await expectCode(svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'other' }), 'LEASE_NOT_HELD');
       await expectCode(svc.complete(r2, ref, { data: { x: 1 }, attempt: 1, type: 'echo' }), 'LEASE_NOT_HELD');
-      expect(await svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'echo' })).toEqual({ jobId: req.id, status: 'completed', duplicate: false });
+      expect(await svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'echo' })).toEqual({
+        jobId: req.id,
+        status: 'completed',
+        duplicate: false,
+      });
       expect(await svc.complete(r1, ref, { data: { x: 1 }, attempt: 1, type: 'echo' })).toMatchObject({ duplicate: true });
       const attempts = await store.listAttempts(h.db, 't1', req.id);
       expect(attempts.map((a) => a.outcome)).toEqual(['completed']);
@@ -206,11 +229,17 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
         { ref: refs[2]!, data: { i: 2 } },
       ]);
       expect(first.map((a) => ('error' in a ? a.error.code : a.status))).toEqual(['completed', 'LEASE_NOT_HELD', 'completed']);
-      const again = await svc.completeMany(r1, [{ ref: refs[0]!, data: { i: 0 } }, { ref: refs[1]!, data: { i: 1 } }]);
+      const again = await svc.completeMany(r1, [
+        { ref: refs[0]!, data: { i: 0 } },
+        { ref: refs[1]!, data: { i: 1 } },
+      ]);
       expect(again.map((a) => ('error' in a ? a.error.code : `${a.status}:${a.duplicate}`))).toEqual(['completed:true', 'completed:false']);
       await expectCode(svc.complete(r2, refs[1]!, { data: {} }), 'LEASE_NOT_HELD');
       for (const [i, g] of got.entries()) expect((await svc.get('t1', g.jobId)).result?.data).toEqual({ i });
-      const events = await h.db.query<{ n: number }>(`select count(*)::int as n from job_events where tenant_id = 't1' and type = 'job.completed' and job_id = any($1::uuid[])`, [reqs.map((r) => r.id)]);
+      const events = await h.db.query<{ n: number }>(
+        `select count(*)::int as n from job_events where tenant_id = 't1' and type = 'job.completed' and job_id = any($1::uuid[])`,
+        [reqs.map((r) => r.id)],
+      );
       expect(events.rows[0]!.n).toBe(3);
     });
 
@@ -219,13 +248,21 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       await svc.submit('t1', null, req);
       const [a1] = await svc.claim(r1, { max: 1, waitMs: 0 });
       const t0 = Date.now();
-      const ack1 = await svc.fail(r1, { jobId: req.id, leaseId: a1!.leaseId, fencingToken: a1!.fencingToken }, { category: 'RUNTIME_ERROR', message: 'boom', retryable: true });
+      const ack1 = await svc.fail(
+        r1,
+        { jobId: req.id, leaseId: a1!.leaseId, fencingToken: a1!.fencingToken },
+        { category: 'RUNTIME_ERROR', message: 'boom', retryable: true },
+      );
       expect(ack1.status).toBe('retrying');
       expect(await svc.claim(r1, { max: 1, waitMs: 0 })).toEqual([]);
       const [a2] = await svc.claim(r1, { max: 1, waitMs: 3_000 });
       expect(Date.now() - t0).toBeGreaterThanOrEqual(70); // equal jitter: at least half the backoff
       expect(a2!.attempt).toBe(2);
-      const ack2 = await svc.fail(r1, { jobId: req.id, leaseId: a2!.leaseId, fencingToken: a2!.fencingToken }, { category: 'RUNTIME_ERROR', message: 'boom again', retryable: true });
+      const ack2 = await svc.fail(
+        r1,
+        { jobId: req.id, leaseId: a2!.leaseId, fencingToken: a2!.fencingToken },
+        { category: 'RUNTIME_ERROR', message: 'boom again', retryable: true },
+      );
       expect(ack2.status).toBe('failed');
       const failed = await svc.getRow('t1', req.id);
       expect(failed.dead_lettered_at).not.toBeNull();
@@ -241,12 +278,23 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       const req = job();
       await svc.submit('t1', null, req);
       const [a] = await svc.claim(r1, { max: 1, waitMs: 0 });
-      const ack = await svc.fail(r1, { jobId: req.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken }, { category: 'VALIDATION_ERROR', message: 'bad input', retryable: false });
+      const ack = await svc.fail(
+        r1,
+        { jobId: req.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken },
+        { category: 'VALIDATION_ERROR', message: 'bad input', retryable: false },
+      );
       expect(ack.status).toBe('failed');
     });
 
     it('reclaims an expired lease, runs the job elsewhere, and refuses the stale runner', async () => {
-      const shortSvc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }), leaseMs: 100 });
+      const shortSvc = new JobService({
+        db: h.db,
+        store,
+        queue: h.queue,
+        jobTypes: new JobTypeRegistry(),
+        logger: createLogger({ service: 'test', level: 'silent' }),
+        leaseMs: 100,
+      });
       const req = job({ retryPolicy: { maxRetries: 3, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } });
       await shortSvc.submit('t1', null, req);
       const [stale] = await shortSvc.claim(r1, { max: 1, waitMs: 0 });
@@ -255,7 +303,10 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       const [fresh] = await shortSvc.claim(r2, { max: 1, waitMs: 2_000 });
       expect(fresh!.jobId).toBe(req.id);
       expect(BigInt(fresh!.fencingToken)).toBeGreaterThan(BigInt(stale!.fencingToken));
-      await expectCode(shortSvc.complete(r1, { jobId: req.id, leaseId: stale!.leaseId, fencingToken: stale!.fencingToken }, { data: { from: 'stale' } }), 'LEASE_NOT_HELD');
+      await expectCode(
+        shortSvc.complete(r1, { jobId: req.id, leaseId: stale!.leaseId, fencingToken: stale!.fencingToken }, { data: { from: 'stale' } }),
+        'LEASE_NOT_HELD',
+      );
       await svc.complete(r2, { jobId: req.id, leaseId: fresh!.leaseId, fencingToken: fresh!.fencingToken }, { data: { from: 'fresh' } });
       const done = await svc.get('t1', req.id);
       expect(done.result?.data).toEqual({ from: 'fresh' });
@@ -308,7 +359,11 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
     });
 
     it('expires jobs that wait past expiresAt', async () => {
-      const req = job({ type: 'nobody.serves', payload: { type: 'x', data: {} }, metadata: { source: 's', createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 150).toISOString() } });
+      const req = job({
+        type: 'nobody.serves',
+        payload: { type: 'x', data: {} },
+        metadata: { source: 's', createdAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 150).toISOString() },
+      });
       await svc.submit('t1', null, req);
       await sleep(250);
       expect(await svc.expireJobs()).toBeGreaterThanOrEqual(1);
@@ -324,22 +379,45 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       const [a] = await svc.claim(r1, { max: 1, waitMs: 0 });
       expect((await svc.release(r1, { jobId: req.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken })).status).toBe('queued');
       const [b] = await svc.claim(r2, { max: 1, waitMs: 1_000 });
-      const ack = await svc.fail(r2, { jobId: req.id, leaseId: b!.leaseId, fencingToken: b!.fencingToken }, { category: 'RUNTIME_ERROR', message: 'x', retryable: true });
+      const ack = await svc.fail(
+        r2,
+        { jobId: req.id, leaseId: b!.leaseId, fencingToken: b!.fencingToken },
+        { category: 'RUNTIME_ERROR', message: 'x', retryable: true },
+      );
       // maxRetries 0: the release did not count, so this first real failure is final.
       expect(ack.status).toBe('failed');
     });
 
     it('validates input and output against a job-type contract', async () => {
       const reg = new JobTypeRegistry();
-      const csvc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: reg, logger: createLogger({ service: 'test', level: 'silent' }) });
-      await reg.put(h.db, { tenantId: 't1', type: 'typed', pool: 'default', inputSchema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } }, outputSchema: { type: 'object', required: ['sum'] } });
-      const err = await expectCode(csvc.submit('t1', null, job({ type: 'typed', payload: { type: 't', data: { n: 'x' } } })), 'SCHEMA_MISMATCH');
+      const csvc = new JobService({
+        db: h.db,
+        store,
+        queue: h.queue,
+        jobTypes: reg,
+        logger: createLogger({ service: 'test', level: 'silent' }),
+      });
+      await reg.put(h.db, {
+        tenantId: 't1',
+        type: 'typed',
+        pool: 'default',
+        inputSchema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
+        outputSchema: { type: 'object', required: ['sum'] },
+      });
+      const err = await expectCode(
+        csvc.submit('t1', null, job({ type: 'typed', payload: { type: 't', data: { n: 'x' } } })),
+        'SCHEMA_MISMATCH',
+      );
       expect(err.status).toBe(400);
       expect(err.details[0]?.path).toBe('payload.data.n');
       const ok = job({ type: 'typed', payload: { type: 't', data: { n: 2 } } });
       await csvc.submit('t1', null, ok);
       const [a] = await csvc.claim({ ...r1, jobTypes: ['typed'] }, { max: 1, waitMs: 0 });
-      const ack = await csvc.complete({ ...r1, jobTypes: ['typed'] }, { jobId: ok.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken }, { data: { wrong: true } });
+      const ack = await csvc.complete(
+        { ...r1, jobTypes: ['typed'] },
+        { jobId: ok.id, leaseId: a!.leaseId, fencingToken: a!.fencingToken },
+        { data: { wrong: true } },
+      );
       expect(ack.status).toBe('failed');
       expect((await csvc.get('t1', ok.id)).error?.category).toBe('SCHEMA_MISMATCH');
     });
@@ -347,12 +425,21 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
     it('enforces tenant quotas: queued jobs, payload bytes and running jobs', async () => {
       await putTenantQuotas(h.db, 't1', { maxQueuedJobs: 3, maxRunningJobs: 1, maxPayloadBytes: 200 }, 'test');
       try {
-        const qsvc = new JobService({ db: h.db, store, queue: h.queue, jobTypes: new JobTypeRegistry(), logger: createLogger({ service: 'test', level: 'silent' }) });
+        const qsvc = new JobService({
+          db: h.db,
+          store,
+          queue: h.queue,
+          jobTypes: new JobTypeRegistry(),
+          logger: createLogger({ service: 'test', level: 'silent' }),
+        });
         await qsvc.submitMany('t1', null, [job(), job()]);
         await qsvc.submit('t1', null, job());
         const full = await expectCode(qsvc.submit('t1', null, job()), 'QUOTA_EXCEEDED');
         expect(full.retryable).toBe(true);
-        const big = await expectCode(qsvc.submit('t1', null, job({ payload: { type: 'echo', data: { blob: 'x'.repeat(500) } } })), 'QUOTA_EXCEEDED');
+        const big = await expectCode(
+          qsvc.submit('t1', null, job({ payload: { type: 'echo', data: { blob: 'x'.repeat(500) } } })),
+          'QUOTA_EXCEEDED',
+        );
         expect(big.retryable).toBe(false);
         // other tenants are not affected
         await qsvc.submitMany('t2', null, [job(), job(), job(), job()]);
@@ -376,13 +463,17 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
           const got = await svc.claim(r, { max: 7, waitMs: 0 });
           if (got.length === 0) return;
           for (const g of got) seen.set(g.jobId, (seen.get(g.jobId) ?? 0) + 1);
-          await Promise.all(got.map((g) => svc.complete(r, { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, { data: {} })));
+          await Promise.all(
+            got.map((g) => svc.complete(r, { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, { data: {} })),
+          );
         }
       };
       await Promise.all([claimer(r1), claimer(r2), claimer({ ...r1, id: 'runner-3' }), claimer({ ...r2, id: 'runner-4' })]);
       expect(seen.size).toBe(n);
       expect([...seen.values()].every((c) => c === 1)).toBe(true);
-      const counts = await h.db.query<{ status: string; n: number }>(`select status, count(*)::int as n from jobs where tenant_id = 't1' group by status`);
+      const counts = await h.db.query<{ status: string; n: number }>(
+        `select status, count(*)::int as n from jobs where tenant_id = 't1' group by status`,
+      );
       expect(counts.rows).toEqual([{ status: 'completed', n }]);
     });
   });

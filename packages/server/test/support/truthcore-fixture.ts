@@ -24,7 +24,12 @@ export interface RunnerIdentity {
 }
 
 /** A runner certificate as enrolment would issue it (SPIFFE runner id, subject O = tenant). */
-export async function issueRunner(ca: CertificateAuthority, trustDomain: string, tenantId: string, options: { id?: string; notBefore?: Date; notAfter?: Date } = {}): Promise<RunnerIdentity> {
+export async function issueRunner(
+  ca: CertificateAuthority,
+  trustDomain: string,
+  tenantId: string,
+  options: { id?: string; notBefore?: Date; notAfter?: Date } = {},
+): Promise<RunnerIdentity> {
   const id = options.id ?? randomUUID();
   const issued = await issueCertificate(ca, {
     spiffeId: buildSpiffeId(trustDomain, 'runner', id),
@@ -77,10 +82,21 @@ export function delivery(runner: RunnerIdentity, o: DeliveryOptions, signer: Run
   // One loose shape for both outcomes: tests tamper with either field of either kind.
   const result: { success: boolean; data?: unknown; error?: Record<string, unknown>; metadata: Record<string, unknown> } =
     outcome === 'completed'
-      ? { success: true, ...(o.data !== undefined ? { data: o.data } : {}), metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id } }
-      : { success: false, error: o.error ?? errorEnvelope(), metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id } };
+      ? {
+          success: true,
+          ...(o.data !== undefined ? { data: o.data } : {}),
+          metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id },
+        }
+      : {
+          success: false,
+          error: o.error ?? errorEnvelope(),
+          metadata: { completedAt, durationMs: 12, attempts: attempt, runnerId: runner.id },
+        };
   const signed = outcome === 'completed' ? result.data : (o.failure ?? result.error);
-  const signature = signJobResult({ jobId, tenantId: o.tenantId, attempt, fencingToken, outcome, resultDigest: resultDigest(signed) }, signer.keyPem);
+  const signature = signJobResult(
+    { jobId, tenantId: o.tenantId, attempt, fencingToken, outcome, resultDigest: resultDigest(signed) },
+    signer.keyPem,
+  );
   return {
     tenantId: o.tenantId,
     jobId,
@@ -97,7 +113,10 @@ export function delivery(runner: RunnerIdentity, o: DeliveryOptions, signer: Run
   };
 }
 
-export function evidencePacket(runnerId: string, items: EvidencePacket['items'] = [{ key: 'exit', value: 0, source: 'sandbox', redacted: false }]): EvidencePacket {
+export function evidencePacket(
+  runnerId: string,
+  items: EvidencePacket['items'] = [{ key: 'exit', value: 0, source: 'sandbox', redacted: false }],
+): EvidencePacket {
   return { id: randomUUID(), runner: runnerId, timestamp: new Date().toISOString(), hash: evidenceHash(items), items };
 }
 
@@ -108,7 +127,11 @@ export function runnerAgentFor(caCertPem: string, runner: RunnerIdentity, trustD
   writeFileSync(join(dir, 'runner.crt'), runner.certPem);
   writeFileSync(join(dir, 'runner.key'), runner.keyPem, { mode: 0o600 });
   const material = loadTlsMaterial({ caFile: join(dir, 'ca.crt'), certFile: join(dir, 'runner.crt'), keyFile: join(dir, 'runner.key') });
-  const agent = createMtlsAgent(material, { trustDomain, expectedServerId: buildSpiffeId(trustDomain, 'service', 'truthcore'), keepAlive: true });
+  const agent = createMtlsAgent(material, {
+    trustDomain,
+    expectedServerId: buildSpiffeId(trustDomain, 'service', 'truthcore'),
+    keepAlive: true,
+  });
   return {
     agent,
     cleanup() {

@@ -39,7 +39,16 @@ export interface RunnerRouteDeps {
 }
 
 export function envelopeSignatureFields(e: JobEnvelope): EnvelopeSignatureFields {
-  return { jobId: e.jobId, tenantId: e.tenantId, type: e.type, attempt: e.attempt, leaseId: e.leaseId, fencingToken: e.fencingToken, payloadDigest: e.payloadDigest ?? '', deadline: e.deadline };
+  return {
+    jobId: e.jobId,
+    tenantId: e.tenantId,
+    type: e.type,
+    attempt: e.attempt,
+    leaseId: e.leaseId,
+    fencingToken: e.fencingToken,
+    payloadDigest: e.payloadDigest ?? '',
+    deadline: e.deadline,
+  };
 }
 
 /**
@@ -81,7 +90,12 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     // The certificate names the runner's tenant; the registry then checks it against the record.
     if (!p.tenantId || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.tenantId)) throw new AppError('FORBIDDEN');
     enterTenant(p.tenantId);
-    const identity = await deps.registry.authenticate(deps.db, { runnerId: p.id, tenantId: p.tenantId, pool: p.pool, serialNumber: p.serialNumber });
+    const identity = await deps.registry.authenticate(deps.db, {
+      runnerId: p.id,
+      tenantId: p.tenantId,
+      pool: p.pool,
+      serialNumber: p.serialNumber,
+    });
     req.ctx.principal = { kind: 'runner', id: identity.id, tenantId: identity.tenantId };
     return { ...identity, certificateSerial: p.serialNumber };
   }
@@ -125,7 +139,9 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
       if (abort.signal.aborted && jobs.length > 0) {
         // The runner hung up while we were leasing: nobody will receive these, so hand them back
         // now rather than leaving them to wait out their leases.
-        await Promise.allSettled(jobs.map((j) => deps.jobs.release(r, { jobId: j.jobId, leaseId: j.leaseId, fencingToken: j.fencingToken })));
+        await Promise.allSettled(
+          jobs.map((j) => deps.jobs.release(r, { jobId: j.jobId, leaseId: j.leaseId, fencingToken: j.fencingToken })),
+        );
         return { jobs: [] };
       }
       if (jobs.length === 0) return { jobs };
@@ -138,7 +154,8 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/heartbeat', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(HeartbeatRequest, req.body);
-    if (body.heartbeat.runnerId !== r.id) throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
+    if (body.heartbeat.runnerId !== r.id)
+      throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
     const draining = body.heartbeat.status === 'draining';
     await deps.registry.touchHeartbeat(deps.db, r.id, draining);
     const res = await deps.jobs.heartbeat(r, body.leases, { draining });
@@ -148,19 +165,32 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/jobs/:id/progress', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(ProgressRequest, req.body);
-    return deps.jobs.progress(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { pct: body.pct, message: body.message });
+    return deps.jobs.progress(
+      r,
+      { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken },
+      { pct: body.pct, message: body.message },
+    );
   });
 
   app.post('/runner/v1/jobs/:id/complete', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(CompleteRequest, req.body);
-    return deps.jobs.complete(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, { data: body.data, startedAt: body.startedAt, proof: proofFrom(req, body.signature), attempt: body.attempt, type: body.type });
+    return deps.jobs.complete(
+      r,
+      { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken },
+      { data: body.data, startedAt: body.startedAt, proof: proofFrom(req, body.signature), attempt: body.attempt, type: body.type },
+    );
   });
 
   app.post('/runner/v1/jobs/:id/fail', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(FailRequest, req.body);
-    return deps.jobs.fail(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken }, body.error, proofFrom(req, body.signature));
+    return deps.jobs.fail(
+      r,
+      { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken },
+      body.error,
+      proofFrom(req, body.signature),
+    );
   });
 
   app.post('/runner/v1/jobs/:id/release', async (req) => {
@@ -185,7 +215,14 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     };
     const acks = await deps.jobs.completeMany(
       r,
-      body.completions.map((c) => ({ ref: { jobId: c.jobId, leaseId: c.leaseId, fencingToken: c.fencingToken }, data: c.data, startedAt: c.startedAt, proof: proofFrom(req, c.signature), attempt: c.attempt, type: c.type })),
+      body.completions.map((c) => ({
+        ref: { jobId: c.jobId, leaseId: c.leaseId, fencingToken: c.fencingToken },
+        data: c.data,
+        startedAt: c.startedAt,
+        proof: proofFrom(req, c.signature),
+        attempt: c.attempt,
+        type: c.type,
+      })),
     );
     for (const a of acks) {
       if ('error' in a) {

@@ -33,11 +33,22 @@ const BatchBody = z.object({ jobs: z.array(z.unknown()).min(1).max(1000) });
 const JobTypeBody = z.object({
   inputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
   outputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
-  pool: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('default'),
+  pool: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .default('default'),
 });
 const JoinTokenBody = z.object({
-  pool: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('default'),
-  ttlSeconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+  pool: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .default('default'),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(3600),
 });
 
 function idParam(req: FastifyRequest): string {
@@ -121,7 +132,9 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     return { attempts: await deps.jobs.attempts(c.tenantId, id) };
   });
 
-  app.post('/v1/jobs/:id/cancel', { config: { audit: 'job.cancelled' } }, async (req) => deps.jobs.cancel(caller(req).tenantId, idParam(req)));
+  app.post('/v1/jobs/:id/cancel', { config: { audit: 'job.cancelled' } }, async (req) =>
+    deps.jobs.cancel(caller(req).tenantId, idParam(req)),
+  );
   app.post('/v1/jobs/:id/retry', { config: { audit: 'job.retried' } }, async (req) => deps.jobs.retry(caller(req).tenantId, idParam(req)));
 
   app.get('/v1/jobs/:id/events', async (req, reply) => streamJobEvents(req, reply, deps, caller(req).tenantId, idParam(req)));
@@ -131,13 +144,29 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     const type = parseOrThrow(JobType, (req.params as { type?: string }).type, ['params', 'type']);
     const body = parseOrThrow(JobTypeBody, req.body);
     const contract = await deps.jobTypes.put(deps.db, { tenantId: c.tenantId, type, ...body });
-    return { type: contract.type, pool: contract.pool, inputSchema: contract.inputSchema, outputSchema: contract.outputSchema, version: contract.version, updatedAt: contract.updatedAt.toISOString() };
+    return {
+      type: contract.type,
+      pool: contract.pool,
+      inputSchema: contract.inputSchema,
+      outputSchema: contract.outputSchema,
+      version: contract.version,
+      updatedAt: contract.updatedAt.toISOString(),
+    };
   });
 
   app.get('/v1/job-types', async (req) => {
     const c = caller(req);
     const list = await deps.jobTypes.list(deps.db, c.tenantId);
-    return { jobTypes: list.map((t) => ({ type: t.type, pool: t.pool, inputSchema: t.inputSchema, outputSchema: t.outputSchema, version: t.version, updatedAt: t.updatedAt.toISOString() })) };
+    return {
+      jobTypes: list.map((t) => ({
+        type: t.type,
+        pool: t.pool,
+        inputSchema: t.inputSchema,
+        outputSchema: t.outputSchema,
+        version: t.version,
+        updatedAt: t.updatedAt.toISOString(),
+      })),
+    };
   });
 
   app.post('/v1/join-tokens', { config: { audit: 'join_token.created' } }, async (req, reply) => {
@@ -160,7 +189,13 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
  * Server-Sent Events for one job: replays stored events after Last-Event-ID (the event seq), then
  * follows new ones until the job is finished or the client leaves.
  */
-async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, deps: ServiceRouteDeps, tenantId: string, jobId: string): Promise<void> {
+async function streamJobEvents(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  deps: ServiceRouteDeps,
+  tenantId: string,
+  jobId: string,
+): Promise<void> {
   await deps.jobs.get(tenantId, jobId); // 404 before the stream starts
   const lastId = req.headers['last-event-id'];
   let after = typeof lastId === 'string' && /^\d{1,19}$/.test(lastId) ? lastId : '0';
@@ -182,7 +217,9 @@ async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, deps: S
       const events = await deps.jobs.events(tenantId, jobId, after);
       let finished = false;
       for (const e of events) {
-        res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: e.id, type: e.type, jobId: e.job_id, timestamp: e.created_at.toISOString(), data: e.data ?? undefined, metadata: { service: 'jobforge', version: '1.0.0' } })}\n\n`);
+        res.write(
+          `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: e.id, type: e.type, jobId: e.job_id, timestamp: e.created_at.toISOString(), data: e.data ?? undefined, metadata: { service: 'jobforge', version: '1.0.0' } })}\n\n`,
+        );
         after = e.seq;
         if (terminal.has(e.type)) finished = true;
       }

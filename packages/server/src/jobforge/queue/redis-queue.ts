@@ -104,7 +104,11 @@ export class RedisQueue implements QueueBackend {
       const now = Date.now();
       const popped = await Promise.all(
         req.types.map(async (type) => {
-          const reply = (await this.#script.run(this.o.redis, [this.#ready(req.tenantId, req.pool, type), this.#delayed(req.tenantId, req.pool, type)], [now, req.max, RANK_EPOCH_MS])) as string[];
+          const reply = (await this.#script.run(
+            this.o.redis,
+            [this.#ready(req.tenantId, req.pool, type), this.#delayed(req.tenantId, req.pool, type)],
+            [now, req.max, RANK_EPOCH_MS],
+          )) as string[];
           const out: Array<{ id: string; rank: number; type: string }> = [];
           for (let i = 0; i < reply.length; i += 2) out.push({ id: reply[i]!, rank: Number(reply[i + 1]), type });
           return out;
@@ -188,7 +192,11 @@ export class RedisQueue implements QueueBackend {
     const started = Date.now();
     const n = await this.reconcile();
     await this.o.redis.set(this.#markerKey, this.#marker);
-    if (this.#checkedOnce) this.o.logger.warn({ entries: n, ms: Date.now() - started }, 'dispatch index missing in Redis (flushed or restarted); rebuilt from PostgreSQL');
+    if (this.#checkedOnce)
+      this.o.logger.warn(
+        { entries: n, ms: Date.now() - started },
+        'dispatch index missing in Redis (flushed or restarted); rebuilt from PostgreSQL',
+      );
     else this.o.logger.info({ entries: n, ms: Date.now() - started }, 'dispatch index built from PostgreSQL');
     this.#checkedOnce = true;
     for (const key of this.#signalKeys) {

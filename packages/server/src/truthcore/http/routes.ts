@@ -78,7 +78,13 @@ export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps):
  * Server-Sent Events of new assertions matching the pattern. The event id is the row's seq, so a
  * client reconnecting with Last-Event-ID gets every matching assertion after it, none twice.
  */
-async function streamAssertions(req: FastifyRequest, reply: FastifyReply, deps: TruthcoreRouteDeps, tenantId: string, pattern: SubscriptionPattern): Promise<void> {
+async function streamAssertions(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  deps: TruthcoreRouteDeps,
+  tenantId: string,
+  pattern: SubscriptionPattern,
+): Promise<void> {
   const lastId = req.headers['last-event-id'];
   let after = typeof lastId === 'string' && LAST_EVENT_ID.test(lastId) ? lastId : await deps.assertions.head(tenantId);
   const abort = new AbortController();
