@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The cost of field encryption on JobForge's hot path: the same submit → claim → complete workload
-// through JobService (real PostgreSQL, Redis dispatch) with a JobStore without and with a cipher,
+// through JobLifecycle (real PostgreSQL, Redis dispatch) with a JobStore without and with a cipher,
 // in alternating rounds on one database. The HTTP and mTLS layers are left out, so the relative
 // cost shown is an upper bound of what a client sees end to end. Build first (npm run build).
 // Prints a table and, as its last line, one JSON object with the figures.
@@ -14,7 +14,7 @@ import { createLogger, generateKeyringFile } from '@controlplane/platform';
 import {
   createPostgresDatabase,
   createRedis,
-  JobService,
+  JobLifecycle,
   JobStore,
   JobTypeRegistry,
   migrate,
@@ -53,7 +53,7 @@ async function service(cipherOrNone) {
   const store = new JobStore(db, { cipher: cipherOrNone });
   const queue = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger });
   await queue.start();
-  return new JobService({ db, store, queue, jobTypes: new JobTypeRegistry(), logger, leaseMs: 60_000 });
+  return new JobLifecycle({ db, store, queue, jobTypes: new JobTypeRegistry(), logger, leaseMs: 60_000 });
 }
 const variants = { plain: await service(undefined), encrypted: await service(cipher) };
 
@@ -81,7 +81,7 @@ async function roundOf(name, tenantId) {
         const count = Math.min(500, JOBS - next);
         const start = next;
         next += count;
-        await jobs.submitMany(
+        await jobs.submission.submitMany(
           tenantId,
           'bench',
           Array.from({ length: count }, (_, k) => body(start + k)),
@@ -94,9 +94,9 @@ async function roundOf(name, tenantId) {
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       while (done < JOBS) {
-        const envs = await jobs.claim(runner, { max: 250, waitMs: 0 });
+        const envs = await jobs.runners.claim(runner, { max: 250, waitMs: 0 });
         if (envs.length === 0) continue;
-        const acks = await jobs.completeMany(
+        const acks = await jobs.runners.completeMany(
           runner,
           envs.map((e) => ({
             ref: { jobId: e.jobId, leaseId: e.leaseId, fencingToken: e.fencingToken },
@@ -111,7 +111,7 @@ async function roundOf(name, tenantId) {
   );
   const t2 = performance.now();
   const cpu = process.cpuUsage(cpu0);
-  // CPU of this process (JobService, JobStore, the cipher) per job: unlike jobs/s, not disturbed by
+  // CPU of this process (JobLifecycle, JobStore, the cipher) per job: unlike jobs/s, not disturbed by
   // whatever else the machine runs.
   return {
     submit: JOBS / ((t1 - t0) / 1000),
@@ -175,5 +175,5 @@ for (const [label, k] of [
 console.log(
   `${'service CPU per job (µs)'.padEnd(34)} ${String(summary.plain_cpu_us_per_job).padStart(10)} ${String(summary.encrypted_cpu_us_per_job).padStart(10)} ${`+${summary.encrypted_cpu_us_per_job - summary.plain_cpu_us_per_job}`.padStart(8)}`,
 );
-console.log(`(${JOBS} jobs per round, ${ROUNDS} rounds each, JobService on PostgreSQL + Redis dispatch, no HTTP)`);
+console.log(`(${JOBS} jobs per round, ${ROUNDS} rounds each, JobLifecycle on PostgreSQL + Redis dispatch, no HTTP)`);
 console.log(JSON.stringify(summary));

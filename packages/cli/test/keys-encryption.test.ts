@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, isEncrypted } from '@controlplane/platform';
 import {
   createPostgresDatabase,
-  JobService,
+  JobLifecycle,
   JobStore,
   JobTypeRegistry,
   KeyRotation,
@@ -85,19 +85,19 @@ describe('controlplane keys init / rotate / status', () => {
   it('rotate re-wraps under a new KEK and moves every stored value to new data keys', async () => {
     const enc = await openFieldEncryption({ keyringFile: keyring, keyDb });
     const store = new JobStore(db, { cipher: enc.cipher });
-    const jobs = new JobService({
+    const jobs = new JobLifecycle({
       db,
       store,
       queue: new PostgresQueue(db, store),
       jobTypes: new JobTypeRegistry(),
       logger: createLogger({ service: 'test', level: 'silent' }),
     });
-    await jobs.submitMany(
+    await jobs.submission.submitMany(
       'acme',
       null,
       Array.from({ length: 15 }, (_, i) => job(i)),
     );
-    await jobs.submitMany(
+    await jobs.submission.submitMany(
       'globex',
       null,
       Array.from({ length: 5 }, (_, i) => job(i)),
@@ -143,7 +143,7 @@ describe('controlplane keys init / rotate / status', () => {
     expect(s.storedValues).toMatchObject({ values: 20, stale: 0, clear: 0, unreadable: [] });
     // the services' keyring (loaded before) still reads everything
     enc.keyring.clearCache();
-    expect((await jobs.list('acme', { limit: 100 })).length).toBe(15);
+    expect((await jobs.queries.list('acme', { limit: 100 })).length).toBe(15);
     const text = await run(['keys', 'status', '--keyring', keyring, '--database-url', tdb.url]);
     expect(text.stdout).toContain(`current KEK ${out.kekId}`);
     expect(text.stdout).toContain('completed');

@@ -12,7 +12,7 @@ import { addKekToKeyringFile, createLogger, dataKeyIdOf, generateKeyringFile, Ke
 import {
   AssertionService,
   createPostgresDatabase,
-  JobService,
+  JobLifecycle,
   JobStore,
   JobTypeRegistry,
   KeyRotation,
@@ -39,7 +39,7 @@ describe('key rotation (PostgreSQL)', () => {
   let keyringFile: string;
   /** The running services' view: its own key pool and a short key cache, as a separate process would have. */
   let service: FieldEncryption;
-  let jobs: JobService;
+  let jobs: JobLifecycle;
   const runners: Record<string, RunnerIdentity> = {
     t1: { id: 'runner-1', tenantId: 't1', pool: 'default', jobTypes: ['echo'] },
     t2: { id: 'runner-2', tenantId: 't2', pool: 'default', jobTypes: ['echo'] },
@@ -76,7 +76,7 @@ describe('key rotation (PostgreSQL)', () => {
     await generateKeyringFile(keyringFile);
     service = await openFieldEncryption({ keyringFile, keyDb: pool('service-keys'), cacheTtlMs: 200 });
     const store = new JobStore(db, { cipher: service.cipher });
-    jobs = new JobService({ db, store, queue: new PostgresQueue(db, store), jobTypes: new JobTypeRegistry(), logger, leaseMs: 5_000 });
+    jobs = new JobLifecycle({ db, store, queue: new PostgresQueue(db, store), jobTypes: new JobTypeRegistry(), logger, leaseMs: 5_000 });
   });
 
   afterAll(async () => {
@@ -99,22 +99,23 @@ describe('key rotation (PostgreSQL)', () => {
       let i = 0;
       while (!stopped) {
         i++;
-        await jobs.submitMany(tenant, null, [
+        await jobs.submission.submitMany(tenant, null, [
           job({ payload: { type: 'echo', data: { i, tenant } } }),
           job({
             payload: { type: 'echo', data: { i: -i } },
             retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 },
           }),
         ]);
-        const envs = await jobs.claim(runners[tenant]!, { max: 2, waitMs: 0 });
+        const envs = await jobs.runners.claim(runners[tenant]!, { max: 2, waitMs: 0 });
         for (const env of envs) {
           const ref = { jobId: env.jobId, leaseId: env.leaseId, fencingToken: env.fencingToken };
-          await jobs.progress(runners[tenant]!, ref, { message: `working on ${env.jobId}` });
-          if ((env.payload.data as { i: number }).i > 0) await jobs.complete(runners[tenant]!, ref, { data: { echoed: env.payload.data } });
+          await jobs.runners.progress(runners[tenant]!, ref, { message: `working on ${env.jobId}` });
+          if ((env.payload.data as { i: number }).i > 0)
+            await jobs.runners.complete(runners[tenant]!, ref, { data: { echoed: env.payload.data } });
           // With a (stand-in) runner signature: the failure report is queued for TruthCore, its
           // message and details encrypted in the outbox, which the rotation must sweep too.
           else
-            await jobs.fail(
+            await jobs.runners.fail(
               runners[tenant]!,
               ref,
               { category: 'RUNTIME_ERROR', message: 'negative', retryable: false, details: [{ message: String(env.payload.data.i) }] },
@@ -143,7 +144,7 @@ describe('key rotation (PostgreSQL)', () => {
     expect(check.values).toBeGreaterThan(0);
     // and through the service: every job reads back clear
     for (const tenant of ['t1', 't2']) {
-      const rows = await jobs.list(tenant, { limit: 1000 });
+      const rows = await jobs.queries.list(tenant, { limit: 1000 });
       for (const r of rows) expect(typeof r.request.payload.data).toBe('object');
     }
   }
@@ -151,11 +152,13 @@ describe('key rotation (PostgreSQL)', () => {
   it('a data-key rotation while jobs run ends with every row readable and on the new keys', async () => {
     // Rows written before encryption was switched on are encrypted by the sweep too.
     const plain = new JobStore(db);
-    await new JobService({ db, store: plain, queue: new PostgresQueue(db, plain), jobTypes: new JobTypeRegistry(), logger }).submitMany(
-      't1',
-      null,
-      [job(), job()],
-    );
+    await new JobLifecycle({
+      db,
+      store: plain,
+      queue: new PostgresQueue(db, plain),
+      jobTypes: new JobTypeRegistry(),
+      logger,
+    }).submission.submitMany('t1', null, [job(), job()]);
     const truth = new AssertionService({ db, store: new TruthStore() });
     await truth.assert('t1', 'apikey:x', {
       id: randomUUID(),
@@ -204,7 +207,7 @@ describe('key rotation (PostgreSQL)', () => {
   it('resumes from the stored cursor after a crash, and never launders a tampered value', async () => {
     await resetJobs(db);
     for (let i = 0; i < 6; i++)
-      await jobs.submitMany(
+      await jobs.submission.submitMany(
         't1',
         null,
         Array.from({ length: 20 }, () => job()),
@@ -241,7 +244,7 @@ describe('key rotation (PostgreSQL)', () => {
 
   it('skips rows a running transaction holds, comes back for them, and allows one run at a time', async () => {
     await resetJobs(db);
-    await jobs.submitMany(
+    await jobs.submission.submitMany(
       't1',
       null,
       Array.from({ length: 30 }, () => job()),
@@ -275,7 +278,7 @@ describe('key rotation (PostgreSQL)', () => {
 
   it('a KEK rotation re-wraps every data key while services keep reading', async () => {
     await resetJobs(db);
-    const ids = (await jobs.submitMany('t2', null, [job(), job()])).map((j) => j.id);
+    const ids = (await jobs.submission.submitMany('t2', null, [job(), job()])).map((j) => j.id);
     await service.cipher.blindIndex('t2', 'warm'); // a blind-index root, wrapped like a data key
     // A service that loaded the keyring before the rotation and never re-reads it:
     const stale = new Keyring({
@@ -294,7 +297,7 @@ describe('key rotation (PostgreSQL)', () => {
 
     // The running service's cached keys expire: it meets the new KEK id, re-reads the file, goes on.
     service.keyring.clearCache();
-    for (const id of ids) expect((await jobs.get('t2', id)).request.payload.data).toEqual({ n: 1 });
+    for (const id of ids) expect((await jobs.queries.get('t2', id)).request.payload.data).toEqual({ n: 1 });
     expect(await service.cipher.blindIndex('t2', 'warm')).toBeTypeOf('string');
     // Without re-reading the file it could not have.
     await expect(stale.dataKey('t2', (await enc.store.current('t2'))!.id)).rejects.toMatchObject({ code: 'KEK_NOT_FOUND' });

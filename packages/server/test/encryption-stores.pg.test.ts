@@ -20,7 +20,7 @@ import {
   AssertionService,
   createPostgresDatabase,
   JobResultService,
-  JobService,
+  JobLifecycle,
   JobStore,
   JobTypeRegistry,
   migrate,
@@ -47,7 +47,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
   let dir: string;
   let enc: FieldEncryption;
   let store: JobStore;
-  let jobs: JobService;
+  let jobs: JobLifecycle;
   const marker = () => `MARK-${randomBytes(12).toString('hex')}`;
   const r1: RunnerIdentity = { id: 'runner-1', tenantId: 't1', pool: 'default', jobTypes: ['echo'] };
 
@@ -61,7 +61,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
     await generateKeyringFile(join(dir, 'keyring.json'));
     enc = await openFieldEncryption({ keyringFile: join(dir, 'keyring.json'), keyDb });
     store = new JobStore(db, { cipher: enc.cipher });
-    jobs = new JobService({ db, store, queue: new PostgresQueue(db, store), jobTypes: new JobTypeRegistry(), logger, leaseMs: 5_000 });
+    jobs = new JobLifecycle({ db, store, queue: new PostgresQueue(db, store), jobTypes: new JobTypeRegistry(), logger, leaseMs: 5_000 });
   });
 
   afterAll(async () => {
@@ -114,7 +114,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
     it('stores payload and result as ciphertext, answers them clear, and keeps idempotency working', async () => {
       const [inData, inOpt, outData] = [marker(), marker(), marker()];
       const req = job({ payload: { type: 'echo', data: { secret: inData }, options: { hint: inOpt } } });
-      const submitted = await jobs.submit('t1', 'key:1', req);
+      const submitted = await jobs.submission.submit('t1', 'key:1', req);
       expect(submitted.request.payload).toMatchObject({ data: { secret: inData }, options: { hint: inOpt } });
 
       const stored = await raw('t1', req.id);
@@ -125,32 +125,36 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       expect(stored.request).toMatchObject({ id: req.id, type: 'echo', payload: { type: 'echo' }, metadata: { source: 'conformance' } });
 
       // the digest is over the clear request: the same request again is idempotent, a different one conflicts
-      expect((await jobs.submit('t1', 'key:1', req)).updatedAt).toBe(submitted.updatedAt);
+      expect((await jobs.submission.submit('t1', 'key:1', req)).updatedAt).toBe(submitted.updatedAt);
       await expectCode(
-        jobs.submit('t1', 'key:1', { ...req, payload: { type: 'echo', data: { secret: 'other' } } }),
+        jobs.submission.submit('t1', 'key:1', { ...req, payload: { type: 'echo', data: { secret: 'other' } } }),
         'IDEMPOTENCY_CONFLICT',
       );
 
-      const [env] = await jobs.claim(r1, { max: 1, waitMs: 0 });
+      const [env] = await jobs.runners.claim(r1, { max: 1, waitMs: 0 });
       expect(env!.payload.data).toEqual({ secret: inData });
       expect(env!.payloadDigest).toBe(canonicalHash(env!.payload));
-      await jobs.progress(
+      await jobs.runners.progress(
         r1,
         { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken },
         { pct: 50, message: `halfway ${inData}` },
       );
-      await jobs.complete(r1, { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken }, { data: { answer: outData } });
+      await jobs.runners.complete(
+        r1,
+        { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken },
+        { data: { answer: outData } },
+      );
 
       const done = await raw('t1', req.id);
       expect(isEncrypted(done.result.data)).toBe(true);
       expect(done.result.success).toBe(true);
       expect(JSON.stringify(done)).not.toContain(outData);
-      expect((await jobs.get('t1', req.id)).result?.data).toEqual({ answer: outData });
+      expect((await jobs.queries.get('t1', req.id)).result?.data).toEqual({ answer: outData });
 
       const events = await db.query<{ data: any }>(`select data from job_events where job_id = $1 and type = 'job.progress'`, [req.id]);
       expect(isEncrypted(events.rows[0]!.data.message)).toBe(true);
       expect(events.rows[0]!.data.pct).toBe(50);
-      expect((await jobs.events('t1', req.id, '0')).find((e) => e.type === 'job.progress')?.data).toEqual({
+      expect((await jobs.queries.events('t1', req.id, '0')).find((e) => e.type === 'job.progress')?.data).toEqual({
         status: 'running',
         pct: 50,
         message: `halfway ${inData}`,
@@ -160,9 +164,9 @@ describe('field encryption in the stores (PostgreSQL)', () => {
     it('encrypts error messages and details of failures, on the job and on its attempts', async () => {
       const m = marker();
       const req = job({ retryPolicy: { maxRetries: 0, backoffMs: 0, maxBackoffMs: 0, backoffMultiplier: 1 } });
-      await jobs.submit('t1', null, req);
-      const [env] = await jobs.claim(r1, { max: 1, waitMs: 0 });
-      await jobs.fail(
+      await jobs.submission.submit('t1', null, req);
+      const [env] = await jobs.runners.claim(r1, { max: 1, waitMs: 0 });
+      await jobs.runners.fail(
         r1,
         { jobId: env!.jobId, leaseId: env!.leaseId, fencingToken: env!.fencingToken },
         {
@@ -180,16 +184,16 @@ describe('field encryption in the stores (PostgreSQL)', () => {
         expect(envelope.code).toBe('HANDLER_FAILED');
       }
       expect(JSON.stringify([stored, attempts.rows])).not.toContain(m);
-      const got = await jobs.get('t1', req.id);
+      const got = await jobs.queries.get('t1', req.id);
       expect(got.error).toMatchObject({ message: `could not parse ${m}`, details: [{ path: 'payload.data', message: `bad value ${m}` }] });
       expect(got.result?.error?.message).toBe(`could not parse ${m}`);
-      expect((await jobs.attempts('t1', req.id))[0]).toMatchObject({ error: { message: `could not parse ${m}` } });
+      expect((await jobs.queries.attempts('t1', req.id))[0]).toMatchObject({ error: { message: `could not parse ${m}` } });
     });
 
     it('refuses a ciphertext moved to another row, another field or another tenant', async () => {
       const [a, b, other] = [job({ payload: { type: 'echo', data: { n: 1 }, options: { o: 1 } } }), job(), job()];
-      await jobs.submitMany('t1', null, [a, b]);
-      await jobs.submit('t2', null, other);
+      await jobs.submission.submitMany('t1', null, [a, b]);
+      await jobs.submission.submit('t2', null, other);
 
       // row A's payload data copied into row B (same tenant, same field)
       await db.query(
@@ -203,7 +207,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
         `Cannot decrypt jobs.request.payload.data of row ${b.id}: the ciphertext does not authenticate (it was altered, or belongs to another row, field or tenant).`,
       );
       // the API answers an internal error, never the ciphertext or a partial value
-      await expect(jobs.get('t1', b.id)).rejects.toBeInstanceOf(DecryptionError);
+      await expect(jobs.queries.get('t1', b.id)).rejects.toBeInstanceOf(DecryptionError);
 
       // row A's options swapped into its own data field
       await db.query(
@@ -215,7 +219,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       // t2's payload copied into a t1 row: t1 has no such data key
       const t2 = await raw('t2', other.id);
       const c = job();
-      await jobs.submit('t1', null, c);
+      await jobs.submission.submit('t1', null, c);
       await db.query(`update jobs set request = jsonb_set(request, '{payload,data}', $1::jsonb) where tenant_id = 't1' and id = $2`, [
         JSON.stringify(t2.request.payload.data),
         c.id,
@@ -226,7 +230,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       expect((foreign as Error).message).toContain('does not exist for this tenant');
 
       // the same id in the other tenant still reads fine: nothing leaked across
-      expect((await jobs.get('t2', other.id)).request.payload.data).toEqual({ n: 1 });
+      expect((await jobs.queries.get('t2', other.id)).request.payload.data).toEqual({ n: 1 });
     });
 
     it('refuses at start-up a key store on the pool whose transactions it would serve', () => {
@@ -235,11 +239,17 @@ describe('field encryption in the stores (PostgreSQL)', () => {
 
     it('reads rows written before encryption was on, and a store without a cipher is unchanged', async () => {
       const plain = new JobStore(db);
-      const clearJobs = new JobService({ db, store: plain, queue: new PostgresQueue(db, plain), jobTypes: new JobTypeRegistry(), logger });
+      const clearJobs = new JobLifecycle({
+        db,
+        store: plain,
+        queue: new PostgresQueue(db, plain),
+        jobTypes: new JobTypeRegistry(),
+        logger,
+      });
       const req = job({ payload: { type: 'echo', data: { legacy: true } } });
-      await clearJobs.submit('t1', null, req);
+      await clearJobs.submission.submit('t1', null, req);
       expect((await raw('t1', req.id)).request.payload.data).toEqual({ legacy: true });
-      expect((await jobs.get('t1', req.id)).request.payload.data).toEqual({ legacy: true });
+      expect((await jobs.queries.get('t1', req.id)).request.payload.data).toEqual({ legacy: true });
     });
   });
 

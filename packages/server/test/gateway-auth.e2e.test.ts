@@ -139,7 +139,7 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       expect(movedPath.body.error.code).toBe('SIGNATURE_INVALID');
       const addedQuery = await h.client.call(gwA.url, 'POST', `${jobA}?force=true`, { key: h.keys.operator, signature: sigA });
       expect(addedQuery.body.error.code).toBe('SIGNATURE_INVALID');
-      expect((await h.jf.jobs.get('ta', jobB.split('/')[2]!)).status).toBe('queued');
+      expect((await h.jf.jobs.queries.get('ta', jobB.split('/')[2]!)).status).toBe('queued');
 
       // Well outside the ±300 s window: a signature 301 s in the future is only 300 s ahead by the
       // time a slow machine delivers it, so the margin must outlast any request's own latency.
@@ -171,7 +171,7 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       const forged = signRequest({ method: 'POST', url: path, keyId: h.keys.operator.id, privateKey: h.keys.submitter.privateKey });
       const res = await h.client.call(gwA.url, 'POST', path, { key: h.keys.operator, signature: forged });
       expect(res.body.error.code).toBe('SIGNATURE_INVALID');
-      expect((await h.jf.jobs.get('ta', path.split('/')[2]!)).status).toBe('queued');
+      expect((await h.jf.jobs.queries.get('ta', path.split('/')[2]!)).status).toBe('queued');
       const events = h.audit.events.filter((e) => e.action === 'signature.failed' && e.actor.id === h.keys.operator.id);
       expect(events.length).toBeGreaterThanOrEqual(2);
       expect(events.every((e) => e.outcome === 'denied' && e.tenantId === 'ta')).toBe(true);
@@ -320,7 +320,7 @@ describe('gateway authentication, signatures, limits and quotas', () => {
       expect(third.status).toBe(409);
       expect(third.body.error.code).toBe('QUOTA_EXCEEDED');
       expect(third.body.error.message).toContain('queued jobs');
-      expect((await h.jf.jobs.list('tq', { limit: 10 })).length).toBe(2);
+      expect((await h.jf.jobs.queries.list('tq', { limit: 10 })).length).toBe(2);
     });
 
     it("refuses a payload over the tenant's size quota as not retryable", async () => {

@@ -43,7 +43,7 @@ async function enrolRunner(tenant: string): Promise<string> {
 
 async function cancelledJob(tenant: string): Promise<string> {
   const id = await h.seedJob(tenant);
-  await h.jf.jobs.cancel(tenant, id);
+  await h.jf.jobs.operator.cancel(tenant, id);
   return id;
 }
 
@@ -76,8 +76,8 @@ const probes: Record<RouteId, Probe> = {
     check: async (caller, res) => {
       expect(res.status).toBe(202);
       expect(res.body.status).toBe('queued');
-      await expect(h.jf.jobs.get(inTenant(caller), res.body.id)).resolves.toMatchObject({ id: res.body.id });
-      if (caller === 'otherTenant') await expect(h.jf.jobs.get('ta', res.body.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+      await expect(h.jf.jobs.queries.get(inTenant(caller), res.body.id)).resolves.toMatchObject({ id: res.body.id });
+      if (caller === 'otherTenant') await expect(h.jf.jobs.queries.get('ta', res.body.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
     },
   },
   'jobs.submitBatch': {
@@ -85,14 +85,14 @@ const probes: Record<RouteId, Probe> = {
     check: async (caller, res) => {
       expect(res.status).toBe(202);
       expect(res.body.jobs).toHaveLength(2);
-      await expect(h.jf.jobs.get(inTenant(caller), res.body.jobs[0].id)).resolves.toBeDefined();
+      await expect(h.jf.jobs.queries.get(inTenant(caller), res.body.jobs[0].id)).resolves.toBeDefined();
     },
   },
   'jobs.list': {
     request: async () => ({ path: '/jobs?limit=500' }),
     check: async (caller, res) => {
       expect(res.status).toBe(200);
-      const mine = (await h.jf.jobs.list(inTenant(caller), { limit: 500 })).map((j) => j.id);
+      const mine = (await h.jf.jobs.queries.list(inTenant(caller), { limit: 500 })).map((j) => j.id);
       const ids = res.body.jobs.map((j: { id: string }) => j.id);
       expect(ids.every((id: string) => mine.includes(id))).toBe(true);
       if (caller === 'otherTenant') expect(ids).not.toContain(seededA);

@@ -5,7 +5,7 @@ import { createLogger } from '@controlplane/platform';
 import {
   createPostgresDatabase,
   createRedis,
-  JobService,
+  JobLifecycle,
   JobStore,
   JobTypeRegistry,
   migrate,
@@ -105,7 +105,7 @@ describe('Redis loses its data', () => {
   let db: Database;
   let priv: PrivateRedis;
   let conn: RedisConnection;
-  let svc: JobService;
+  let svc: JobLifecycle;
   let queue: RedisQueue;
   const runner: RunnerIdentity = { id: 'r-loss', tenantId: 't1', pool: 'default', jobTypes: ['echo'] };
 
@@ -119,7 +119,7 @@ describe('Redis loses its data', () => {
     const store = new JobStore(db);
     queue = new RedisQueue({ redis: conn.client, keys: conn.keys, db, store, logger });
     await queue.start();
-    svc = new JobService({ db, store, queue, jobTypes: new JobTypeRegistry(), logger });
+    svc = new JobLifecycle({ db, store, queue, jobTypes: new JobTypeRegistry(), logger });
   });
   afterAll(async () => {
     await conn?.close();
@@ -131,13 +131,13 @@ describe('Redis loses its data', () => {
   async function drain(expected: Set<string>, leased: Array<{ jobId: string; leaseId: string; fencingToken: string }>) {
     const completions = new Map<string, number>();
     for (const l of leased) {
-      await svc.complete(runner, l, { data: { ok: true } });
+      await svc.runners.complete(runner, l, { data: { ok: true } });
       completions.set(l.jobId, 1);
     }
     for (let i = 0; i < 200 && completions.size < expected.size; i++) {
-      const got = await svc.claim(runner, { max: 50, waitMs: 100 });
+      const got = await svc.runners.claim(runner, { max: 50, waitMs: 100 });
       for (const g of got) {
-        await svc.complete(runner, { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, { data: { ok: true } });
+        await svc.runners.complete(runner, { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken }, { data: { ok: true } });
         completions.set(g.jobId, (completions.get(g.jobId) ?? 0) + 1);
       }
     }
@@ -157,12 +157,12 @@ describe('Redis loses its data', () => {
 
   async function submitAndLease(n: number, lease: number) {
     const reqs = Array.from({ length: n }, () => job());
-    await svc.submitMany('t1', null, reqs);
+    await svc.submission.submitMany('t1', null, reqs);
     const delayed = job({
       metadata: { source: 's', createdAt: new Date().toISOString(), scheduledAt: new Date(Date.now() + 300).toISOString() },
     });
-    await svc.submit('t1', null, delayed);
-    const leased = (await svc.claim(runner, { max: lease, waitMs: 0 })).map((g) => ({
+    await svc.submission.submit('t1', null, delayed);
+    const leased = (await svc.runners.claim(runner, { max: lease, waitMs: 0 })).map((g) => ({
       jobId: g.jobId,
       leaseId: g.leaseId,
       fencingToken: g.fencingToken,
@@ -174,7 +174,7 @@ describe('Redis loses its data', () => {
   it('FLUSHALL with jobs queued and leased: every job completes exactly once', async () => {
     const { ids, leased } = await submitAndLease(120, 30);
     await conn.client.flushall();
-    expect(await svc.claim(runner, { max: 10, waitMs: 0 })).toEqual([]); // the index is gone...
+    expect(await svc.runners.claim(runner, { max: 10, waitMs: 0 })).toEqual([]); // the index is gone...
     expect(await queue.checkIntegrity()).toBe(false); // ...detected and rebuilt from PostgreSQL
     expect(await queue.checkIntegrity()).toBe(true);
     await drain(ids, leased);
@@ -194,14 +194,14 @@ describe('Redis loses its data', () => {
 
   it('a stale Redis entry for a running or finished job leases nothing', async () => {
     const req = job();
-    await svc.submit('t1', null, req);
-    const [g] = await svc.claim(runner, { max: 1, waitMs: 0 });
+    await svc.submission.submit('t1', null, req);
+    const [g] = await svc.runners.claim(runner, { max: 1, waitMs: 0 });
     await queue.enqueue([{ tenantId: 't1', pool: 'default', type: 'echo', id: req.id, priority: 50, runAt: Date.now() }]);
-    expect(await svc.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
-    await svc.complete(runner, { jobId: g!.jobId, leaseId: g!.leaseId, fencingToken: g!.fencingToken }, {});
+    expect(await svc.runners.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
+    await svc.runners.complete(runner, { jobId: g!.jobId, leaseId: g!.leaseId, fencingToken: g!.fencingToken }, {});
     await queue.enqueue([{ tenantId: 't1', pool: 'default', type: 'echo', id: req.id, priority: 50, runAt: Date.now() }]);
-    expect(await svc.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
+    expect(await svc.runners.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
     await queue.enqueue([{ tenantId: 't1', pool: 'default', type: 'echo', id: randomUUID(), priority: 50, runAt: Date.now() }]);
-    expect(await svc.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
+    expect(await svc.runners.claim(runner, { max: 5, waitMs: 0 })).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@controlplane/platform';
 import {
   createPostgresDatabase,
-  JobService,
+  JobLifecycle,
   JobStore,
   JobTypeRegistry,
   migrate,
@@ -24,7 +24,7 @@ describe('two JobForge replicas', () => {
   let tdb: TestDatabase;
   let redis: TestRedis;
   const dbs: Database[] = [];
-  const replicas: Array<{ svc: JobService; queue: RedisQueue; stop: () => Promise<void> }> = [];
+  const replicas: Array<{ svc: JobLifecycle; queue: RedisQueue; stop: () => Promise<void> }> = [];
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
@@ -46,7 +46,7 @@ describe('two JobForge replicas', () => {
         subscriber: await redis.connect(),
       });
       await queue.start();
-      const svc = new JobService({ db, store, queue, jobTypes: new JobTypeRegistry(), logger, leaseMs: 10_000 });
+      const svc = new JobLifecycle({ db, store, queue, jobTypes: new JobTypeRegistry(), logger, leaseMs: 10_000 });
       const stop = startDuties(svc, logger, { reapMs: 50, expireMs: 50, integrityMs: 50, reconcileMs: 200 });
       replicas.push({ svc, queue, stop });
     }
@@ -65,7 +65,7 @@ describe('two JobForge replicas', () => {
   it('shares the work without leasing a job twice', async () => {
     const n = 600;
     const reqs = Array.from({ length: n }, () => job());
-    for (let i = 0; i < n; i += 50) await replicas[(i / 50) % 2]!.svc.submitMany('t1', null, reqs.slice(i, i + 50));
+    for (let i = 0; i < n; i += 50) await replicas[(i / 50) % 2]!.svc.submission.submitMany('t1', null, reqs.slice(i, i + 50));
     const leases = new Map<string, number>();
     const perReplica = [0, 0];
     const claimer = async (replica: number, runnerId: string) => {
@@ -73,7 +73,7 @@ describe('two JobForge replicas', () => {
       const runner: RunnerIdentity = { id: runnerId, tenantId: 't1', pool: 'default', jobTypes: ['echo'] };
       let idle = 0;
       while (idle < 3) {
-        const got = await svc.claim(runner, { max: 9, waitMs: 100 });
+        const got = await svc.runners.claim(runner, { max: 9, waitMs: 100 });
         if (got.length === 0) {
           idle++;
           continue;
@@ -81,7 +81,7 @@ describe('two JobForge replicas', () => {
         idle = 0;
         perReplica[replica]! += got.length;
         for (const g of got) leases.set(g.jobId, (leases.get(g.jobId) ?? 0) + 1);
-        await svc.completeMany(
+        await svc.runners.completeMany(
           runner,
           got.map((g) => ({
             ref: { jobId: g.jobId, leaseId: g.leaseId, fencingToken: g.fencingToken },

@@ -15,7 +15,6 @@ import type { AuditEvent, AuditSink } from '../audit/index.js';
 import { createHttpApp, parseJsonBody, runHealthChecks, SECURITY_HEADERS, type HealthProbe, type HttpApp } from '../http/index.js';
 import type { RedisKeys } from '../redis/index.js';
 import type { Database } from '../storage/index.js';
-import { checkJobQuota, payloadBytesOf } from '../tenancy/index.js';
 import {
   auditQueryHandler,
   createKeyHandler,
@@ -402,19 +401,9 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
       const health = await runHealthChecks(GATEWAY_SERVICE, version, probes, req.log);
       return reply.code(health.status === 'unhealthy' ? 503 : 200).send(health);
     },
-    'jobs.submit': async (req, reply) => {
-      const body = req.body as { payload?: unknown } | undefined;
-      await dbGuard.run(() => checkJobQuota(o.db, principal(req).tenantId, 1, payloadBytesOf(body?.payload)));
-      return forward(routeSpec('jobs.submit'))(req, reply);
-    },
-    'jobs.submitBatch': async (req, reply) => {
-      const jobs = (req.body as { jobs?: unknown } | undefined)?.jobs;
-      if (Array.isArray(jobs) && jobs.length > 0) {
-        const largest = Math.max(...jobs.map((j) => payloadBytesOf((j as { payload?: unknown } | null)?.payload)));
-        await dbGuard.run(() => checkJobQuota(o.db, principal(req).tenantId, jobs.length, largest));
-      }
-      return forward(routeSpec('jobs.submitBatch'))(req, reply);
-    },
+    // The quota is JobForge's to enforce, inside the transaction that inserts the jobs.
+    'jobs.submit': forward(routeSpec('jobs.submit')),
+    'jobs.submitBatch': forward(routeSpec('jobs.submitBatch')),
     'jobs.list': forward(routeSpec('jobs.list')),
     'jobs.get': forward(routeSpec('jobs.get')),
     'jobs.cancel': forward(routeSpec('jobs.cancel')),

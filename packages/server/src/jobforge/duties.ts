@@ -1,5 +1,5 @@
 import type { Logger } from '@controlplane/platform';
-import type { JobService } from './lifecycle.js';
+import type { JobLifecycle } from './lifecycle/index.js';
 
 export interface DutyIntervals {
   reapMs: number;
@@ -24,7 +24,7 @@ export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
  * Statistics are refreshed by one replica at a time (an advisory lock), and only where
  * autovacuum does not. Each duty never overlaps itself: the next run is scheduled when the previous one ends.
  */
-export function startDuties(jobs: JobService, logger: Logger, intervals: Partial<DutyIntervals> = {}): () => Promise<void> {
+export function startDuties(jobs: JobLifecycle, logger: Logger, intervals: Partial<DutyIntervals> = {}): () => Promise<void> {
   const iv = { ...DEFAULT_DUTY_INTERVALS, ...intervals };
   let stopped = false;
   const running = new Set<Promise<unknown>>();
@@ -51,12 +51,12 @@ export function startDuties(jobs: JobService, logger: Logger, intervals: Partial
     timers.add(timer);
   };
 
-  loop('reap-leases', iv.reapMs, () => jobs.reapExpiredLeases());
-  loop('expire-jobs', iv.expireMs, () => jobs.expireJobs());
+  loop('reap-leases', iv.reapMs, () => jobs.maintenance.reapExpiredLeases());
+  loop('expire-jobs', iv.expireMs, () => jobs.maintenance.expireJobs());
   loop('queue-integrity', iv.integrityMs, () => jobs.queue.checkIntegrity());
   loop('reconcile', iv.reconcileMs, () => jobs.queue.reconcile());
   loop('table-statistics', iv.statisticsMs, async () => {
-    const { analyzed } = await jobs.refreshStatistics();
+    const { analyzed } = await jobs.maintenance.refreshStatistics();
     if (analyzed.length > 0) logger.debug({ tables: analyzed }, 'refreshed planner statistics');
   });
 

@@ -1,14 +1,40 @@
 export {
-  JobService,
+  JobLifecycle,
   SERVICE_NAME as JOBFORGE_SERVICE,
+  checkJobQuota,
+  runningJobHeadroom,
+  payloadBytesOf,
   type RunnerIdentity,
   type ResultProof,
   type ClaimOptions,
   type FailureInput,
   type OutcomeAck,
-  type JobServiceOptions,
-} from './lifecycle.js';
-export { JobStore, type LeaseRef, type NewJob, type ListJobsFilter, type StoredJobEvent } from './job-store.js';
+  type JobLifecycleOptions,
+} from './lifecycle/index.js';
+export {
+  JOB_TRANSITIONS,
+  JOB_TRANSITION_EVENTS,
+  JOB_STATE_SETS,
+  CLAIMABLE_STATES,
+  LEASED_STATES,
+  TERMINAL_STATES,
+  WAITING_STATES,
+  fromStates,
+  targetState,
+  transition,
+  renderJobStateDiagram,
+  type JobTransitionEvent,
+} from './job-states.js';
+export { jobforgeSql } from './sql.js';
+export { JobStore } from './job-store.js';
+export {
+  RunnerMayNotClaimError,
+  type CompletionRecord,
+  type LeaseRef,
+  type NewJob,
+  type ListJobsFilter,
+  type StoredJobEvent,
+} from './store-records.js';
 export { JobTypeRegistry, DEFAULT_POOL, type JobTypeContract } from './job-types.js';
 export { type JobRow, type ReadyEntry, toJobResponse, readyEntryOf } from './job-row.js';
 export { type JobEnvelope, envelopeOf } from './job-envelope.js';

@@ -2,6 +2,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { AppError, type ErrorDetail } from '@controlplane/contracts';
 import type { Sql } from '../storage/index.js';
+import { jobforgeSql as sql } from './sql.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
@@ -62,41 +63,31 @@ export class JobTypeRegistry {
   ): Promise<JobTypeContract> {
     if (c.inputSchema) this.checkSchema(c.inputSchema, 'inputSchema');
     if (c.outputSchema) this.checkSchema(c.outputSchema, 'outputSchema');
-    const res = await q.query<RawContract>(
-      `insert into job_types (tenant_id, type, input_schema, output_schema, pool)
-       values ($1, $2, $3, $4, $5)
-       on conflict (tenant_id, type) do update set input_schema = excluded.input_schema, output_schema = excluded.output_schema,
-              pool = excluded.pool, version = job_types.version + 1, updated_at = now()
-       returning tenant_id, type, input_schema, output_schema, pool, version, updated_at`,
-      [c.tenantId, c.type, c.inputSchema, c.outputSchema, c.pool],
-    );
+    const res = await sql('job_type_put').run<RawContract>(q, {
+      tenant_id: c.tenantId,
+      type: c.type,
+      input_schema: c.inputSchema,
+      output_schema: c.outputSchema,
+      pool: c.pool,
+    });
     const contract = fromRaw(res.rows[0]!);
     this.#recent.delete(`${c.tenantId}\u0000${c.type}`);
     return contract;
   }
 
   async list(q: Sql, tenantId: string): Promise<JobTypeContract[]> {
-    const res = await q.query<RawContract>(
-      `select tenant_id, type, input_schema, output_schema, pool, version, updated_at from job_types where tenant_id = $1 order by type`,
-      [tenantId],
-    );
+    const res = await sql('job_type_list').run<RawContract>(q, { tenant_id: tenantId });
     return res.rows.map(fromRaw);
   }
 
   async get(q: Sql, tenantId: string, type: string): Promise<JobTypeContract | undefined> {
-    const res = await q.query<RawContract>(
-      `select tenant_id, type, input_schema, output_schema, pool, version, updated_at from job_types where tenant_id = $1 and type = $2`,
-      [tenantId, type],
-    );
+    const res = await sql('job_type_get').run<RawContract>(q, { tenant_id: tenantId, type });
     return res.rows[0] ? fromRaw(res.rows[0]) : undefined;
   }
 
   /** Contracts for several types at once (missing types have no contract: default pool, no schema). */
   async getMany(q: Sql, tenantId: string, types: readonly string[]): Promise<Map<string, JobTypeContract>> {
-    const res = await q.query<RawContract>(
-      `select tenant_id, type, input_schema, output_schema, pool, version, updated_at from job_types where tenant_id = $1 and type = any($2::text[])`,
-      [tenantId, [...new Set(types)]],
-    );
+    const res = await sql('job_type_get_many').run<RawContract>(q, { tenant_id: tenantId, types: [...new Set(types)] });
     return new Map(res.rows.map((r) => [r.type, fromRaw(r)]));
   }
 

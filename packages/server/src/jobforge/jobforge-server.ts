@@ -17,7 +17,7 @@ import { registerRunnerRoutes } from './http/runner-routes.js';
 import { registerServiceRoutes } from './http/service-routes.js';
 import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
-import { JobService, SERVICE_NAME } from './lifecycle.js';
+import { JobLifecycle, SERVICE_NAME } from './lifecycle/index.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
 import { registerAuditHook } from '../http/index.js';
@@ -62,7 +62,7 @@ export interface JobforgeServerOptions {
 export interface JobforgeServer {
   url: string;
   enrollUrl: string;
-  jobs: JobService;
+  jobs: JobLifecycle;
   registry: RunnerRegistry;
   jobTypes: JobTypeRegistry;
   app: HttpApp;
@@ -105,7 +105,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   const jobTypes = new JobTypeRegistry();
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const jobs = new JobService({
+  const jobs = new JobLifecycle({
     db: o.db,
     store,
     queue,
@@ -154,7 +154,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     jobs,
     registry,
     enrolment,
-    heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(1000, Math.floor(jobs.leaseMs / 3)),
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(1000, Math.floor(jobs.runners.leaseMs / 3)),
     signingCertificatePem: o.tls.cert,
     signingKeyPem: o.tls.key,
   });
@@ -211,7 +211,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
       actor: { kind: 'service', id: SERVICE_NAME },
       action: 'service.started',
       outcome: 'success',
-      details: { queue: queue.kind, leaseMs: jobs.leaseMs, resultDelivery: Boolean(o.truthcore) },
+      details: { queue: queue.kind, leaseMs: jobs.runners.leaseMs, resultDelivery: Boolean(o.truthcore) },
     })
     .catch((err: unknown) => o.logger.error({ err }, 'could not record service start in the audit log'));
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '@controlplane/contracts';
 import type { Sql } from '../storage/index.js';
+import { jobforgeSql as sql } from './sql.js';
 
 /** Join tokens are shown once; only their SHA-256 is stored. The prefix makes leaked ones greppable. */
 export const JOIN_TOKEN_PREFIX = 'cpjt_';
@@ -28,11 +29,14 @@ export async function createJoinToken(
 ): Promise<CreatedJoinToken> {
   const token = JOIN_TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const id = randomUUID();
-  const res = await q.query<{ expires_at: Date }>(
-    `insert into join_tokens (id, tenant_id, pool, token_hash, expires_at, created_by)
-     values ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision / 1000), $6) returning expires_at`,
-    [id, p.tenantId, p.pool, hashJoinToken(token), p.ttlMs, p.createdBy],
-  );
+  const res = await sql('join_token_create').run<{ expires_at: Date }>(q, {
+    id,
+    tenant_id: p.tenantId,
+    pool: p.pool,
+    token_hash: hashJoinToken(token),
+    ttl_ms: p.ttlMs,
+    created_by: p.createdBy,
+  });
   return { id, tenantId: p.tenantId, pool: p.pool, token, expiresAt: res.rows[0]!.expires_at };
 }
 
@@ -43,12 +47,10 @@ export async function createJoinToken(
  */
 export async function consumeJoinToken(q: Sql, token: string, usedBy: string): Promise<JoinTokenGrant> {
   if (!TOKEN_RE.test(token)) throw new AppError('JOIN_TOKEN_INVALID');
-  const res = await q.query<{ id: string; tenant_id: string; pool: string }>(
-    `update join_tokens set used_at = now(), used_by = $2
-      where token_hash = $1 and used_at is null and expires_at > now()
-      returning id, tenant_id, pool`,
-    [hashJoinToken(token), usedBy],
-  );
+  const res = await sql('join_token_consume').run<{ id: string; tenant_id: string; pool: string }>(q, {
+    token_hash: hashJoinToken(token),
+    used_by: usedBy,
+  });
   const row = res.rows[0];
   if (!row) throw new AppError('JOIN_TOKEN_INVALID');
   return { id: row.id, tenantId: row.tenant_id, pool: row.pool };

@@ -10,7 +10,8 @@ import {
 } from '../keys/encrypted-fields.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { ErrorEnvelope, JobResult } from '@controlplane/contracts';
-import { asSystem } from '../storage/data-scope.js';
+import { asSystem } from '../storage/index.js';
+import { jobforgeSql as sql } from './sql.js';
 
 export interface TruthcoreTarget {
   url: string;
@@ -80,10 +81,7 @@ export class ResultOutboxDeliverer {
       const rows = await this.db.transaction(async (tx) => {
         const rows = await this.#lockPending(tx);
         if (rows.length > 0) {
-          await tx.query(
-            `update result_outbox set next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) where id = any($1::bigint[])`,
-            [rows.map((r) => r.id), CLAIM_MS],
-          );
+          await sql('outbox_hold').run(tx, { ids: rows.map((r) => r.id), hold_ms: CLAIM_MS });
         }
         return rows;
       });
@@ -92,26 +90,21 @@ export class ResultOutboxDeliverer {
       for (const row of rows) {
         if (unreachable) {
           // TruthCore is down: give the rest of the claimed rows back for the next round.
-          await this.db.query(`update result_outbox set next_attempt_at = now() where id = $1 and delivered_at is null`, [row.id]);
+          await sql('outbox_give_back').run(this.db, { id: row.id });
           continue;
         }
         // Delivered under the job's own correlation id, so TruthCore's log lines join the rest.
         const correlationId = isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`;
         const outcome = await runWithContext({ correlationId }, () => this.#deliver(row));
         if (outcome === 'delivered') {
-          await this.db.query(`update result_outbox set delivered_at = now(), attempts = attempts + 1, last_error = null where id = $1`, [
-            row.id,
-          ]);
+          await sql('outbox_delivered').run(this.db, { id: row.id });
           settled++;
         } else if (outcome === 'rejected') {
-          await this.db.query(`update result_outbox set rejected_at = now(), attempts = attempts + 1 where id = $1`, [row.id]);
+          await sql('outbox_rejected').run(this.db, { id: row.id });
           settled++;
         } else {
           const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
-          await this.db.query(
-            `update result_outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
-            [row.id, outcome.error, backoff],
-          );
+          await sql('outbox_retry_later').run(this.db, { id: row.id, last_error: outcome.error, backoff_ms: backoff });
           unreachable = outcome.unreachable;
         }
       }
@@ -121,30 +114,13 @@ export class ResultOutboxDeliverer {
 
   async pending(q: Sql = this.db): Promise<number> {
     return asSystem('count undelivered results', async () => {
-      const res = await q.query<{ n: number }>(
-        `select count(*)::int as n from result_outbox where delivered_at is null and rejected_at is null`,
-      );
+      const res = await sql('outbox_pending_count').run<{ n: number }>(q);
       return res.rows[0]!.n;
     });
   }
 
   async #lockPending(tx: Sql): Promise<PendingRow[]> {
-    const res = await tx.query<PendingRow>(
-      `select o.id, o.tenant_id, o.job_id, o.attempt, o.fencing_token, o.runner_id, o.signature, o.attempts, o.outcome, o.failure,
-              case when o.outcome = 'completed' then j.result end as result,
-              a.error as attempt_error, a.started_at as attempt_started_at, a.finished_at as attempt_finished_at,
-              j.request_digest, j.submitted_by, c.certificate_pem, j.request -> 'metadata' ->> 'correlationId' as correlation_id
-         from result_outbox o
-         join jobs j on j.tenant_id = o.tenant_id and j.id = o.job_id
-         -- A failure's envelope is its attempt's: the job's own error may be a later attempt's.
-         left join job_attempts a on o.outcome = 'failed' and a.tenant_id = o.tenant_id and a.job_id = o.job_id and a.attempt = o.attempt
-         left join runner_certificates c on c.fingerprint256 = o.cert_fingerprint and c.runner_id = o.runner_id
-        where o.delivered_at is null and o.rejected_at is null and o.next_attempt_at <= now()
-        order by o.next_attempt_at, o.id
-        limit $1
-        for update of o skip locked`,
-      [BATCH],
-    );
+    const res = await sql('outbox_lock_pending').run<PendingRow>(tx, { limit: BATCH });
     return res.rows;
   }
 

@@ -1,10 +1,2 @@
 export { createTenant, getTenant, listTenants, SYSTEM_TENANT, TENANT_ID_PATTERN, type Tenant } from './tenants.js';
-export {
-  checkJobQuota,
-  getTenantQuotas,
-  payloadBytesOf,
-  putTenantQuotas,
-  runningJobHeadroom,
-  TenantQuotasInput,
-  type TenantQuotas,
-} from './quotas.js';
+export { getTenantQuotas, putTenantQuotas, TenantQuotasInput, type TenantQuotas } from './quotas.js';

@@ -9,7 +9,7 @@ import type { Sql } from '../storage/index.js';
 export interface TenantQuotas {
   /** Jobs waiting to run (pending, queued, retrying) at once. */
   maxQueuedJobs: number | null;
-  /** Jobs leased to runners at once; JobForge enforces it when leasing (runningJobHeadroom). */
+  /** Jobs leased to runners at once; JobForge enforces it when leasing (its runningJobHeadroom). */
   maxRunningJobs: number | null;
   /** Size of one job's `payload`, as UTF-8 JSON. */
   maxPayloadBytes: number | null;
@@ -110,78 +110,4 @@ export async function putTenantQuotas(
     ],
   );
   return fromRow(res.rows[0]);
-}
-
-/** Statuses that count against max_queued_jobs: accepted, not yet leased, not finished. */
-const WAITING_STATUSES = ['pending', 'queued', 'retrying'];
-
-/**
- * Refuses a submission of `newJobs` jobs whose largest payload is `payloadBytes` bytes when it would
- * break the tenant's quotas, with QUOTA_EXCEEDED (409, RESOURCE_CONFLICT). An oversized payload is
- * not retryable; a full queue is (it drains).
- *
- * Call it inside the transaction that inserts the jobs: it takes a transaction-scoped advisory lock
- * per tenant before counting, so concurrent submissions of one tenant (on any replica) are counted
- * one after the other and cannot overshoot the limit together. Tenants without a queued-jobs limit
- * take no lock. Outside a transaction the lock is released at once and the check is advisory.
- */
-export async function checkJobQuota(sql: Sql, tenantId: string, newJobs: number, payloadBytes: number): Promise<void> {
-  const res = await sql.query<{ max_queued_jobs: number | null; max_payload_bytes: number | null }>(
-    'select max_queued_jobs, max_payload_bytes from tenant_quotas where tenant_id = $1',
-    [tenantId],
-  );
-  const q = res.rows[0];
-  if (!q) return;
-  if (q.max_payload_bytes !== null && payloadBytes > q.max_payload_bytes) {
-    throw new AppError('QUOTA_EXCEEDED', {
-      params: { quota: 'payload bytes per job' },
-      retryable: false,
-      details: [
-        {
-          path: 'payload',
-          message: `is ${payloadBytes} bytes; this tenant allows at most ${q.max_payload_bytes}`,
-          code: 'max_payload_bytes',
-        },
-      ],
-    });
-  }
-  if (q.max_queued_jobs === null) return;
-  await sql.query(`select pg_advisory_xact_lock(hashtext('cp.tenant_quota'), hashtext($1))`, [tenantId]);
-  const counted = await sql.query<{ n: number }>('select count(*)::int as n from jobs where tenant_id = $1 and status = any($2::text[])', [
-    tenantId,
-    WAITING_STATUSES,
-  ]);
-  const waiting = counted.rows[0]?.n ?? 0;
-  if (waiting + newJobs > q.max_queued_jobs) {
-    throw new AppError('QUOTA_EXCEEDED', {
-      params: { quota: 'queued jobs' },
-      details: [
-        {
-          path: 'jobs',
-          message: `${waiting} jobs are waiting and this tenant allows at most ${q.max_queued_jobs}`,
-          code: 'max_queued_jobs',
-        },
-      ],
-    });
-  }
-}
-
-/**
- * How many more jobs the tenant may have running now (Infinity without a limit). JobForge's claim
- * path leases at most this many of the tenant's jobs; call it in the claim transaction.
- */
-export async function runningJobHeadroom(sql: Sql, tenantId: string): Promise<number> {
-  const res = await sql.query<{ max_running_jobs: number | null; running: number }>(
-    `select q.max_running_jobs, (select count(*)::int from jobs j where j.tenant_id = $1 and j.status = 'running') as running
-     from tenant_quotas q where q.tenant_id = $1`,
-    [tenantId],
-  );
-  const row = res.rows[0];
-  if (!row || row.max_running_jobs === null) return Infinity;
-  return Math.max(0, row.max_running_jobs - row.running);
-}
-
-/** Bytes of a job's payload as the quota counts them: its JSON text in UTF-8. */
-export function payloadBytesOf(payload: unknown): number {
-  return payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(payload), 'utf8');
 }

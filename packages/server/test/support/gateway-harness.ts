@@ -313,7 +313,7 @@ export async function createGatewayHarness(): Promise<GatewayHarness> {
     },
     async seedJob(tenant) {
       const id = randomUUID();
-      await jf.jobs.submit(tenant, 'apikey:seed', {
+      await jf.jobs.submission.submit(tenant, 'apikey:seed', {
         id,
         type: 'echo',
         payload: { type: 'echo', data: { n: 1 } },

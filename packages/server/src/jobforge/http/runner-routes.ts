@@ -22,14 +22,14 @@ import type { HttpApp } from '../../http/index.js';
 import type { Database } from '../../storage/index.js';
 import type { EnrolmentService } from '../enrolment.js';
 import type { JobEnvelope } from '../job-envelope.js';
-import type { JobService, ResultProof, RunnerIdentity } from '../lifecycle.js';
+import type { JobLifecycle, ResultProof, RunnerIdentity } from '../lifecycle/index.js';
 import type { RunnerRecord, RunnerRegistry } from '../runner-registry.js';
 import { enterTenant } from '../../storage/data-scope.js';
 import { peerPrincipal } from './caller.js';
 
 export interface RunnerRouteDeps {
   db: Database;
-  jobs: JobService;
+  jobs: JobLifecycle;
   registry: RunnerRegistry;
   enrolment: EnrolmentService;
   heartbeatIntervalMs: number;
@@ -109,7 +109,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
       tenantId: rec.tenant_id,
       pool: rec.pool,
       jobTypes: rec.job_types,
-      leaseMs: deps.jobs.leaseMs,
+      leaseMs: deps.jobs.runners.leaseMs,
       heartbeatIntervalMs: deps.heartbeatIntervalMs,
       jobforgeCertificatePem: deps.signingCertificatePem,
     };
@@ -130,7 +130,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
       // A draining runner gets nothing; and since every lease re-checks the runner's state in its
       // own statement, neither does a long-poll opened before the drain began.
       if (r.status === 'draining') return { jobs: [] };
-      const jobs = await deps.jobs.claim(r, {
+      const jobs = await deps.jobs.runners.claim(r, {
         max: body.max,
         waitMs: body.waitMs,
         types: body.types,
@@ -140,7 +140,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
         // The runner hung up while we were leasing: nobody will receive these, so hand them back
         // now rather than leaving them to wait out their leases.
         await Promise.allSettled(
-          jobs.map((j) => deps.jobs.release(r, { jobId: j.jobId, leaseId: j.leaseId, fencingToken: j.fencingToken })),
+          jobs.map((j) => deps.jobs.runners.release(r, { jobId: j.jobId, leaseId: j.leaseId, fencingToken: j.fencingToken })),
         );
         return { jobs: [] };
       }
@@ -158,14 +158,14 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
       throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
     const draining = body.heartbeat.status === 'draining';
     await deps.registry.touchHeartbeat(deps.db, r.id, draining);
-    const res = await deps.jobs.heartbeat(r, body.leases, { draining });
+    const res = await deps.jobs.runners.heartbeat(r, body.leases, { draining });
     return { cancel: res.cancel, lost: res.lost, leaseExpiresAt: res.leaseExpiresAt };
   });
 
   app.post('/runner/v1/jobs/:id/progress', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(ProgressRequest, req.body);
-    return deps.jobs.progress(
+    return deps.jobs.runners.progress(
       r,
       { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken },
       { pct: body.pct, message: body.message },
@@ -175,7 +175,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/jobs/:id/complete', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(CompleteRequest, req.body);
-    return deps.jobs.complete(
+    return deps.jobs.runners.complete(
       r,
       { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken },
       { data: body.data, startedAt: body.startedAt, proof: proofFrom(req, body.signature), attempt: body.attempt, type: body.type },
@@ -185,7 +185,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/jobs/:id/fail', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(FailRequest, req.body);
-    return deps.jobs.fail(
+    return deps.jobs.runners.fail(
       r,
       { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken },
       body.error,
@@ -196,7 +196,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
   app.post('/runner/v1/jobs/:id/release', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(ReleaseRequest, req.body);
-    return deps.jobs.release(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken });
+    return deps.jobs.runners.release(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken });
   });
 
   app.post('/runner/v1/outcomes', async (req) => {
@@ -213,7 +213,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
         results.push({ jobId, ok: false, code: e.code });
       }
     };
-    const acks = await deps.jobs.completeMany(
+    const acks = await deps.jobs.runners.completeMany(
       r,
       body.completions.map((c) => ({
         ref: { jobId: c.jobId, leaseId: c.leaseId, fencingToken: c.fencingToken },
@@ -231,7 +231,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
         results.push({ jobId: a.jobId, ok: false, code: e.code });
       } else results.push({ jobId: a.jobId, ok: true, status: a.status, duplicate: a.duplicate });
     }
-    for (const f of body.failures) await settle(f.jobId, () => deps.jobs.fail(r, f, f.error, proofFrom(req, f.signature)));
+    for (const f of body.failures) await settle(f.jobId, () => deps.jobs.runners.fail(r, f, f.error, proofFrom(req, f.signature)));
     return { results };
   });
 

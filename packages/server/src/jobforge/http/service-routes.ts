@@ -6,13 +6,13 @@ import type { Database } from '../../storage/index.js';
 import { toJobResponse } from '../job-row.js';
 import type { JobTypeRegistry } from '../job-types.js';
 import { createJoinToken } from '../join-tokens.js';
-import type { JobService } from '../lifecycle.js';
+import type { JobLifecycle } from '../lifecycle/index.js';
 import type { RunnerRegistry, RunnerRecord } from '../runner-registry.js';
 import { forwardedCaller } from './caller.js';
 
 export interface ServiceRouteDeps {
   db: Database;
-  jobs: JobService;
+  jobs: JobLifecycle;
   jobTypes: JobTypeRegistry;
   registry: RunnerRegistry;
   /** Certificate identities (service ids) allowed to call on behalf of tenants. */
@@ -97,21 +97,21 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
 
   app.post('/v1/jobs', { config: { audit: 'job.submitted' } }, async (req, reply) => {
     const c = caller(req);
-    const res = await deps.jobs.submit(c.tenantId, c.actor, req.body);
+    const res = await deps.jobs.submission.submit(c.tenantId, c.actor, req.body);
     return reply.code(202).send(res);
   });
 
   app.post('/v1/jobs/batch', { config: { audit: 'job.batch_submitted' } }, async (req, reply) => {
     const c = caller(req);
     const body = parseOrThrow(BatchBody, req.body);
-    const jobs = await deps.jobs.submitMany(c.tenantId, c.actor, body.jobs);
+    const jobs = await deps.jobs.submission.submitMany(c.tenantId, c.actor, body.jobs);
     return reply.code(202).send({ jobs });
   });
 
   app.get('/v1/jobs', async (req) => {
     const c = caller(req);
     const q = parseOrThrow(ListQuery, req.query, ['query']);
-    const rows = await deps.jobs.list(c.tenantId, {
+    const rows = await deps.jobs.queries.list(c.tenantId, {
       status: q.status,
       type: q.type,
       deadLettered: q.deadLettered === undefined ? undefined : q.deadLettered === 'true',
@@ -123,19 +123,21 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     return { jobs: page.map(toJobResponse), nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at, last.id) : null };
   });
 
-  app.get('/v1/jobs/:id', async (req) => deps.jobs.get(caller(req).tenantId, idParam(req)));
+  app.get('/v1/jobs/:id', async (req) => deps.jobs.queries.get(caller(req).tenantId, idParam(req)));
 
   app.get('/v1/jobs/:id/attempts', async (req) => {
     const c = caller(req);
     const id = idParam(req);
-    await deps.jobs.get(c.tenantId, id);
-    return { attempts: await deps.jobs.attempts(c.tenantId, id) };
+    await deps.jobs.queries.get(c.tenantId, id);
+    return { attempts: await deps.jobs.queries.attempts(c.tenantId, id) };
   });
 
   app.post('/v1/jobs/:id/cancel', { config: { audit: 'job.cancelled' } }, async (req) =>
-    deps.jobs.cancel(caller(req).tenantId, idParam(req)),
+    deps.jobs.operator.cancel(caller(req).tenantId, idParam(req)),
   );
-  app.post('/v1/jobs/:id/retry', { config: { audit: 'job.retried' } }, async (req) => deps.jobs.retry(caller(req).tenantId, idParam(req)));
+  app.post('/v1/jobs/:id/retry', { config: { audit: 'job.retried' } }, async (req) =>
+    deps.jobs.operator.retry(caller(req).tenantId, idParam(req)),
+  );
 
   app.get('/v1/jobs/:id/events', async (req, reply) => streamJobEvents(req, reply, deps, caller(req).tenantId, idParam(req)));
 
@@ -196,7 +198,7 @@ async function streamJobEvents(
   tenantId: string,
   jobId: string,
 ): Promise<void> {
-  await deps.jobs.get(tenantId, jobId); // 404 before the stream starts
+  await deps.jobs.queries.get(tenantId, jobId); // 404 before the stream starts
   const lastId = req.headers['last-event-id'];
   let after = typeof lastId === 'string' && /^\d{1,19}$/.test(lastId) ? lastId : '0';
   const abort = new AbortController();
@@ -214,7 +216,7 @@ async function streamJobEvents(
   let lastBeat = Date.now();
   try {
     while (!abort.signal.aborted) {
-      const events = await deps.jobs.events(tenantId, jobId, after);
+      const events = await deps.jobs.queries.events(tenantId, jobId, after);
       let finished = false;
       for (const e of events) {
         res.write(

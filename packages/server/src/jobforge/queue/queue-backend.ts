@@ -1,5 +1,5 @@
 import type { JobRow, ReadyEntry } from '../job-row.js';
-import type { LeaseGrant } from '../job-store.js';
+import type { LeaseGrant } from '../store-records.js';
 
 export interface ClaimRequest {
   tenantId: string;

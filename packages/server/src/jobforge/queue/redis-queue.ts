@@ -159,7 +159,7 @@ export class RedisQueue implements QueueBackend {
       let total = 0;
       const now = Date.now();
       for (;;) {
-        const rows = await this.o.store.listWaiting(this.o.db, after, RECONCILE_BATCH);
+        const rows = await this.o.store.listClaimable(this.o.db, after, RECONCILE_BATCH);
         if (rows.length === 0) break;
         const pipe = this.o.redis.pipeline();
         for (const r of rows) {

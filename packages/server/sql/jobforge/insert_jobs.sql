@@ -1,0 +1,24 @@
+-- Inserts the jobs of a submission that do not exist yet, each with its job.created and job.queued
+-- events, in one statement; answers the rows actually inserted (a repeated id inserts nothing).
+-- The request is not sent back: the caller has it in clear.
+-- :jobs  jsonb  [{tenant_id, id, type, pool, priority, request, digest, run_at, expires_at, timeout_ms, submitted_by}]
+with ins as (
+  insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms,
+                    submitted_by)
+  select t.tenant_id, t.id, t.type, t.pool, t.priority, @to(submit), t.request, t.digest, t.run_at, t.expires_at, t.timeout_ms,
+         t.submitted_by
+    from jsonb_to_recordset(:jobs::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
+         digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
+  on conflict (tenant_id, id) do nothing
+  returning tenant_id, id, type, pool, priority, status, request_digest, attempts, retry_base, run_at, expires_at, timeout_ms,
+            lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error, dead_lettered_at,
+            submitted_by, created_at, updated_at, finished_at
+), ev as (
+  insert into job_events (id, tenant_id, job_id, type, data)
+  select gen_random_uuid(), ins.tenant_id, ins.id, e.type,
+         case when e.type = 'job.queued' then jsonb_build_object('status', ins.status, 'runAt', ins.run_at)
+              else jsonb_build_object('status', ins.status) end
+    from ins cross join (values (1, 'job.created'), (2, 'job.queued')) as e(ord, type)
+   order by ins.id, e.ord
+)
+select * from ins

@@ -1,0 +1,5 @@
+-- One runner.
+-- :id  text
+select
+-- @include runner_columns
+  from runners where id = :id

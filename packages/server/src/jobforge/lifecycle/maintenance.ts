@@ -1,0 +1,74 @@
+import { asSystem, refreshTableStatistics, type StatisticsRefresh } from '../../storage/index.js';
+import { readyEntryOf, type ReadyEntry } from '../job-row.js';
+import { jobEvent, type JobTransitions } from './transitions.js';
+
+/** The tables every job writes to: the ones whose planner statistics must follow their growth. */
+const JOB_TABLES = ['jobs', 'job_events', 'job_attempts', 'result_outbox'] as const;
+
+/**
+ * What JobForge does by itself, across tenants, in every replica (duties.ts schedules it): reap
+ * leases that ran out, expire jobs that waited too long, keep planner statistics fresh. Rows are
+ * taken with FOR UPDATE SKIP LOCKED, so two replicas never take the same job.
+ */
+export class JobMaintenance {
+  constructor(private readonly t: JobTransitions) {}
+
+  /** The dispatch queue, whose integrity checks and reconciliation run beside these duties. */
+  get queue() {
+    return this.t.o.queue;
+  }
+
+  /** Retries or fails running jobs whose lease ran out (their runner died or hung). */
+  async reapExpiredLeases(limit = 500): Promise<number> {
+    return asSystem('reap expired leases', async () => {
+      const retries: ReadyEntry[] = [];
+      const { store, db, logger } = this.t.o;
+      const n = await db.transaction(async (tx) => {
+        const rows = await store.lockExpiredLeases(tx, limit);
+        for (const row of rows) {
+          await store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'lease_expired', null);
+          if (row.cancel_requested_at) {
+            await this.t.cancel(tx, row);
+            continue;
+          }
+          const failure = {
+            category: 'RUNNER_ERROR',
+            code: 'LEASE_EXPIRED',
+            message: 'The runner holding the job stopped renewing its lease.',
+            retryable: true,
+          } as const;
+          const out = await this.t.recordFailure(tx, row, failure, undefined, true);
+          if (out.retry) retries.push(out.retry);
+        }
+        return rows.length;
+      });
+      await this.t.enqueue(retries);
+      if (n > 0) logger.info({ count: n }, 'reclaimed expired leases');
+      return n;
+    });
+  }
+
+  /** Fails waiting jobs whose expiresAt has passed (the `expire` transition). */
+  async expireJobs(limit = 500): Promise<number> {
+    return asSystem('expire jobs', async () => {
+      const removed: ReadyEntry[] = [];
+      const { store, db } = this.t.o;
+      const n = await db.transaction(async (tx) => {
+        const rows = await store.lockExpiredJobs(tx, limit);
+        for (const row of rows) {
+          const done = await store.moveToFailed(tx, row.tenant_id, row.id, this.t.envelope('JOB_EXPIRED'), null);
+          await store.appendEvents(tx, [jobEvent(done, 'job.expired')]);
+          removed.push(readyEntryOf(row));
+        }
+        return rows.length;
+      });
+      await this.t.dequeue(removed);
+      return n;
+    });
+  }
+
+  /** Analyses the job tables that changed enough since their last analysis, where autovacuum does not (storage/table-statistics.ts). */
+  refreshStatistics(): Promise<StatisticsRefresh> {
+    return asSystem('refresh planner statistics', () => refreshTableStatistics(this.t.o.db, JOB_TABLES));
+  }
+}

@@ -1,0 +1,74 @@
+import type { JobEventType, JobRequest, JobResult, JobStatus } from '@controlplane/contracts';
+
+/** What JobForge's store takes and gives: jobs to insert, events, leases, list filters. */
+
+export interface NewJob {
+  tenantId: string;
+  request: JobRequest;
+  requestDigest: string;
+  pool: string;
+  runAt: Date;
+  submittedBy: string | null;
+}
+
+export interface JobEventRecord {
+  tenantId: string;
+  jobId: string;
+  type: JobEventType;
+  data?: Record<string, unknown> | undefined;
+}
+
+export interface StoredJobEvent {
+  seq: string;
+  id: string;
+  job_id: string;
+  type: JobEventType;
+  created_at: Date;
+  data: Record<string, unknown> | null;
+}
+
+export interface LeaseGrant {
+  runnerId: string;
+  leaseMs: number;
+  /**
+   * The serial number of the certificate the runner presented. With it the lease statement also
+   * checks that the runner may be given work (not draining or revoked, certificate not revoked)
+   * and leases nothing otherwise, answering RunnerMayNotClaimError.
+   */
+  certificateSerial?: string | undefined;
+}
+
+/** The runner began to drain or was revoked (see LeaseGrant.certificateSerial): nothing was leased. */
+export class RunnerMayNotClaimError extends Error {
+  constructor() {
+    super('the runner may not be given work now');
+    this.name = 'RunnerMayNotClaimError';
+  }
+}
+
+export interface LeaseRef {
+  jobId: string;
+  leaseId: string;
+  fencingToken: string;
+}
+
+export interface ListJobsFilter {
+  status?: JobStatus | undefined;
+  type?: string | undefined;
+  deadLettered?: boolean | undefined;
+  /** Opaque cursor from a previous page. */
+  after?: { createdAt: Date; id: string } | undefined;
+  limit: number;
+}
+
+/** One outcome for moveToCompleted: the lease it claims to hold and the result to record. */
+export interface CompletionRecord {
+  id: string;
+  leaseId: string;
+  fencingToken: string;
+  type: string;
+  attempt: number;
+  result: JobResult;
+  signature: string | null;
+  certFingerprint: string | null;
+}
