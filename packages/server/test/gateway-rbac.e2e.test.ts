@@ -320,6 +320,32 @@ describe('gateway RBAC matrix', () => {
     });
   });
 
+  it('asks for a signature exactly on the signed routes, and audits each verified call with its action', async () => {
+    for (const route of ROUTES as readonly RouteSpec[]) {
+      if (!route.signed) continue; // the matrix above calls every other route unsigned, and is let through
+      const caller: Caller = route.access === 'platform' ? 'platform' : 'admin';
+      const probe = probes[route.id as RouteId];
+      const attempt = await probe.request(caller);
+      const unsigned = await h.client.call(gw.url, route.method, attempt.path, { key: keyOf(caller), body: attempt.body });
+      expect(unsigned.status, route.id).toBe(401);
+      expect(unsigned.body.error.code, route.id).toBe('SIGNATURE_REQUIRED');
+      const refusal = h.audit.events.filter((e) => e.correlationId === unsigned.headers['x-correlation-id']);
+      expect(
+        refusal.map((e) => [e.action, e.details?.route]),
+        route.id,
+      ).toEqual([['signature.failed', route.id]]);
+
+      const { path, body } = await probe.request(caller);
+      const signed = await h.client.call(gw.url, route.method, path, { key: keyOf(caller), body, sign: true });
+      expect(signed.status, `${route.id}: ${signed.text}`).toBeLessThan(400);
+      const recorded = h.audit.events.filter((e) => e.correlationId === signed.headers['x-correlation-id']);
+      expect(
+        recorded.map((e) => [e.action, e.outcome]),
+        route.id,
+      ).toEqual([[route.audit, 'success']]);
+    }
+  });
+
   it('refuses a tenant admin that names another tenant, and ignores forged forwarding headers', async () => {
     const res = await h.client.call(gw.url, 'POST', '/admin/api-keys', {
       key: h.keys.otherTenantAdmin,

@@ -1,3 +1,4 @@
+import { DEFAULT_SIGNATURE_WINDOW_SECONDS } from '@controlplane/contracts';
 import { z } from 'zod';
 
 const Port = z.coerce.number().int().min(0).max(65535);
@@ -30,6 +31,34 @@ const Listener = z.object({ host: z.string().min(1).default('127.0.0.1'), port: 
 
 /** A token bucket: `capacity` requests at once, refilled at `refillPerSecond`. */
 const RateRule = z.object({ capacity: z.coerce.number().positive(), refillPerSecond: z.coerce.number().positive() }).strict();
+
+/**
+ * Every gateway limit's default, written once: the `gateway.*` settings below default to these, and
+ * the gateway fills in whatever its caller leaves out from the same object (docs/gateway.md, Limits).
+ */
+export const GATEWAY_LIMIT_DEFAULTS = Object.freeze({
+  bodyLimitBytes: 1_048_576,
+  jsonMaxDepth: 64,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  /** Keep it above the 15 s SSE keep-alive interval, or idle event streams are cut. */
+  idleTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  perAddress: Object.freeze({ capacity: 300, refillPerSecond: 150 }),
+  perKey: Object.freeze({ capacity: 100, refillPerSecond: 50 }),
+  perTenant: Object.freeze({ capacity: 500, refillPerSecond: 250 }),
+  authFailures: Object.freeze({ max: 20, windowSeconds: 300 }),
+  maxInFlight: 2_000,
+  maxEventLoopDelayMs: 250,
+  upstreamTimeoutMs: 10_000,
+  upstreamRetries: 2,
+  breakerThreshold: 5,
+  breakerHalfOpenAfterMs: 5_000,
+  upstreamMaxConcurrent: 256,
+  upstreamMaxQueued: 1_024,
+  signatureWindowSeconds: DEFAULT_SIGNATURE_WINDOW_SECONDS,
+  lastUsedIntervalSeconds: 60,
+});
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -72,26 +101,19 @@ export const ConfigSchema = z
         /** Public HTTPS certificate; defaults to the service certificate. */
         publicCertFile: z.string().min(1).optional(),
         publicKeyFile: z.string().min(1).optional(),
-        bodyLimitBytes: PositiveInt.default(1_048_576),
-        jsonMaxDepth: PositiveInt.default(64),
-        requestTimeoutMs: PositiveInt.default(30_000),
-        headersTimeoutMs: PositiveInt.default(10_000),
-        keepAliveTimeoutMs: PositiveInt.default(5_000),
+        bodyLimitBytes: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.bodyLimitBytes),
+        jsonMaxDepth: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.jsonMaxDepth),
+        requestTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.requestTimeoutMs),
+        headersTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.headersTimeoutMs),
+        keepAliveTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.keepAliveTimeoutMs),
         /** Overrides of the gateway's request-rate buckets (docs/gateway.md, Limits); shared in Redis when configured. */
         rateLimits: z
           .object({ perAddress: RateRule.optional(), perKey: RateRule.optional(), perTenant: RateRule.optional() })
           .strict()
           .default({}),
       })
-      .default({
-        listen: { host: '127.0.0.1', port: 8443 },
-        bodyLimitBytes: 1_048_576,
-        jsonMaxDepth: 64,
-        requestTimeoutMs: 30_000,
-        headersTimeoutMs: 10_000,
-        keepAliveTimeoutMs: 5_000,
-        rateLimits: {},
-      }),
+      // Parsed like an empty section, so the field defaults above are the only ones written down.
+      .prefault({}),
     jobforge: z
       .object({
         listen: Listener.default({ host: '127.0.0.1', port: 8444 }),

@@ -1,13 +1,7 @@
-export {
-  startGateway,
-  DEFAULT_GATEWAY_LIMITS,
-  GATEWAY_SERVICE,
-  upstreamPath,
-  type GatewayLimits,
-  type GatewayMetrics,
-  type GatewayOptions,
-  type GatewayServer,
-} from './gateway-server.js';
+export { startGateway, type GatewayMetrics, type GatewayOptions, type GatewayServer } from './gateway-server.js';
+export { DEFAULT_GATEWAY_LIMITS, type GatewayLimits } from './gateway-limits.js';
+export { GATEWAY_SERVICE } from './route-handlers.js';
+export { upstreamPath } from './upstream-request.js';
 export {
   ROUTES,
   ROLES,
