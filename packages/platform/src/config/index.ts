@@ -1,2 +1,2 @@
 export { ConfigSchema, LOG_LEVELS, type Config, type ConfigInput } from './schema.js';
-export { loadConfig, ConfigError, ENV_VARS, CONFIG_FILE_ENV, type LoadConfigOptions } from './load-config.js';
+export { loadConfig, ENV_VARS, CONFIG_FILE_ENV, type LoadConfigOptions } from './load-config.js';
