@@ -115,7 +115,7 @@ export const FOUNDATION_ERROR_CODES = {
   CP_TLS_FILE_NOT_SET: {
     message:
       'mTLS needs a CA, a certificate and a key; {missing} {verb} not set. Run `controlplane pki init --dir <dir>` and set tls.caFile, tls.certFile and tls.keyFile.',
-    hint: 'Set tls.caFile, tls.certFile and tls.keyFile (CONTROLPLANE_TLS_CA_FILE, _CERT_FILE, _KEY_FILE).',
+    hint: 'Set tls.caFile, tls.certFile and tls.keyFile (or CONTROLPLANE_TLS_CA_FILE, CONTROLPLANE_TLS_CERT_FILE and CONTROLPLANE_TLS_KEY_FILE).',
   },
   CP_TLS_FILE_MISSING: {
     message:
