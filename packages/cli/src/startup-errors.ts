@@ -37,5 +37,7 @@ export function startupError(err: unknown): CliError {
   if (typeof e?.code === 'string' && (UNREACHABLE.has(e.code) || e.code.startsWith('08'))) {
     return new CliError(`cannot reach the database: ${e.message}; is PostgreSQL running, and is DATABASE_URL right?`, EXIT.UNAVAILABLE);
   }
-  return new CliError(`could not start: ${(err as Error)?.message ?? String(err)}`, EXIT.FAILURE);
+  // An internal error no rule covers names its code (docs/errors.md says what to do about it).
+  const what = isInternalError(err) ? `${err.code}: ${err.message}` : ((err as Error)?.message ?? String(err));
+  return new CliError(`could not start: ${what}`, EXIT.FAILURE);
 }
