@@ -34,7 +34,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['@controlplane/*/*'],
+              // @controlplane/contracts/internal-error is a declared entry point (package.json exports): the
+              // error vocabulary without the schemas, for the runner's sandbox children that load it per job.
+              group: ['@controlplane/*/*', '!@controlplane/contracts/internal-error'],
               message: 'Import a package through its public entry point (@controlplane/<name>), not its internals.',
             },
             {

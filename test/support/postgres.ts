@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MIGRATIONS_DIR, NestedTransactionError, TransactionAbortedError, type Database } from '@controlplane/server';
+import { DEFAULT_MIGRATIONS_DIR, type Database } from '@controlplane/server';
 
 export interface TestDatabase {
   /**
@@ -260,7 +260,7 @@ export function describeSqlPortContract(label: string, open: () => Promise<Datab
         await tx.query('select 1 / 0').catch(() => undefined);
         return 'done';
       });
-      await expect(attempt).rejects.toBeInstanceOf(TransactionAbortedError);
+      await expect(attempt).rejects.toMatchObject({ name: 'InternalError', code: 'CP_STORAGE_TRANSACTION_ABORTED' });
       expect((await db.query('select * from port_items where id = $1', [12])).rowCount).toBe(0);
     });
 
@@ -296,8 +296,9 @@ export function describeSqlPortContract(label: string, open: () => Promise<Datab
     });
 
     it('refuses direct use of the database inside its own transaction callback', async () => {
-      await expect(db.transaction(() => db.query('select 1'))).rejects.toBeInstanceOf(NestedTransactionError);
-      await expect(db.transaction(() => db.transaction(async () => 1))).rejects.toBeInstanceOf(NestedTransactionError);
+      const nested = { name: 'InternalError', code: 'CP_STORAGE_NESTED_TRANSACTION' };
+      await expect(db.transaction(() => db.query('select 1'))).rejects.toMatchObject(nested);
+      await expect(db.transaction(() => db.transaction(async () => 1))).rejects.toMatchObject(nested);
       expect((await db.query('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
     });
 

@@ -7,7 +7,7 @@ import {
   ControlPlaneClient,
   ControlPlaneError,
   InvalidRequestError,
-  KeyFileError,
+  isInternalError,
   NotFoundError,
   PermissionDeniedError,
   RateLimitedError,
@@ -113,7 +113,7 @@ export function connect(ctx: CommandContext): ControlPlaneClient {
   try {
     credentials = readKeyFile(target.keyFile);
   } catch (err) {
-    if (err instanceof KeyFileError) {
+    if (isInternalError(err, 'CP_KEYFILE_')) {
       throw new CliError(
         `${err.message}\n  start \`controlplane dev\` (it writes <data dir>/admin-key.json), or pass --key-file <file>`,
         EXIT.CONFIG,

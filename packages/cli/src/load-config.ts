@@ -1,5 +1,6 @@
-import { ConfigError, loadConfig, type Config } from '@controlplane/platform';
-import { CliError, EXIT, type CommandContext } from './command.js';
+import { loadConfig, type Config } from '@controlplane/platform';
+import type { CommandContext } from './command.js';
+import { CONFIG_EXITS, cliErrorFor } from './internal-errors.js';
 import { intFlag, stringFlag } from './flags.js';
 
 /** Flags that set a config path, shared by `dev`, the service commands and `doctor`. */
@@ -27,8 +28,7 @@ export function loadCliConfig(ctx: CommandContext, allowed: readonly string[]): 
   try {
     return loadConfig({ env: ctx.env, flags, file: stringFlag(ctx, 'config') || undefined });
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.CONFIG);
-    throw err;
+    throw cliErrorFor(err, CONFIG_EXITS) ?? err;
   }
 }
 

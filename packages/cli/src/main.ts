@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isInternalError } from '@controlplane/contracts';
 import { CliError, EXIT, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
 
@@ -53,6 +54,11 @@ export async function main(
     if (err instanceof CliError) {
       stderr.write(`controlplane ${command.path.join(' ')}: ${err.message}\n`);
       return err.exitCode;
+    }
+    // An internal error names its code (docs/errors.md says what to do about it).
+    if (isInternalError(err)) {
+      stderr.write(`controlplane ${command.path.join(' ')}: ${err.code}: ${err.message}\n`);
+      return EXIT.FAILURE;
     }
     stderr.write(`controlplane ${command.path.join(' ')}: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
     return EXIT.FAILURE;

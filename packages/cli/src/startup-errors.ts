@@ -1,7 +1,7 @@
 import { ControlPlaneError } from '@controlplane/client';
-import { PkiError, TlsError } from '@controlplane/platform';
-import { ComposeError, MigrationError, RedisConfigError, RedisConnectError } from '@controlplane/server';
+import { isInternalError } from '@controlplane/contracts';
 import { CliError, EXIT } from './command.js';
+import { STARTUP_EXITS, cliErrorFor } from './internal-errors.js';
 import { describeError, exitCodeFor } from './connection.js';
 
 const UNREACHABLE = new Set([
@@ -20,10 +20,12 @@ const UNREACHABLE = new Set([
 /** A start-up failure as the user should read it, with the exit code scripts rely on. */
 export function startupError(err: unknown): CliError {
   if (err instanceof CliError) return err;
-  if (err instanceof ComposeError || err instanceof TlsError || err instanceof PkiError || err instanceof RedisConfigError)
-    return new CliError(err.message, EXIT.CONFIG);
-  if (err instanceof RedisConnectError) return new CliError(`${err.message}; is Redis running, and is REDIS_URL right?`, EXIT.UNAVAILABLE);
-  if (err instanceof MigrationError) return new CliError(`database migration failed: ${err.message}`, EXIT.FAILURE);
+  if (isInternalError(err, 'CP_REDIS_CONNECT_FAILED')) {
+    return new CliError(`${err.message}; is Redis running, and is REDIS_URL right?`, EXIT.UNAVAILABLE);
+  }
+  if (isInternalError(err, 'CP_MIGRATION_')) return new CliError(`database migration failed: ${err.message}`, EXIT.FAILURE);
+  const known = cliErrorFor(err, STARTUP_EXITS);
+  if (known) return known;
   if (err instanceof ControlPlaneError) return new CliError(describeError(err), exitCodeFor(err));
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.code === 'EADDRINUSE') {
@@ -35,5 +37,7 @@ export function startupError(err: unknown): CliError {
   if (typeof e?.code === 'string' && (UNREACHABLE.has(e.code) || e.code.startsWith('08'))) {
     return new CliError(`cannot reach the database: ${e.message}; is PostgreSQL running, and is DATABASE_URL right?`, EXIT.UNAVAILABLE);
   }
-  return new CliError(`could not start: ${(err as Error)?.message ?? String(err)}`, EXIT.FAILURE);
+  // An internal error no rule covers names its code (docs/errors.md says what to do about it).
+  const what = isInternalError(err) ? `${err.code}: ${err.message}` : ((err as Error)?.message ?? String(err));
+  return new CliError(`could not start: ${what}`, EXIT.FAILURE);
 }

@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, initPki, loadConfig, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
+import { initPki, loadConfig, loadTlsMaterial, servicePkiFiles } from '@controlplane/platform';
 import { userInfo } from 'node:os';
 import {
-  ComposeError,
   DEFAULT_GATEWAY_LIMITS,
   gatewayLimitsFrom,
   jobforgeCertificateAuthority,
@@ -46,7 +45,9 @@ describe('compose from configuration', () => {
     expect(() => loadConfig({ env: { CONTROLPLANE_JOBFORGE_ADVERTISED_URL: 'http://jobforge.internal:8444' } })).toThrow(
       /jobforge\.advertisedUrl: must be an https:\/\/ URL/,
     );
-    expect(() => loadConfig({ flags: { 'gateway.rateLimits.perKey': { capacity: 0, refillPerSecond: 1 } } })).toThrow(ConfigError);
+    expect(() => loadConfig({ flags: { 'gateway.rateLimits.perKey': { capacity: 0, refillPerSecond: 1 } } })).toThrow(
+      expect.objectContaining({ name: 'InternalError', code: 'CP_CONFIG_INVALID' }),
+    );
   });
 
   it('gives the gateway the configured rate limits and keeps the other defaults', () => {
@@ -77,7 +78,7 @@ describe('compose from configuration', () => {
     ).toThrow(/belongs to none of the CA certificates/);
     expect(() =>
       jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material),
-    ).toThrow(ComposeError);
+    ).toThrow(expect.objectContaining({ name: 'InternalError', code: 'CP_COMPOSE_CA_KEY_UNREADABLE' }));
     expect(() =>
       jobforgeCertificateAuthority(loadConfig({ flags: { dataDir: dir, 'jobforge.caKeyFile': join(dir, 'nope.key') } }), material),
     ).toThrow(/set jobforge\.caKeyFile/);

@@ -14,7 +14,9 @@ export {
 export { signRequest, canonicalRequest, SIGNATURE_HEADER, SIGNATURE_VERSION, type SigningKey, type SignInput } from './request-signing.js';
 export { type RetryOptions, type RetryNotice } from './transport.js';
 export { parseSse, type SseMessage } from './sse.js';
-export { readKeyFile, writeKeyFile, keyFileFrom, KeyFileError, type KeyFile, type Credentials } from './key-file.js';
+export { readKeyFile, writeKeyFile, keyFileFrom, type KeyFile, type Credentials } from './key-file.js';
+// Local failures (a key file that is missing, unreadable or readable by others) carry CP_* codes.
+export { InternalError, isInternalError, type InternalErrorCode } from '@controlplane/contracts';
 export type {
   ApiKey,
   AuditPage,

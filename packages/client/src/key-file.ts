@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { InternalError, isInternalError } from '@controlplane/contracts';
 import type { SigningKey } from './request-signing.js';
 import type { CreatedApiKey, Role } from './types.js';
 
@@ -30,13 +31,6 @@ export interface Credentials {
   role: Role;
 }
 
-export class KeyFileError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'KeyFileError';
-  }
-}
-
 export function keyFileFrom(created: CreatedApiKey): KeyFile {
   return {
     kind: 'controlplane-api-key',
@@ -52,25 +46,28 @@ export function keyFileFrom(created: CreatedApiKey): KeyFile {
   };
 }
 
-/** Reads a credentials file, refusing one that others can read (as ssh does with private keys). */
+/**
+ * Reads a credentials file, refusing one that others can read (as ssh does with private keys).
+ * Failures are InternalErrors with a CP_KEYFILE_* code (docs/errors.md).
+ */
 export function readKeyFile(path: string): Credentials {
   let text: string;
   try {
     const mode = statSync(path).mode & 0o777;
     if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      throw new KeyFileError(`${path} is readable by others (mode ${mode.toString(8)}); run \`chmod 600 ${path}\``);
+      throw new InternalError('CP_KEYFILE_INSECURE_PERMISSIONS', { params: { path, mode: mode.toString(8) } });
     }
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if (err instanceof KeyFileError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new KeyFileError(code === 'ENOENT' ? `no key file at ${path}` : `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    if (isInternalError(err, 'CP_KEYFILE_')) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InternalError('CP_KEYFILE_NOT_FOUND', { params: { path }, cause: err });
+    throw new InternalError('CP_KEYFILE_UNREADABLE', { params: { path, reason: (err as Error).message }, cause: err });
   }
   let parsed: Partial<KeyFile>;
   try {
     parsed = JSON.parse(text) as Partial<KeyFile>;
   } catch (err) {
-    throw new KeyFileError(`${path} is not JSON`, { cause: err });
+    throw new InternalError('CP_KEYFILE_NOT_JSON', { params: { path }, cause: err });
   }
   if (
     parsed.kind !== 'controlplane-api-key' ||
@@ -79,7 +76,7 @@ export function readKeyFile(path: string): Credentials {
     typeof parsed.tenantId !== 'string' ||
     typeof parsed.role !== 'string'
   ) {
-    throw new KeyFileError(`${path} is not a ControlPlane key file`);
+    throw new InternalError('CP_KEYFILE_INVALID', { params: { path } });
   }
   return {
     apiKey: parsed.key,
@@ -97,7 +94,7 @@ export function readKeyFile(path: string): Credentials {
  * place), so the secret is never readable by others, not even briefly.
  */
 export function writeKeyFile(path: string, file: KeyFile, options: { overwrite?: boolean } = {}): void {
-  if (!options.overwrite && existsSync(path)) throw new KeyFileError(`${path} already exists; refusing to overwrite a key file`);
+  if (!options.overwrite && existsSync(path)) throw new InternalError('CP_KEYFILE_EXISTS', { params: { path } });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' });

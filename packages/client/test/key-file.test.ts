@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyFileError, keyFileFrom, readKeyFile, writeKeyFile, type CreatedApiKey } from '@controlplane/client';
+import { InternalError, keyFileFrom, readKeyFile, writeKeyFile, type CreatedApiKey } from '@controlplane/client';
 
 const created: CreatedApiKey = {
   id: '4d3f6a52-8f7e-4d0c-9a57-3f6f0b9f7c11',
@@ -46,8 +46,10 @@ describe('key files', () => {
     const open = join(dir, 'open.json');
     writeFileSync(open, JSON.stringify(keyFileFrom(created)));
     chmodSync(open, 0o644);
-    expect(() => readKeyFile(open)).toThrow(KeyFileError);
+    expect(() => readKeyFile(open)).toThrow(InternalError);
+    expect(() => readKeyFile(open)).toThrow(expect.objectContaining({ code: 'CP_KEYFILE_INSECURE_PERMISSIONS' }));
     expect(() => readKeyFile(open)).toThrow(/readable by others .*chmod 600/);
+    expect(() => readKeyFile(join(dir, 'nope.json'))).toThrow(expect.objectContaining({ code: 'CP_KEYFILE_NOT_FOUND' }));
     expect(() => readKeyFile(join(dir, 'nope.json'))).toThrow(/no key file at/);
     const other = join(dir, 'other.json');
     writeFileSync(other, '{"hello":"world"}', { mode: 0o600 });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode, isErrorCode } from './error-codes.js';
 import type { ErrorBody, ErrorDetail, ErrorEnvelope } from './error-envelope.js';
+import { fillTemplate, type ErrorParams } from './message-template.js';
 import { CONTRACT_VERSION } from './version.js';
 
-export type ErrorParams = Readonly<Record<string, string | number | boolean>>;
+export type { ErrorParams };
 
 export interface AppErrorOptions {
   /** Values for the message template. They are public: never put internals here. */
@@ -77,13 +78,10 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
-function fillTemplate(template: string, params: ErrorParams): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? String(params[key]) : whole));
-}
-
 /**
  * The one place an `unknown` from a `catch` becomes a known error. Anything that is not an
- * AppError is an internal error: its text is kept as `cause` for the log and never shown.
+ * AppError (an InternalError with its CP_* code included) is an internal error: its text is kept
+ * as `cause` for the log and never shown.
  */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;

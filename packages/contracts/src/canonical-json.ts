@@ -1,21 +1,13 @@
 import * as nodeCrypto from 'node:crypto';
+import { InternalError } from './internal-error.js';
 
 /**
  * Canonical JSON: object keys sorted by UTF-16 code units, no whitespace, numbers and strings
  * serialised as ECMAScript JSON.stringify does (the RFC 8785 / JCS rules for everything we emit).
  * Values JSON cannot represent faithfully (NaN, ±Infinity, bigint, functions, symbols, undefined
- * inside arrays, cycles) are refused rather than silently changed, because a hash over a value that
- * another implementation would serialise differently proves nothing.
+ * inside arrays, cycles) are refused (CP_CANONICAL_JSON_UNREPRESENTABLE) rather than silently changed,
+ * because a hash over a value that another implementation would serialise differently proves nothing.
  */
-export class CanonicalJsonError extends Error {
-  constructor(
-    message: string,
-    readonly path: string,
-  ) {
-    super(`${message} at ${path || '<root>'}`);
-    this.name = 'CanonicalJsonError';
-  }
-}
 
 /**
  * A refusal on its way up: each level it passes adds its key, so the path is only built when a
@@ -46,7 +38,9 @@ export function canonicalJson(value: unknown): string {
   try {
     return write(value, []);
   } catch (err) {
-    if (err instanceof Refusal) throw new CanonicalJsonError(err.reason, err.path());
+    if (err instanceof Refusal) {
+      throw new InternalError('CP_CANONICAL_JSON_UNREPRESENTABLE', { params: { problem: err.reason, path: err.path() || '<root>' } });
+    }
     throw err;
   }
 }

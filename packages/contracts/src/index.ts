@@ -1,5 +1,5 @@
 export { CONTRACT_VERSION, CONTRACT_VERSION_STRING } from './version.js';
-export { canonicalJson, canonicalHash, CanonicalJsonError, sha256Hex } from './canonical-json.js';
+export { canonicalJson, canonicalHash, sha256Hex } from './canonical-json.js';
 export { IsoDateTime, JsonObject, Identifier } from './common.js';
 export {
   ERROR_CATEGORIES,
@@ -11,6 +11,15 @@ export {
   ErrorBody,
 } from './error-envelope.js';
 export { ERROR_CODES, type ErrorCode, type ErrorCodeSpec, isErrorCode, errorCodeSpec } from './error-codes.js';
+export { INTERNAL_ERROR_CODES, type InternalErrorCode, type InternalErrorSpec } from './internal-error-codes.js';
+export {
+  InternalError,
+  isInternalError,
+  isInternalErrorCode,
+  type InternalErrorOptions,
+  type InternalErrorParams,
+  type InternalErrorPrefix,
+} from './internal-error.js';
 export {
   AppError,
   ValidationError,
@@ -80,7 +89,6 @@ export {
   SIGNATURE_HEADER,
   SIGNATURE_VERSION,
   DEFAULT_SIGNATURE_WINDOW_SECONDS,
-  SigningInputError,
   canonicalRequestString,
   bodyDigest,
   canonicalPath,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { InternalError } from './internal-error.js';
 
 /**
  * The canonical form of CP-SIG-V1 signed requests (docs/request-signing.md is the normative
@@ -39,21 +40,23 @@ export interface CanonicalRequest {
   nonce: string;
 }
 
-/** Thrown for input that has no canonical form; the verifier reports it as SIGNATURE_INVALID. */
-export class SigningInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SigningInputError';
-  }
+/** Input that has no canonical form (CP_SIGNING_REQUEST_INVALID); the verifier reports it as SIGNATURE_INVALID. */
+function invalidRequest(problem: string): InternalError {
+  return new InternalError('CP_SIGNING_REQUEST_INVALID', { params: { problem } });
+}
+
+/** A header that is not `keyId=…,ts=…,nonce=…,sig=…` (CP_SIGNING_HEADER_MALFORMED). */
+function malformedHeader(problem: string): InternalError {
+  return new InternalError('CP_SIGNING_HEADER_MALFORMED', { params: { problem } });
 }
 
 /** The exact bytes (as UTF-8) that are signed: eight lines joined by `\n`, no trailing newline. */
 export function canonicalRequestString(request: CanonicalRequest): string {
-  if (!METHOD.test(request.method)) throw new SigningInputError('method must be an HTTP token');
-  if (!KEY_ID.test(request.keyId)) throw new SigningInputError(`keyId must match ${KEY_ID.source}`);
-  if (!NONCE.test(request.nonce)) throw new SigningInputError('nonce must be 16-64 base64url characters');
+  if (!METHOD.test(request.method)) throw invalidRequest('method must be an HTTP token');
+  if (!KEY_ID.test(request.keyId)) throw invalidRequest(`keyId must match ${KEY_ID.source}`);
+  if (!NONCE.test(request.nonce)) throw invalidRequest('nonce must be 16-64 base64url characters');
   if (!Number.isSafeInteger(request.timestamp) || request.timestamp < 0)
-    throw new SigningInputError('timestamp must be non-negative integer Unix seconds');
+    throw invalidRequest('timestamp must be non-negative integer Unix seconds');
   const { path, query } = splitUrl(request.url);
   return [
     SIGNATURE_VERSION,
@@ -78,7 +81,7 @@ export function bodyDigest(body: Buffer | Uint8Array | string | undefined): stri
  * unreserved characters left bare, so `/a%2db` and `/a-b` sign alike while `%2F` stays distinct from `/`.
  */
 export function canonicalPath(path: string): string {
-  if (!path.startsWith('/')) throw new SigningInputError('the path must start with "/"');
+  if (!path.startsWith('/')) throw invalidRequest('the path must start with "/"');
   return path
     .split('/')
     .map((segment) => normaliseComponent(segment, false))
@@ -104,21 +107,21 @@ export function canonicalQuery(query: string): string {
 }
 
 function splitUrl(url: string): { path: string; query: string } {
-  if (typeof url !== 'string') throw new SigningInputError('url must be a string');
-  if (url.includes('#')) throw new SigningInputError('url must not contain a fragment');
+  if (typeof url !== 'string') throw invalidRequest('url must be a string');
+  if (url.includes('#')) throw invalidRequest('url must not contain a fragment');
   const q = url.indexOf('?');
   return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
 function normaliseComponent(raw: string, plusIsSpace: boolean): string {
-  if (LONE_SURROGATE.test(raw)) throw new SigningInputError('the url contains an unpaired surrogate');
+  if (LONE_SURROGATE.test(raw)) throw invalidRequest('the url contains an unpaired surrogate');
   const bytes: number[] = [];
   let i = 0;
   while (i < raw.length) {
     const ch = raw[i];
     if (ch === '%') {
       const hex = raw.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new SigningInputError('the url has a "%" not followed by two hex digits');
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw invalidRequest('the url has a "%" not followed by two hex digits');
       bytes.push(parseInt(hex, 16));
       i += 3;
     } else if (plusIsSpace && ch === '+') {
@@ -152,18 +155,18 @@ export function formatSignatureHeader(fields: SignatureHeaderFields): string {
 
 /**
  * Strict parse of `keyId=…,ts=…,nonce=…,sig=…`: each field exactly once (any order), nothing else, no
- * whitespace inside, each value in its own alphabet. Throws SigningInputError with the reason.
+ * whitespace inside, each value in its own alphabet. Throws CP_SIGNING_HEADER_MALFORMED with the reason.
  */
 export function parseSignatureHeader(value: string): SignatureHeaderFields {
   const text = value.replace(/^[ \t]+|[ \t]+$/g, '');
-  if (text.length > MAX_HEADER_LENGTH) throw new SigningInputError(`the header is longer than ${MAX_HEADER_LENGTH} characters`);
+  if (text.length > MAX_HEADER_LENGTH) throw malformedHeader(`the header is longer than ${MAX_HEADER_LENGTH} characters`);
   const seen = new Map<string, string>();
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
     const name = eq === -1 ? part : part.slice(0, eq);
-    if (eq === -1) throw new SigningInputError(`field ${JSON.stringify(name)} has no "="`);
-    if (!(HEADER_FIELDS as readonly string[]).includes(name)) throw new SigningInputError(`unknown field ${JSON.stringify(name)}`);
-    if (seen.has(name)) throw new SigningInputError(`field ${name} appears twice`);
+    if (eq === -1) throw malformedHeader(`field ${JSON.stringify(name)} has no "="`);
+    if (!(HEADER_FIELDS as readonly string[]).includes(name)) throw malformedHeader(`unknown field ${JSON.stringify(name)}`);
+    if (seen.has(name)) throw malformedHeader(`field ${name} appears twice`);
     seen.set(name, part.slice(eq + 1));
   }
   const keyId = seen.get('keyId');
@@ -171,14 +174,14 @@ export function parseSignatureHeader(value: string): SignatureHeaderFields {
   const nonce = seen.get('nonce');
   const sig = seen.get('sig');
   if (keyId === undefined || ts === undefined || nonce === undefined || sig === undefined) {
-    throw new SigningInputError(`missing field(s): ${HEADER_FIELDS.filter((f) => !seen.has(f)).join(', ')}`);
+    throw malformedHeader(`missing field(s): ${HEADER_FIELDS.filter((f) => !seen.has(f)).join(', ')}`);
   }
-  if (!KEY_ID.test(keyId)) throw new SigningInputError('keyId has characters outside [A-Za-z0-9._~:-] or is too long');
-  if (!TIMESTAMP.test(ts)) throw new SigningInputError('ts must be decimal Unix seconds without leading zeros');
-  if (!NONCE.test(nonce)) throw new SigningInputError('nonce must be 16-64 base64url characters');
+  if (!KEY_ID.test(keyId)) throw malformedHeader('keyId has characters outside [A-Za-z0-9._~:-] or is too long');
+  if (!TIMESTAMP.test(ts)) throw malformedHeader('ts must be decimal Unix seconds without leading zeros');
+  if (!NONCE.test(nonce)) throw malformedHeader('nonce must be 16-64 base64url characters');
   // A re-encoding check refuses the non-canonical spellings (stray low bits) Node's decoder would accept.
   if (!SIGNATURE.test(sig) || Buffer.from(sig, 'base64url').toString('base64url') !== sig) {
-    throw new SigningInputError('sig must be the unpadded base64url encoding of 64 bytes');
+    throw malformedHeader('sig must be the unpadded base64url encoding of 64 bytes');
   }
   return { keyId, ts: Number(ts), nonce, sig };
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CanonicalJsonError, canonicalHash, canonicalJson, evidenceHash, verifyEvidencePacket } from '@controlplane/contracts';
+import { InternalError, canonicalHash, canonicalJson, evidenceHash, verifyEvidencePacket } from '@controlplane/contracts';
+
+const UNREPRESENTABLE = expect.objectContaining({ name: 'InternalError', code: 'CP_CANONICAL_JSON_UNREPRESENTABLE' });
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and has no whitespace', () => {
@@ -21,7 +23,8 @@ describe('canonicalJson', () => {
 
   it('omits undefined object members but refuses undefined array items', () => {
     expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
-    expect(() => canonicalJson([1, undefined])).toThrow(CanonicalJsonError);
+    expect(() => canonicalJson([1, undefined])).toThrow(InternalError);
+    expect(() => canonicalJson([1, undefined])).toThrow(UNREPRESENTABLE);
   });
 
   it.each([
@@ -33,7 +36,7 @@ describe('canonicalJson', () => {
     ['symbol', { s: Symbol('x') }],
     ['class instance', { m: new Map() }],
   ])('refuses %s with the path', (_name, value) => {
-    expect(() => canonicalJson(value)).toThrow(CanonicalJsonError);
+    expect(() => canonicalJson(value)).toThrow(UNREPRESENTABLE);
   });
 
   it('names the path of the offending value', () => {

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '@controlplane/platform';
+import { InternalError } from '@controlplane/contracts';
+import { loadConfig } from '@controlplane/platform';
 
 function tempFile(content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'cp-config-'));
@@ -51,15 +52,16 @@ describe('loadConfig', () => {
   });
 
   it('lists every problem with its path and env var', () => {
-    let err: ConfigError | undefined;
+    let err: InternalError | undefined;
     try {
       loadConfig({ env: { CONTROLPLANE_GATEWAY_PORT: 'eighty', CONTROLPLANE_LOG_LEVEL: 'loud' } });
     } catch (e) {
-      err = e as ConfigError;
+      err = e as InternalError;
     }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect(err!.problems.join('\n')).toMatch(/gateway\.listen\.port: .*\[env CONTROLPLANE_GATEWAY_PORT\]/);
-    expect(err!.problems.join('\n')).toMatch(/log\.level: /);
+    expect(err).toBeInstanceOf(InternalError);
+    expect(err!.code).toBe('CP_CONFIG_INVALID');
+    expect(err!.params.problems).toMatch(/gateway\.listen\.port: .*\[env CONTROLPLANE_GATEWAY_PORT\]/);
+    expect(err!.params.problems).toMatch(/log\.level: /);
   });
 
   describe('fails closed on security settings', () => {

@@ -3,13 +3,12 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InternalError, isInternalError, type InternalErrorCode } from '@controlplane/contracts';
 import {
   BLIND_INDEX_KEY_ID,
-  DecryptionError,
   FieldCipher,
   InMemoryDataKeyStore,
   Keyring,
-  KeyringError,
   LocalFileKeyProvider,
   addKekToKeyringFile,
   blindIndex,
@@ -19,9 +18,7 @@ import {
   generateKeyringFile,
   isEncrypted,
   type DataKeyStore,
-  type DecryptionFailure,
   type FieldAad,
-  type KeyringErrorCode,
   type WrappedDataKey,
 } from '@controlplane/platform';
 
@@ -52,31 +49,31 @@ function flipBits(buf: Buffer, index: number, mask: number): void {
   buf.writeUInt8(buf.readUInt8(index) ^ mask, index);
 }
 
-async function failure(work: Promise<unknown>): Promise<DecryptionError> {
+async function failure(work: Promise<unknown>): Promise<InternalError> {
   const outcome = await work.then(
     () => undefined,
     (err: unknown) => err,
   );
-  if (!(outcome instanceof DecryptionError))
-    throw new Error(`expected a DecryptionError, got ${outcome === undefined ? 'success' : String(outcome)}`);
+  if (!isInternalError(outcome, 'CP_CRYPTO_DECRYPT_'))
+    throw new Error(`expected a CP_CRYPTO_DECRYPT_* error, got ${outcome === undefined ? 'success' : String(outcome)}`);
   // Whatever went wrong, the error never carries the plaintext.
   expect(outcome.message).not.toContain(SECRET);
   expect(String((outcome as { cause?: unknown }).cause ?? '')).not.toContain(SECRET);
   return outcome;
 }
 
-async function expectDecryptionFailure(work: Promise<unknown>, reason: DecryptionFailure): Promise<void> {
-  expect((await failure(work)).reason).toBe(reason);
+async function expectDecryptionFailure(work: Promise<unknown>, code: InternalErrorCode): Promise<void> {
+  expect((await failure(work)).code).toBe(code);
 }
 
-async function keyringFailure(work: Promise<unknown>, code: KeyringErrorCode): Promise<KeyringError> {
+async function keyringFailure(work: Promise<unknown>, code: InternalErrorCode): Promise<InternalError> {
   const err = await work.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(KeyringError);
-  expect((err as KeyringError).code).toBe(code);
-  return err as KeyringError;
+  expect(err).toBeInstanceOf(InternalError);
+  expect((err as InternalError).code).toBe(code);
+  return err as InternalError;
 }
 
 /** A store that counts reads, to see what the cache saves. */
@@ -161,14 +158,14 @@ describe('field encryption: attacks', () => {
     ['table', { table: 'assertions' }],
   ] as const)('a ciphertext copied to another %s does not decrypt', async (_what, change) => {
     const ct = await cipher.encrypt(SECRET, AAD);
-    await expectDecryptionFailure(cipher.decrypt(ct, { ...AAD, ...change }), 'AUTHENTICATION_FAILED');
+    await expectDecryptionFailure(cipher.decrypt(ct, { ...AAD, ...change }), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
     await expect(cipher.decrypt(ct, AAD)).resolves.toBe(SECRET);
   });
 
   it('a ciphertext copied to another tenant does not decrypt, even when that tenant has keys', async () => {
     await cipher.encrypt('tenant b data', { ...AAD, tenantId: 'tenant-b' });
     const ct = await cipher.encrypt(SECRET, AAD);
-    await expectDecryptionFailure(cipher.decrypt(ct, { ...AAD, tenantId: 'tenant-b' }), 'UNKNOWN_DATA_KEY');
+    await expectDecryptionFailure(cipher.decrypt(ct, { ...AAD, tenantId: 'tenant-b' }), 'CP_CRYPTO_DECRYPT_UNKNOWN_DATA_KEY');
   });
 
   it("copying the tenant's wrapped data key record to the other tenant as well does not help: the wrap is bound to the tenant", async () => {
@@ -176,7 +173,7 @@ describe('field encryption: attacks', () => {
     const [record] = store.all().filter((r) => r.tenantId === 'tenant-a');
     if (!record) throw new Error('no data key stored');
     await store.put({ ...record, tenantId: 'tenant-b' });
-    await keyringFailure(cipher.decrypt(ct, { ...AAD, tenantId: 'tenant-b' }), 'DATA_KEY_UNWRAP_FAILED');
+    await keyringFailure(cipher.decrypt(ct, { ...AAD, tenantId: 'tenant-b' }), 'CP_KEYRING_UNWRAP_FAILED');
   });
 
   it('flipping any single bit of the IV, ciphertext or tag makes decryption fail', async () => {
@@ -190,7 +187,7 @@ describe('field encryption: attacks', () => {
         const body = Buffer.from(parts.body);
         flipBits(which === 'iv' ? iv : body, i, 1 << (i % 8));
         const tampered = [prefix, version, keyId, iv.toString('base64url'), body.toString('base64url')].join(':');
-        await expectDecryptionFailure(cipher.decrypt(tampered, AAD), 'AUTHENTICATION_FAILED');
+        await expectDecryptionFailure(cipher.decrypt(tampered, AAD), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
         attempts += 1;
       }
     }
@@ -202,7 +199,7 @@ describe('field encryption: attacks', () => {
     const fresh = await cipher.keyring.rotateDataKey(AAD.tenantId);
     const swapped = old.replace(dataKeyIdOf(old) ?? '', fresh.id);
     expect(swapped).not.toBe(old);
-    await expectDecryptionFailure(cipher.decrypt(swapped, AAD), 'AUTHENTICATION_FAILED');
+    await expectDecryptionFailure(cipher.decrypt(swapped, AAD), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
   });
 
   it('rejects the tag cut short (GCM would otherwise accept a truncated tag)', async () => {
@@ -235,23 +232,28 @@ describe('field encryption: attacks', () => {
       `cpenc:v1:bad key:${iv}:${body}`,
       ` ${ct}`,
     ];
-    for (const text of malformed) await expectDecryptionFailure(cipher.decrypt(text, AAD), 'MALFORMED');
+    for (const text of malformed) await expectDecryptionFailure(cipher.decrypt(text, AAD), 'CP_CRYPTO_DECRYPT_MALFORMED');
     // One character off the end: malformed base64url, or (when the shorter string happens to be
     // canonical base64url too) a body that GCM refuses. Either way it fails cleanly.
-    expect(['MALFORMED', 'AUTHENTICATION_FAILED']).toContain((await failure(cipher.decrypt(ct.slice(0, -1), AAD))).reason);
-    await expectDecryptionFailure(cipher.decrypt(42 as unknown as string, AAD), 'MALFORMED');
+    expect(['CP_CRYPTO_DECRYPT_MALFORMED', 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED']).toContain(
+      (await failure(cipher.decrypt(ct.slice(0, -1), AAD))).code,
+    );
+    await expectDecryptionFailure(cipher.decrypt(42 as unknown as string, AAD), 'CP_CRYPTO_DECRYPT_MALFORMED');
     // A truncation that still parses reaches GCM and is refused there.
     const shorter = Buffer.from(body, 'base64url').subarray(0, -3).toString('base64url');
-    await expectDecryptionFailure(cipher.decrypt(`cpenc:v1:${keyId}:${iv}:${shorter}`, AAD), 'AUTHENTICATION_FAILED');
+    await expectDecryptionFailure(cipher.decrypt(`cpenc:v1:${keyId}:${iv}:${shorter}`, AAD), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
     // A well-formed string naming a key nobody has.
-    await expectDecryptionFailure(cipher.decrypt(`cpenc:v1:00000000-0000-4000-8000-000000000000:${iv}:${body}`, AAD), 'UNKNOWN_DATA_KEY');
+    await expectDecryptionFailure(
+      cipher.decrypt(`cpenc:v1:00000000-0000-4000-8000-000000000000:${iv}:${body}`, AAD),
+      'CP_CRYPTO_DECRYPT_UNKNOWN_DATA_KEY',
+    );
   });
 
   it('never hands out the blind-index root as a data key', async () => {
     await cipher.blindIndex(AAD.tenantId, 'x');
     const ct = await cipher.encrypt(SECRET, AAD);
     const forged = ct.replace(dataKeyIdOf(ct) ?? '', BLIND_INDEX_KEY_ID);
-    await expectDecryptionFailure(cipher.decrypt(forged, AAD), 'UNKNOWN_DATA_KEY');
+    await expectDecryptionFailure(cipher.decrypt(forged, AAD), 'CP_CRYPTO_DECRYPT_UNKNOWN_DATA_KEY');
     await expect(cipher.keyring.dataKey(AAD.tenantId, BLIND_INDEX_KEY_ID)).resolves.toBeUndefined();
   });
 });
@@ -271,15 +273,15 @@ describe('rotation', () => {
     await expect(cipher.decrypt(moved, AAD)).resolves.toBe(SECRET);
     expect(await cipher.reencrypt(moved, AAD)).toBe(moved);
     // The new ciphertext is still bound to its row.
-    await expectDecryptionFailure(cipher.decrypt(moved, { ...AAD, rowId: 'other' }), 'AUTHENTICATION_FAILED');
+    await expectDecryptionFailure(cipher.decrypt(moved, { ...AAD, rowId: 'other' }), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
   });
 
   it('reencrypt refuses to launder a tampered or moved value', async () => {
     const ct = await cipher.encrypt(SECRET, AAD);
     await cipher.keyring.rotateDataKey(AAD.tenantId);
-    await expectDecryptionFailure(cipher.reencrypt(ct, { ...AAD, field: 'result' }), 'AUTHENTICATION_FAILED');
+    await expectDecryptionFailure(cipher.reencrypt(ct, { ...AAD, field: 'result' }), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
     const current = await cipher.encrypt(SECRET, AAD);
-    await expectDecryptionFailure(cipher.reencrypt(current, { ...AAD, field: 'result' }), 'AUTHENTICATION_FAILED');
+    await expectDecryptionFailure(cipher.reencrypt(current, { ...AAD, field: 'result' }), 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
   });
 
   it('values under an old KEK still decrypt after a new KEK is added, and re-wrapping lets the old KEK be retired', async () => {
@@ -321,7 +323,7 @@ describe('rotation', () => {
     const otherPath = join(dir, 'other.json');
     await generateKeyringFile(otherPath);
     const stranger = new FieldCipher(new Keyring({ provider: await LocalFileKeyProvider.load(otherPath), store }));
-    const err = await keyringFailure(stranger.decrypt(ct, AAD), 'KEK_NOT_FOUND');
+    const err = await keyringFailure(stranger.decrypt(ct, AAD), 'CP_KEYRING_KEK_NOT_FOUND');
     expect(err.message).toContain(provider.currentKekId());
   });
 });
@@ -332,22 +334,22 @@ describe('key provider and keyring file', () => {
     const file = JSON.parse(await readFile(keyringPath, 'utf8')) as { current: string; keys: Record<string, string> };
     expect(Object.keys(file.keys)).toEqual([file.current]);
     expect(Buffer.from(file.keys[file.current] ?? '', 'base64')).toHaveLength(32);
-    await keyringFailure(generateKeyringFile(keyringPath), 'KEYRING_EXISTS');
+    await keyringFailure(generateKeyringFile(keyringPath), 'CP_KEYRING_EXISTS');
     expect(await readFile(keyringPath, 'utf8')).toBe(`${JSON.stringify(file, null, 2)}\n`);
   });
 
   it.each([0o644, 0o640, 0o604, 0o660])('refuses a keyring file with mode %o, saying how to fix it', async (mode) => {
     await chmod(keyringPath, mode);
-    const err = await keyringFailure(LocalFileKeyProvider.load(keyringPath), 'KEYRING_INSECURE_PERMISSIONS');
+    const err = await keyringFailure(LocalFileKeyProvider.load(keyringPath), 'CP_KEYRING_INSECURE_PERMISSIONS');
     expect(err.message).toContain(`chmod 600 ${keyringPath}`);
     expect(err.message).toContain(mode.toString(8));
-    await keyringFailure(addKekToKeyringFile(keyringPath), 'KEYRING_INSECURE_PERMISSIONS');
+    await keyringFailure(addKekToKeyringFile(keyringPath), 'CP_KEYRING_INSECURE_PERMISSIONS');
   });
 
   it('keeps the old keyring when a reload finds the file made readable by others', async () => {
     const kek = provider.currentKekId();
     await chmod(keyringPath, 0o644);
-    await keyringFailure(provider.reload(), 'KEYRING_INSECURE_PERMISSIONS');
+    await keyringFailure(provider.reload(), 'CP_KEYRING_INSECURE_PERMISSIONS');
     expect(provider.currentKekId()).toBe(kek);
   });
 
@@ -365,15 +367,15 @@ describe('key provider and keyring file', () => {
   ] as const)('refuses a keyring with %s', async (_what, make, message) => {
     const path = join(dir, 'bad.json');
     await writeFile(path, JSON.stringify(make(randomBytes(32).toString('base64'))), { mode: 0o600 });
-    const err = await keyringFailure(LocalFileKeyProvider.load(path), 'KEYRING_INVALID');
+    const err = await keyringFailure(LocalFileKeyProvider.load(path), 'CP_KEYRING_INVALID');
     expect(err.message).toMatch(message);
   });
 
   it('refuses a keyring that is not JSON, and a missing file', async () => {
     const path = join(dir, 'bad.json');
     await writeFile(path, '{ not json', { mode: 0o600 });
-    await keyringFailure(LocalFileKeyProvider.load(path), 'KEYRING_INVALID');
-    await keyringFailure(LocalFileKeyProvider.load(join(dir, 'absent.json')), 'KEYRING_NOT_FOUND');
+    await keyringFailure(LocalFileKeyProvider.load(path), 'CP_KEYRING_NOT_JSON');
+    await keyringFailure(LocalFileKeyProvider.load(join(dir, 'absent.json')), 'CP_KEYRING_NOT_FOUND');
   });
 
   it('binds a wrapped data key to its tenant and id', async () => {
@@ -382,16 +384,16 @@ describe('key provider and keyring file', () => {
     expect(wrapped).toHaveLength(60);
     expect(wrapped.includes(key.key)).toBe(false);
     await expect(provider.unwrap(kekId, wrapped, { tenantId: 'tenant-a', dataKeyId: key.id })).resolves.toEqual(key.key);
-    await keyringFailure(provider.unwrap(kekId, wrapped, { tenantId: 'tenant-b', dataKeyId: key.id }), 'DATA_KEY_UNWRAP_FAILED');
-    await keyringFailure(provider.unwrap(kekId, wrapped, { tenantId: 'tenant-a', dataKeyId: 'another-id' }), 'DATA_KEY_UNWRAP_FAILED');
+    await keyringFailure(provider.unwrap(kekId, wrapped, { tenantId: 'tenant-b', dataKeyId: key.id }), 'CP_KEYRING_UNWRAP_FAILED');
+    await keyringFailure(provider.unwrap(kekId, wrapped, { tenantId: 'tenant-a', dataKeyId: 'another-id' }), 'CP_KEYRING_UNWRAP_FAILED');
     const flipped = Buffer.from(wrapped);
     flipBits(flipped, 20, 0x80);
-    await keyringFailure(provider.unwrap(kekId, flipped, { tenantId: 'tenant-a', dataKeyId: key.id }), 'DATA_KEY_UNWRAP_FAILED');
+    await keyringFailure(provider.unwrap(kekId, flipped, { tenantId: 'tenant-a', dataKeyId: key.id }), 'CP_KEYRING_UNWRAP_FAILED');
     await keyringFailure(
       provider.unwrap(kekId, wrapped.subarray(0, 59), { tenantId: 'tenant-a', dataKeyId: key.id }),
-      'DATA_KEY_UNWRAP_FAILED',
+      'CP_KEYRING_UNWRAP_INPUT_LENGTH',
     );
-    await keyringFailure(provider.unwrap('kek-unknown', wrapped, { tenantId: 'tenant-a', dataKeyId: key.id }), 'KEK_NOT_FOUND');
+    await keyringFailure(provider.unwrap('kek-unknown', wrapped, { tenantId: 'tenant-a', dataKeyId: key.id }), 'CP_KEYRING_KEK_NOT_FOUND');
   });
 
   it('stores only wrapped keys', async () => {

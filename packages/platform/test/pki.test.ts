@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InternalError, type InternalErrorCode } from '@controlplane/contracts';
 import {
   KEY_ALGORITHMS,
-  PkiError,
   buildSpiffeId,
   createCertificateAuthority,
   createKeyPairAndCsr,
@@ -17,7 +17,6 @@ import {
   signCsr,
   type CertificateAuthority,
   type KeyAlgorithm,
-  type PkiErrorCode,
 } from '@controlplane/platform';
 // After the platform import, which installs the Reflect shim @peculiar/x509 needs. Used only to
 // read certificates independently and to forge the requests an attacker would send.
@@ -36,16 +35,16 @@ afterAll(() => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function expectPkiError(promise: Promise<unknown> | (() => unknown), code: PkiErrorCode): Promise<PkiError> {
+async function expectPkiError(promise: Promise<unknown> | (() => unknown), code: InternalErrorCode): Promise<InternalError> {
   let caught: unknown;
   try {
     await (typeof promise === 'function' ? promise() : promise);
   } catch (err) {
     caught = err;
   }
-  expect(caught, `expected PkiError ${code}`).toBeInstanceOf(PkiError);
-  expect((caught as PkiError).code).toBe(code);
-  return caught as PkiError;
+  expect(caught, `expected ${code}`).toBeInstanceOf(InternalError);
+  expect((caught as InternalError).code).toBe(code);
+  return caught as InternalError;
 }
 
 function mode(path: string): number {
@@ -86,13 +85,13 @@ describe('SPIFFE ids', () => {
     ['non-ASCII id', 'spiffe://example.test/service/gatéway'],
     ['overlong id', `spiffe://example.test/service/${'a'.repeat(129)}`],
   ])('rejects %s', async (_name, uri) => {
-    await expectPkiError(() => parseSpiffeId(uri), 'SPIFFE_ID_INVALID');
+    await expectPkiError(() => parseSpiffeId(uri), 'CP_PKI_SPIFFE_ID_INVALID');
   });
 
   it('refuses to build ids that would not parse', async () => {
-    await expectPkiError(() => buildSpiffeId('Bad.Domain', 'service', 'x'), 'SPIFFE_ID_INVALID');
-    await expectPkiError(() => buildSpiffeId(TD, 'runner', '../x'), 'SPIFFE_ID_INVALID');
-    await expectPkiError(() => buildSpiffeId(TD, 'admin' as 'service', 'x'), 'SPIFFE_ID_INVALID');
+    await expectPkiError(() => buildSpiffeId('Bad.Domain', 'service', 'x'), 'CP_PKI_SPIFFE_TRUST_DOMAIN_INVALID');
+    await expectPkiError(() => buildSpiffeId(TD, 'runner', '../x'), 'CP_PKI_SPIFFE_ID_INVALID');
+    await expectPkiError(() => buildSpiffeId(TD, 'admin' as 'service', 'x'), 'CP_PKI_SPIFFE_KIND_UNKNOWN');
   });
 });
 
@@ -180,19 +179,19 @@ describe.each(KEY_ALGORITHMS)('certificate authority (%s)', (algorithm: KeyAlgor
   });
 
   it('refuses identities outside its trust domain and unsafe subject values', async () => {
-    await expectPkiError(issueCertificate(ca, { spiffeId: 'spiffe://other.test/service/gateway' }), 'TRUST_DOMAIN_MISMATCH');
-    await expectPkiError(issueCertificate(ca, { spiffeId: `spiffe://${TD}/service/..` }), 'SPIFFE_ID_INVALID');
+    await expectPkiError(issueCertificate(ca, { spiffeId: 'spiffe://other.test/service/gateway' }), 'CP_PKI_TRUST_DOMAIN_MISMATCH');
+    await expectPkiError(issueCertificate(ca, { spiffeId: `spiffe://${TD}/service/..` }), 'CP_PKI_SPIFFE_ID_INVALID');
     await expectPkiError(
       issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), tenantId: 'a,O=admin' }),
-      'ISSUANCE_PARAMETERS_INVALID',
+      'CP_PKI_ISSUANCE_PARAMETERS_INVALID',
     );
     await expectPkiError(
       issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), dnsNames: ['bad name'] }),
-      'ISSUANCE_PARAMETERS_INVALID',
+      'CP_PKI_ISSUANCE_PARAMETERS_INVALID',
     );
     await expectPkiError(
       issueCertificate(ca, { spiffeId: buildSpiffeId(TD, 'runner', 'r'), ipAddresses: ['999.1.1.1'] }),
-      'ISSUANCE_PARAMETERS_INVALID',
+      'CP_PKI_ISSUANCE_PARAMETERS_INVALID',
     );
   });
 
@@ -269,7 +268,7 @@ describe('signCsr against hostile requests', () => {
     const tampered = new x509.Pkcs10CertificateRequest(der).toString('pem');
     await expectPkiError(
       signCsr(ca, tampered, { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000 }),
-      'CERTIFICATE_REQUEST_SIGNATURE_INVALID',
+      'CP_PKI_CSR_SIGNATURE_INVALID',
     );
   });
 
@@ -285,34 +284,37 @@ describe('signCsr against hostile requests', () => {
     const spliced = new x509.Pkcs10CertificateRequest(der).toString('pem');
     await expectPkiError(
       signCsr(ca, spliced, { spiffeId: buildSpiffeId(TD, 'runner', 'r-1'), validityMs: 60_000 }),
-      'CERTIFICATE_REQUEST_SIGNATURE_INVALID',
+      'CP_PKI_CSR_SIGNATURE_INVALID',
     );
   });
 
   it('refuses garbage and keys of unsupported algorithms', async () => {
     await expectPkiError(
       signCsr(ca, 'not a csr', { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }),
-      'CERTIFICATE_REQUEST_INVALID',
+      'CP_PKI_CSR_NOT_PEM',
     );
     await expectPkiError(
       signCsr(ca, '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', {
         spiffeId: buildSpiffeId(TD, 'runner', 'r'),
         validityMs: 60_000,
       }),
-      'CERTIFICATE_REQUEST_INVALID',
+      'CP_PKI_CSR_UNREADABLE',
     );
     const rsa = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
     const keys = await webcrypto.subtle.generateKey(rsa, true, ['sign', 'verify']);
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=rsa', keys, signingAlgorithm: rsa });
     await expectPkiError(
       signCsr(ca, csr.toString('pem'), { spiffeId: buildSpiffeId(TD, 'runner', 'r'), validityMs: 60_000 }),
-      'KEY_ALGORITHM_UNSUPPORTED',
+      'CP_PKI_KEY_TYPE_UNSUPPORTED',
     );
   });
 
   it('refuses an identity from another trust domain even for a valid CSR', async () => {
     const { csrPem } = await createKeyPairAndCsr({ commonName: 'x' });
-    await expectPkiError(signCsr(ca, csrPem, { spiffeId: 'spiffe://other.test/runner/r', validityMs: 60_000 }), 'TRUST_DOMAIN_MISMATCH');
+    await expectPkiError(
+      signCsr(ca, csrPem, { spiffeId: 'spiffe://other.test/runner/r', validityMs: 60_000 }),
+      'CP_PKI_TRUST_DOMAIN_MISMATCH',
+    );
   });
 });
 
@@ -344,7 +346,7 @@ describe('initPki', () => {
     const dir = tempDir();
     const first = await initPki({ dir, trustDomain: TD, services: ['jobforge'] });
     const before = readFileSync(join(dir, 'ca.key'), 'utf8');
-    const err = await expectPkiError(initPki({ dir, trustDomain: TD, services: ['jobforge'] }), 'PKI_ALREADY_EXISTS');
+    const err = await expectPkiError(initPki({ dir, trustDomain: TD, services: ['jobforge'] }), 'CP_PKI_ALREADY_EXISTS');
     expect(err.message).toContain('ca.crt');
     expect(readFileSync(join(dir, 'ca.key'), 'utf8')).toBe(before);
 
@@ -358,17 +360,17 @@ describe('initPki', () => {
   it('refuses even when only the CA key is left over', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'ca.key'), 'old key', { mode: 0o600 });
-    await expectPkiError(initPki({ dir, trustDomain: TD }), 'PKI_ALREADY_EXISTS');
+    await expectPkiError(initPki({ dir, trustDomain: TD }), 'CP_PKI_ALREADY_EXISTS');
     expect(readFileSync(join(dir, 'ca.key'), 'utf8')).toBe('old key');
     expect(existsSync(join(dir, 'ca.crt'))).toBe(false);
   });
 
   it('validates its inputs before writing anything', async () => {
     const dir = join(tempDir(), 'pki');
-    await expectPkiError(initPki({ dir, trustDomain: 'Not.Valid' }), 'SPIFFE_ID_INVALID');
-    await expectPkiError(initPki({ dir, trustDomain: TD, services: ['ca'] }), 'ISSUANCE_PARAMETERS_INVALID');
-    await expectPkiError(initPki({ dir, trustDomain: TD, services: ['../escape'] }), 'SPIFFE_ID_INVALID');
-    await expectPkiError(initPki({ dir, trustDomain: TD, algorithm: 'RSA' as KeyAlgorithm }), 'KEY_ALGORITHM_UNSUPPORTED');
+    await expectPkiError(initPki({ dir, trustDomain: 'Not.Valid' }), 'CP_PKI_SPIFFE_TRUST_DOMAIN_INVALID');
+    await expectPkiError(initPki({ dir, trustDomain: TD, services: ['ca'] }), 'CP_PKI_ISSUANCE_PARAMETERS_INVALID');
+    await expectPkiError(initPki({ dir, trustDomain: TD, services: ['../escape'] }), 'CP_PKI_SPIFFE_ID_INVALID');
+    await expectPkiError(initPki({ dir, trustDomain: TD, algorithm: 'RSA' as KeyAlgorithm }), 'CP_PKI_KEY_ALGORITHM_UNSUPPORTED');
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -383,19 +385,19 @@ describe('initPki', () => {
 
   it('says how to create a CA when there is none, and refuses a CA whose key does not match', async () => {
     const empty = tempDir();
-    const missing = await expectPkiError(loadCertificateAuthority(empty), 'CA_NOT_FOUND');
+    const missing = await expectPkiError(loadCertificateAuthority(empty), 'CP_PKI_CA_NOT_FOUND');
     expect(missing.message).toContain(`controlplane pki init --dir ${empty}`);
 
     const dir = tempDir();
     await initPki({ dir, trustDomain: TD, services: [] });
     const other = await createCertificateAuthority({ trustDomain: TD });
     writeFileSync(join(dir, 'ca.key'), other.keyPem);
-    await expectPkiError(loadCertificateAuthority(dir), 'KEY_MISMATCH');
+    await expectPkiError(loadCertificateAuthority(dir), 'CP_PKI_CA_KEY_MISMATCH');
 
     const leafDir = tempDir();
     const leaf = await issueCertificate(other, { spiffeId: buildSpiffeId(TD, 'service', 'x') });
     writeFileSync(join(leafDir, 'ca.crt'), leaf.certPem);
     writeFileSync(join(leafDir, 'ca.key'), leaf.keyPem as string);
-    await expectPkiError(loadCertificateAuthority(leafDir), 'CA_INVALID');
+    await expectPkiError(loadCertificateAuthority(leafDir), 'CP_PKI_CA_NOT_A_CA');
   });
 });

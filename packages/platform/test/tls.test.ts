@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InternalError, type InternalErrorCode } from '@controlplane/contracts';
 import {
   KEY_ALGORITHMS,
-  TlsError,
   attachPeerVerification,
   buildSpiffeId,
   createCertificateAuthority,
@@ -26,7 +26,6 @@ import {
   type PeerRejection,
   type PeerVerificationOptions,
   type Principal,
-  type TlsErrorCode,
   type TlsMaterial,
 } from '@controlplane/platform';
 // After the platform import, which installs the Reflect shim it needs. Used only to forge the
@@ -313,7 +312,7 @@ describe('an mTLS server under attack', () => {
     expect(server.tlsErrors).toEqual([]);
     expect(server.rejections).toHaveLength(1);
     expect(server.rejections[0]).toMatchObject({ reason: 'no-principal', remoteAddress: '127.0.0.1' });
-    expect((server.rejections[0]?.error as TlsError).code).toBe('PEER_TRUST_DOMAIN_MISMATCH');
+    expect((server.rejections[0]?.error as InternalError).code).toBe('CP_TLS_PEER_TRUST_DOMAIN_MISMATCH');
     expect(server.verifyCalls).toEqual([]);
     expect(server.handled).toEqual([]);
   });
@@ -323,7 +322,7 @@ describe('an mTLS server under attack', () => {
     const server = await startServer(jobforge);
     const outcome = await request(server.port, attackerOptions(ca, twoFaced));
     expectRefused(outcome, ['ECONNRESET', 'EPIPE']);
-    expect((server.rejections[0]?.error as TlsError).code).toBe('PEER_IDENTITY_INVALID');
+    expect((server.rejections[0]?.error as InternalError).code).toBe('CP_TLS_PEER_IDENTITY_INVALID');
     expect(server.handled).toEqual([]);
   });
 
@@ -413,12 +412,12 @@ describe('an mTLS client facing the wrong server', () => {
     await expectClientRefusal(
       truthcore,
       mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: `spiffe://${TD}/service/jobforge` }),
-      'PEER_IDENTITY_REJECTED',
+      'CP_TLS_PEER_REJECTED',
     );
     await expectClientRefusal(
       truthcore,
       mtlsClientOptions(gateway, { trustDomain: TD, expectedServerId: (id) => id.endsWith('/jobforge') }),
-      'PEER_IDENTITY_REJECTED',
+      'CP_TLS_PEER_REJECTED',
     );
   });
 
@@ -435,7 +434,7 @@ describe('an mTLS client facing the wrong server', () => {
 
   it('refuses a runner posing as a service when no server id is pinned', async () => {
     const runner = material(ca, await issue(ca, 'runner', 'jobforge'));
-    await expectClientRefusal(runner, mtlsClientOptions(gateway, { trustDomain: TD }), 'PEER_IDENTITY_REJECTED');
+    await expectClientRefusal(runner, mtlsClientOptions(gateway, { trustDomain: TD }), 'CP_TLS_PEER_REJECTED');
   });
 
   it('refuses a server certified by our CA for another trust domain', async () => {
@@ -448,7 +447,7 @@ describe('an mTLS client facing the wrong server', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     const outcome = await request((server.address() as { port: number }).port, clientOptions);
-    expectRefused(outcome, ['PEER_TRUST_DOMAIN_MISMATCH']);
+    expectRefused(outcome, ['CP_TLS_PEER_TRUST_DOMAIN_MISMATCH']);
   });
 
   it('accepts the expected server through a pinned keep-alive agent', async () => {
@@ -473,16 +472,16 @@ describe('loading mTLS material', () => {
     ca = await loadCertificateAuthority(dir);
   });
 
-  function expectTlsError(fn: () => unknown, code: TlsErrorCode): TlsError {
+  function expectTlsError(fn: () => unknown, code: InternalErrorCode): InternalError {
     let caught: unknown;
     try {
       fn();
     } catch (err) {
       caught = err;
     }
-    expect(caught, `expected TlsError ${code}`).toBeInstanceOf(TlsError);
-    expect((caught as TlsError).code).toBe(code);
-    return caught as TlsError;
+    expect(caught, `expected ${code}`).toBeInstanceOf(InternalError);
+    expect((caught as InternalError).code).toBe(code);
+    return caught as InternalError;
   }
 
   it('builds TLS 1.3-only options that trust only our CA and require a client certificate', () => {
@@ -505,9 +504,12 @@ describe('loading mTLS material', () => {
 
   it('refuses to start without a CA and says how to create one', () => {
     const empty = tempDir();
-    const err = expectTlsError(() => loadTlsMaterial(servicePkiFiles(empty, 'jobforge')), 'TLS_FILE_MISSING');
+    const err = expectTlsError(() => loadTlsMaterial(servicePkiFiles(empty, 'jobforge')), 'CP_TLS_FILE_MISSING');
     expect(err.message).toContain(`controlplane pki init --dir ${empty}`);
-    expectTlsError(() => loadTlsMaterial({ certFile: join(dir, 'jobforge.crt'), keyFile: join(dir, 'jobforge.key') }), 'TLS_FILE_MISSING');
+    expectTlsError(
+      () => loadTlsMaterial({ certFile: join(dir, 'jobforge.crt'), keyFile: join(dir, 'jobforge.key') }),
+      'CP_TLS_FILE_NOT_SET',
+    );
   });
 
   it('refuses a key that does not belong to the certificate', async () => {
@@ -516,31 +518,34 @@ describe('loading mTLS material', () => {
     writeFileSync(join(d, 'ca.crt'), ca.certPem);
     writeFileSync(join(d, 'jobforge.crt'), readCert(dir, 'jobforge'));
     writeFileSync(join(d, 'jobforge.key'), other.keyPem as string);
-    expectTlsError(() => loadTlsMaterial(servicePkiFiles(d, 'jobforge')), 'TLS_KEY_MISMATCH');
+    expectTlsError(() => loadTlsMaterial(servicePkiFiles(d, 'jobforge')), 'CP_TLS_KEY_MISMATCH');
   });
 
   it('refuses a certificate not issued by the configured CA, an expired one, and a CA file holding a leaf', async () => {
     const otherCa = await createCertificateAuthority({ trustDomain: TD });
     const foreign = await issue(otherCa, 'service', 'jobforge');
-    expectTlsError(() => material(ca, foreign), 'TLS_CERT_NOT_ISSUED_BY_CA');
+    expectTlsError(() => material(ca, foreign), 'CP_TLS_CERT_NOT_ISSUED_BY_CA');
     const expired = await issue(ca, 'service', 'jobforge', {
       notBefore: new Date(Date.now() - 2 * 86_400_000),
       notAfter: new Date(Date.now() - 86_400_000),
     });
-    expectTlsError(() => material(ca, expired), 'TLS_CERT_EXPIRED');
+    expectTlsError(() => material(ca, expired), 'CP_TLS_CERT_EXPIRED');
     const leaf = await issue(ca, 'service', 'jobforge');
-    expectTlsError(() => material({ certPem: leaf.certPem, keyPem: '' }, leaf), 'TLS_CA_INVALID');
+    expectTlsError(() => material({ certPem: leaf.certPem, keyPem: '' }, leaf), 'CP_TLS_CA_NOT_A_CA');
   });
 
   it('refuses to serve or dial with an identity outside the trust domain', async () => {
     const m = material(ca, await forgeLeaf(ca, ['spiffe://other.test/service/jobforge']));
-    expectTlsError(() => mtlsServerOptions(m, { trustDomain: TD }), 'TLS_IDENTITY_INVALID');
+    expectTlsError(() => mtlsServerOptions(m, { trustDomain: TD }), 'CP_TLS_IDENTITY_INVALID');
     const good = loadTlsMaterial(servicePkiFiles(dir, 'jobforge'));
     expectTlsError(
       () => mtlsClientOptions(good, { trustDomain: TD, expectedServerId: 'spiffe://other.test/service/jobforge' }),
-      'TLS_IDENTITY_INVALID',
+      'CP_TLS_EXPECTED_SERVER_ID_FOREIGN',
     );
-    expectTlsError(() => mtlsClientOptions(good, { trustDomain: TD, expectedServerId: 'https://jobforge' }), 'TLS_IDENTITY_INVALID');
+    expectTlsError(
+      () => mtlsClientOptions(good, { trustDomain: TD, expectedServerId: 'https://jobforge' }),
+      'CP_TLS_EXPECTED_SERVER_ID_INVALID',
+    );
   });
 });
 

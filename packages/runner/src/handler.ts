@@ -1,5 +1,7 @@
 // The handler definition API. This module is also loaded inside every sandbox child, so it imports
-// nothing beyond the language itself: each import here is paid again on every job's start-up.
+// nothing beyond the language itself and the error vocabulary (the light entry point of the
+// contracts, not the package with its schemas): each import here is paid again on every job's start-up.
+import { InternalError } from '@controlplane/contracts/internal-error';
 
 export type HandlerIsolation = 'process' | 'worker';
 export type HandlerLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -42,11 +44,9 @@ export type HandlerDefinition = Readonly<Omit<HandlerOptions, 'type' | 'isolatio
   readonly isolation: HandlerIsolation;
 };
 
-export class HandlerDefinitionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HandlerDefinitionError';
-  }
+/** A handler definition that cannot be used (CP_RUNNER_HANDLER_INVALID); `problem` says why. */
+function definitionError(problem: string): InternalError {
+  return new InternalError('CP_RUNNER_HANDLER_INVALID', { params: { problem } });
 }
 
 /**
@@ -99,19 +99,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function checkPositiveInteger(name: string, value: unknown, min = 1): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new HandlerDefinitionError(`${name} must be an integer >= ${min}.`);
+    throw definitionError(`${name} must be an integer >= ${min}.`);
   }
 }
 
 function checkTypes(value: unknown): readonly string[] {
   const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
-  if (list.length === 0) throw new HandlerDefinitionError('type must be a non-empty string or a non-empty array of them.');
+  if (list.length === 0) throw definitionError('type must be a non-empty string or a non-empty array of them.');
   for (const t of list) {
     if (typeof t !== 'string' || t.length === 0 || t.length > MAX_TYPE_LENGTH) {
-      throw new HandlerDefinitionError(`each job type must be a string of 1–${MAX_TYPE_LENGTH} characters.`);
+      throw definitionError(`each job type must be a string of 1–${MAX_TYPE_LENGTH} characters.`);
     }
   }
-  if (new Set(list).size !== list.length) throw new HandlerDefinitionError('type lists the same job type twice.');
+  if (new Set(list).size !== list.length) throw definitionError('type lists the same job type twice.');
   return list as string[];
 }
 
@@ -121,22 +121,22 @@ function checkTypes(value: unknown): readonly string[] {
  */
 export function defineHandler(options: HandlerOptions): HandlerDefinition {
   const o: unknown = options;
-  if (!isPlainObject(o)) throw new HandlerDefinitionError('a handler must be a plain object.');
+  if (!isPlainObject(o)) throw definitionError('a handler must be a plain object.');
   for (const key of Object.keys(o)) {
     // Refusing unknown keys turns a typo such as `timeout` into an error instead of a silent default.
-    if (!KNOWN_KEYS.has(key)) throw new HandlerDefinitionError(`unknown handler option "${key}".`);
+    if (!KNOWN_KEYS.has(key)) throw definitionError(`unknown handler option "${key}".`);
   }
   const types = checkTypes(o.type);
-  if (typeof o.run !== 'function') throw new HandlerDefinitionError(`handler for ${JSON.stringify(types[0])} has no run function.`);
-  if (o.description !== undefined && typeof o.description !== 'string') throw new HandlerDefinitionError('description must be a string.');
+  if (typeof o.run !== 'function') throw definitionError(`handler for ${JSON.stringify(types[0])} has no run function.`);
+  if (o.description !== undefined && typeof o.description !== 'string') throw definitionError('description must be a string.');
   for (const key of ['inputSchema', 'outputSchema'] as const) {
-    if (o[key] !== undefined && !isPlainObject(o[key])) throw new HandlerDefinitionError(`${key} must be a JSON Schema object.`);
+    if (o[key] !== undefined && !isPlainObject(o[key])) throw definitionError(`${key} must be a JSON Schema object.`);
   }
   checkPositiveInteger('timeoutMs', o.timeoutMs);
   checkPositiveInteger('concurrency', o.concurrency);
   checkPositiveInteger('memoryLimitMb', o.memoryLimitMb, MIN_MEMORY_LIMIT_MB);
   if (o.isolation !== undefined && o.isolation !== 'process' && o.isolation !== 'worker') {
-    throw new HandlerDefinitionError("isolation must be 'process' or 'worker'.");
+    throw definitionError("isolation must be 'process' or 'worker'.");
   }
   return Object.freeze({
     ...(o as unknown as HandlerOptions),
@@ -156,12 +156,12 @@ export function handlerTypes(handler: Pick<HandlerDefinition, 'type'>): readonly
 export function handlersFromModule(namespace: unknown): ReadonlyMap<string, HandlerDefinition> {
   const ns = namespace as { default?: unknown; handlers?: unknown } | null;
   const list = Array.isArray(ns?.default) ? ns.default : Array.isArray(ns?.handlers) ? ns.handlers : undefined;
-  if (!list) throw new HandlerDefinitionError('a handlers module must export an array of handlers as its default export or as `handlers`.');
+  if (!list) throw definitionError('a handlers module must export an array of handlers as its default export or as `handlers`.');
   const byType = new Map<string, HandlerDefinition>();
   for (const entry of list as unknown[]) {
     const handler = defineHandler(entry as HandlerOptions);
     for (const type of handlerTypes(handler)) {
-      if (byType.has(type)) throw new HandlerDefinitionError(`job type ${JSON.stringify(type)} has two handlers.`);
+      if (byType.has(type)) throw definitionError(`job type ${JSON.stringify(type)} has two handlers.`);
       byType.set(type, handler);
     }
   }

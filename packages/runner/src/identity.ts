@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InternalError } from '@controlplane/contracts';
 import { loadTlsMaterial, type TlsMaterial } from '@controlplane/platform';
 
 /** The files a runner keeps in its directory. The key never leaves it. */
@@ -17,13 +18,6 @@ export interface RunnerIdentityMeta {
   enrollUrl: string;
   notAfter: string;
   name: string;
-}
-
-export class RunnerIdentityError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunnerIdentityError';
-  }
 }
 
 function writeAtomic(path: string, content: string, mode: number): void {
@@ -45,15 +39,13 @@ export function saveRunnerIdentity(dir: string, files: { keyPem: string; certPem
 export function loadRunnerIdentity(dir: string): { meta: RunnerIdentityMeta; material: TlsMaterial } {
   const metaPath = join(dir, RUNNER_FILES.meta);
   if (!existsSync(metaPath)) {
-    throw new RunnerIdentityError(
-      `${dir} holds no runner identity; enrol first: controlplane runner enroll --join-token <token> --jobforge <url> --ca <file> --dir ${dir}`,
-    );
+    throw new InternalError('CP_RUNNER_IDENTITY_MISSING', { params: { dir } });
   }
   let meta: RunnerIdentityMeta;
   try {
     meta = JSON.parse(readFileSync(metaPath, 'utf8')) as RunnerIdentityMeta;
   } catch (err) {
-    throw new RunnerIdentityError(`${metaPath} is not valid JSON: ${(err as Error).message}`);
+    throw new InternalError('CP_RUNNER_IDENTITY_INVALID', { params: { path: metaPath, reason: (err as Error).message }, cause: err });
   }
   const material = loadTlsMaterial({
     caFile: join(dir, RUNNER_FILES.ca),

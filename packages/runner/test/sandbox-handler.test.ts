@@ -1,13 +1,6 @@
 // The handler definition API: what a handlers module may export, and how a permanent failure is marked.
 import { describe, expect, it } from 'vitest';
-import {
-  defineHandler,
-  HandlerDefinitionError,
-  handlersFromModule,
-  handlerTypes,
-  isNonRetryableError,
-  NonRetryableError,
-} from '@controlplane/runner';
+import { defineHandler, handlersFromModule, handlerTypes, isNonRetryableError, NonRetryableError } from '@controlplane/runner';
 
 const run = (): null => null;
 
@@ -47,7 +40,9 @@ describe('defineHandler', () => {
     [{ type: 'a', run, isolation: 'vm' }, /isolation/],
     [{ type: 'a', run, inputSchema: 'object' }, /inputSchema/],
   ])('refuses %j', (options, message) => {
-    expect(() => defineHandler(options as never)).toThrow(HandlerDefinitionError);
+    expect(() => defineHandler(options as never)).toThrow(
+      expect.objectContaining({ name: 'InternalError', code: 'CP_RUNNER_HANDLER_INVALID' }),
+    );
     expect(() => defineHandler(options as never)).toThrow(message);
   });
 });

@@ -9,10 +9,10 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isInternalError } from '@controlplane/contracts';
 import {
   AUDIT_GENESIS_HASH,
   AuditChainVerifier,
-  AuditError,
   AuditLog,
   computeAuditHash,
   createPostgresDatabase,
@@ -376,7 +376,7 @@ describe('appending', () => {
     // A bad event fails alone, before it joins a group.
     const bad = log.record({ ...event(9), action: 'not a verb' });
     const good = log.record(event(10));
-    await expect(bad).rejects.toMatchObject({ code: 'AUDIT_EVENT_INVALID' });
+    await expect(bad).rejects.toMatchObject({ code: 'CP_AUDIT_EVENT_INVALID' });
     await expect(good).resolves.toMatchObject({ seq: '452' });
   });
 
@@ -420,7 +420,7 @@ describe('appending', () => {
     await taken;
     await log.record(event(2));
     release();
-    await expect(stale).rejects.toMatchObject({ name: 'AuditError', code: 'AUDIT_CHAIN_CONFLICT' });
+    await expect(stale).rejects.toMatchObject({ name: 'InternalError', code: 'CP_AUDIT_CHAIN_CONFLICT' });
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, count: 2 });
   });
 
@@ -434,7 +434,7 @@ describe('appending', () => {
       ['resource', { ...event(1), resource: { kind: 'job', id: 42 as unknown as string } }],
     ];
     for (const [label, e] of bad) {
-      await expect(log.record(e), label).rejects.toSatisfy((err) => err instanceof AuditError && err.code === 'AUDIT_EVENT_INVALID');
+      await expect(log.record(e), label).rejects.toSatisfy((err) => isInternalError(err, 'CP_AUDIT_EVENT_INVALID'));
     }
     expect(await storedCount()).toBe(1);
   });

@@ -1,21 +1,13 @@
 // Field-level encryption wired into the stores on real PostgreSQL: what reaches the tables is
 // ciphertext, what callers get back is clear, and a ciphertext moved to another row, field or
-// tenant is refused with a DecryptionError that says where it was found.
+// tenant is refused with a CP_CRYPTO_DECRYPT_* error that says where it was found.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalHash } from '@controlplane/contracts';
-import {
-  BLIND_INDEX_KEY_ID,
-  createCertificateAuthority,
-  createLogger,
-  DecryptionError,
-  generateKeyringFile,
-  isEncrypted,
-  KeyringError,
-} from '@controlplane/platform';
+import { InternalError, canonicalHash, isInternalError } from '@controlplane/contracts';
+import { BLIND_INDEX_KEY_ID, createCertificateAuthority, createLogger, generateKeyringFile, isEncrypted } from '@controlplane/platform';
 import {
   AssertionService,
   createPostgresDatabase,
@@ -92,9 +84,9 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       const rewrapped = { ...rec, kekId: 'kek-b', wrapped: randomBytes(60) };
       await s.put(rewrapped);
       expect(await s.current('ks')).toEqual(rewrapped);
-      await expect(s.setCurrent('ks', 'nope')).rejects.toMatchObject({ code: 'DATA_KEY_INVALID' });
-      await expect(s.setCurrent('ks', BLIND_INDEX_KEY_ID)).rejects.toBeInstanceOf(KeyringError);
-      await expect(s.put({ ...rec, id: 'bad:id' })).rejects.toMatchObject({ code: 'DATA_KEY_INVALID' });
+      await expect(s.setCurrent('ks', 'nope')).rejects.toMatchObject({ code: 'CP_KEYRING_DATA_KEY_NOT_FOUND' });
+      await expect(s.setCurrent('ks', BLIND_INDEX_KEY_ID)).rejects.toMatchObject({ code: 'CP_KEYRING_DATA_KEY_IS_INDEX_ROOT' });
+      await expect(s.put({ ...rec, id: 'bad:id' })).rejects.toMatchObject({ code: 'CP_KEYRING_DATA_KEY_ID_INVALID' });
     });
 
     it('putIfAbsent: concurrent writers of one well-known record all end up with the same one', async () => {
@@ -201,20 +193,23 @@ describe('field encryption in the stores (PostgreSQL)', () => {
         [a.id, b.id],
       );
       const moved = await store.getJob(db, 't1', b.id).catch((e: unknown) => e);
-      expect(moved).toBeInstanceOf(DecryptionError);
-      expect(moved).toMatchObject({ reason: 'AUTHENTICATION_FAILED' });
+      expect(moved).toBeInstanceOf(InternalError);
+      expect(moved).toMatchObject({ code: 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED' });
       expect((moved as Error).message).toBe(
         `Cannot decrypt jobs.request.payload.data of row ${b.id}: the ciphertext does not authenticate (it was altered, or belongs to another row, field or tenant).`,
       );
       // the API answers an internal error, never the ciphertext or a partial value
-      await expect(jobs.queries.get('t1', b.id)).rejects.toBeInstanceOf(DecryptionError);
+      await expect(jobs.queries.get('t1', b.id)).rejects.toSatisfy((err) => isInternalError(err, 'CP_CRYPTO_DECRYPT_'));
 
       // row A's options swapped into its own data field
       await db.query(
         `update jobs set request = jsonb_set(request, '{payload,data}', request -> 'payload' -> 'options') where tenant_id = 't1' and id = $1`,
         [a.id],
       );
-      await expect(store.getJob(db, 't1', a.id)).rejects.toMatchObject({ name: 'DecryptionError', reason: 'AUTHENTICATION_FAILED' });
+      await expect(store.getJob(db, 't1', a.id)).rejects.toMatchObject({
+        name: 'InternalError',
+        code: 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED',
+      });
 
       // t2's payload copied into a t1 row: t1 has no such data key
       const t2 = await raw('t2', other.id);
@@ -225,7 +220,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
         c.id,
       ]);
       const foreign = await store.getJob(db, 't1', c.id).catch((e: unknown) => e);
-      expect(foreign).toMatchObject({ name: 'DecryptionError', reason: 'UNKNOWN_DATA_KEY' });
+      expect(foreign).toMatchObject({ name: 'InternalError', code: 'CP_CRYPTO_DECRYPT_UNKNOWN_DATA_KEY' });
       expect((foreign as Error).message).toContain(`jobs.request.payload.data of row ${c.id}`);
       expect((foreign as Error).message).toContain('does not exist for this tenant');
 
@@ -335,7 +330,10 @@ describe('field encryption in the stores (PostgreSQL)', () => {
         a.id,
         b.id,
       ]);
-      await expect(assertions.get('t1', b.id)).rejects.toMatchObject({ name: 'DecryptionError', reason: 'AUTHENTICATION_FAILED' });
+      await expect(assertions.get('t1', b.id)).rejects.toMatchObject({
+        name: 'InternalError',
+        code: 'CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED',
+      });
       expect((await assertions.get('t1', a.id)).object).toBe(a.object);
     });
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '@controlplane/contracts';
+import { AppError, InternalError } from '@controlplane/contracts';
 import { createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
 import { createHttpApp, type HttpApp } from '@controlplane/server';
 import { createPkiFixture, type PkiFixture } from './support/pki-fixture.js';
@@ -62,6 +62,9 @@ describe('HTTP error handling over HTTPS', () => {
     app.get('/refuse', async () => {
       throw new AppError('RATE_LIMITED', { retryAfter: 7 });
     });
+    app.get('/internal', async () => {
+      throw new InternalError('CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED', { params: { where: 'jobs.request of row row-MARKER-77' } });
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     agent = new Agent({ ca: pki.ca.certPem, keepAlive: false });
@@ -104,6 +107,19 @@ describe('HTTP error handling over HTTPS', () => {
     const mine = lines.filter((l) => l.correlationId === 'client-corr-0001');
     expect(mine.map((l) => l.msg)).toEqual(expect.arrayContaining(['about to fail', 'request failed', 'request completed']));
     expect(JSON.stringify(lines)).not.toContain(SECRET); // ...but no secret is, on any line
+  });
+
+  it('answers an internal error (a CP_* code) as INTERNAL: its code, message and params reach the log only', async () => {
+    const res = await send('/internal', undefined, { 'x-correlation-id': 'client-corr-0002' }, 'GET');
+    expect(res.status).toBe(500);
+    expect(res.body.error).toMatchObject({ code: 'INTERNAL', category: 'INTERNAL_ERROR', retryable: false });
+    const text = JSON.stringify(res.body);
+    for (const leak of ['CP_', 'Cannot decrypt', 'row-MARKER-77', 'InternalError']) expect(text).not.toContain(leak);
+
+    await sleep(100);
+    const failure = lines.find((l) => l.msg === 'request failed' && l.correlationId === 'client-corr-0002');
+    expect(JSON.stringify(failure)).toContain('CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED');
+    expect(JSON.stringify(failure)).toContain('row-MARKER-77');
   });
 
   it('makes a correlation id when the caller sends none or a malformed one', async () => {

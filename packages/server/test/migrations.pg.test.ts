@@ -65,7 +65,7 @@ describe('migrate on PostgreSQL', () => {
     await migrate(db, { dir: copy.dir });
 
     await copy.edit('001_init.sql', (sql) => `${sql}\n-- an edit after release\n`);
-    await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({ name: 'MigrationError', code: 'MIGRATION_CHECKSUM_MISMATCH' });
+    await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({ name: 'InternalError', code: 'CP_MIGRATION_CHECKSUM_MISMATCH' });
     await expect(migrate(db, { dir: copy.dir })).rejects.toThrow(/001_init\.sql was changed after it was applied/);
   });
 
@@ -77,7 +77,7 @@ describe('migrate on PostgreSQL', () => {
     await copy.add('900_broken.sql', 'create table half_done (id int);\nselect no_such_function();');
 
     await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({
-      code: 'MIGRATION_FAILED',
+      code: 'CP_MIGRATION_FAILED',
       message: expect.stringContaining('900_broken.sql'),
     });
     expect(await appliedMigrations(db)).toEqual([]);
@@ -89,7 +89,7 @@ describe('migrate on PostgreSQL', () => {
     const db = pool(testDb, 'newer');
     await migrate(db);
     await db.query(`insert into schema_migrations (version, name, checksum) values (999, 'from_the_future', 'x')`);
-    await expect(migrate(db)).rejects.toMatchObject({ code: 'MIGRATION_UNKNOWN' });
+    await expect(migrate(db)).rejects.toMatchObject({ code: 'CP_MIGRATION_UNKNOWN' });
   });
 
   it('produces the committed schema snapshot', async () => {

@@ -27,7 +27,7 @@ describe('migrate on PGlite', () => {
       await copy.add('900_extra.sql', 'create table extra (id int);');
       expect((await migrate(db, { dir: copy.dir })).applied.map((m) => m.file)).toEqual(['900_extra.sql']);
       await copy.edit('900_extra.sql', (sql) => sql.replace('id int', 'id bigint'));
-      await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({ code: 'MIGRATION_CHECKSUM_MISMATCH' });
+      await expect(migrate(db, { dir: copy.dir })).rejects.toMatchObject({ code: 'CP_MIGRATION_CHECKSUM_MISMATCH' });
     } finally {
       await copy.remove();
       await db.close();
@@ -38,7 +38,7 @@ describe('migrate on PGlite', () => {
     const copy = await createMigrationsCopy();
     try {
       await copy.add('2_Bad-Name.sql', 'select 1;');
-      await expect(readMigrations(copy.dir)).rejects.toMatchObject({ code: 'MIGRATION_FILE_INVALID' });
+      await expect(readMigrations(copy.dir)).rejects.toMatchObject({ code: 'CP_MIGRATION_FILE_NAME_INVALID' });
     } finally {
       await copy.remove();
     }

@@ -3,24 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InternalError } from '@controlplane/contracts';
 import {
   createRedis,
   DEFAULT_LUA_DIR,
   escapeKeyPart,
   loadLuaScripts,
-  LuaHeaderError,
   type LuaScript,
   packagedLuaScript,
   parseLuaHeader,
-  RedisConfigError,
-  RedisConnectError,
   redisClientOptions,
   RedisKeys,
-  RedisScriptError,
   ScriptErrorCode,
   takeTokens,
 } from '@controlplane/server';
 import { createTestRedis, testRedisUrl, type TestRedis } from '../../../test/support/redis.js';
+
+const withCode = (code: string) => expect.objectContaining({ name: 'InternalError', code });
 
 let redis: TestRedis;
 
@@ -93,7 +92,7 @@ describe('Lua script loader', () => {
   });
 
   it('rejects scripts whose header is missing, has gaps, or under-declares what the body uses', () => {
-    expect(() => parseLuaHeader('return 1', 'bare')).toThrow(LuaHeaderError);
+    expect(() => parseLuaHeader('return 1', 'bare')).toThrow(withCode('CP_REDIS_LUA_HEADER_INVALID'));
     expect(() => parseLuaHeader('--[[\n KEYS[1] a\n KEYS[3] c\n]]\nreturn 1', 'gap')).toThrow(/KEYS\[3\] where KEYS\[2\]/);
     expect(() => parseLuaHeader('--[[\n KEYS[1] a\n]]\nreturn redis.call("GET", KEYS[2])', 'liar')).toThrow(/uses KEYS\[2\]/);
     expect(() => parseLuaHeader('--[[\n ARGV[1] a\n]]\nreturn ARGV[2]', 'liar')).toThrow(/uses ARGV\[2\]/);
@@ -139,13 +138,16 @@ describe('Lua script loader', () => {
       await expect(script.run(redis.client, [redis.keys.key('a'), redis.keys.key('b')], [])).rejects.toThrow(/takes 1 arguments/);
     });
 
-    it('turns a negative reply into a RedisScriptError with its code', async () => {
+    it('turns a negative reply into an internal error with its code', async () => {
       const script = loadLuaScripts(dir).get('copy_value') as LuaScript;
       const err = await script
         .run(redis.client, [redis.keys.key('lua', 'missing'), redis.keys.key('lua', 't')], ['!'])
         .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(RedisScriptError);
-      expect(err).toMatchObject({ script: 'copy_value', code: ScriptErrorCode.InvalidArgument });
+      expect(err).toBeInstanceOf(InternalError);
+      expect(err).toMatchObject({
+        code: 'CP_REDIS_SCRIPT_INVALID_ARGUMENT',
+        params: { script: 'copy_value', reply: ScriptErrorCode.InvalidArgument },
+      });
     });
   });
 });
@@ -234,7 +236,8 @@ describe('token bucket', () => {
   it('maps the script error codes', async () => {
     const key = bucket();
     await expect(takeTokens(redis.client, key, { capacity: 2, refillPerSecond: 1, cost: 3, nowMs: T })).rejects.toMatchObject({
-      code: ScriptErrorCode.CostExceedsCapacity,
+      code: 'CP_REDIS_SCRIPT_COST_EXCEEDS_CAPACITY',
+      params: { reply: ScriptErrorCode.CostExceedsCapacity },
     });
     const script = packagedLuaScript('token_bucket');
     for (const args of [
@@ -245,7 +248,10 @@ describe('token bucket', () => {
       [5, 'nan', T, 1],
       [5, 'inf', T, 1],
     ]) {
-      await expect(script.run(redis.client, [key], args)).rejects.toMatchObject({ code: ScriptErrorCode.InvalidArgument });
+      await expect(script.run(redis.client, [key], args)).rejects.toMatchObject({
+        code: 'CP_REDIS_SCRIPT_INVALID_ARGUMENT',
+        params: { reply: ScriptErrorCode.InvalidArgument },
+      });
     }
     await expect(takeTokens(redis.client, key, { capacity: -1, refillPerSecond: 1 })).rejects.toThrow(RangeError);
     expect(await redis.client.exists(key)).toBe(0);
@@ -267,7 +273,7 @@ describe('createRedis', () => {
 
   it('fails at start-up with a clear error when the server is unreachable', async () => {
     const started = Date.now();
-    await expect(createRedis({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 })).rejects.toThrow(RedisConnectError);
+    await expect(createRedis({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 })).rejects.toThrow(withCode('CP_REDIS_CONNECT_FAILED'));
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
@@ -306,13 +312,15 @@ describe('createRedis', () => {
       expect(redisClientOptions({ url: 'rediss://10.0.0.5' }).tls).toMatchObject({ rejectUnauthorized: true });
       expect(redisClientOptions({ url: 'redis://127.0.0.1' }).tls).toBeUndefined();
 
-      expect(() => redisClientOptions({ url: 'redis://redis.internal', tls: { caFile } })).toThrow(RedisConfigError);
+      expect(() => redisClientOptions({ url: 'redis://redis.internal', tls: { caFile } })).toThrow(
+        withCode('CP_REDIS_CONFIG_TLS_WITH_PLAINTEXT_URL'),
+      );
       expect(() => redisClientOptions({ url: 'rediss://redis.internal', tls: { caFile: join(dir, 'missing.pem') } })).toThrow(
         /cannot read Redis TLS CA file/,
       );
       expect(() => redisClientOptions({ url: 'rediss://redis.internal', tls: { certFile: caFile } })).toThrow(/set together/);
-      expect(() => redisClientOptions({ url: 'http://redis.internal' })).toThrow(RedisConfigError);
-      expect(() => redisClientOptions({ url: 'redis://host/zero' })).toThrow(RedisConfigError);
+      expect(() => redisClientOptions({ url: 'http://redis.internal' })).toThrow(withCode('CP_REDIS_CONFIG_URL_INVALID'));
+      expect(() => redisClientOptions({ url: 'redis://host/zero' })).toThrow(withCode('CP_REDIS_CONFIG_URL_INVALID'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

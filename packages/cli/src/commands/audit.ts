@@ -4,7 +4,7 @@ import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
-import { ConfigError, loadConfig, type Config } from '@controlplane/platform';
+import { loadConfig, type Config } from '@controlplane/platform';
 import {
   AuditChainVerifier,
   createPgliteDatabase,
@@ -18,6 +18,7 @@ import {
   type Database,
 } from '@controlplane/server';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
+import { CONFIG_EXITS, cliErrorFor } from '../internal-errors.js';
 import { boolFlag, stringFlag } from '../flags.js';
 
 const DATABASE_HELP = `  --database-url   PostgreSQL to read (default: $DATABASE_URL, else the embedded database
@@ -90,8 +91,7 @@ async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
   try {
     config = loadConfig({ env: ctx.env, flags: { 'database.url': url, dataDir } });
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.CONFIG);
-    throw err;
+    throw cliErrorFor(err, CONFIG_EXITS) ?? err;
   }
   const { database } = config;
   if (database.mode === 'postgres' && database.url) {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { KeyFileError, writeKeyFile } from '@controlplane/client';
+import { isInternalError, writeKeyFile } from '@controlplane/client';
 import {
   createApiKey,
   ensureTenant,
@@ -75,7 +75,10 @@ export const bootstrapCommand: Command = {
       } catch (err) {
         // Nobody will ever see this key's secret: take it out of service at once.
         await revokeApiKey(opened.db, null, k.id);
-        throw new CliError(err instanceof KeyFileError ? err.message : `cannot write ${out}: ${(err as Error).message}`, EXIT.CONFLICT);
+        throw new CliError(
+          isInternalError(err, 'CP_KEYFILE_') ? err.message : `cannot write ${out}: ${(err as Error).message}`,
+          EXIT.CONFLICT,
+        );
       }
       ctx.stdout.write(
         `created admin key ${k.id} of tenant ${k.tenantId}${tenantId === SYSTEM_TENANT ? ' (platform administrator)' : ''}\n  saved with its signing key to ${out} (mode 0600)\n`,

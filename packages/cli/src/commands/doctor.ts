@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { ControlPlaneClient, ControlPlaneError, KeyFileError, readKeyFile } from '@controlplane/client';
+import { ControlPlaneClient, ControlPlaneError, isInternalError, readKeyFile } from '@controlplane/client';
 import { inspectCertificate, loadTlsMaterial, type Config } from '@controlplane/platform';
 import {
   appliedMigrations,
@@ -137,7 +137,7 @@ function keyFileCheck(file: string): Check {
       ...(c.signingKey ? {} : { fix: 'create a key with `controlplane keys create --out <file>` to get one with its signing key' }),
     };
   } catch (err) {
-    const missing = err instanceof KeyFileError && err.message.startsWith('no key file');
+    const missing = isInternalError(err, 'CP_KEYFILE_NOT_FOUND');
     return {
       name: 'API key file',
       status: missing ? 'warn' : 'fail',
@@ -389,7 +389,7 @@ async function gatewayChecks(ctx: CommandContext): Promise<Check[]> {
             ? 'the key is unknown, revoked or expired here: use another --key-file, or create a key'
             : 'see the error code in docs/errors.md',
       });
-    } else if (!(err instanceof KeyFileError)) {
+    } else if (!isInternalError(err, 'CP_KEYFILE_')) {
       throw err;
     }
   }

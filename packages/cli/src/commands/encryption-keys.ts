@@ -1,25 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  addKekToKeyringFile,
-  ConfigError,
-  generateKeyringFile,
-  KeyringError,
-  LocalFileKeyProvider,
-  loadConfig,
-  type Config,
-} from '@controlplane/platform';
+import { addKekToKeyringFile, generateKeyringFile, LocalFileKeyProvider, loadConfig, type Config } from '@controlplane/platform';
 import {
   createPostgresDatabase,
   DEFAULT_ROTATION_GRACE_MS,
   KeyRotation,
   openFieldEncryption,
-  RotationInProgressError,
   type Database,
   type RotationRun,
   type RotationStep,
 } from '@controlplane/server';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
+import { CONFIG_EXITS, KEYRING_EXITS, ROTATION_EXITS, cliErrorFor } from '../internal-errors.js';
 import { boolFlag, intFlag, stringFlag } from '../flags.js';
 
 // The keyring holds the KEKs of field encryption (docs/encryption.md). These commands share the
@@ -82,8 +74,7 @@ function config(ctx: CommandContext): Readonly<Config> {
   try {
     return loadConfig({ env: ctx.env, flags: { 'database.url': flag(ctx, 'database-url'), dataDir: flag(ctx, 'data-dir') } });
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.CONFIG);
-    throw err;
+    throw cliErrorFor(err, CONFIG_EXITS) ?? err;
   }
 }
 
@@ -92,8 +83,7 @@ function keyringPath(ctx: CommandContext, c: Readonly<Config>): string {
 }
 
 function keyringFailure(err: unknown): never {
-  if (err instanceof KeyringError) throw new CliError(err.message, err.code === 'KEYRING_EXISTS' ? EXIT.CONFLICT : EXIT.CONFIG);
-  throw err;
+  throw cliErrorFor(err, KEYRING_EXITS) ?? err;
 }
 
 const UNREACHABLE = new Set([
@@ -254,8 +244,7 @@ export const keysRotateCommand: Command = {
           progress(`resuming data-key rotation ${running.id} at phase ${running.phase}`);
         } else {
           const run = await rotation.start('cli').catch((err: unknown) => {
-            if (err instanceof RotationInProgressError) throw new CliError(err.message, EXIT.CONFLICT);
-            throw err;
+            throw cliErrorFor(err, ROTATION_EXITS) ?? err;
           });
           progress(`started data-key rotation ${run.id}`);
         }

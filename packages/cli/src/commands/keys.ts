@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { KeyFileError, keyFileFrom, writeKeyFile, type Role } from '@controlplane/client';
+import { isInternalError, keyFileFrom, writeKeyFile, type Role } from '@controlplane/client';
 import { CliError, EXIT, type Command } from '../command.js';
 import { CLIENT_FLAGS, CLIENT_FLAGS_HELP, noPositionals, positional, withClient } from '../connection.js';
 import { intFlag, requiredFlag, stringFlag } from '../flags.js';
@@ -41,7 +41,7 @@ export const keysCreateCommand: Command = {
         try {
           writeKeyFile(resolve(out), keyFileFrom(created));
         } catch (err) {
-          const why = err instanceof KeyFileError ? err.message : `cannot write ${out}: ${(err as Error).message}`;
+          const why = isInternalError(err, 'CP_KEYFILE_') ? err.message : `cannot write ${out}: ${(err as Error).message}`;
           // The key exists now but its secret is lost with this process: say which one to revoke.
           throw new CliError(
             `${why}\n  key ${created.id} was created but not saved; revoke it with \`controlplane keys revoke ${created.id}\``,

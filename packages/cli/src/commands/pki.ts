@@ -1,6 +1,7 @@
 import { join, relative } from 'node:path';
-import { KEY_ALGORITHMS, PkiError, initPki, type InitPkiResult, type KeyAlgorithm } from '@controlplane/platform';
+import { KEY_ALGORITHMS, initPki, type InitPkiResult, type KeyAlgorithm } from '@controlplane/platform';
 import { CliError, EXIT, type Command } from '../command.js';
+import { PKI_INIT_EXITS, cliErrorFor } from '../internal-errors.js';
 import { listFlag, stringFlag } from '../flags.js';
 
 const DEFAULT_TRUST_DOMAIN = 'controlplane.local';
@@ -29,19 +30,6 @@ function parseAlgorithm(value: string | undefined): KeyAlgorithm | undefined {
   const found = KEY_ALGORITHMS.find((a) => a.toLowerCase() === value.toLowerCase());
   if (!found) throw new CliError(`unknown --algorithm '${value}'; use ecdsa-p256 or ed25519`, EXIT.USAGE);
   return found;
-}
-
-function exitCodeFor(err: PkiError): number {
-  switch (err.code) {
-    case 'PKI_ALREADY_EXISTS':
-      return EXIT.CONFLICT;
-    case 'SPIFFE_ID_INVALID':
-    case 'KEY_ALGORITHM_UNSUPPORTED':
-    case 'ISSUANCE_PARAMETERS_INVALID':
-      return EXIT.USAGE;
-    default:
-      return EXIT.FAILURE;
-  }
 }
 
 function describe(result: InitPkiResult): string {
@@ -93,7 +81,8 @@ export const pkiInitCommand: Command = {
         ...(hosts ? { hosts } : {}),
       });
     } catch (err) {
-      if (err instanceof PkiError) throw new CliError(err.message, exitCodeFor(err));
+      const refused = cliErrorFor(err, PKI_INIT_EXITS);
+      if (refused) throw refused;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM' || code === 'EEXIST' || code === 'ENOTDIR') {
         throw new CliError(`cannot write to ${dir}: ${(err as Error).message}`, code === 'EEXIST' ? EXIT.CONFLICT : EXIT.FAILURE);

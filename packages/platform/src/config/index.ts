@@ -1,2 +1,2 @@
 export { ConfigSchema, GATEWAY_LIMIT_DEFAULTS, LOG_LEVELS, type Config, type ConfigInput } from './schema.js';
-export { loadConfig, ConfigError, ENV_VARS, CONFIG_FILE_ENV, type LoadConfigOptions } from './load-config.js';
+export { loadConfig, ENV_VARS, CONFIG_FILE_ENV, type LoadConfigOptions } from './load-config.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatPath } from '@controlplane/contracts';
+import { InternalError, formatPath } from '@controlplane/contracts';
 import { ConfigSchema, type Config } from './schema.js';
 
 /**
@@ -39,14 +39,11 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
 /** The variable that names a config file when `--config` is not given. */
 export const CONFIG_FILE_ENV = 'CONTROLPLANE_CONFIG';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly problems: readonly string[],
-    readonly source?: string,
-  ) {
-    super(`configuration is not valid${source ? ` (${source})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
+/** Configuration that cannot be used (CP_CONFIG_INVALID), with every problem on a line of its own. */
+export function configInvalid(problems: readonly string[], source?: string): InternalError {
+  return new InternalError('CP_CONFIG_INVALID', {
+    params: { source: source ? ` (${source})` : '', problems: problems.map((p) => `  - ${p}`).join('\n') },
+  });
 }
 
 export interface LoadConfigOptions {
@@ -62,7 +59,7 @@ export interface LoadConfigOptions {
 
 /**
  * Reads configuration once: flags > config file > environment > defaults, validated with one
- * schema and frozen. Anything wrong is a ConfigError listing every problem with its path.
+ * schema and frozen. Anything wrong is a CP_CONFIG_INVALID error listing every problem with its path.
  */
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const env = options.env ?? {};
@@ -94,7 +91,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(
+    throw configInvalid(
       parsed.error.issues.map((i) => `${formatPath(i.path) || '<root>'}: ${i.message}${hintFor(formatPath(i.path))}`),
       file ? `file ${file}` : undefined,
     );
@@ -112,15 +109,15 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`]);
+    throw configInvalid([`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`]);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`config file ${path} is not valid JSON: ${(err as Error).message}`]);
+    throw configInvalid([`config file ${path} is not valid JSON: ${(err as Error).message}`]);
   }
-  if (!isObject(value)) throw new ConfigError([`config file ${path} must hold a JSON object`]);
+  if (!isObject(value)) throw configInvalid([`config file ${path} must hold a JSON object`]);
   return value;
 }
 
@@ -134,7 +131,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   const parts = path.split('.');
   let node = target;
   for (const [i, part] of parts.entries()) {
-    if (FORBIDDEN_KEYS.has(part)) throw new ConfigError([`${path}: forbidden key`]);
+    if (FORBIDDEN_KEYS.has(part)) throw configInvalid([`${path}: forbidden key`]);
     if (i === parts.length - 1) {
       node[part] = value;
     } else {
@@ -146,7 +143,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 
 function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(source)) {
-    if (FORBIDDEN_KEYS.has(k)) throw new ConfigError([`${k}: forbidden key`]);
+    if (FORBIDDEN_KEYS.has(k)) throw configInvalid([`${k}: forbidden key`]);
     if (isObject(v) && isObject(target[k])) deepMerge(target[k] as Record<string, unknown>, v);
     else target[k] = v;
   }

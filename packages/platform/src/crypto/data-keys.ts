@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { KEY_BYTES } from './key-provider.js';
-import { KeyringError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 
 /** A tenant's AES-256 data key in clear. Lives only in process memory. */
 export interface DataKey {
@@ -68,7 +68,7 @@ export class InMemoryDataKeyStore implements DataKeyStore {
 
   async put(record: WrappedDataKey): Promise<void> {
     if (!DATA_KEY_ID.test(record.id))
-      throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(record.id)} must match ${DATA_KEY_ID.source}.`);
+      throw new InternalError('CP_KEYRING_DATA_KEY_ID_INVALID', { params: { id: JSON.stringify(record.id), pattern: DATA_KEY_ID.source } });
     // Copied in and out so a caller mutating its buffer cannot change what is "stored".
     this.records.set(slot(record.tenantId, record.id), copy(record));
   }
@@ -78,14 +78,14 @@ export class InMemoryDataKeyStore implements DataKeyStore {
     const existing = this.records.get(slot(record.tenantId, record.id));
     if (existing) return copy(existing);
     if (!DATA_KEY_ID.test(record.id))
-      throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(record.id)} must match ${DATA_KEY_ID.source}.`);
+      throw new InternalError('CP_KEYRING_DATA_KEY_ID_INVALID', { params: { id: JSON.stringify(record.id), pattern: DATA_KEY_ID.source } });
     this.records.set(slot(record.tenantId, record.id), copy(record));
     return copy(record);
   }
 
   async setCurrent(tenantId: string, keyId: string): Promise<void> {
     if (!this.records.has(slot(tenantId, keyId))) {
-      throw new KeyringError('DATA_KEY_INVALID', `Data key ${keyId} does not exist for tenant ${tenantId}.`);
+      throw new InternalError('CP_KEYRING_DATA_KEY_NOT_FOUND', { params: { keyId, tenantId } });
     }
     this.currents.set(tenantId, keyId);
   }

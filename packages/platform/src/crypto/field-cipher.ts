@@ -1,7 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { canonicalJson } from '@controlplane/contracts';
+import { InternalError, canonicalJson } from '@controlplane/contracts';
 import { blindIndex } from './blind-index.js';
-import { DecryptionError } from './errors.js';
 import type { DataKey } from './data-keys.js';
 import type { Keyring } from './keyring.js';
 
@@ -52,7 +51,7 @@ export class FieldCipher {
     return seal(encodeValue(value), await this.keyring.currentDataKey(aad.tenantId), aad);
   }
 
-  /** Throws DecryptionError (never returning partial plaintext) if the value was altered or moved. */
+  /** Throws a CP_CRYPTO_DECRYPT_* error (never returning partial plaintext) if the value was altered or moved. */
   async decrypt(ciphertext: string, aad: FieldAad): Promise<FieldValue> {
     checkAad(aad);
     const { plaintext } = await this.open(ciphertext, aad);
@@ -79,22 +78,19 @@ export class FieldCipher {
   private async open(ciphertext: string, aad: FieldAad): Promise<{ plaintext: Buffer; keyId: string }> {
     const where = `${aad.table}.${aad.field} of row ${aad.rowId}`;
     const match = typeof ciphertext === 'string' ? FORMAT.exec(ciphertext) : null;
-    if (!match) throw new DecryptionError('MALFORMED', `Cannot decrypt ${where}: the value is not a cpenc:v1 ciphertext.`);
+    if (!match)
+      throw new InternalError('CP_CRYPTO_DECRYPT_MALFORMED', { params: { where, problem: 'the value is not a cpenc:v1 ciphertext' } });
     const [, keyId = '', ivText = '', bodyText = ''] = match;
     const iv = strictBase64url(ivText);
     const body = strictBase64url(bodyText);
     if (!iv || !body || iv.length !== IV_BYTES || body.length < TAG_BYTES + 1) {
-      throw new DecryptionError(
-        'MALFORMED',
-        `Cannot decrypt ${where}: the IV or ciphertext is not canonical base64url of the right length.`,
-      );
+      throw new InternalError('CP_CRYPTO_DECRYPT_MALFORMED', {
+        params: { where, problem: 'the IV or ciphertext is not canonical base64url of the right length' },
+      });
     }
     const key = await this.keyring.dataKey(aad.tenantId, keyId);
     if (!key) {
-      throw new DecryptionError(
-        'UNKNOWN_DATA_KEY',
-        `Cannot decrypt ${where}: data key ${keyId} does not exist for this tenant (a value copied from another tenant, or a deleted key).`,
-      );
+      throw new InternalError('CP_CRYPTO_DECRYPT_UNKNOWN_DATA_KEY', { params: { where, keyId } });
     }
     const decipher = createDecipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(aadBytes(keyId, aad));
@@ -104,11 +100,7 @@ export class FieldCipher {
       const plaintext = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
       return { plaintext, keyId };
     } catch (err) {
-      throw new DecryptionError(
-        'AUTHENTICATION_FAILED',
-        `Cannot decrypt ${where}: the ciphertext does not authenticate (it was altered, or belongs to another row, field or tenant).`,
-        { cause: err },
-      );
+      throw new InternalError('CP_CRYPTO_DECRYPT_AUTHENTICATION_FAILED', { params: { where }, cause: err });
     }
   }
 }
@@ -154,10 +146,9 @@ function decodeValue(plaintext: Buffer, aad: FieldAad): FieldValue {
     case ValueType.Json:
       return JSON.parse(rest.toString('utf8')) as JsonValue;
     default:
-      throw new DecryptionError(
-        'MALFORMED',
-        `Cannot decrypt ${aad.table}.${aad.field} of row ${aad.rowId}: unknown value type in a v1 ciphertext.`,
-      );
+      throw new InternalError('CP_CRYPTO_DECRYPT_MALFORMED', {
+        params: { where: `${aad.table}.${aad.field} of row ${aad.rowId}`, problem: 'unknown value type in a v1 ciphertext' },
+      });
   }
 }
 

@@ -1,4 +1,3 @@
-export { DecryptionError, KeyringError, KEYRING_ERROR_CODES, type DecryptionFailure, type KeyringErrorCode } from './errors.js';
 export {
   LocalFileKeyProvider,
   generateKeyringFile,
@@ -25,7 +24,6 @@ export {
   bodyDigest,
   parseSignatureHeader,
   formatSignatureHeader,
-  SigningInputError,
   type SignatureHeaderFields,
   type CanonicalRequest,
   type SignRequestOptions,

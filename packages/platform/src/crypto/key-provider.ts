@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { canonicalJson } from '@controlplane/contracts';
-import { KeyringError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 
 /** What a wrapped data key is bound to: unwrapping under any other context fails. */
 export interface KeyWrapContext {
@@ -81,7 +81,7 @@ export class LocalFileKeyProvider implements KeyProvider {
 
   async wrap(dataKey: Buffer, context: KeyWrapContext): Promise<WrappedKeyMaterial> {
     if (dataKey.length !== KEY_BYTES) {
-      throw new KeyringError('DATA_KEY_INVALID', `A data key must be ${KEY_BYTES} bytes; got ${dataKey.length}.`);
+      throw new InternalError('CP_KEYRING_DATA_KEY_LENGTH_INVALID', { params: { expected: KEY_BYTES, length: dataKey.length } });
     }
     const kekId = this.current;
     const kek = this.kek(kekId);
@@ -95,10 +95,9 @@ export class LocalFileKeyProvider implements KeyProvider {
   async unwrap(kekId: string, wrapped: Buffer, context: KeyWrapContext): Promise<Buffer> {
     const kek = this.kek(kekId);
     if (wrapped.length !== WRAPPED_BYTES) {
-      throw new KeyringError(
-        'DATA_KEY_UNWRAP_FAILED',
-        `Wrapped data key ${context.dataKeyId} has ${wrapped.length} bytes; expected ${WRAPPED_BYTES}.`,
-      );
+      throw new InternalError('CP_KEYRING_UNWRAP_INPUT_LENGTH', {
+        params: { dataKeyId: context.dataKeyId, length: wrapped.length, expected: WRAPPED_BYTES },
+      });
     }
     const iv = wrapped.subarray(0, IV_BYTES);
     const body = wrapped.subarray(IV_BYTES, IV_BYTES + KEY_BYTES);
@@ -109,21 +108,17 @@ export class LocalFileKeyProvider implements KeyProvider {
     try {
       return Buffer.concat([decipher.update(body), decipher.final()]);
     } catch (err) {
-      throw new KeyringError(
-        'DATA_KEY_UNWRAP_FAILED',
-        `Data key ${context.dataKeyId} of tenant ${context.tenantId} does not unwrap under KEK ${kekId}: the stored record was altered or belongs to another tenant.`,
-        { cause: err },
-      );
+      throw new InternalError('CP_KEYRING_UNWRAP_FAILED', {
+        params: { dataKeyId: context.dataKeyId, tenantId: context.tenantId, kekId },
+        cause: err,
+      });
     }
   }
 
   private kek(kekId: string): Buffer {
     const kek = this.keys.get(kekId);
     if (!kek) {
-      throw new KeyringError(
-        'KEK_NOT_FOUND',
-        `KEK ${kekId} is not in keyring ${this.path}; restore it from backup (KEKs must never be removed while data keys wrapped by them exist).`,
-      );
+      throw new InternalError('CP_KEYRING_KEK_NOT_FOUND', { params: { kekId, path: this.path } });
     }
     return kek;
   }
@@ -134,20 +129,13 @@ async function readKeyringFile(path: string): Promise<{ current: string; keys: M
   try {
     info = await stat(path);
   } catch (err) {
-    throw new KeyringError(
-      'KEYRING_NOT_FOUND',
-      `Keyring file ${path} cannot be read; create one with generateKeyringFile(), which writes it with mode 0600.`,
-      { cause: err },
-    );
+    throw new InternalError('CP_KEYRING_NOT_FOUND', { params: { path }, cause: err });
   }
-  if (!info.isFile()) throw new KeyringError('KEYRING_INVALID', `Keyring ${path} is not a regular file.`);
+  if (!info.isFile()) throw new InternalError('CP_KEYRING_NOT_A_FILE', { params: { path } });
   // POSIX modes mean nothing on Windows; everywhere else a KEK readable by another account is refused.
   if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-    throw new KeyringError(
-      'KEYRING_INSECURE_PERMISSIONS',
-      `Keyring file ${path} has mode ${mode}, so group or others can read it; run \`chmod 600 ${path}\` and rotate the KEKs if the file may have been copied.`,
-    );
+    throw new InternalError('CP_KEYRING_INSECURE_PERMISSIONS', { params: { path, mode } });
   }
   const text = await readFile(path, 'utf8');
   return parseKeyring(path, text);
@@ -158,9 +146,9 @@ function parseKeyring(path: string, text: string): { current: string; keys: Map<
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new KeyringError('KEYRING_INVALID', `Keyring file ${path} is not valid JSON.`, { cause: err });
+    throw new InternalError('CP_KEYRING_NOT_JSON', { params: { path }, cause: err });
   }
-  const invalid = (what: string) => new KeyringError('KEYRING_INVALID', `Keyring file ${path}: ${what}.`);
+  const invalid = (problem: string) => new InternalError('CP_KEYRING_INVALID', { params: { path, problem } });
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('expected an object { "current", "keys" }');
   const { current, keys } = raw as Record<string, unknown>;
   if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw invalid('"keys" must be an object of kekId → base64 key');
@@ -195,7 +183,7 @@ export async function generateKeyringFile(path: string): Promise<{ kekId: string
     handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new KeyringError('KEYRING_EXISTS', `Keyring file ${path} already exists; refusing to overwrite its KEKs.`, { cause: err });
+      throw new InternalError('CP_KEYRING_EXISTS', { params: { path }, cause: err });
     }
     throw err;
   }

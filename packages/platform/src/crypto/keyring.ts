@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deriveBlindIndexKey } from './blind-index.js';
 import { assertTenantId, generateDataKey, type DataKey, type DataKeyStore, type WrappedDataKey } from './data-keys.js';
-import { KeyringError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 import { KEY_BYTES, type KeyProvider } from './key-provider.js';
 
 /**
@@ -64,8 +64,7 @@ export class Keyring {
     return this.once(`current\n${tenantId}`, async () => {
       const record = (await this.store.current(tenantId)) ?? (await this.createFirst(tenantId));
       // Encrypting under the index root would reuse one secret for two purposes; a store saying so is broken.
-      if (record.id === BLIND_INDEX_KEY_ID)
-        throw new KeyringError('DATA_KEY_INVALID', `The blind-index root of tenant ${tenantId} cannot be its current data key.`);
+      if (record.id === BLIND_INDEX_KEY_ID) throw new InternalError('CP_KEYRING_DATA_KEY_IS_INDEX_ROOT', { params: { tenantId } });
       const key = await this.unwrapRecord(record);
       this.remember(key);
       this.currentIds.set(tenantId, { value: key.id, expiresAt: this.clock() + this.ttlMs });
@@ -97,7 +96,7 @@ export class Keyring {
    */
   async rewrapDataKey(tenantId: string, keyId: string): Promise<boolean> {
     const record = await this.store.get(tenantId, keyId);
-    if (!record) throw new KeyringError('DATA_KEY_INVALID', `Data key ${keyId} does not exist for tenant ${tenantId}.`);
+    if (!record) throw new InternalError('CP_KEYRING_DATA_KEY_NOT_FOUND', { params: { keyId, tenantId } });
     if (record.kekId === this.provider.currentKekId()) return false;
     const key = await this.unwrapRecord(record);
     await this.store.put(await this.wrapKey(key));
@@ -145,7 +144,7 @@ export class Keyring {
     // current is used by both, and the other key stays stored, unused but harmless.
     if ((await this.store.current(tenantId)) === undefined) await this.store.setCurrent(tenantId, record.id);
     const current = await this.store.current(tenantId);
-    if (!current) throw new KeyringError('DATA_KEY_INVALID', `The data key store did not keep a current key for tenant ${tenantId}.`);
+    if (!current) throw new InternalError('CP_KEYRING_DATA_KEY_CURRENT_LOST', { params: { tenantId } });
     return current;
   }
 
@@ -168,10 +167,9 @@ export class Keyring {
   private async unwrapRecord(record: WrappedDataKey): Promise<DataKey> {
     const key = await this.provider.unwrap(record.kekId, record.wrapped, { tenantId: record.tenantId, dataKeyId: record.id });
     if (key.length !== KEY_BYTES) {
-      throw new KeyringError(
-        'DATA_KEY_UNWRAP_FAILED',
-        `Data key ${record.id} of tenant ${record.tenantId} unwrapped to ${key.length} bytes; expected ${KEY_BYTES}.`,
-      );
+      throw new InternalError('CP_KEYRING_UNWRAP_OUTPUT_LENGTH', {
+        params: { dataKeyId: record.id, tenantId: record.tenantId, length: key.length, expected: KEY_BYTES },
+      });
     }
     return { id: record.id, tenantId: record.tenantId, key };
   }

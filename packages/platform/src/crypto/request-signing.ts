@@ -2,10 +2,11 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, type 
 import {
   AppError,
   DEFAULT_SIGNATURE_WINDOW_SECONDS,
+  InternalError,
   SIGNATURE_HEADER,
-  SigningInputError,
   canonicalRequestString,
   formatSignatureHeader,
+  isInternalError,
   parseSignatureHeader,
   type SignatureHeaderFields,
 } from '@controlplane/contracts';
@@ -20,7 +21,6 @@ export {
   DEFAULT_SIGNATURE_WINDOW_SECONDS,
   SIGNATURE_HEADER,
   SIGNATURE_VERSION,
-  SigningInputError,
   bodyDigest,
   canonicalPath,
   canonicalQuery,
@@ -47,7 +47,7 @@ export interface SignRequestOptions {
 export function signRequest(options: SignRequestOptions): string {
   const key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')
-    throw new SigningInputError('privateKey must be an Ed25519 private key');
+    throw new InternalError('CP_SIGNING_REQUEST_INVALID', { params: { problem: 'privateKey must be an Ed25519 private key' } });
   const timestamp = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const nonce = options.nonce ?? randomBytes(16).toString('base64url');
   const canonical = canonicalRequestString({
@@ -96,7 +96,9 @@ export async function verifyRequestSignature(options: VerifyRequestOptions): Pro
     fields = parseSignatureHeader(raw[0] ?? '');
   } catch (err) {
     throw invalid(
-      err instanceof SigningInputError ? `malformed x-cp-signature header: ${err.message}` : 'malformed x-cp-signature header',
+      isInternalError(err, 'CP_SIGNING_HEADER_MALFORMED')
+        ? `malformed x-cp-signature header: ${err.message}`
+        : 'malformed x-cp-signature header',
       err,
     );
   }
@@ -116,7 +118,9 @@ export async function verifyRequestSignature(options: VerifyRequestOptions): Pro
     });
   } catch (err) {
     throw invalid(
-      err instanceof SigningInputError ? `the request has no canonical form: ${err.message}` : 'the request has no canonical form',
+      isInternalError(err, 'CP_SIGNING_REQUEST_INVALID')
+        ? `the request has no canonical form: ${err.message}`
+        : 'the request has no canonical form',
       err,
     );
   }

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
+import { InternalError } from '@controlplane/contracts';
 import { certificateFields } from './certificate-fields.js';
-import { PkiError } from './errors.js';
 import {
   assertKeyAlgorithm,
   assertSupportedPublicKey,
@@ -71,6 +71,11 @@ export const DEFAULT_LEAF_VALIDITY_MS = DAY_MS;
 const SUBJECT_VALUE = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/** Parameters of a CA or certificate that cannot be issued as asked; `problem` says which and why. */
+export function issuanceInvalid(problem: string): InternalError {
+  return new InternalError('CP_PKI_ISSUANCE_PARAMETERS_INVALID', { params: { problem } });
+}
+
 function caName(trustDomain: string): x509.JsonName {
   return [{ CN: [`ControlPlane CA ${trustDomain}`] }];
 }
@@ -80,7 +85,7 @@ export async function createCertificateAuthority(options: CreateCertificateAutho
   const algorithm = assertKeyAlgorithm(options.algorithm);
   const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   if (!Number.isFinite(validityDays) || validityDays <= 0) {
-    throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'validityDays must be a positive number.');
+    throw issuanceInvalid('validityDays must be a positive number.');
   }
   const keys = await generateKeyPair(algorithm);
   const notBefore = new Date(Date.now() - CLOCK_SKEW_MS);
@@ -116,21 +121,21 @@ export async function openCertificateAuthority(ca: CertificateAuthority): Promis
   try {
     fields = certificateFields(ca.certPem);
   } catch (err) {
-    throw new PkiError('CA_INVALID', 'The CA certificate is not readable.', { cause: err });
+    throw new InternalError('CP_PKI_CA_CERT_UNREADABLE', { cause: err });
   }
-  if (!fields.isCa) throw new PkiError('CA_INVALID', 'The CA certificate is not a CA (basicConstraints cA is not set).');
+  if (!fields.isCa) throw new InternalError('CP_PKI_CA_NOT_A_CA');
   let signing;
   try {
     signing = await importSigningKey(ca.keyPem);
   } catch (err) {
-    throw new PkiError('CA_INVALID', 'The CA private key is not readable or uses an unsupported algorithm.', { cause: err });
+    throw new InternalError('CP_PKI_CA_KEY_UNREADABLE', { cause: err });
   }
   const certSpki = Buffer.from(fields.cert.publicKey.rawData);
   const keySpki = createPublicKey(signing.keyObject).export({ type: 'spki', format: 'der' });
-  if (!certSpki.equals(keySpki)) throw new PkiError('KEY_MISMATCH', 'The CA private key does not belong to the CA certificate.');
+  if (!certSpki.equals(keySpki)) throw new InternalError('CP_PKI_CA_KEY_MISMATCH');
   const domains = fields.uris.map(parseTrustDomainId).filter((d): d is string => d !== undefined);
   if (domains.length !== 1) {
-    throw new PkiError('CA_INVALID', 'The CA certificate does not name exactly one trust domain (a spiffe://<domain> URI SAN).');
+    throw new InternalError('CP_PKI_CA_TRUST_DOMAIN_MISSING');
   }
   return { cert: fields.cert, signingKey: signing.key, algorithm: signing.algorithm, trustDomain: domains[0] as string };
 }
@@ -149,10 +154,7 @@ export interface LeafParameters {
 
 function checkSubjectValue(name: string, value: string | undefined): void {
   if (value !== undefined && !SUBJECT_VALUE.test(value)) {
-    throw new PkiError(
-      'ISSUANCE_PARAMETERS_INVALID',
-      `${name} must be 1-128 characters of letters, digits and . _ : @ - (starting with a letter or digit).`,
-    );
+    throw issuanceInvalid(`${name} must be 1-128 characters of letters, digits and . _ : @ - (starting with a letter or digit).`);
   }
 }
 
@@ -164,18 +166,16 @@ function validity(ca: OpenedCertificateAuthority, params: LeafParameters): { not
     notAfter = params.notAfter;
   } else {
     const validityMs = params.validityMs ?? DEFAULT_LEAF_VALIDITY_MS;
-    if (!Number.isFinite(validityMs) || validityMs <= 0)
-      throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'validityMs must be a positive number.');
+    if (!Number.isFinite(validityMs) || validityMs <= 0) throw issuanceInvalid('validityMs must be a positive number.');
     notAfter = new Date(now + validityMs);
   }
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) {
-    throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'notBefore and notAfter must be valid dates.');
+    throw issuanceInvalid('notBefore and notAfter must be valid dates.');
   }
   // A leaf that outlives its CA would be rejected by verifiers after the CA expires anyway;
   // capping makes the real end of validity visible to the caller (e.g. for renewal timing).
   if (notAfter.getTime() > ca.cert.notAfter.getTime()) notAfter = new Date(ca.cert.notAfter.getTime());
-  if (notAfter.getTime() <= notBefore.getTime())
-    throw new PkiError('ISSUANCE_PARAMETERS_INVALID', 'notAfter must be later than notBefore.');
+  if (notAfter.getTime() <= notBefore.getTime()) throw issuanceInvalid('notAfter must be later than notBefore.');
   return { notBefore, notAfter };
 }
 
@@ -186,10 +186,7 @@ export async function signLeaf(
 ): Promise<{ cert: x509.X509Certificate; serialNumber: string }> {
   const id = parseSpiffeId(params.spiffeId);
   if (id.trustDomain !== ca.trustDomain) {
-    throw new PkiError(
-      'TRUST_DOMAIN_MISMATCH',
-      `The SPIFFE id is in trust domain ${id.trustDomain}, but this CA serves ${ca.trustDomain}.`,
-    );
+    throw new InternalError('CP_PKI_TRUST_DOMAIN_MISMATCH', { params: { trustDomain: id.trustDomain, caTrustDomain: ca.trustDomain } });
   }
   assertSupportedPublicKey(params.publicKey);
   checkSubjectValue('tenantId', params.tenantId);
@@ -197,10 +194,10 @@ export async function signLeaf(
   const dnsNames = [...(params.dnsNames ?? [])];
   const ipAddresses = [...(params.ipAddresses ?? [])];
   for (const dns of dnsNames) {
-    if (!DNS_NAME.test(dns)) throw new PkiError('ISSUANCE_PARAMETERS_INVALID', `${JSON.stringify(dns)} is not a valid DNS name.`);
+    if (!DNS_NAME.test(dns)) throw issuanceInvalid(`${JSON.stringify(dns)} is not a valid DNS name.`);
   }
   for (const ip of ipAddresses) {
-    if (isIP(ip) === 0) throw new PkiError('ISSUANCE_PARAMETERS_INVALID', `${JSON.stringify(ip)} is not a valid IP address.`);
+    if (isIP(ip) === 0) throw issuanceInvalid(`${JSON.stringify(ip)} is not a valid IP address.`);
   }
   const { notBefore, notAfter } = validity(ca, params);
 

@@ -1,4 +1,4 @@
-import { PkiError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 import { x509 } from './x509.js';
 
 /**
@@ -14,12 +14,17 @@ export interface CertificateFields {
   readonly isCa: boolean;
 }
 
+/** A certificate whose names are ambiguous or unreadable; `problem` completes "The certificate …". */
+function malformed(problem: string, cause?: unknown): InternalError {
+  return new InternalError('CP_PKI_CERTIFICATE_MALFORMED', { params: { problem }, cause });
+}
+
 export function parseCertificate(input: string | Uint8Array): x509.X509Certificate {
   try {
     // Copy into a fresh ArrayBuffer so a pooled Buffer's neighbouring bytes are never parsed.
     return new x509.X509Certificate(typeof input === 'string' ? input : Uint8Array.from(input));
   } catch (err) {
-    throw new PkiError('CERTIFICATE_INVALID', 'Not a readable X.509 certificate.', { cause: err });
+    throw new InternalError('CP_PKI_CERTIFICATE_UNREADABLE', { cause: err });
   }
 }
 
@@ -32,11 +37,11 @@ export function certificateFields(input: string | Uint8Array | x509.X509Certific
   try {
     sans = cert.getExtensions(x509.SubjectAlternativeNameExtension);
   } catch (err) {
-    throw new PkiError('CERTIFICATE_INVALID', 'The certificate has an unreadable subjectAltName extension.', { cause: err });
+    throw malformed('has an unreadable subjectAltName extension', err);
   }
   // Two SAN extensions is malformed (RFC 5280 allows one of each extension) and a classic way to
   // make two parsers disagree about identity.
-  if (sans.length > 1) throw new PkiError('CERTIFICATE_INVALID', 'The certificate has more than one subjectAltName extension.');
+  if (sans.length > 1) throw malformed('has more than one subjectAltName extension');
   for (const name of sans[0]?.names.items ?? []) {
     if (name.type === 'url') uris.push(name.value);
     else if (name.type === 'dns') dnsNames.push(name.value);
@@ -49,6 +54,6 @@ export function certificateFields(input: string | Uint8Array | x509.X509Certific
 /** The single value of a subject attribute, undefined when absent, an error when repeated. */
 export function singleSubjectField(cert: x509.X509Certificate, field: 'CN' | 'O' | 'OU'): string | undefined {
   const values = cert.subjectName.getField(field);
-  if (values.length > 1) throw new PkiError('CERTIFICATE_INVALID', `The certificate subject has more than one ${field}.`);
+  if (values.length > 1) throw malformed(`subject has more than one ${field}`);
   return values[0];
 }

@@ -1,5 +1,5 @@
+import { InternalError } from '@controlplane/contracts';
 import { openCertificateAuthority, signLeaf, type CertificateAuthority } from './certificate-authority.js';
-import { PkiError } from './errors.js';
 import {
   assertKeyAlgorithm,
   assertSupportedPublicKey,
@@ -57,25 +57,23 @@ export async function createKeyPairAndCsr(options: CreateKeyPairAndCsrOptions): 
  */
 export async function signCsr(ca: CertificateAuthority, csrPem: string, options: SignCsrOptions): Promise<SignedCsr> {
   if (typeof csrPem !== 'string' || csrPem.length > MAX_CSR_PEM_LENGTH || !csrPem.includes('-----BEGIN CERTIFICATE REQUEST-----')) {
-    throw new PkiError('CERTIFICATE_REQUEST_INVALID', 'Expected a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----).');
+    throw new InternalError('CP_PKI_CSR_NOT_PEM');
   }
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (err) {
-    throw new PkiError('CERTIFICATE_REQUEST_INVALID', 'The certificate signing request is not readable.', { cause: err });
+    throw new InternalError('CP_PKI_CSR_UNREADABLE', { cause: err });
   }
   assertSupportedPublicKey(csr.publicKey);
   let verified = false;
   try {
     verified = await csr.verify();
   } catch (err) {
-    throw new PkiError('CERTIFICATE_REQUEST_SIGNATURE_INVALID', 'The certificate signing request signature does not verify.', {
-      cause: err,
-    });
+    throw new InternalError('CP_PKI_CSR_SIGNATURE_INVALID', { cause: err });
   }
   if (!verified) {
-    throw new PkiError('CERTIFICATE_REQUEST_SIGNATURE_INVALID', 'The certificate signing request signature does not verify.');
+    throw new InternalError('CP_PKI_CSR_SIGNATURE_INVALID');
   }
   const opened = await openCertificateAuthority(ca);
   // Only the public key is taken from the CSR: subject, requested extensions and SANs are dropped.

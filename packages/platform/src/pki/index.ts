@@ -1,4 +1,3 @@
-export { PKI_ERROR_CODES, PkiError, type PkiErrorCode } from './errors.js';
 export { SPIFFE_KINDS, assertTrustDomain, buildSpiffeId, isSpiffeKind, parseSpiffeId, type SpiffeId, type SpiffeKind } from './spiffe.js';
 export { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, isKeyAlgorithm, type KeyAlgorithm } from './key-algorithms.js';
 export {

@@ -1,6 +1,6 @@
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { InternalError } from '@controlplane/contracts';
 import { certificateFields } from './certificate-fields.js';
-import { PkiError } from './errors.js';
 import { normalizeSerialNumber } from './key-algorithms.js';
 import { parseTrustDomainId } from './spiffe.js';
 
@@ -27,12 +27,12 @@ const FIRST_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICA
 /** Reads the first certificate of a PEM text, for `doctor` and operators. */
 export function inspectCertificate(pem: string): CertificateSummary {
   const block = FIRST_CERTIFICATE.exec(pem)?.[0];
-  if (!block) throw new PkiError('CERTIFICATE_INVALID', 'No PEM certificate (-----BEGIN CERTIFICATE-----) found.');
+  if (!block) throw new InternalError('CP_PKI_CERTIFICATE_NOT_PEM');
   let node: NodeX509Certificate;
   try {
     node = new NodeX509Certificate(block);
   } catch (err) {
-    throw new PkiError('CERTIFICATE_INVALID', 'Not a readable X.509 certificate.', { cause: err });
+    throw new InternalError('CP_PKI_CERTIFICATE_UNREADABLE', { cause: err });
   }
   const fields = certificateFields(new Uint8Array(node.raw));
   const spiffeUris = fields.uris.filter((u) => u.startsWith('spiffe://'));

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject, type webcrypto } from 'node:crypto';
-import { PkiError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 import { subtle, x509 } from './x509.js';
 
 /** Key algorithms the PKI issues and accepts. Anything else is refused rather than guessed at. */
@@ -24,10 +24,9 @@ export function isKeyAlgorithm(value: unknown): value is KeyAlgorithm {
 export function assertKeyAlgorithm(value: unknown): KeyAlgorithm {
   if (value === undefined) return DEFAULT_KEY_ALGORITHM;
   if (!isKeyAlgorithm(value)) {
-    throw new PkiError(
-      'KEY_ALGORITHM_UNSUPPORTED',
-      `Key algorithm ${String(value)} is not supported; use one of ${KEY_ALGORITHMS.join(', ')}.`,
-    );
+    throw new InternalError('CP_PKI_KEY_ALGORITHM_UNSUPPORTED', {
+      params: { algorithm: String(value), supported: KEY_ALGORITHMS.join(', ') },
+    });
   }
   return value;
 }
@@ -56,7 +55,7 @@ export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm {
   if (key.asymmetricKeyType === 'ed25519') return 'Ed25519';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ECDSA-P256';
   const detail = key.asymmetricKeyType === 'ec' ? `ec/${key.asymmetricKeyDetails?.namedCurve ?? '?'}` : String(key.asymmetricKeyType);
-  throw new PkiError('KEY_ALGORITHM_UNSUPPORTED', `Key type ${detail} is not supported; use one of ${KEY_ALGORITHMS.join(', ')}.`);
+  throw new InternalError('CP_PKI_KEY_TYPE_UNSUPPORTED', { params: { keyType: detail, supported: KEY_ALGORITHMS.join(', ') } });
 }
 
 /** Imports a PEM private key (PKCS#8 or SEC1) as a non-extractable WebCrypto signing key. */
@@ -65,7 +64,7 @@ export async function importSigningKey(pem: string): Promise<{ key: webcrypto.Cr
   try {
     keyObject = createPrivateKey(pem);
   } catch (err) {
-    throw new PkiError('KEY_INVALID', 'The private key is not a readable PEM private key.', { cause: err });
+    throw new InternalError('CP_PKI_KEY_PRIVATE_UNREADABLE', { cause: err });
   }
   const algorithm = keyAlgorithmOf(keyObject);
   const der = keyObject.export({ type: 'pkcs8', format: 'der' });
@@ -79,9 +78,9 @@ export function toX509PublicKey(input: string | KeyObject): x509.PublicKey {
   try {
     keyObject = typeof input === 'string' ? createPublicKey(input) : input.type === 'private' ? createPublicKey(input) : input;
   } catch (err) {
-    throw new PkiError('KEY_INVALID', 'The public key is not a readable PEM public key.', { cause: err });
+    throw new InternalError('CP_PKI_KEY_PUBLIC_UNREADABLE', { cause: err });
   }
-  if (keyObject.type !== 'public') throw new PkiError('KEY_INVALID', 'Expected a public key.');
+  if (keyObject.type !== 'public') throw new InternalError('CP_PKI_KEY_NOT_PUBLIC');
   keyAlgorithmOf(keyObject);
   return new x509.PublicKey(keyObject.export({ type: 'spki', format: 'der' }));
 }

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { InternalError } from '@controlplane/contracts';
 import {
   createCertificateAuthority,
+  issuanceInvalid,
   issueCertificate,
   openCertificateAuthority,
   type CertificateAuthority,
 } from './certificate-authority.js';
-import { PkiError } from './errors.js';
 import { inspectCertificate } from './inspect-certificate.js';
 import { assertKeyAlgorithm, type KeyAlgorithm } from './key-algorithms.js';
 import { assertTrustDomain, buildSpiffeId } from './spiffe.js';
@@ -124,9 +125,8 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
   const seen = new Set<string>();
   for (const name of services) {
     buildSpiffeId(trustDomain, 'service', name);
-    if (name === 'ca')
-      throw new PkiError('ISSUANCE_PARAMETERS_INVALID', "A service may not be called 'ca' (its files would replace the CA's).");
-    if (seen.has(name)) throw new PkiError('ISSUANCE_PARAMETERS_INVALID', `Service ${name} is listed twice.`);
+    if (name === 'ca') throw issuanceInvalid("A service may not be called 'ca' (its files would replace the CA's).");
+    if (seen.has(name)) throw issuanceInvalid(`Service ${name} is listed twice.`);
     seen.add(name);
   }
 
@@ -140,10 +140,7 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
     const present: string[] = [];
     for (const t of targets) if (await exists(t)) present.push(t);
     if (present.length > 0) {
-      throw new PkiError(
-        'PKI_ALREADY_EXISTS',
-        `Refusing to overwrite existing PKI files (${present.join(', ')}). A new CA invalidates every certificate issued by the old one; pass --force to replace them.`,
-      );
+      throw new InternalError('CP_PKI_ALREADY_EXISTS', { params: { files: present.join(', ') } });
     }
   }
 
@@ -203,9 +200,9 @@ export async function loadCertificateAuthority(dir: string): Promise<LoadedCerti
       return await readFile(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new PkiError('CA_NOT_FOUND', `No CA at ${path}. Run \`controlplane pki init --dir ${dir}\` to create one.`, { cause: err });
+        throw new InternalError('CP_PKI_CA_NOT_FOUND', { params: { path, dir }, cause: err });
       }
-      throw new PkiError('CA_INVALID', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+      throw new InternalError('CP_PKI_CA_FILE_UNREADABLE', { params: { path, reason: (err as Error).message }, cause: err });
     }
   };
   const ca = { certPem: await read(certFile), keyPem: await read(keyFile) };

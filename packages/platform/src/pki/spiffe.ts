@@ -1,4 +1,4 @@
-import { PkiError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 
 /** What a SPIFFE id names: an internal service, an enrolled runner, or an operator/API client. */
 export const SPIFFE_KINDS = ['service', 'runner', 'client'] as const;
@@ -21,9 +21,9 @@ const MAX_ID_LENGTH = 128;
 const TRUST_DOMAIN = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const ID = /^[A-Za-z0-9._-]+$/;
 
-function invalid(reason: string, value: string): PkiError {
+function invalid(reason: string, value: string): InternalError {
   const shown = value.length > 100 ? `${value.slice(0, 100)}…` : value;
-  return new PkiError('SPIFFE_ID_INVALID', `Invalid SPIFFE id ${JSON.stringify(shown)}: ${reason}.`);
+  return new InternalError('CP_PKI_SPIFFE_ID_INVALID', { params: { id: JSON.stringify(shown), reason } });
 }
 
 export function isSpiffeKind(value: unknown): value is SpiffeKind {
@@ -37,10 +37,7 @@ export function assertTrustDomain(trustDomain: string): string {
     trustDomain.length > MAX_TRUST_DOMAIN_LENGTH ||
     !TRUST_DOMAIN.test(trustDomain)
   ) {
-    throw new PkiError(
-      'SPIFFE_ID_INVALID',
-      `Invalid trust domain ${JSON.stringify(String(trustDomain))}: use lowercase letters, digits, '-', '_' and dot-separated labels (e.g. controlplane.local).`,
-    );
+    throw new InternalError('CP_PKI_SPIFFE_TRUST_DOMAIN_INVALID', { params: { trustDomain: JSON.stringify(String(trustDomain)) } });
   }
   return trustDomain;
 }
@@ -56,10 +53,9 @@ function assertId(id: string, whole: string): void {
 export function buildSpiffeId(trustDomain: string, kind: SpiffeKind, id: string): string {
   assertTrustDomain(trustDomain);
   if (!isSpiffeKind(kind))
-    throw new PkiError(
-      'SPIFFE_ID_INVALID',
-      `Unknown SPIFFE id kind ${JSON.stringify(String(kind))}; use one of ${SPIFFE_KINDS.join(', ')}.`,
-    );
+    throw new InternalError('CP_PKI_SPIFFE_KIND_UNKNOWN', {
+      params: { kind: JSON.stringify(String(kind)), kinds: SPIFFE_KINDS.join(', ') },
+    });
   const uri = `${SCHEME}${trustDomain}/${kind}/${id}`;
   assertId(id, uri);
   return uri;

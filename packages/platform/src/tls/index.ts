@@ -1,4 +1,3 @@
-export { TLS_ERROR_CODES, TlsError, type TlsErrorCode } from './errors.js';
 export { loadTlsMaterial, type LoadTlsMaterialOptions, type TlsMaterial } from './tls-material.js';
 export {
   createMtlsAgent,

@@ -1,7 +1,7 @@
 import { Agent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import { PkiError, assertTrustDomain, parseSpiffeId } from '../pki/index.js';
-import { TlsError } from './errors.js';
+import { InternalError, isInternalError } from '@controlplane/contracts';
+import { assertTrustDomain, parseSpiffeId } from '../pki/index.js';
 import { principalFromCertificate, principalFromDer } from './principal.js';
 import type { TlsMaterial } from './tls-material.js';
 
@@ -43,11 +43,10 @@ function assertOwnIdentity(material: TlsMaterial, trustDomain: string): void {
   try {
     principalFromCertificate(material.certificate, { trustDomain });
   } catch (err) {
-    throw new TlsError(
-      'TLS_IDENTITY_INVALID',
-      `The certificate ${material.files.certFile} is not a usable identity in trust domain ${trustDomain}: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new InternalError('CP_TLS_IDENTITY_INVALID', {
+      params: { file: material.files.certFile, trustDomain, reason: (err as Error).message },
+      cause: err,
+    });
   }
 }
 
@@ -73,24 +72,27 @@ export function mtlsClientOptions(material: TlsMaterial, options: MtlsClientIden
     try {
       expected = parseSpiffeId(expectedServerId);
     } catch (err) {
-      throw new TlsError('TLS_IDENTITY_INVALID', `expectedServerId: ${err instanceof PkiError ? err.message : String(err)}`, {
+      throw new InternalError('CP_TLS_EXPECTED_SERVER_ID_INVALID', {
+        params: { reason: isInternalError(err, 'CP_PKI_') ? err.message : String(err) },
         cause: err,
       });
     }
     if (expected.trustDomain !== trustDomain) {
-      throw new TlsError('TLS_IDENTITY_INVALID', `expectedServerId ${expectedServerId} is outside trust domain ${trustDomain}.`);
+      throw new InternalError('CP_TLS_EXPECTED_SERVER_ID_FOREIGN', { params: { id: expectedServerId, trustDomain } });
     }
   }
   // Replaces hostname checking: internal services are addressed by IP or by names that change
   // with deployment, while the SPIFFE id in the certificate is what identifies them.
   const checkServerIdentity = (_hostname: string, cert: PeerCertificate): Error | undefined => {
-    if (!cert || !Buffer.isBuffer(cert.raw)) return new TlsError('PEER_CERTIFICATE_MISSING', 'The server presented no certificate.');
+    if (!cert || !Buffer.isBuffer(cert.raw)) return new InternalError('CP_TLS_PEER_CERTIFICATE_MISSING', { params: { peer: 'server' } });
     let spiffeId: string;
     let kind: string;
     try {
       ({ spiffeId, kind } = principalFromDer(cert.raw, { trustDomain }));
     } catch (err) {
-      return err instanceof Error ? err : new TlsError('PEER_IDENTITY_INVALID', String(err));
+      return err instanceof Error
+        ? err
+        : new InternalError('CP_TLS_PEER_IDENTITY_INVALID', { params: { problem: `identity cannot be read (${String(err)})` } });
     }
     const accepted =
       typeof expectedServerId === 'string'
@@ -98,7 +100,7 @@ export function mtlsClientOptions(material: TlsMaterial, options: MtlsClientIden
         : typeof expectedServerId === 'function'
           ? expectedServerId(spiffeId) === true
           : kind === 'service';
-    return accepted ? undefined : new TlsError('PEER_IDENTITY_REJECTED', `The server identity ${spiffeId} is not the one expected.`);
+    return accepted ? undefined : new InternalError('CP_TLS_PEER_REJECTED', { params: { spiffeId } });
   };
   return {
     ca: [...material.ca],

@@ -1,5 +1,5 @@
 import type { Server, TLSSocket } from 'node:tls';
-import { TlsError } from './errors.js';
+import { InternalError } from '@controlplane/contracts';
 import { resolveSocketPrincipal, type Principal } from './principal.js';
 
 export type PeerRejectionReason = 'no-principal' | 'denied' | 'verify-error' | 'verify-timeout';
@@ -90,7 +90,7 @@ export function attachPeerVerification(server: Server, options: PeerVerification
       reject(socket, {
         reason: 'verify-timeout',
         principal,
-        error: new TlsError('PEER_IDENTITY_REJECTED', `verifyPeer took longer than ${timeoutMs} ms.`),
+        error: new InternalError('CP_TLS_PEER_VERIFY_TIMEOUT', { params: { timeoutMs } }),
       });
     }, timeoutMs);
     timer.unref();

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { PkiError, parseSpiffeId, type SpiffeKind } from '../pki/index.js';
+import { InternalError, isInternalError } from '@controlplane/contracts';
+import { parseSpiffeId, type SpiffeKind } from '../pki/index.js';
 import { certificateFields, singleSubjectField } from '../pki/certificate-fields.js';
-import { TlsError } from './errors.js';
 
 /** Who is on the other end of a verified mTLS connection. */
 export interface Principal {
@@ -20,13 +20,18 @@ export interface Principal {
   readonly notAfter: Date;
 }
 
+/** `problem` completes "The peer …". */
+function peerIdentityInvalid(problem: string, cause?: unknown): InternalError {
+  return new InternalError('CP_TLS_PEER_IDENTITY_INVALID', { params: { problem }, cause });
+}
+
 export interface TrustDomainOptions {
   readonly trustDomain: string;
 }
 
 /**
  * Identity of a certificate that the TLS layer has already verified against our CA. Throws a
- * TlsError unless the certificate is a leaf with exactly one URI SAN that is a SPIFFE id of
+ * CP_TLS_PEER_* error unless the certificate is a leaf with exactly one URI SAN that is a SPIFFE id of
  * `trustDomain` (X.509-SVID rules: more than one URI would make identity ambiguous).
  */
 export function principalFromCertificate(cert: X509Certificate, options: TrustDomainOptions): Principal {
@@ -50,26 +55,28 @@ function readPrincipal(cert: X509Certificate, options: TrustDomainOptions): Prin
   try {
     fields = certificateFields(new Uint8Array(cert.raw));
   } catch (err) {
-    throw new TlsError('PEER_IDENTITY_INVALID', 'The peer certificate cannot be read.', { cause: err });
+    throw peerIdentityInvalid('certificate cannot be read', err);
   }
-  if (fields.isCa) throw new TlsError('PEER_IDENTITY_INVALID', 'The peer presented a CA certificate, not a leaf.');
+  if (fields.isCa) throw peerIdentityInvalid('presented a CA certificate, not a leaf');
   if (fields.uris.length !== 1) {
-    throw new TlsError(
-      'PEER_IDENTITY_INVALID',
-      `The peer certificate must carry exactly one URI SAN (a SPIFFE id); it has ${fields.uris.length}.`,
-    );
+    throw peerIdentityInvalid(`certificate must carry exactly one URI SAN (a SPIFFE id); it has ${fields.uris.length}`);
   }
   const uri = fields.uris[0] as string;
   let parsed;
   try {
     parsed = parseSpiffeId(uri);
   } catch (err) {
-    throw new TlsError('PEER_IDENTITY_INVALID', err instanceof PkiError ? err.message : 'The peer URI SAN is not a SPIFFE id.', {
+    // parseSpiffeId refuses only with CP_PKI_SPIFFE_ID_INVALID; its params say what is wrong.
+    const params = isInternalError(err, 'CP_PKI_SPIFFE_ID_INVALID') ? err.params : { id: JSON.stringify(uri), reason: 'not a SPIFFE id' };
+    throw new InternalError('CP_TLS_PEER_SPIFFE_ID_INVALID', {
+      params: { id: String(params.id), reason: String(params.reason) },
       cause: err,
     });
   }
   if (parsed.trustDomain !== options.trustDomain) {
-    throw new TlsError('PEER_TRUST_DOMAIN_MISMATCH', `The peer belongs to trust domain ${parsed.trustDomain}, not ${options.trustDomain}.`);
+    throw new InternalError('CP_TLS_PEER_TRUST_DOMAIN_MISMATCH', {
+      params: { trustDomain: parsed.trustDomain, expected: options.trustDomain },
+    });
   }
   let tenantId: string | undefined;
   let pool: string | undefined;
@@ -77,7 +84,7 @@ function readPrincipal(cert: X509Certificate, options: TrustDomainOptions): Prin
     tenantId = singleSubjectField(fields.cert, 'O');
     pool = singleSubjectField(fields.cert, 'OU');
   } catch (err) {
-    throw new TlsError('PEER_IDENTITY_INVALID', 'The peer certificate subject is ambiguous.', { cause: err });
+    throw peerIdentityInvalid('certificate subject is ambiguous', err);
   }
   return Object.freeze({
     kind: parsed.kind,
@@ -93,23 +100,23 @@ function readPrincipal(cert: X509Certificate, options: TrustDomainOptions): Prin
 }
 
 /** Like `principalFromSocket`, but says why there is no principal. */
-export function resolveSocketPrincipal(socket: TLSSocket, options: TrustDomainOptions): { principal: Principal } | { error: TlsError } {
+export function resolveSocketPrincipal(
+  socket: TLSSocket,
+  options: TrustDomainOptions,
+): { principal: Principal } | { error: InternalError } {
   // `authorized` is false when the chain did not verify (e.g. a server with rejectUnauthorized off).
   if (!socket.authorized) {
     return {
-      error: new TlsError(
-        'PEER_NOT_AUTHORIZED',
-        `The peer certificate was not verified (${String(socket.authorizationError ?? 'no certificate')}).`,
-      ),
+      error: new InternalError('CP_TLS_PEER_NOT_AUTHORIZED', { params: { reason: String(socket.authorizationError ?? 'no certificate') } }),
     };
   }
   const cert = socket.getPeerX509Certificate();
-  if (!cert) return { error: new TlsError('PEER_CERTIFICATE_MISSING', 'The peer presented no certificate.') };
+  if (!cert) return { error: new InternalError('CP_TLS_PEER_CERTIFICATE_MISSING', { params: { peer: 'peer' } }) };
   try {
     return { principal: principalFromCertificate(cert, options) };
   } catch (err) {
     return {
-      error: err instanceof TlsError ? err : new TlsError('PEER_IDENTITY_INVALID', 'The peer identity cannot be read.', { cause: err }),
+      error: isInternalError(err, 'CP_TLS_') ? err : peerIdentityInvalid('identity cannot be read', err),
     };
   }
 }
@@ -126,7 +133,7 @@ export function principalFromDer(raw: Buffer, options: TrustDomainOptions): Prin
   try {
     cert = new X509Certificate(raw);
   } catch (err) {
-    throw new TlsError('PEER_IDENTITY_INVALID', 'The peer certificate cannot be read.', { cause: err });
+    throw peerIdentityInvalid('certificate cannot be read', err);
   }
   return principalFromCertificate(cert, options);
 }

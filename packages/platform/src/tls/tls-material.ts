@@ -1,8 +1,8 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { InternalError } from '@controlplane/contracts';
 import type { TlsFiles } from '../pki/index.js';
-import { TlsError } from './errors.js';
 
 /** PEM material for one process's mTLS, checked to be coherent. */
 export interface TlsMaterial {
@@ -22,34 +22,26 @@ export interface LoadTlsMaterialOptions {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function initHint(file: string): string {
-  return `Run \`controlplane pki init --dir ${dirname(file)}\` to create a CA and service certificates, or point the TLS settings (tls.caFile / tls.certFile / tls.keyFile) at existing files.`;
-}
-
 function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new TlsError('TLS_FILE_MISSING', `The ${what} file ${file} does not exist; mTLS cannot start without it. ${initHint(file)}`, {
-        cause: err,
-      });
+      throw new InternalError('CP_TLS_FILE_MISSING', { params: { what, file, dir: dirname(file) }, cause: err });
     }
-    throw new TlsError('TLS_FILE_UNREADABLE', `The ${what} file ${file} cannot be read (${code ?? (err as Error).message}).`, {
-      cause: err,
-    });
+    throw new InternalError('CP_TLS_FILE_UNREADABLE', { params: { what, file, reason: code ?? (err as Error).message }, cause: err });
   }
 }
 
-function parseCertificates(pem: string, file: string, what: string, code: 'TLS_CA_INVALID' | 'TLS_CERT_INVALID'): X509Certificate[] {
+function parseCertificates(pem: string, file: string, code: 'CP_TLS_CA_UNREADABLE' | 'CP_TLS_CERT_UNREADABLE'): X509Certificate[] {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) throw new TlsError(code, `The ${what} file ${file} contains no PEM certificate.`);
+  if (blocks.length === 0) throw new InternalError(code, { params: { file, problem: 'contains no PEM certificate' } });
   return blocks.map((block) => {
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new TlsError(code, `The ${what} file ${file} contains an unreadable certificate.`, { cause: err });
+      throw new InternalError(code, { params: { file, problem: 'contains an unreadable certificate' }, cause: err });
     }
   });
 }
@@ -61,52 +53,42 @@ function parseCertificates(pem: string, file: string, what: string, code: 'TLS_C
 export function loadTlsMaterial(files: Partial<TlsFiles>, options: LoadTlsMaterialOptions = {}): TlsMaterial {
   const missing = (['caFile', 'certFile', 'keyFile'] as const).filter((k) => !files[k]);
   if (missing.length > 0) {
-    throw new TlsError(
-      'TLS_FILE_MISSING',
-      `mTLS needs a CA, a certificate and a key; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set. Run \`controlplane pki init --dir <dir>\` and set tls.caFile, tls.certFile and tls.keyFile.`,
-    );
+    throw new InternalError('CP_TLS_FILE_NOT_SET', { params: { missing: missing.join(', '), verb: missing.length === 1 ? 'is' : 'are' } });
   }
   const caFile = resolve(files.caFile as string);
   const certFile = resolve(files.certFile as string);
   const keyFile = resolve(files.keyFile as string);
 
   const caPem = readPem(caFile, 'CA certificate');
-  const caCerts = parseCertificates(caPem, caFile, 'CA certificate', 'TLS_CA_INVALID');
+  const caCerts = parseCertificates(caPem, caFile, 'CP_TLS_CA_UNREADABLE');
   for (const ca of caCerts) {
-    if (!ca.ca)
-      throw new TlsError('TLS_CA_INVALID', `${caFile} contains a certificate that is not a CA (${ca.subject.replace(/\n/g, ', ')}).`);
+    if (!ca.ca) throw new InternalError('CP_TLS_CA_NOT_A_CA', { params: { file: caFile, subject: ca.subject.replace(/\n/g, ', ') } });
   }
 
   const certPem = readPem(certFile, 'certificate');
-  const [certificate] = parseCertificates(certPem, certFile, 'certificate', 'TLS_CERT_INVALID') as [X509Certificate];
-  if (certificate.ca) throw new TlsError('TLS_CERT_INVALID', `${certFile} holds a CA certificate; use the service's own certificate.`);
+  const [certificate] = parseCertificates(certPem, certFile, 'CP_TLS_CERT_UNREADABLE') as [X509Certificate];
+  if (certificate.ca) throw new InternalError('CP_TLS_CERT_IS_A_CA', { params: { file: certFile } });
 
   const keyPem = readPem(keyFile, 'private key');
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new TlsError('TLS_KEY_INVALID', `${keyFile} is not a readable PEM private key.`, { cause: err });
+    throw new InternalError('CP_TLS_KEY_UNREADABLE', { params: { file: keyFile }, cause: err });
   }
   if (!certificate.checkPrivateKey(key)) {
-    throw new TlsError('TLS_KEY_MISMATCH', `The private key ${keyFile} does not belong to the certificate ${certFile}.`);
+    throw new InternalError('CP_TLS_KEY_MISMATCH', { params: { keyFile, certFile } });
   }
   if (!caCerts.some((ca) => certificate.checkIssued(ca) && certificate.verify(ca.publicKey))) {
-    throw new TlsError(
-      'TLS_CERT_NOT_ISSUED_BY_CA',
-      `The certificate ${certFile} was not issued by the CA in ${caFile}; peers would refuse it.`,
-    );
+    throw new InternalError('CP_TLS_CERT_NOT_ISSUED_BY_CA', { params: { certFile, caFile } });
   }
   const now = (options.now ?? new Date()).getTime();
   const validTo = new Date(certificate.validTo);
   const validFrom = new Date(certificate.validFrom);
   if (validTo.getTime() <= now)
-    throw new TlsError('TLS_CERT_EXPIRED', `The certificate ${certFile} expired at ${validTo.toISOString()}; renew it.`);
+    throw new InternalError('CP_TLS_CERT_EXPIRED', { params: { file: certFile, validTo: validTo.toISOString() } });
   if (validFrom.getTime() > now)
-    throw new TlsError(
-      'TLS_CERT_NOT_YET_VALID',
-      `The certificate ${certFile} is not valid before ${validFrom.toISOString()}; check the clock.`,
-    );
+    throw new InternalError('CP_TLS_CERT_NOT_YET_VALID', { params: { file: certFile, validFrom: validFrom.toISOString() } });
 
   const material = {
     ca: caCerts.map((c) => c.toString()),

@@ -3,7 +3,6 @@ export {
   handlersFromModule,
   handlerTypes,
   isNonRetryableError,
-  HandlerDefinitionError,
   NonRetryableError,
   HANDLER_LOG_LEVELS,
   type HandlerContext,

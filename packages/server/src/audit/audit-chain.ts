@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { canonicalHash } from '@controlplane/contracts';
+import { InternalError, canonicalHash } from '@controlplane/contracts';
 import type { Database, Sql } from '../storage/sql-port.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import type { AuditEvent, AuditSink } from './audit-event.js';
@@ -68,17 +68,9 @@ export function computeAuditHash(record: Omit<AuditRecord, 'hash'>): string {
   return canonicalHash(auditHashInput(record));
 }
 
-export type AuditErrorCode = 'AUDIT_EVENT_INVALID' | 'AUDIT_CHAIN_CONFLICT';
-
-export class AuditError extends Error {
-  constructor(
-    readonly code: AuditErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'AuditError';
-  }
+/** `problem` completes "audit event …". */
+function eventInvalid(problem: string): InternalError {
+  return new InternalError('CP_AUDIT_EVENT_INVALID', { params: { problem } });
 }
 
 // Bounds for the scalar fields. Correlation ids and source addresses come from clients, so an
@@ -93,7 +85,7 @@ function bounded(value: string, max: number): string {
 
 function optionalString(value: unknown, field: keyof typeof LIMITS): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new AuditError('AUDIT_EVENT_INVALID', `audit event ${field} must be a string`);
+  if (typeof value !== 'string') throw eventInvalid(`${field} must be a string`);
   return bounded(value, LIMITS[field]);
 }
 
@@ -101,23 +93,20 @@ function optionalString(value: unknown, field: keyof typeof LIMITS): string | nu
 type PreparedEvent = Omit<AuditRecord, 'seq' | 'occurredAt' | 'prevHash' | 'hash'>;
 
 function prepare(event: AuditEvent): PreparedEvent {
-  if (event === null || typeof event !== 'object') throw new AuditError('AUDIT_EVENT_INVALID', 'audit event must be an object');
+  if (event === null || typeof event !== 'object') throw eventInvalid('must be an object');
   const { actor, resource } = event;
   if (!actor || !(AUDIT_ACTOR_KINDS as readonly string[]).includes(actor.kind)) {
-    throw new AuditError('AUDIT_EVENT_INVALID', `audit event actor.kind must be one of ${AUDIT_ACTOR_KINDS.join(', ')}`);
+    throw eventInvalid(`actor.kind must be one of ${AUDIT_ACTOR_KINDS.join(', ')}`);
   }
-  if (typeof actor.id !== 'string') throw new AuditError('AUDIT_EVENT_INVALID', 'audit event actor.id must be a string');
+  if (typeof actor.id !== 'string') throw eventInvalid('actor.id must be a string');
   if (typeof event.action !== 'string' || !ACTION_PATTERN.test(event.action)) {
-    throw new AuditError(
-      'AUDIT_EVENT_INVALID',
-      `audit event action ${JSON.stringify(String(event.action)).slice(0, 140)} is not a dotted verb like "job.submitted"`,
-    );
+    throw eventInvalid(`action ${JSON.stringify(String(event.action)).slice(0, 140)} is not a dotted verb like "job.submitted"`);
   }
   if (!(AUDIT_OUTCOMES as readonly string[]).includes(event.outcome)) {
-    throw new AuditError('AUDIT_EVENT_INVALID', `audit event outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+    throw eventInvalid(`outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
   }
   if (resource !== undefined && resource !== null && (typeof resource.kind !== 'string' || typeof resource.id !== 'string')) {
-    throw new AuditError('AUDIT_EVENT_INVALID', 'audit event resource needs a string kind and id');
+    throw eventInvalid('resource needs a string kind and id');
   }
   return {
     id: randomUUID(),
@@ -237,11 +226,7 @@ async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransa
   } catch (err) {
     const { code, constraint } = err as { code?: unknown; constraint?: unknown };
     if (code === '23505' && constraint !== 'audit_events_id_key') {
-      throw new AuditError(
-        'AUDIT_CHAIN_CONFLICT',
-        'the audit chain head moved after this transaction took its snapshot; append audit events in a READ COMMITTED transaction',
-        { cause: err },
-      );
+      throw new InternalError('CP_AUDIT_CHAIN_CONFLICT', { cause: err });
     }
     throw err;
   }

@@ -5,12 +5,10 @@ export {
   AUDIT_GENESIS_HASH,
   AUDIT_HASH_DOMAIN,
   AUDIT_OUTCOMES,
-  AuditError,
   AuditLog,
   auditHashInput,
   computeAuditHash,
   type AuditActorKind,
-  type AuditErrorCode,
   type AuditOutcome,
   type AuditRecord,
 } from './audit-chain.js';

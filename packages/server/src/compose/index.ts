@@ -1,4 +1,3 @@
-export { ComposeError } from './errors.js';
 export {
   openDatabaseFromConfig,
   openRedisFromConfig,

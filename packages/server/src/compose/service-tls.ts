@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { InternalError } from '@controlplane/contracts';
 import {
   CA_KEY_FILE,
   buildSpiffeId,
@@ -13,7 +14,6 @@ import {
   type TlsMaterial,
 } from '@controlplane/platform';
 import type { Agent } from 'node:https';
-import { ComposeError } from './errors.js';
 
 export type ServiceName = 'gateway' | 'jobforge' | 'truthcore';
 
@@ -47,19 +47,19 @@ export function jobforgeCertificateAuthority(config: Readonly<Config>, material:
   try {
     keyPem = readFileSync(keyFile, 'utf8');
   } catch (err) {
-    throw new ComposeError(
-      `JobForge signs runner certificates and needs the CA private key, but ${keyFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set jobforge.caKeyFile`,
-      { cause: err },
-    );
+    throw new InternalError('CP_COMPOSE_CA_KEY_UNREADABLE', {
+      params: { keyFile, reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message },
+      cause: err,
+    });
   }
   let key;
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new ComposeError(`${keyFile} is not a PEM private key`, { cause: err });
+    throw new InternalError('CP_COMPOSE_CA_KEY_INVALID', { params: { keyFile }, cause: err });
   }
   const certPem = material.ca.find((pem) => new X509Certificate(pem).checkPrivateKey(key));
-  if (!certPem) throw new ComposeError(`the CA key ${keyFile} belongs to none of the CA certificates in ${material.files.caFile}`);
+  if (!certPem) throw new InternalError('CP_COMPOSE_CA_KEY_UNMATCHED', { params: { keyFile, caFile: material.files.caFile } });
   return { certPem, keyPem };
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
+import { InternalError } from '@controlplane/contracts';
 import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
 import { openFieldEncryption } from '../keys/index.js';
 import { createPostgresDatabase } from '../storage/index.js';
@@ -9,7 +10,6 @@ import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '.
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
-import { ComposeError } from './errors.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
 
@@ -44,7 +44,8 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ComposeError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+    throw new InternalError('CP_COMPOSE_FILE_UNREADABLE', {
+      params: { what, file, reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message },
       cause: err,
     });
   }
@@ -182,9 +183,7 @@ export async function startServiceFromConfig(
   o: { logger: Logger; version?: string },
 ): Promise<RunningService> {
   if (config.database.mode !== 'postgres') {
-    throw new ComposeError(
-      `controlplane ${service} runs one service against a shared PostgreSQL, but database.mode is 'embedded' (PGlite allows one process). Set DATABASE_URL (or database.url), or run everything in one process with \`controlplane dev\`.`,
-    );
+    throw new InternalError('CP_COMPOSE_EMBEDDED_DATABASE', { params: { service } });
   }
   const tls = loadServiceMaterial(config, service);
   const ca = service === 'jobforge' ? jobforgeCertificateAuthority(config, tls) : undefined;

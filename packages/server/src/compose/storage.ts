@@ -2,10 +2,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
+import { InternalError } from '@controlplane/contracts';
 import type { Config, Logger } from '@controlplane/platform';
 import { createRedis, type RedisConnection } from '../redis/index.js';
 import { createPgliteDatabase, createPostgresDatabase, type Database, type UnscopedAccess } from '../storage/index.js';
-import { ComposeError } from './errors.js';
 
 export interface OpenedDatabase {
   db: Database;
@@ -28,7 +28,10 @@ export function postgresSsl(database: Config['database']): false | ConnectionOpt
     try {
       ca = readFileSync(database.sslCaFile, 'utf8');
     } catch (err) {
-      throw new ComposeError(`cannot read database.sslCaFile ${database.sslCaFile}: ${(err as Error).message}`, { cause: err });
+      throw new InternalError('CP_COMPOSE_DATABASE_CA_UNREADABLE', {
+        params: { file: database.sslCaFile, reason: (err as Error).message },
+        cause: err,
+      });
     }
   }
   return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { InternalError } from '@controlplane/contracts';
 import {
   CA_CERT_FILE,
   initPki,
@@ -15,7 +16,6 @@ import type { JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import type { TruthcoreServer } from '../truthcore/index.js';
-import { ComposeError } from './errors.js';
 import { startGatewayFromConfig, startJobforgeFromConfig, startTruthcoreFromConfig } from './services.js';
 import { pkiDirOf, type ServiceName } from './service-tls.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
@@ -42,9 +42,9 @@ export async function ensureDevPki(config: Readonly<Config>): Promise<DevPki> {
   }
   const ca = await loadCertificateAuthority(dir);
   if (ca.trustDomain !== config.trustDomain) {
-    throw new ComposeError(
-      `the CA in ${dir} is for trust domain ${ca.trustDomain}, not ${config.trustDomain}; use the same trustDomain, or another data directory`,
-    );
+    throw new InternalError('CP_COMPOSE_TRUST_DOMAIN_MISMATCH', {
+      params: { dir, caTrustDomain: ca.trustDomain, trustDomain: config.trustDomain },
+    });
   }
   for (const s of SERVICES) loadTlsMaterial(servicePkiFiles(dir, s));
   return { dir, ca, created };

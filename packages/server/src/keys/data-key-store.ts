@@ -1,4 +1,5 @@
-import { BLIND_INDEX_KEY_ID, KeyringError, type DataKeyStore, type WrappedDataKey } from '@controlplane/platform';
+import { InternalError } from '@controlplane/contracts';
+import { BLIND_INDEX_KEY_ID, type DataKeyStore, type WrappedDataKey } from '@controlplane/platform';
 import type { Sql } from '../storage/index.js';
 import { asSystem } from '../storage/data-scope.js';
 
@@ -17,12 +18,12 @@ function toRecord(row: KeyRow | undefined): WrappedDataKey | undefined {
 
 function checkId(id: string): void {
   if (!DATA_KEY_ID.test(id))
-    throw new KeyringError('DATA_KEY_INVALID', `Data key id ${JSON.stringify(id)} must match ${DATA_KEY_ID.source}.`);
+    throw new InternalError('CP_KEYRING_DATA_KEY_ID_INVALID', { params: { id: JSON.stringify(id), pattern: DATA_KEY_ID.source } });
 }
 
 /**
  * Refuses, at start-up, a data-key store on the very pool whose transactions encrypt: its first
- * cache miss inside a transaction would fail (NestedTransactionError) instead of reading the key.
+ * cache miss inside a transaction would fail (CP_STORAGE_NESTED_TRANSACTION) instead of reading the key.
  */
 export function assertOwnKeyPool(store: DataKeyStore, db: Sql): void {
   if (store instanceof PostgresDataKeyStore && store.db === db) {
@@ -44,7 +45,7 @@ export interface DataKeySummary {
  *
  * Give it its own small connection pool, not the one the services' transactions use: a Keyring
  * reads this store on a cache miss while the caller may be inside a transaction, and using that
- * transaction's pool from inside it is refused (NestedTransactionError) or, with a full pool,
+ * transaction's pool from inside it is refused (CP_STORAGE_NESTED_TRANSACTION) or, with a full pool,
  * would wait forever. A record must also commit on its own: a key cached as current whose insert
  * was rolled back with the caller's transaction would encrypt values nobody can read.
  */
@@ -87,14 +88,12 @@ export class PostgresDataKeyStore implements DataKeyStore {
     );
     // Read back rather than trust RETURNING: on a conflict it returns nothing, and the winner's row is what counts.
     const stored = await this.get(record.tenantId, record.id);
-    if (!stored)
-      throw new KeyringError('DATA_KEY_INVALID', `Data key ${record.id} of tenant ${record.tenantId} was neither inserted nor found.`);
+    if (!stored) throw new InternalError('CP_KEYRING_DATA_KEY_NOT_STORED', { params: { keyId: record.id, tenantId: record.tenantId } });
     return stored;
   }
 
   async setCurrent(tenantId: string, keyId: string): Promise<void> {
-    if (keyId === BLIND_INDEX_KEY_ID)
-      throw new KeyringError('DATA_KEY_INVALID', `The blind-index root of tenant ${tenantId} cannot be its current data key.`);
+    if (keyId === BLIND_INDEX_KEY_ID) throw new InternalError('CP_KEYRING_DATA_KEY_IS_INDEX_ROOT', { params: { tenantId } });
     try {
       await this.db.query(
         `insert into data_key_current (tenant_id, key_id) values ($1, $2)
@@ -103,7 +102,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
       );
     } catch (err) {
       if ((err as { code?: unknown }).code === '23503') {
-        throw new KeyringError('DATA_KEY_INVALID', `Data key ${keyId} does not exist for tenant ${tenantId}.`, { cause: err });
+        throw new InternalError('CP_KEYRING_DATA_KEY_NOT_FOUND', { params: { keyId, tenantId }, cause: err });
       }
       throw err;
     }

@@ -162,7 +162,7 @@ export async function sealSlots<T>(cipher: FieldCipher | undefined, row: RowRef,
 /**
  * `doc` with every ciphertext slot decrypted. A slot holding a clear value (written before
  * encryption was switched on) is returned as it is; the rotation job encrypts it later. A
- * ciphertext that does not decrypt for this row throws a DecryptionError naming table, field and row.
+ * ciphertext that does not decrypt for this row throws a CP_CRYPTO_DECRYPT_* error naming table, field and row.
  */
 export async function openSlots<T>(cipher: FieldCipher | undefined, row: RowRef, doc: T, slots: readonly EncryptedSlot[]): Promise<T> {
   if (!cipher || doc === null || doc === undefined) return doc;

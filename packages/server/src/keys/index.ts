@@ -3,7 +3,6 @@ export { ReloadingKeyProvider, type ReloadingKeyProviderOptions } from './reload
 export { openFieldEncryption, type FieldEncryption, type FieldEncryptionOptions } from './field-encryption.js';
 export {
   KeyRotation,
-  RotationInProgressError,
   DEFAULT_ROTATION_GRACE_MS,
   SWEEP_PHASES,
   type KeyRotationOptions,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InternalError, isInternalError } from '@controlplane/contracts';
 import { dataKeyIdOf, FieldCipher, isEncrypted, type Keyring, type Logger } from '@controlplane/platform';
 import type { Database, Sql } from '../storage/index.js';
 import { assertOwnKeyPool, type PostgresDataKeyStore } from './data-key-store.js';
@@ -79,14 +80,6 @@ export interface StoredValueCheck {
   clear: number;
   /** Values that do not decrypt for their row. */
   unreadable: Array<{ table: string; rowId: string; reason: string }>;
-}
-
-export class RotationInProgressError extends Error {
-  readonly code = 'ROTATION_IN_PROGRESS';
-  constructor(readonly runId: string) {
-    super(`Key rotation run ${runId} is still in progress; continue it (controlplane keys rotate --resume) instead of starting another.`);
-    this.name = 'RotationInProgressError';
-  }
 }
 
 interface RunRow {
@@ -186,7 +179,7 @@ export class KeyRotation {
       } catch (err) {
         if ((err as { code?: unknown }).code === '23505') {
           const running = await this.currentRun();
-          throw new RotationInProgressError(running?.id ?? '?');
+          throw new InternalError('CP_KEYS_ROTATION_IN_PROGRESS', { params: { runId: running?.id ?? '?' } });
         }
         throw err;
       }
@@ -334,7 +327,7 @@ export class KeyRotation {
         try {
           await open();
         } catch (err) {
-          out.unreadable.push({ table, rowId, reason: (err as { reason?: string }).reason ?? (err as Error).message });
+          out.unreadable.push({ table, rowId, reason: isInternalError(err, 'CP_CRYPTO_DECRYPT_') ? err.code : (err as Error).message });
         }
       };
       for (const t of ENCRYPTED_TABLES) {

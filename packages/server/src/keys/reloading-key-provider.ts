@@ -1,10 +1,5 @@
-import {
-  KeyringError,
-  type KeyProvider,
-  type KeyWrapContext,
-  type LocalFileKeyProvider,
-  type WrappedKeyMaterial,
-} from '@controlplane/platform';
+import { isInternalError } from '@controlplane/contracts';
+import { type KeyProvider, type KeyWrapContext, type LocalFileKeyProvider, type WrappedKeyMaterial } from '@controlplane/platform';
 
 export interface ReloadingKeyProviderOptions {
   /** Re-read the keyring file at most this often when meeting an unknown KEK. Default 1 s. */
@@ -57,7 +52,7 @@ export class ReloadingKeyProvider implements KeyProvider {
     try {
       return await this.#inner.unwrap(kekId, wrapped, context);
     } catch (err) {
-      if (!(err instanceof KeyringError) || err.code !== 'KEK_NOT_FOUND') throw err;
+      if (!isInternalError(err, 'CP_KEYRING_KEK_NOT_FOUND')) throw err;
       if (!this.#reloading && this.#clock() - this.#lastMissReload < this.#minIntervalMs) throw err;
       this.#lastMissReload = this.#clock();
       // A refused file (bad mode, bad JSON) keeps the old keyring; the original error says more.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
+import { InternalError } from '@controlplane/contracts';
 import { RedisKeys } from './keys.js';
 
 export interface RedisTlsOptions {
@@ -39,20 +40,6 @@ export interface RedisConnection {
   close(): Promise<void>;
 }
 
-export class RedisConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RedisConfigError';
-  }
-}
-
-export class RedisConnectError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RedisConnectError';
-  }
-}
-
 const MAX_RECONNECT_DELAY_MS = 5_000;
 
 const NO_SOCKET_STATUSES = new Set(['end', 'reconnecting', 'wait']);
@@ -77,19 +64,23 @@ export function redisClientOptions(options: RedisOptions): IORedisOptions {
   try {
     url = new URL(options.url);
   } catch {
-    throw new RedisConfigError('Redis URL is not a valid URL');
+    throw new InternalError('CP_REDIS_CONFIG_URL_INVALID', { params: { problem: 'is not a valid URL' } });
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new RedisConfigError(`Redis URL must start with redis:// or rediss://, not ${url.protocol}//`);
+    throw new InternalError('CP_REDIS_CONFIG_URL_INVALID', {
+      params: { problem: `must start with redis:// or rediss://, not ${url.protocol}//` },
+    });
   }
   const useTls = url.protocol === 'rediss:';
   if (options.tls && !useTls) {
     // Fail closed: TLS settings next to a plaintext URL mean someone expects encryption they would not get.
-    throw new RedisConfigError('Redis TLS options are set but the URL is plaintext redis://; use rediss://');
+    throw new InternalError('CP_REDIS_CONFIG_TLS_WITH_PLAINTEXT_URL');
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   const dbText = url.pathname.replace(/^\//, '');
-  if (dbText !== '' && !/^\d+$/.test(dbText)) throw new RedisConfigError(`Redis URL database must be a number, not ${dbText}`);
+  if (dbText !== '' && !/^\d+$/.test(dbText)) {
+    throw new InternalError('CP_REDIS_CONFIG_URL_INVALID', { params: { problem: `database must be a number, not ${dbText}` } });
+  }
 
   let tls: ConnectionOptions | undefined;
   if (useTls) {
@@ -99,11 +90,13 @@ export function redisClientOptions(options: RedisOptions): IORedisOptions {
       try {
         return readFileSync(file);
       } catch (err) {
-        throw new RedisConfigError(`cannot read Redis TLS ${what} file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new InternalError('CP_REDIS_CONFIG_TLS_FILE_UNREADABLE', {
+          params: { what, file, reason: err instanceof Error ? err.message : String(err) },
+          cause: err,
+        });
       }
     };
-    if (Boolean(files.certFile) !== Boolean(files.keyFile))
-      throw new RedisConfigError('Redis TLS certFile and keyFile must be set together');
+    if (Boolean(files.certFile) !== Boolean(files.keyFile)) throw new InternalError('CP_REDIS_CONFIG_TLS_CERT_WITHOUT_KEY');
     const ca = read(files.caFile, 'CA');
     const cert = read(files.certFile, 'certificate');
     const key = read(files.keyFile, 'key');
@@ -151,7 +144,10 @@ export async function createRedis(options: RedisOptions): Promise<RedisConnectio
   } catch (err) {
     client.disconnect();
     const where = `${String(client.options.host)}:${String(client.options.port)}`;
-    throw new RedisConnectError(`cannot connect to Redis at ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new InternalError('CP_REDIS_CONNECT_FAILED', {
+      params: { where, reason: err instanceof Error ? err.message : String(err) },
+      cause: err,
+    });
   }
   let closed: Promise<void> | undefined;
   return {

@@ -1,22 +1,13 @@
-export {
-  createRedis,
-  RedisConfigError,
-  RedisConnectError,
-  redisClientOptions,
-  type RedisConnection,
-  type RedisOptions,
-  type RedisTlsOptions,
-} from './client.js';
+export { createRedis, redisClientOptions, type RedisConnection, type RedisOptions, type RedisTlsOptions } from './client.js';
 export { escapeKeyPart, RedisKeys, type KeyPart } from './keys.js';
 export {
   DEFAULT_LUA_DIR,
   loadLuaScripts,
-  LuaHeaderError,
   LuaScript,
   packagedLuaScript,
   parseLuaHeader,
   type LuaScriptHeader,
   type ScriptArg,
 } from './lua-scripts.js';
-export { RedisScriptError, ScriptErrorCode } from './script-errors.js';
+export { ScriptErrorCode } from './script-errors.js';
 export { takeTokens, type TakeTokensOptions, type TakeTokensResult } from './token-bucket.js';

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { RedisScriptError } from './script-errors.js';
+import { InternalError } from '@controlplane/contracts';
+import { scriptError } from './script-errors.js';
 
 /** src/redis/ and dist/redis/ are both two levels below the package root. */
 export const DEFAULT_LUA_DIR = new URL('../../lua/', import.meta.url);
@@ -15,11 +16,8 @@ export interface LuaScriptHeader {
   argv: string[];
 }
 
-export class LuaHeaderError extends Error {
-  constructor(script: string, problem: string) {
-    super(`Lua script ${script}: ${problem}`);
-    this.name = 'LuaHeaderError';
-  }
+function headerInvalid(script: string, problem: string): InternalError {
+  return new InternalError('CP_REDIS_LUA_HEADER_INVALID', { params: { script, problem } });
 }
 
 const HEADER_PATTERN = /^\s*--\[\[([\s\S]*?)\]\]/;
@@ -29,7 +27,7 @@ function declared(text: string, kind: 'KEYS' | 'ARGV', script: string): string[]
   for (const match of text.matchAll(new RegExp(`^\\s*${kind}\\[(\\d+)\\]\\s+(\\S+)`, 'gm'))) {
     const index = Number(match[1]);
     if (index !== names.length + 1) {
-      throw new LuaHeaderError(script, `header lists ${kind}[${index}] where ${kind}[${names.length + 1}] was expected`);
+      throw headerInvalid(script, `header lists ${kind}[${index}] where ${kind}[${names.length + 1}] was expected`);
     }
     names.push(match[2] ?? '');
   }
@@ -50,7 +48,7 @@ function highestUse(text: string, kind: 'KEYS' | 'ARGV'): number {
  */
 export function parseLuaHeader(source: string, script = 'script'): LuaScriptHeader {
   const match = HEADER_PATTERN.exec(source);
-  if (!match) throw new LuaHeaderError(script, 'must start with a --[[ ... ]] header listing its KEYS and ARGV');
+  if (!match) throw headerInvalid(script, 'must start with a --[[ ... ]] header listing its KEYS and ARGV');
   const header = match[1] ?? '';
   const body = source.slice(match[0].length);
   const keys = declared(header, 'KEYS', script);
@@ -60,7 +58,7 @@ export function parseLuaHeader(source: string, script = 'script'): LuaScriptHead
     ['ARGV', argv],
   ] as const) {
     const used = highestUse(body, kind);
-    if (used > names.length) throw new LuaHeaderError(script, `uses ${kind}[${used}] but its header declares ${names.length}`);
+    if (used > names.length) throw headerInvalid(script, `uses ${kind}[${used}] but its header declares ${names.length}`);
   }
   return { keys, argv };
 }
@@ -70,7 +68,7 @@ export type ScriptArg = string | number;
 /**
  * One Lua script, runnable on any client. It is sent by EVALSHA and, the first time a server has
  * not seen it (NOSCRIPT: new server, restart, SCRIPT FLUSH), by EVAL, which also caches it there.
- * A reply that is a negative integer is the script's error code and is thrown as RedisScriptError.
+ * A reply that is a negative integer is the script's error code and is thrown as a CP_REDIS_SCRIPT_* error (scriptError).
  */
 export class LuaScript {
   readonly sha1: string;
@@ -105,7 +103,7 @@ export class LuaScript {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
       reply = await client.eval(this.source, keys.length, ...keys, ...args);
     }
-    if (typeof reply === 'number' && reply < 0) throw new RedisScriptError(this.name, reply);
+    if (typeof reply === 'number' && reply < 0) throw scriptError(this.name, reply);
     return reply;
   }
 }

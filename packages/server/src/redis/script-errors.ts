@@ -1,3 +1,5 @@
+import { InternalError } from '@controlplane/contracts';
+
 /**
  * Error codes returned by the Lua scripts in packages/server/lua (BullMQ's convention): a script
  * that fails returns one small negative integer instead of its normal reply. The numbers are part
@@ -10,15 +12,13 @@ export enum ScriptErrorCode {
   CostExceedsCapacity = -2,
 }
 
-export class RedisScriptError extends Error {
-  readonly code: ScriptErrorCode | number;
-  constructor(
-    readonly script: string,
-    code: number,
-  ) {
-    const known = ScriptErrorCode[code] as string | undefined;
-    super(`Redis script ${script} failed with ${known ?? 'unknown code'} (${code})`);
-    this.name = 'RedisScriptError';
-    this.code = code;
-  }
+const INTERNAL_CODES = {
+  [ScriptErrorCode.InvalidArgument]: 'CP_REDIS_SCRIPT_INVALID_ARGUMENT',
+  [ScriptErrorCode.CostExceedsCapacity]: 'CP_REDIS_SCRIPT_COST_EXCEEDS_CAPACITY',
+} as const;
+
+/** The internal error for a script's negative reply; `params.reply` keeps the number. */
+export function scriptError(script: string, reply: number): InternalError {
+  const code = INTERNAL_CODES[reply as ScriptErrorCode] ?? 'CP_REDIS_SCRIPT_FAILED';
+  return new InternalError(code, { params: { script, reply } });
 }

@@ -1,25 +1,14 @@
-export {
-  NestedTransactionError,
-  TransactionAbortedError,
-  type Database,
-  type IsolationLevel,
-  type Sql,
-  type SqlResult,
-  type TransactionOptions,
-  type UnscopedAccess,
-} from './sql-port.js';
+export { type Database, type IsolationLevel, type Sql, type SqlResult, type TransactionOptions, type UnscopedAccess } from './sql-port.js';
 export { createPostgresDatabase, type PostgresDatabaseOptions } from './postgres.js';
 export { createPgliteDatabase, dropToServiceRole, PGLITE_SERVICE_ROLE, type PgliteDatabaseOptions } from './pglite.js';
 export {
   appliedMigrations,
   DEFAULT_MIGRATIONS_DIR,
   migrate,
-  MigrationError,
   readMigrations,
   type AppliedMigration,
   type MigrateOptions,
   type MigrateResult,
-  type MigrationErrorCode,
   type MigrationFile,
 } from './migrations.js';
 export { dumpSchema, SCHEMA_SNAPSHOT_FILE } from './schema-dump.js';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InternalError } from '@controlplane/contracts';
 import type { Database } from './sql-port.js';
 import { asSystem } from './data-scope.js';
 
@@ -34,19 +35,6 @@ export interface MigrateResult {
   version: number;
 }
 
-export type MigrationErrorCode = 'MIGRATION_FILE_INVALID' | 'MIGRATION_CHECKSUM_MISMATCH' | 'MIGRATION_UNKNOWN' | 'MIGRATION_FAILED';
-
-export class MigrationError extends Error {
-  constructor(
-    readonly code: MigrationErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'MigrationError';
-  }
-}
-
 const FILE_PATTERN = /^(\d+)_([a-z0-9_]+)\.sql$/;
 
 // One constant for every ControlPlane process: "cpmigr" in ASCII, well away from small ids other
@@ -70,7 +58,7 @@ export async function readMigrations(dir: string | URL = DEFAULT_MIGRATIONS_DIR)
     const match = FILE_PATTERN.exec(file);
     if (!match) {
       if (/^\d/.test(file)) {
-        throw new MigrationError('MIGRATION_FILE_INVALID', `migration file ${file} in ${path} is not named NNN_lower_snake_name.sql`);
+        throw new InternalError('CP_MIGRATION_FILE_NAME_INVALID', { params: { file, dir: path } });
       }
       continue;
     }
@@ -81,7 +69,7 @@ export async function readMigrations(dir: string | URL = DEFAULT_MIGRATIONS_DIR)
   for (let i = 1; i < migrations.length; i++) {
     const [prev, cur] = [migrations[i - 1], migrations[i]];
     if (prev && cur && prev.version === cur.version) {
-      throw new MigrationError('MIGRATION_FILE_INVALID', `migrations ${prev.file} and ${cur.file} share version ${cur.version}`);
+      throw new InternalError('CP_MIGRATION_VERSION_DUPLICATED', { params: { first: prev.file, second: cur.file, version: cur.version } });
     }
   }
   return migrations;
@@ -115,16 +103,12 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
         for (const row of rows) {
           const file = byVersion.get(row.version);
           if (!file) {
-            throw new MigrationError(
-              'MIGRATION_UNKNOWN',
-              `the database has migration ${row.version} (${row.name}) which this build does not have; refusing to run an older build against a newer schema`,
-            );
+            throw new InternalError('CP_MIGRATION_UNKNOWN', { params: { version: row.version, name: row.name } });
           }
           if (file.checksum !== row.checksum) {
-            throw new MigrationError(
-              'MIGRATION_CHECKSUM_MISMATCH',
-              `migration ${file.file} was changed after it was applied (checksum ${row.checksum.slice(0, 12)}… in the database, ${file.checksum.slice(0, 12)}… on disk); restore the file and put the change in a new migration`,
-            );
+            throw new InternalError('CP_MIGRATION_CHECKSUM_MISMATCH', {
+              params: { file: file.file, applied: row.checksum.slice(0, 12), onDisk: file.checksum.slice(0, 12) },
+            });
           }
         }
         const done = new Set(rows.map((r) => r.version));
@@ -135,7 +119,7 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
             await tx.query(file.sql);
           } catch (err) {
             const detail = err instanceof Error ? err.message : String(err);
-            throw new MigrationError('MIGRATION_FAILED', `migration ${file.file} failed: ${detail}`, { cause: err });
+            throw new InternalError('CP_MIGRATION_FAILED', { params: { file: file.file, reason: detail }, cause: err });
           }
           await tx.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [
             file.version,

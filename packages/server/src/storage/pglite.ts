@@ -5,9 +5,9 @@ import {
   type Results,
   type Transaction,
 } from '@electric-sql/pglite';
+import { InternalError } from '@controlplane/contracts';
 import {
   applySettings,
-  TransactionAbortedError,
   TransactionScope,
   transactionModes,
   type Database,
@@ -72,7 +72,7 @@ function setScopeLiteral(wanted: { tenantId: string; scope: string }): string {
  * mutex, so a query issued outside a transaction while another transaction is open waits until
  * that transaction has committed or rolled back — it never runs inside it. The consequence is that
  * awaiting `db.query` from inside a transaction callback would deadlock; TransactionScope turns
- * that into a NestedTransactionError.
+ * that into a CP_STORAGE_NESTED_TRANSACTION error.
  */
 export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}): Promise<Database> {
   const pglite = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers });
@@ -121,7 +121,8 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
           return result;
         });
       } catch (err) {
-        if (callbackDone && err instanceof PgliteTransactionAbortedError) throw new TransactionAbortedError({ cause: err });
+        if (callbackDone && err instanceof PgliteTransactionAbortedError)
+          throw new InternalError('CP_STORAGE_TRANSACTION_ABORTED', { cause: err });
         throw err;
       }
     },

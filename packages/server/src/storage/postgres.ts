@@ -1,9 +1,8 @@
-import { sha256Hex } from '@controlplane/contracts';
+import { InternalError, sha256Hex } from '@controlplane/contracts';
 import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import {
   applySettings,
-  TransactionAbortedError,
   TransactionScope,
   transactionModes,
   type Database,
@@ -207,7 +206,8 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
           const result = await scope.run(() => fn(tx));
           open = false;
           const commit = await client.query('COMMIT');
-          if (commit.command === 'ROLLBACK') throw new TransactionAbortedError();
+          // COMMIT answered ROLLBACK: a statement failed and the callback caught its error. Nothing was written.
+          if (commit.command === 'ROLLBACK') throw new InternalError('CP_STORAGE_TRANSACTION_ABORTED');
           return result;
         } catch (err) {
           if (open) {

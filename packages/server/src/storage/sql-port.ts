@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { InternalError } from '@controlplane/contracts';
 
 /**
  * The narrow port handlers use instead of a driver (pg-boss's `executeSql(text, values)`).
@@ -43,36 +44,10 @@ export interface Database extends Sql {
   /**
    * Runs `fn` in one transaction on one connection. Commits when `fn` resolves; rolls back and
    * rethrows the original error when it throws. Inside `fn` use `tx`: calling this database's
-   * `query`/`transaction` from inside the callback is refused (see NestedTransactionError).
+   * `query`/`transaction` from inside the callback is refused (CP_STORAGE_NESTED_TRANSACTION).
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
-}
-
-/**
- * `db.query`/`db.transaction` called from inside a `db.transaction` callback. On PGlite (one
- * connection) that call would wait for the transaction that is waiting for it — a deadlock; on
- * PostgreSQL it would silently run outside the transaction on another connection. Refusing it on
- * both adapters makes the mistake show up in tests against either.
- */
-export class NestedTransactionError extends Error {
-  readonly code = 'NESTED_TRANSACTION';
-  constructor() {
-    super('database used directly inside one of its own transaction callbacks; use the tx handle passed to the callback');
-    this.name = 'NestedTransactionError';
-  }
-}
-
-/**
- * COMMIT answered ROLLBACK: a statement failed inside the transaction and the callback caught the
- * error and returned normally. Nothing was written.
- */
-export class TransactionAbortedError extends Error {
-  readonly code = 'TRANSACTION_ABORTED';
-  constructor(options?: { cause?: unknown }) {
-    super('transaction was aborted by an earlier failed statement and has been rolled back', options);
-    this.name = 'TransactionAbortedError';
-  }
 }
 
 const ISOLATION_SQL: Record<IsolationLevel, string> = {
@@ -107,8 +82,14 @@ export async function applySettings(tx: Sql, settings: Record<string, string> | 
 export class TransactionScope {
   readonly #storage = new AsyncLocalStorage<{ open: boolean }>();
 
+  /**
+   * `db.query`/`db.transaction` called from inside a `db.transaction` callback. On PGlite (one
+   * connection) that call would wait for the transaction that is waiting for it — a deadlock; on
+   * PostgreSQL it would silently run outside the transaction on another connection. Refusing it on
+   * both adapters makes the mistake show up in tests against either.
+   */
   assertOutside(): void {
-    if (this.#storage.getStore()?.open) throw new NestedTransactionError();
+    if (this.#storage.getStore()?.open) throw new InternalError('CP_STORAGE_NESTED_TRANSACTION');
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
