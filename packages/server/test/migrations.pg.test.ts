@@ -10,7 +10,8 @@ import {
   SCHEMA_SNAPSHOT_FILE,
   type Database,
 } from '@controlplane/server';
-import { createMigrationsCopy, createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { createMigrationsCopy } from '../../../test/support/migrations-copy.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

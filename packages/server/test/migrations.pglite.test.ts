@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { appliedMigrations, createPgliteDatabase, dumpSchema, migrate, readMigrations, SCHEMA_SNAPSHOT_FILE } from '@controlplane/server';
-import { createMigrationsCopy } from '../../../test/support/postgres.js';
+import { createMigrationsCopy } from '../../../test/support/migrations-copy.js';
 
 describe('migrate on PGlite', () => {
   it('applies every migration once, records it, and is a no-op the second time', async () => {

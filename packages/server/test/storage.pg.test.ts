@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, refreshTableStatistics, type Database } from '@controlplane/server';
-import { createTestDatabase, describeSqlPortContract, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { describeSqlPortContract } from '../../../test/support/sql-port-contract.js';
 
 let testDb: TestDatabase;
 

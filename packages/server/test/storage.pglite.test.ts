@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPgliteDatabase, refreshTableStatistics } from '@controlplane/server';
-import { describeSqlPortContract } from '../../../test/support/postgres.js';
+import { describeSqlPortContract } from '../../../test/support/sql-port-contract.js';
 
 describeSqlPortContract('PGlite (in memory)', () => createPgliteDatabase());
 

@@ -1,5 +1,7 @@
 // A private redis-server process for tests that flush or restart Redis, so they never touch the
-// shared server other suites use.
+// shared server other suites use. To scripts/check-test-tiers.mjs it is Redis, not a process of the
+// system under test:
+// test-needs: redis
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
