@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '@controlplane/contracts';
+import { AppError, PRODUCT_VERSION } from '@controlplane/contracts';
 import {
   CORRELATION_HEADER,
   DEFAULT_SIGNATURE_WINDOW_SECONDS,
@@ -150,7 +150,7 @@ const isHealth = (req: FastifyRequest) => req.routeOptions.config?.spec?.id === 
 
 export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
   const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...o.limits };
-  const version = o.version ?? '0.1.0';
+  const version = o.version ?? PRODUCT_VERSION;
   const guardOptions = { threshold: limits.breakerThreshold, halfOpenAfterMs: limits.breakerHalfOpenAfterMs };
   const dbGuard = new DependencyGuard('postgres', guardOptions);
   const redisGuard = new DependencyGuard('redis', guardOptions);

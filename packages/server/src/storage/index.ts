@@ -26,3 +26,4 @@ export { dumpSchema, SCHEMA_SNAPSHOT_FILE } from './schema-dump.js';
 export { asSystem, currentDataScope, withTenant, type DataScope } from './data-scope.js';
 export { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 export { refreshTableStatistics, type StatisticsRefresh } from './table-statistics.js';
+export { keysetCursor, timeIdCursor, type KeysetCursor, type KeysetCursorSpec } from './keyset-cursor.js';
