@@ -31,8 +31,7 @@ export function forwardedCaller(req: FastifyRequest, trustedServices: ReadonlySe
   if (p.kind !== 'service' || !trustedServices.has(p.id)) throw new AppError('FORBIDDEN');
   const tenant = req.headers[FORWARDED_TENANT];
   const actor = req.headers[FORWARDED_ACTOR];
-  if (!isTenantId(tenant))
-    throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
+  if (!isTenantId(tenant)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
   if (typeof actor !== 'string' || !ACTOR_RE.test(actor))
     throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded actor is missing or malformed.' });
   enterTenant(tenant);
