@@ -4,6 +4,8 @@ import { CliError, EXIT } from './command.js';
 import { STARTUP_EXITS, cliErrorFor } from './internal-errors.js';
 import { describeError, exitCodeFor } from './connection.js';
 
+// Errors that mean "PostgreSQL is not there for us" (network, unknown database, refused login,
+// starting up) rather than a fault in what was asked of it.
 const UNREACHABLE = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -16,6 +18,11 @@ const UNREACHABLE = new Set([
   '28P01',
   '57P03',
 ]);
+
+export function isDatabaseUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08'));
+}
 
 /** A start-up failure as the user should read it, with the exit code scripts rely on. */
 export function startupError(err: unknown): CliError {
@@ -34,7 +41,7 @@ export function startupError(err: unknown): CliError {
       EXIT.UNAVAILABLE,
     );
   }
-  if (typeof e?.code === 'string' && (UNREACHABLE.has(e.code) || e.code.startsWith('08'))) {
+  if (isDatabaseUnreachable(err)) {
     return new CliError(`cannot reach the database: ${e.message}; is PostgreSQL running, and is DATABASE_URL right?`, EXIT.UNAVAILABLE);
   }
   // An internal error no rule covers names its code (docs/errors.md says what to do about it).

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import {
   type AuditRecord,
   type Database,
 } from '@controlplane/server';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestDatabase, TEST_SERVICE_ROLE, type TestDatabase } from '../../../test/support/postgres.js';
 import { EXIT } from '../src/command.js';
 import { main } from '../src/main.js';
 
@@ -113,6 +113,25 @@ describe('controlplane audit on PostgreSQL', () => {
     expect(res.code).toBe(EXIT.OK);
     expect(res.stdout).toContain('audit chain intact: 6 events verified');
     expect(res.stdout).toContain(`head: 6:${records[5]!.hash}`);
+  });
+
+  it('verify connects as psql would when the URL names no user: as PGUSER, else as the operating-system user', async () => {
+    const { host, pathname } = new URL(intact.url);
+    const bare = `postgres://${host}${pathname}`;
+    // The environment is the one given to the CLI; $USER is not read (containers often leave it unset).
+    const asService = await run(['audit', 'verify', '--database-url', bare], { PGUSER: TEST_SERVICE_ROLE });
+    expect(asService.stderr).toBe('');
+    expect(asService.code).toBe(EXIT.OK);
+    expect(asService.stdout).toContain(`audit chain intact: 6 events verified in postgres://${TEST_SERVICE_ROLE}@${host}${pathname}`);
+
+    // The server's admin role is the operating-system user unless TEST_DATABASE_URL names another;
+    // then that one comes in as PGUSER, and the operating-system default is not what is tested.
+    const admin = decodeURIComponent(new URL(intact.adminUrl).username);
+    const osUser = userInfo().username;
+    const asAdmin = await run(['audit', 'verify', '--database-url', bare], admin === osUser ? {} : { PGUSER: admin });
+    expect(asAdmin.stderr).toBe('');
+    expect(asAdmin.code).toBe(EXIT.OK);
+    expect(asAdmin.stdout).toContain(`audit chain intact: 6 events verified in postgres://${encodeURIComponent(admin)}@${host}${pathname}`);
   });
 
   it('verify reads DATABASE_URL when no flag is given, and prints JSON on request', async () => {

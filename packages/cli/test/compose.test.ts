@@ -85,10 +85,13 @@ describe('compose from configuration', () => {
   });
 
   it('connects to PostgreSQL as the operating-system user when the URL names none, as psql does', () => {
-    expect(postgresConnectionString('postgres://127.0.0.1:5432/cp')).toBe(
-      `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/cp`,
-    );
-    expect(postgresConnectionString('postgres://alice:pw@db:5432/cp')).toBe('postgres://alice:pw@db:5432/cp');
-    expect(postgresConnectionString('postgres://db/cp?user=bob')).toBe('postgres://db/cp?user=bob');
+    const connect = (url: string, env: Record<string, string> = {}) =>
+      postgresConnectionString(loadConfig({ env, flags: { 'database.url': url, 'database.sslMode': 'require' } }).database);
+    expect(connect('postgres://127.0.0.1:5432/cp')).toBe(`postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/cp`);
+    expect(connect('postgres://alice:pw@db:5432/cp')).toBe('postgres://alice:pw@db:5432/cp');
+    // The user may also come as a parameter; the port the URL leaves out is libpq's default.
+    expect(connect('postgres://db/cp?user=bob')).toBe('postgres://db:5432/cp?user=bob');
+    // libpq's environment comes before its defaults, and reaches the services through the config.
+    expect(connect('postgres://db/', { PGUSER: 'carol', PGPORT: '6432' })).toBe('postgres://carol@db:6432/carol');
   });
 });

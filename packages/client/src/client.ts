@@ -3,6 +3,7 @@ import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   JobEvent,
+  PRODUCT_VERSION,
   type HealthCheck,
   type JobResponse,
   type TruthAssertionInput,
@@ -34,7 +35,8 @@ import type {
   TenantQuotasInput,
 } from './types.js';
 
-export const CLIENT_VERSION = '0.1.0';
+/** The version this client reports in its User-Agent: the product's. */
+export const CLIENT_VERSION = PRODUCT_VERSION;
 
 export interface ControlPlaneClientOptions {
   /** The gateway, `https://host:port`. Plain `http://` is refused. */

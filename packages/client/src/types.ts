@@ -1,7 +1,7 @@
-import type { JobEvent, JobRequestInput, JobResponse, JobStatus, RetryPolicy } from '@controlplane/contracts';
+import type { JobEvent, JobRequestInput, JobResponse, JobStatus, RetryPolicy, Role } from '@controlplane/contracts';
 
 /** The gateway's roles (docs/rbac.md). */
-export type Role = 'admin' | 'operator' | 'submitter' | 'viewer';
+export type { Role };
 
 /**
  * A job to submit, in short form: the client fills in the id, `payload.type`, `metadata.source` and

@@ -112,6 +112,10 @@ export const SERVICE_ERROR_CODES = {
     message: 'cannot read the {what} {file}: {reason}',
     hint: 'Check the path and that the process may read the file.',
   },
+  CP_COMPOSE_DATABASE_URL_MISSING: {
+    message: 'database.url is not set (set DATABASE_URL or database.url)',
+    hint: 'Set DATABASE_URL (or database.url, or --database-url) to the PostgreSQL connection string.',
+  },
   CP_COMPOSE_DATABASE_CA_UNREADABLE: {
     message: 'cannot read database.sslCaFile {file}: {reason}',
     hint: 'Check database.sslCaFile (CONTROLPLANE_DATABASE_SSL_CA_FILE) and that the process may read it.',

@@ -80,6 +80,16 @@ describe('loadConfig', () => {
         /database\.sslMode: is 'disable' for a non-local database/,
       ],
       [
+        'TLS disabled to a remote database that PGHOST names',
+        { env: { DATABASE_URL: 'postgres:///cp', PGHOST: 'db.internal' } },
+        /database\.sslMode: is 'disable' for a non-local database/,
+      ],
+      [
+        'a PGPORT that is no port',
+        { env: { DATABASE_URL: 'postgres:///cp', PGPORT: 'fifty' } },
+        /database\.urlDefaults\.port.*\[env PGPORT\]/,
+      ],
+      [
         'a downgradable sslmode in the URL',
         { env: { DATABASE_URL: 'postgres://db.internal/cp?sslmode=prefer', CONTROLPLANE_DATABASE_SSL_MODE: 'verify-full' } },
         /may fall back to plaintext/,

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CONTRACT_VERSION_STRING,
   ERROR_CODES,
+  PRODUCT_VERSION,
   isErrorCode,
   type HealthCheck,
   type JobEnvelope,
@@ -125,7 +126,7 @@ export class RunnerAgent {
 
     this.#registration = await this.#client.register({
       name: meta.name,
-      version: this.o.version ?? '0.1.0',
+      version: this.o.version ?? PRODUCT_VERSION,
       contractVersion: CONTRACT_VERSION_STRING,
       capabilities: unique.map((h) => this.#capability(h)),
       tags: [],
@@ -164,7 +165,7 @@ export class RunnerAgent {
     return {
       status,
       service: 'runner',
-      version: this.o.version ?? '0.1.0',
+      version: this.o.version ?? PRODUCT_VERSION,
       timestamp: new Date().toISOString(),
       uptime: Math.round((Date.now() - this.#startedAt) / 1000),
       checks: [{ name: 'jobforge', status: hbOk || this.#lastHeartbeatOk === 0 ? 'healthy' : 'degraded' }],

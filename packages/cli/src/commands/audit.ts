@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,9 +7,9 @@ import { finished } from 'node:stream/promises';
 import { loadConfig, type Config } from '@controlplane/platform';
 import {
   AuditChainVerifier,
-  createPgliteDatabase,
-  createPostgresDatabase,
+  embeddedDatabaseDir,
   exportAudit,
+  openDatabaseFromConfig,
   verifyAuditChain,
   type AuditAnchor,
   type AuditChainBreak,
@@ -20,6 +20,7 @@ import {
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
 import { CONFIG_EXITS, cliErrorFor } from '../internal-errors.js';
 import { boolFlag, stringFlag } from '../flags.js';
+import { isDatabaseUnreachable } from '../startup-errors.js';
 
 const DATABASE_HELP = `  --database-url   PostgreSQL to read (default: $DATABASE_URL, else the embedded database
                    in <data dir>/db)
@@ -62,29 +63,8 @@ function noPositionals(ctx: CommandContext, usage: string): void {
   if (ctx.positionals.length > 0) throw new CliError(`unexpected argument '${ctx.positionals[0]}'\n\n${usage}`, EXIT.USAGE);
 }
 
-function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<database url>';
-  }
-}
-
-function sslOptions(database: Config['database']): false | { rejectUnauthorized: boolean; ca?: string } {
-  if (database.sslMode === 'disable') return false;
-  if (database.sslMode === 'require') return { rejectUnauthorized: false };
-  return { rejectUnauthorized: true, ...(database.sslCaFile ? { ca: readFileSync(database.sslCaFile, 'utf8') } : {}) };
-}
-
-interface OpenedDatabase {
-  db: Database;
-  where: string;
-}
-
 /** The database the services use, found the way they find it (flags > config file > environment). */
-async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
+async function openDatabase(ctx: CommandContext): Promise<{ db: Database; where: string }> {
   const url = flag(ctx, 'database-url');
   const dataDir = flag(ctx, 'data-dir');
   let config: Readonly<Config>;
@@ -93,47 +73,22 @@ async function openDatabase(ctx: CommandContext): Promise<OpenedDatabase> {
   } catch (err) {
     throw cliErrorFor(err, CONFIG_EXITS) ?? err;
   }
-  const { database } = config;
-  if (database.mode === 'postgres' && database.url) {
-    let ssl: ReturnType<typeof sslOptions>;
-    try {
-      ssl = sslOptions(database);
-    } catch (err) {
-      throw new CliError(`cannot read database.sslCaFile: ${(err as Error).message}`, EXIT.CONFIG);
+  if (config.database.mode === 'embedded') {
+    const dir = embeddedDatabaseDir(config);
+    // PGlite would create an empty database in a missing directory; verifying that proves nothing.
+    if (!existsSync(join(dir, 'PG_VERSION'))) {
+      throw new CliError(
+        `no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir for another data directory`,
+        EXIT.NOT_FOUND,
+      );
     }
-    const db = createPostgresDatabase({
-      unscoped: 'system',
-      connectionString: database.url,
-      ssl,
-      maxConnections: 1,
-      applicationName: 'controlplane-audit',
-      statementTimeoutMs: database.statementTimeoutMs,
-    });
-    return { db, where: displayUrl(database.url) };
   }
-  const dir = join(config.dataDir, 'db');
-  // PGlite would create an empty database in a missing directory; verifying that proves nothing.
-  if (!existsSync(join(dir, 'PG_VERSION'))) {
-    throw new CliError(
-      `no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir for another data directory`,
-      EXIT.NOT_FOUND,
-    );
+  try {
+    return await openDatabaseFromConfig(config, { applicationName: 'controlplane-audit', unscoped: 'system', maxConnections: 1 });
+  } catch (err) {
+    throw cliErrorFor(err, [['CP_COMPOSE_', EXIT.CONFIG]]) ?? err;
   }
-  return { db: await createPgliteDatabase({ dataDir: dir, unscoped: 'system' }), where: dir };
 }
-
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  '3D000',
-  '28000',
-  '28P01',
-  '57P03',
-]);
 
 async function withAuditDatabase<T>(ctx: CommandContext, fn: (db: Database, where: string) => Promise<T>): Promise<T> {
   const { db, where } = await openDatabase(ctx);
@@ -142,10 +97,8 @@ async function withAuditDatabase<T>(ctx: CommandContext, fn: (db: Database, wher
     try {
       present = (await db.query<{ present: boolean }>(`select to_regclass('public.audit_events') is not null as present`)).rows[0]?.present;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) {
+      if (isDatabaseUnreachable(err))
         throw new CliError(`cannot reach the database at ${where}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
-      }
       if (err instanceof Error && /timeout/i.test(err.message))
         throw new CliError(`cannot reach the database at ${where}: ${err.message}`, EXIT.UNAVAILABLE);
       throw err;

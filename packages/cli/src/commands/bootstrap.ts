@@ -1,14 +1,7 @@
 import { resolve } from 'node:path';
 import { isInternalError, writeKeyFile } from '@controlplane/client';
-import {
-  createApiKey,
-  ensureTenant,
-  migrate,
-  openDatabaseFromConfig,
-  revokeApiKey,
-  SYSTEM_TENANT,
-  TENANT_ID_PATTERN,
-} from '@controlplane/server';
+import { isTenantId } from '@controlplane/contracts';
+import { createApiKey, ensureTenant, migrate, openDatabaseFromConfig, revokeApiKey, SYSTEM_TENANT } from '@controlplane/server';
 import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command } from '../command.js';
 import { isProcessAlive, readDevState } from '../connection.js';
@@ -45,7 +38,7 @@ export const bootstrapCommand: Command = {
     if (ctx.positionals.length > 0) throw new CliError(`unexpected argument '${ctx.positionals[0]}'\n\n${USAGE}`, EXIT.USAGE);
     const out = resolve(requiredFlag(ctx, 'out'));
     const tenantId = stringFlag(ctx, 'tenant') ?? SYSTEM_TENANT;
-    if (!TENANT_ID_PATTERN.test(tenantId)) throw new CliError('--tenant must be 1-63 characters of a-z, 0-9 and -', EXIT.USAGE);
+    if (!isTenantId(tenantId)) throw new CliError('--tenant must be 1-63 characters of a-z, 0-9 and -', EXIT.USAGE);
     const config = loadCliConfig(ctx, ['database-url', 'data-dir']);
     if (config.database.mode === 'embedded') {
       const dev = readDevState(config.dataDir);

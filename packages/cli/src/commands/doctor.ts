@@ -5,12 +5,10 @@ import { ControlPlaneClient, ControlPlaneError, isInternalError, readKeyFile } f
 import { inspectCertificate, loadTlsMaterial, type Config } from '@controlplane/platform';
 import {
   appliedMigrations,
-  createPostgresDatabase,
   createRedis,
   displayDatabaseUrl,
   embeddedDatabaseDir,
-  postgresConnectionString,
-  postgresSsl,
+  openDatabaseFromConfig,
   readMigrations,
   serviceTlsFiles,
   type ServiceName,
@@ -175,18 +173,16 @@ async function databaseCheck(config: Readonly<Config>): Promise<Check[]> {
     const inUse = state && isProcessAlive(state.pid) ? `, in use by controlplane dev (pid ${state.pid})` : '';
     return [{ name: 'database', status: 'ok', detail: `embedded (PGlite) in ${dir}${inUse}` }];
   }
-  const where = displayDatabaseUrl(config.database.url!);
+  let where = displayDatabaseUrl(config.database.url!);
   let db;
   try {
-    db = createPostgresDatabase({
-      unscoped: 'system',
-      connectionString: postgresConnectionString(config.database.url!),
-      ssl: postgresSsl(config.database),
-      maxConnections: 1,
+    ({ db, where } = await openDatabaseFromConfig(config, {
       applicationName: 'controlplane-doctor',
+      unscoped: 'system',
+      maxConnections: 1,
       connectTimeoutMs: 5_000,
       statementTimeoutMs: 5_000,
-    });
+    }));
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: (err as Error).message, fix: 'check database.sslMode / database.sslCaFile' }];
   }

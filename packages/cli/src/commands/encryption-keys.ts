@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { addKekToKeyringFile, generateKeyringFile, LocalFileKeyProvider, loadConfig, type Config } from '@controlplane/platform';
 import {
-  createPostgresDatabase,
   DEFAULT_ROTATION_GRACE_MS,
   KeyRotation,
+  openDatabaseFromConfig,
   openFieldEncryption,
   type Database,
   type RotationRun,
@@ -13,6 +12,7 @@ import {
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
 import { CONFIG_EXITS, KEYRING_EXITS, ROTATION_EXITS, cliErrorFor } from '../internal-errors.js';
 import { boolFlag, intFlag, stringFlag } from '../flags.js';
+import { isDatabaseUnreachable } from '../startup-errors.js';
 
 // The keyring holds the KEKs of field encryption (docs/encryption.md). These commands share the
 // `keys` prefix with the API-key commands; every one of them says "keyring" or "encryption".
@@ -86,19 +86,6 @@ function keyringFailure(err: unknown): never {
   throw cliErrorFor(err, KEYRING_EXITS) ?? err;
 }
 
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  '3D000',
-  '28000',
-  '28P01',
-  '57P03',
-]);
-
 interface Opened {
   db: Database;
   keyDb: Database;
@@ -114,26 +101,15 @@ async function openDatabases(c: Readonly<Config>): Promise<Opened> {
   if (database.mode !== 'postgres' || !database.url) {
     throw new CliError('encryption keys are stored in PostgreSQL: pass --database-url (or set DATABASE_URL)', EXIT.CONFIG);
   }
-  let ssl: false | { rejectUnauthorized: boolean; ca?: string } = false;
-  if (database.sslMode === 'require') ssl = { rejectUnauthorized: false };
-  if (database.sslMode === 'verify-full') {
+  const open = async (name: string) => {
     try {
-      ssl = { rejectUnauthorized: true, ...(database.sslCaFile ? { ca: readFileSync(database.sslCaFile, 'utf8') } : {}) };
+      return (await openDatabaseFromConfig(c, { applicationName: name, unscoped: 'system', maxConnections: 2 })).db;
     } catch (err) {
-      throw new CliError(`cannot read database.sslCaFile: ${(err as Error).message}`, EXIT.CONFIG);
+      throw cliErrorFor(err, [['CP_COMPOSE_', EXIT.CONFIG]]) ?? err;
     }
-  }
-  const open = (name: string) =>
-    createPostgresDatabase({
-      unscoped: 'system',
-      connectionString: database.url!,
-      ssl,
-      maxConnections: 2,
-      applicationName: name,
-      statementTimeoutMs: database.statementTimeoutMs,
-    });
-  const db = open('controlplane-keys-rotate');
-  const keyDb = open('controlplane-keys-store');
+  };
+  const db = await open('controlplane-keys-rotate');
+  const keyDb = await open('controlplane-keys-store');
   const close = async () => {
     await Promise.all([db.close(), keyDb.close()]);
   };
@@ -147,9 +123,7 @@ async function openDatabases(c: Readonly<Config>): Promise<Opened> {
   } catch (err) {
     await close();
     if (err instanceof CliError) throw err;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08')))
-      throw new CliError(`cannot reach the database: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    if (isDatabaseUnreachable(err)) throw new CliError(`cannot reach the database: ${(err as Error).message}`, EXIT.UNAVAILABLE);
     throw err;
   }
   return { db, keyDb, close };

@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
-import { isInternalError, keyFileFrom, writeKeyFile, type Role } from '@controlplane/client';
+import { isInternalError, keyFileFrom, writeKeyFile } from '@controlplane/client';
+import { ROLES, type Role } from '@controlplane/contracts';
 import { CliError, EXIT, type Command } from '../command.js';
 import { CLIENT_FLAGS, CLIENT_FLAGS_HELP, noPositionals, positional, withClient } from '../connection.js';
 import { intFlag, requiredFlag, stringFlag } from '../flags.js';
 import { age, fields, print, table } from '../output.js';
-
-const ROLES: readonly Role[] = ['admin', 'operator', 'submitter', 'viewer'];
 
 const CREATE_USAGE = `usage: controlplane keys create --name <name> --role admin|operator|submitter|viewer [--expires-at <date-time>]
                               [--tenant <id>] [--out <file>] [--json]

@@ -166,6 +166,7 @@ package.json whose "test" script runs the test with Node's own test runner.`,
     mkdirSync(dir, { recursive: true });
     const pkg = {
       name,
+      // The new project's own first version, not ControlPlane's.
       version: '0.1.0',
       private: true,
       type: 'module',

@@ -19,6 +19,11 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   CONTROLPLANE_DATABASE_SSL_MODE: 'database.sslMode',
   CONTROLPLANE_DATABASE_SSL_CA_FILE: 'database.sslCaFile',
   CONTROLPLANE_DATABASE_MAX_CONNECTIONS: 'database.maxConnections',
+  // libpq's own variables, so that a database URL means what it means to psql.
+  PGHOST: 'database.urlDefaults.host',
+  PGPORT: 'database.urlDefaults.port',
+  PGUSER: 'database.urlDefaults.user',
+  PGDATABASE: 'database.urlDefaults.database',
   REDIS_URL: 'redis.url',
   CONTROLPLANE_REDIS_KEY_PREFIX: 'redis.keyPrefix',
   CONTROLPLANE_REDIS_TLS_CA_FILE: 'redis.tlsCaFile',

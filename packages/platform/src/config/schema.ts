@@ -1,5 +1,6 @@
 import { DEFAULT_SIGNATURE_WINDOW_SECONDS } from '@controlplane/contracts';
 import { z } from 'zod';
+import { resolvePostgresUrl } from './postgres-url.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Bool = z.preprocess((v) => {
@@ -81,8 +82,21 @@ export const ConfigSchema = z
         /** `disable` only for a database on loopback/socket; `verify-full` checks the server certificate. */
         sslMode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
         sslCaFile: z.string().min(1).optional(),
+        /**
+         * libpq's environment (PGHOST, PGPORT, PGUSER, PGDATABASE): the parts of `url` it leaves
+         * out, filled in as psql fills them (see resolvePostgresUrl).
+         */
+        urlDefaults: z
+          .object({
+            host: z.string().min(1).optional(),
+            port: z.coerce.number().int().min(1).max(65535).optional(),
+            user: z.string().min(1).optional(),
+            database: z.string().min(1).optional(),
+          })
+          .strict()
+          .default({}),
       })
-      .default({ mode: 'embedded', maxConnections: 10, statementTimeoutMs: 15_000, sslMode: 'disable' }),
+      .default({ mode: 'embedded', maxConnections: 10, statementTimeoutMs: 15_000, sslMode: 'disable', urlDefaults: {} }),
     redis: z
       .object({
         /** `embedded` uses the in-process queue and limiter; `redis` connects to `url`. */
@@ -167,7 +181,12 @@ export const ConfigSchema = z
         message: `asks for sslmode that may fall back to plaintext while database.sslMode is '${c.database.sslMode}'; remove sslmode from the URL`,
       });
     }
-    if (c.database.sslMode === 'disable' && c.database.url && !isLocalDatabase(c.database.url)) {
+    // The host that will be reached: PGHOST fills in a URL without one.
+    if (
+      c.database.sslMode === 'disable' &&
+      c.database.url &&
+      !isLocalDatabase(resolvePostgresUrl(c.database.url, c.database.urlDefaults))
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['database', 'sslMode'],

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { ValidationError } from '@controlplane/contracts';
+import { keysetCursor } from '../storage/keyset-cursor.js';
 import type { Sql } from '../storage/sql-port.js';
 import { AUDIT_ROW_COLUMNS, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
 import { asSystem } from '../storage/data-scope.js';
@@ -36,19 +37,18 @@ function instant(value: Date | string, path: string): string {
   return date.toISOString();
 }
 
-// The cursor is the (occurred_at, seq) of the last row shown. Opaque to clients, but checked:
-// it reaches SQL as parameters only, and a malformed one is a 400, not a 500.
-const CURSOR_PATTERN = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,6}Z)\|([1-9][0-9]{0,18})$/;
-
-function encodeCursor(record: AuditRecord): string {
-  return Buffer.from(`${record.occurredAt}|${record.seq}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { occurredAt: string; seq: string } {
-  const match = CURSOR_PATTERN.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match?.[1] || !match[2]) throw new ValidationError([{ path: 'cursor', message: 'is not a cursor returned by a previous page' }]);
-  return { occurredAt: match[1], seq: match[2] };
-}
+// The cursor is the (occurred_at, seq) of the last row shown; occurred_at stays the text the row
+// holds, since a Date would drop its microseconds.
+const OCCURRED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,6}Z$/;
+const SEQ = /^[1-9][0-9]{0,18}$/;
+const auditCursor = keysetCursor<{ occurredAt: string; seq: string }>({
+  parts: (k) => [k.occurredAt, k.seq],
+  parse(parts) {
+    const [occurredAt, seq] = parts;
+    if (parts.length !== 2 || occurredAt === undefined || seq === undefined) return undefined;
+    return OCCURRED_AT.test(occurredAt) && SEQ.test(seq) ? { occurredAt, seq } : undefined;
+  },
+});
 
 function whereClause(filter: Omit<AuditQuery, 'limit' | 'cursor'>, values: unknown[]): string[] {
   const where: string[] = [];
@@ -72,7 +72,7 @@ export async function queryAudit(db: Sql, query: AuditQuery = {}): Promise<Audit
   const values: unknown[] = [];
   const where = whereClause(query, values);
   if (query.cursor) {
-    const cursor = decodeCursor(query.cursor);
+    const cursor = auditCursor.decode(query.cursor);
     where.push(`(occurred_at, seq) < ($${values.push(cursor.occurredAt)}::timestamptz, $${values.push(cursor.seq)}::bigint)`);
   }
   // One row more than asked tells whether there is a next page without a count.
@@ -85,7 +85,7 @@ export async function queryAudit(db: Sql, query: AuditQuery = {}): Promise<Audit
   );
   const events = rows.slice(0, limit).map(recordFromRow);
   const last = events[events.length - 1];
-  return { events, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  return { events, nextCursor: rows.length > limit && last ? auditCursor.encode(last) : null };
 }
 
 export interface AuditExportFilter {

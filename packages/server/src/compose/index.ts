@@ -6,6 +6,7 @@ export {
   postgresSsl,
   displayDatabaseUrl,
   type OpenedDatabase,
+  type OpenDatabaseOptions,
 } from './storage.js';
 export {
   pkiDirOf,

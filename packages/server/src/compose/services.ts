@@ -3,7 +3,6 @@ import type { Agent } from 'node:https';
 import { InternalError } from '@controlplane/contracts';
 import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
 import { openFieldEncryption } from '../keys/index.js';
-import { createPostgresDatabase } from '../storage/index.js';
 import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
 import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '../jobforge/index.js';
@@ -201,10 +200,10 @@ export async function startServiceFromConfig(
     // transactions are open (see PostgresDataKeyStore).
     let cipher: FieldCipher | undefined;
     if (config.encryption.keyringFile && service !== 'gateway') {
-      const keyDb = createPostgresDatabase({
-        connectionString: config.database.url!,
-        maxConnections: 2,
+      const { db: keyDb } = await openDatabaseFromConfig(config, {
         applicationName: `controlplane-${service}-keys`,
+        maxConnections: 2,
+        logger: o.logger,
       });
       opened.push({ close: () => keyDb.close() });
       cipher = (await openFieldEncryption({ keyringFile: config.encryption.keyringFile, keyDb })).cipher;

@@ -1,9 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { InternalError } from '@controlplane/contracts';
-import type { Config, Logger } from '@controlplane/platform';
+import { resolvePostgresUrl, type Config, type Logger } from '@controlplane/platform';
 import { createRedis, type RedisConnection } from '../redis/index.js';
 import { createPgliteDatabase, createPostgresDatabase, type Database, type UnscopedAccess } from '../storage/index.js';
 
@@ -48,45 +47,48 @@ export function displayDatabaseUrl(url: string): string {
 }
 
 /**
- * The connection string with libpq's default user — the operating-system user — when the URL names
- * none. node-postgres would fall back to $USER instead, which containers and service managers often
- * leave unset, so `postgres://127.0.0.1:5432/db` would work with psql and fail here.
+ * The connection string node-postgres gets: `database.url` with every part it leaves out filled in
+ * as libpq fills it, from PGHOST/PGPORT/PGUSER/PGDATABASE (read by the config loader) and then
+ * libpq's defaults. Services and CLI alike connect where psql would.
  */
-export function postgresConnectionString(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url;
-  }
-  if (parsed.username || !/^postgres(ql)?:$/.test(parsed.protocol) || parsed.searchParams.has('user')) return url;
-  let name: string;
-  try {
-    name = userInfo().username;
-  } catch {
-    return url;
-  }
-  parsed.username = encodeURIComponent(name);
-  return parsed.toString();
+export function postgresConnectionString(database: Config['database']): string {
+  if (!database.url) throw new InternalError('CP_COMPOSE_DATABASE_URL_MISSING');
+  return resolvePostgresUrl(database.url, database.urlDefaults);
 }
 
-/** PostgreSQL when `database.mode` is `postgres`, else PGlite in `<dataDir>/db` (one process only). */
-export async function openDatabaseFromConfig(
-  config: Readonly<Config>,
-  options: { applicationName: string; logger?: Logger; unscoped?: UnscopedAccess },
-): Promise<OpenedDatabase> {
+export interface OpenDatabaseOptions {
+  /** Shown by PostgreSQL in pg_stat_activity. */
+  applicationName: string;
+  logger?: Logger;
+  /** What work outside every data scope sees (see data-scope.ts); services keep the default, 'none'. */
+  unscoped?: UnscopedAccess;
+  /** Pool size; default `database.maxConnections`. */
+  maxConnections?: number;
+  /** Default `database.statementTimeoutMs`. */
+  statementTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Every database the code opens is opened here: PostgreSQL when `database.mode` is `postgres`
+ * (TLS per `database.sslMode`, the URL completed as psql would), else PGlite in `<dataDir>/db`
+ * (one process only).
+ */
+export async function openDatabaseFromConfig(config: Readonly<Config>, options: OpenDatabaseOptions): Promise<OpenedDatabase> {
   const { database } = config;
-  if (database.mode === 'postgres' && database.url) {
+  if (database.mode === 'postgres') {
+    const connectionString = postgresConnectionString(database);
     const db = createPostgresDatabase({
-      connectionString: postgresConnectionString(database.url),
+      connectionString,
       ssl: postgresSsl(database),
-      maxConnections: database.maxConnections,
-      statementTimeoutMs: database.statementTimeoutMs,
+      maxConnections: options.maxConnections ?? database.maxConnections,
+      statementTimeoutMs: options.statementTimeoutMs ?? database.statementTimeoutMs,
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
       applicationName: options.applicationName,
       ...(options.unscoped ? { unscoped: options.unscoped } : {}),
       onError: (err) => options.logger?.warn({ err }, 'idle PostgreSQL connection failed; the pool reconnects on demand'),
     });
-    return { db, kind: 'postgres', where: displayDatabaseUrl(database.url) };
+    return { db, kind: 'postgres', where: displayDatabaseUrl(connectionString) };
   }
   const dir = embeddedDatabaseDir(config);
   mkdirSync(dir, { recursive: true, mode: 0o700 });

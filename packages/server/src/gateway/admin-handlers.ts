@@ -1,27 +1,17 @@
-import { AppError, IsoDateTime, parseOrThrow } from '@controlplane/contracts';
+import { AppError, IsoDateTime, parseOrThrow, ROLES, TenantId } from '@controlplane/contracts';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Database } from '../storage/index.js';
-import {
-  createTenant,
-  getTenantQuotas,
-  listTenants,
-  putTenantQuotas,
-  TENANT_ID_PATTERN,
-  TenantQuotasInput,
-  type TenantQuotas,
-} from '../tenancy/index.js';
+import { createTenant, getTenantQuotas, listTenants, putTenantQuotas, TenantQuotasInput, type TenantQuotas } from '../tenancy/index.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './api-keys.js';
 import type { AuditReader } from './audit-port.js';
 import type { GatewayPrincipal } from './rbac.js';
-import { ROLES } from './route-table.js';
 
 export interface AdminDeps {
   db: Database;
   auditQuery?: AuditReader | undefined;
 }
 
-const TenantId = z.string().regex(TENANT_ID_PATTERN, 'must be a tenant id');
 const Uuid = z.uuid();
 
 const CreateKeyBody = z

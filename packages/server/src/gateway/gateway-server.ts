@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { PRODUCT_VERSION } from '@controlplane/contracts';
 import { InMemoryNonceStore, type Logger, type NonceStore } from '@controlplane/platform';
 import type { AuditSink } from '../audit/index.js';
 import { createHttpApp, type HealthProbe, type HttpApp } from '../http/index.js';
@@ -66,7 +67,7 @@ export interface GatewayServer {
  */
 export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
   const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...o.limits };
-  const version = o.version ?? '0.1.0';
+  const version = o.version ?? PRODUCT_VERSION;
   const guardOptions = { threshold: limits.breakerThreshold, halfOpenAfterMs: limits.breakerHalfOpenAfterMs };
   const dbGuard = new DependencyGuard('postgres', guardOptions);
   const redisGuard = new DependencyGuard('redis', guardOptions);

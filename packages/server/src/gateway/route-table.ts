@@ -2,8 +2,8 @@
  * Every route of the gateway, in one table that the server registers and enforces and the tests
  * iterate (docs/rbac.md is generated from it). A route is reachable only as declared here.
  */
-export const ROLES = ['admin', 'operator', 'submitter', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '@controlplane/contracts';
+export { ROLES, type Role };
 
 /**
  * - `public`: no authentication (only the health check).

@@ -4,3 +4,4 @@ export { parseJsonBody, jsonNestingDepth } from './json-body.js';
 export { httpErrorFrom } from './error-mapping.js';
 export { SECURITY_HEADERS } from './security-headers.js';
 export { registerAuditHook } from './audit-hook.js';
+export { FORWARDED_TENANT, FORWARDED_ACTOR, forwardedCaller, peerPrincipal, type ForwardedCaller } from './caller.js';

@@ -47,6 +47,5 @@ export { startDuties, DEFAULT_DUTY_INTERVALS, type DutyIntervals } from './dutie
 export { EnrolmentService, type EnrolmentResult } from './enrolment.js';
 export { RunnerRegistry, type RunnerRecord } from './runner-registry.js';
 export { createJoinToken, consumeJoinToken, hashJoinToken, JOIN_TOKEN_PREFIX } from './join-tokens.js';
-export { FORWARDED_TENANT, FORWARDED_ACTOR } from './http/caller.js';
 export { envelopeSignatureFields } from './http/runner-routes.js';
 export { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';

@@ -23,7 +23,7 @@ import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js'
 import { registerAuditHook } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import { RunnerRegistry } from './runner-registry.js';
-import { EnrollRequest, parseOrThrow } from '@controlplane/contracts';
+import { EnrollRequest, isTenantId, parseOrThrow, PRODUCT_VERSION } from '@controlplane/contracts';
 import { withTenant } from '../storage/data-scope.js';
 
 export interface JobforgeServerOptions {
@@ -125,7 +125,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     logger: o.logger,
   });
   const trusted = new Set(o.trustedServices ?? ['gateway']);
-  const version = o.version ?? '0.1.0';
+  const version = o.version ?? PRODUCT_VERSION;
 
   const app = createHttpApp({
     service: SERVICE_NAME,
@@ -140,7 +140,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     verifyPeer: async (p) => {
       if (p.kind === 'service') return true;
       if (p.kind === 'runner') {
-        if (!p.tenantId || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.tenantId)) return false;
+        if (!isTenantId(p.tenantId)) return false;
         return withTenant(p.tenantId, () => registry.isCertificateUsable(o.db, p.id, p.serialNumber));
       }
       return false;

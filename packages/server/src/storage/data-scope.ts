@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isTenantId } from '@controlplane/contracts';
 
 /**
  * Whose rows a unit of work may see. PostgreSQL row-level security enforces it (migration 009):
@@ -28,10 +29,8 @@ interface ScopeHolder {
 
 const storage = new AsyncLocalStorage<ScopeHolder>();
 
-const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
 function checkTenant(tenantId: string): void {
-  if (!TENANT_RE.test(tenantId)) throw new TypeError(`not a tenant id: ${JSON.stringify(tenantId)}`);
+  if (!isTenantId(tenantId)) throw new TypeError(`not a tenant id: ${JSON.stringify(tenantId)}`);
 }
 
 /** Runs `fn` with the rows of one tenant visible. */

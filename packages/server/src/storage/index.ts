@@ -24,3 +24,4 @@ export {
   type SqlMacros,
   type SqlParameter,
 } from './sql-statements.js';
+export { keysetCursor, timeIdCursor, type KeysetCursor, type KeysetCursorSpec } from './keyset-cursor.js';

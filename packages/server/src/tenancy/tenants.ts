@@ -1,11 +1,8 @@
-import { AppError } from '@controlplane/contracts';
+import { AppError, isTenantId } from '@controlplane/contracts';
 import type { Sql } from '../storage/index.js';
 
 /** The reserved tenant whose admin keys administer the platform (tenants, quotas). */
 export const SYSTEM_TENANT = 'system';
-
-/** Same rule as the tenants_id_format constraint: tenant ids travel into Redis keys, SANs and headers. */
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export interface Tenant {
   id: string;
@@ -25,7 +22,7 @@ const fromRow = (r: TenantRow): Tenant => ({ id: r.id, name: r.name, status: r.s
 
 /** Creates a tenant; RESOURCE_CONFLICT when the id is taken (including the reserved `system`). */
 export async function createTenant(sql: Sql, input: { id: string; name: string }): Promise<Tenant> {
-  if (!TENANT_ID_PATTERN.test(input.id)) {
+  if (!isTenantId(input.id)) {
     throw new AppError('VALIDATION_FAILED', {
       details: [{ path: 'id', message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }],
     });

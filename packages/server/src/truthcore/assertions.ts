@@ -1,6 +1,6 @@
 import { AppError, parseOrThrow, TruthAssertion, TruthQuery, type TruthQueryResult } from '@controlplane/contracts';
 import { z } from 'zod';
-import type { Database, Sql } from '../storage/index.js';
+import { timeIdCursor, type Database, type Sql } from '../storage/index.js';
 import {
   assertionContentHash,
   newAssertion,
@@ -11,7 +11,6 @@ import {
   type AssertionRow,
   type NewAssertion,
 } from './assertion-row.js';
-import { decodeQueryCursor, encodeQueryCursor } from './query-cursor.js';
 import type { AssertionFilter, TruthStore } from './truth-store.js';
 import { withTenant } from '../storage/data-scope.js';
 
@@ -114,7 +113,8 @@ export class AssertionService {
       if (q.cursor !== undefined && q.offset > 0) {
         throw new AppError('VALIDATION_FAILED', { details: [{ path: 'offset', message: 'must be 0 (or absent) when a cursor is given' }] });
       }
-      const cursor = q.cursor !== undefined ? decodeQueryCursor(q.cursor) : undefined;
+      const key = q.cursor !== undefined ? timeIdCursor.decode(q.cursor) : undefined;
+      const cursor = key ? { assertedAt: key.at, id: key.id } : undefined;
       const filter: AssertionFilter = {
         subject: q.pattern.subject,
         predicate: q.pattern.predicate,
@@ -147,7 +147,7 @@ export class AssertionService {
         totalCount,
         totalCountExact,
         hasMore,
-        nextCursor: hasMore && last ? encodeQueryCursor(last.asserted_at, last.id) : null,
+        nextCursor: hasMore && last ? timeIdCursor.encode({ at: last.asserted_at, id: last.id }) : null,
         queryTimeMs: Math.round((performance.now() - t0) * 100) / 100,
       };
     });

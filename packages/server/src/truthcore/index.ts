@@ -11,4 +11,3 @@ export { JobResultService, ResultDelivery, type RecordedResult, type ProvenanceV
 export { TruthStore, type AssertionFilter, type AssertionPage, type ProvenanceRecord, type ProvenanceRow } from './truth-store.js';
 export { type AssertionRow, type NewAssertion, objectHash, toTruthAssertion } from './assertion-row.js';
 export { attestRunnerResult, parseTrustAnchors, issuedByAnchor, type Attestation, type AttestationFailure } from './runner-attestation.js';
-export { encodeQueryCursor, decodeQueryCursor } from './query-cursor.js';

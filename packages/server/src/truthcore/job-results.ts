@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { AppError, EvidencePacket, FailRequest, JobResult, parseOrThrow, verifyEvidencePacket } from '@controlplane/contracts';
+import { AppError, EvidencePacket, FailRequest, JobResult, parseOrThrow, TenantId, verifyEvidencePacket } from '@controlplane/contracts';
 import { resultDigest, verifyJobResult, type Logger } from '@controlplane/platform';
 import { z } from 'zod';
 import type { Database } from '../storage/index.js';
@@ -13,7 +13,7 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 /** What JobForge sends for every recorded outcome (POST /v1/results). */
 export const ResultDelivery = z.object({
-  tenantId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  tenantId: TenantId,
   jobId: z.uuid(),
   attempt: z.number().int().min(1).max(1_000_000),
   fencingToken: z.string().regex(/^[0-9]{1,19}$/),

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
+import { PRODUCT_VERSION } from '@controlplane/contracts';
 import { attachPeerVerification, mtlsServerOptions, type FieldCipher, type Logger, type TlsMaterial } from '@controlplane/platform';
 import { createHttpApp, registerAuditHook, registerHealthRoute, type HttpApp } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
@@ -53,7 +54,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
   appends.setMaxListeners(0);
   const assertions = new AssertionService({ db: o.db, store, countCap: o.countCap, onAppend: (tenantId) => appends.emit(tenantId) });
   const results = new JobResultService({ db: o.db, store, assertions, trustDomain: o.trustDomain, anchors, logger: o.logger });
-  const version = o.version ?? '0.1.0';
+  const version = o.version ?? PRODUCT_VERSION;
 
   const app = createHttpApp({
     service: TRUTHCORE_SERVICE,

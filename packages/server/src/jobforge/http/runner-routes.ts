@@ -9,6 +9,7 @@ import {
   ReleaseRequest,
   RenewRequest,
   RunnerRegistrationRequest,
+  isTenantId,
   parseOrThrow,
   toAppError,
   type OutcomeAckBody,
@@ -18,14 +19,13 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { signJobEnvelopes, verifyJobResult, type EnvelopeSignatureFields } from '@controlplane/platform';
-import type { HttpApp } from '../../http/index.js';
+import { peerPrincipal, type HttpApp } from '../../http/index.js';
 import type { Database } from '../../storage/index.js';
 import type { EnrolmentService } from '../enrolment.js';
 import type { JobEnvelope } from '../job-envelope.js';
 import type { JobLifecycle, ResultProof, RunnerIdentity } from '../lifecycle/index.js';
 import type { RunnerRecord, RunnerRegistry } from '../runner-registry.js';
 import { enterTenant } from '../../storage/data-scope.js';
-import { peerPrincipal } from './caller.js';
 
 export interface RunnerRouteDeps {
   db: Database;
@@ -88,7 +88,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     const p = peerPrincipal(req);
     if (p.kind !== 'runner') throw new AppError('FORBIDDEN');
     // The certificate names the runner's tenant; the registry then checks it against the record.
-    if (!p.tenantId || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(p.tenantId)) throw new AppError('FORBIDDEN');
+    if (!isTenantId(p.tenantId)) throw new AppError('FORBIDDEN');
     enterTenant(p.tenantId);
     const identity = await deps.registry.authenticate(deps.db, {
       runnerId: p.id,

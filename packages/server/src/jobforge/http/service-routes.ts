@@ -1,14 +1,13 @@
-import { AppError, JobStatus, JobType, parseOrThrow } from '@controlplane/contracts';
+import { AppError, JobStatus, JobType, parseOrThrow, PoolName } from '@controlplane/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { HttpApp } from '../../http/index.js';
-import type { Database } from '../../storage/index.js';
+import { forwardedCaller, type HttpApp } from '../../http/index.js';
+import { timeIdCursor, type Database } from '../../storage/index.js';
 import { toJobResponse } from '../job-row.js';
-import type { JobTypeRegistry } from '../job-types.js';
+import { DEFAULT_POOL, type JobTypeRegistry } from '../job-types.js';
 import { createJoinToken } from '../join-tokens.js';
 import type { JobLifecycle } from '../lifecycle/index.js';
 import type { RunnerRegistry, RunnerRecord } from '../runner-registry.js';
-import { forwardedCaller } from './caller.js';
 
 export interface ServiceRouteDeps {
   db: Database;
@@ -33,16 +32,10 @@ const BatchBody = z.object({ jobs: z.array(z.unknown()).min(1).max(1000) });
 const JobTypeBody = z.object({
   inputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
   outputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
-  pool: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
-    .default('default'),
+  pool: PoolName.default(DEFAULT_POOL),
 });
 const JoinTokenBody = z.object({
-  pool: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
-    .default('default'),
+  pool: PoolName.default(DEFAULT_POOL),
   ttlSeconds: z
     .number()
     .int()
@@ -55,21 +48,6 @@ function idParam(req: FastifyRequest): string {
   const res = Uuid.safeParse((req.params as { id?: string }).id);
   if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
   return res.data;
-}
-
-export function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const createdAt = new Date(at);
-    if (Number.isNaN(createdAt.getTime()) || !Uuid.safeParse(id).success) throw new Error('bad cursor');
-    return { createdAt, id };
-  } catch {
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'query.cursor', message: 'is not a cursor from a previous page' }] });
-  }
 }
 
 function runnerView(r: RunnerRecord) {
@@ -111,16 +89,20 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
   app.get('/v1/jobs', async (req) => {
     const c = caller(req);
     const q = parseOrThrow(ListQuery, req.query, ['query']);
+    const after = q.cursor ? timeIdCursor.decode(q.cursor, 'query.cursor') : undefined;
     const rows = await deps.jobs.queries.list(c.tenantId, {
       status: q.status,
       type: q.type,
       deadLettered: q.deadLettered === undefined ? undefined : q.deadLettered === 'true',
-      after: q.cursor ? decodeCursor(q.cursor) : undefined,
+      after: after && { createdAt: after.at, id: after.id },
       limit: q.limit + 1,
     });
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
-    return { jobs: page.map(toJobResponse), nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at, last.id) : null };
+    return {
+      jobs: page.map(toJobResponse),
+      nextCursor: rows.length > q.limit && last ? timeIdCursor.encode({ at: last.created_at, id: last.id }) : null,
+    };
   });
 
   app.get('/v1/jobs/:id', async (req) => deps.jobs.queries.get(caller(req).tenantId, idParam(req)));

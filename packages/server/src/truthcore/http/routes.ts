@@ -1,8 +1,7 @@
-import { AppError, parseOrThrow } from '@controlplane/contracts';
+import { AppError, isTenantId, parseOrThrow } from '@controlplane/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { HttpApp } from '../../http/index.js';
-import { forwardedCaller, peerPrincipal } from '../../jobforge/http/caller.js';
+import { forwardedCaller, peerPrincipal, type HttpApp } from '../../http/index.js';
 import { toTruthAssertion } from '../assertion-row.js';
 import type { AssertionService, SubscriptionPattern } from '../assertions.js';
 import type { JobResultService } from '../job-results.js';
@@ -66,7 +65,7 @@ export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps):
     const p = peerPrincipal(req);
     const claimedTenant = (req.body as { tenantId?: unknown } | undefined)?.tenantId;
     // The tenant is only a label for the audit record here; the service validates the body.
-    const tenantId = typeof claimedTenant === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(claimedTenant) ? claimedTenant : undefined;
+    const tenantId = isTenantId(claimedTenant) ? claimedTenant : undefined;
     req.ctx.principal = { kind: p.kind === 'runner' ? 'runner' : 'service', id: p.id, tenantId };
     if (p.kind !== 'service' || !deps.resultWriters.has(p.id)) throw new AppError('FORBIDDEN');
     const res = await deps.results.record(p.id, req.body);

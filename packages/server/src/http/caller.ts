@@ -1,15 +1,15 @@
-import { AppError } from '@controlplane/contracts';
+import { AppError, isTenantId } from '@controlplane/contracts';
 import { getVerifiedPrincipal, type Principal } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
-import { enterTenant } from '../../storage/data-scope.js';
+import { enterTenant } from '../storage/data-scope.js';
 
 /** Headers by which the gateway forwards the authenticated client; trusted only from the gateway's certificate. */
 export const FORWARDED_TENANT = 'x-cp-tenant';
 export const FORWARDED_ACTOR = 'x-cp-actor';
 
-const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ACTOR_RE = /^[A-Za-z0-9:._@-]{1,200}$/;
 
+/** The verified certificate identity of the TLS peer; CERTIFICATE_REQUIRED without one. */
 export function peerPrincipal(req: FastifyRequest): Principal {
   const p = getVerifiedPrincipal(req.raw.socket);
   if (!p) throw new AppError('CERTIFICATE_REQUIRED');
@@ -31,8 +31,7 @@ export function forwardedCaller(req: FastifyRequest, trustedServices: ReadonlySe
   if (p.kind !== 'service' || !trustedServices.has(p.id)) throw new AppError('FORBIDDEN');
   const tenant = req.headers[FORWARDED_TENANT];
   const actor = req.headers[FORWARDED_ACTOR];
-  if (typeof tenant !== 'string' || !TENANT_RE.test(tenant))
-    throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
+  if (!isTenantId(tenant)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
   if (typeof actor !== 'string' || !ACTOR_RE.test(actor))
     throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded actor is missing or malformed.' });
   enterTenant(tenant);
