@@ -15,6 +15,10 @@ export const SERVICE_ERROR_CODES = {
     message: 'transaction was aborted by an earlier failed statement and has been rolled back',
     hint: 'A statement failed inside the transaction and its error was caught; nothing was written. The log shows the first failure.',
   },
+  CP_STORAGE_SQL_STATEMENT_INVALID: {
+    message: 'SQL statement {statement}: {problem}',
+    hint: 'A bug in a statement file under packages/server/sql (its header must name exactly the parameters it uses); report it.',
+  },
 
   // schema migrations
   CP_MIGRATION_FILE_NAME_INVALID: {
@@ -131,6 +135,10 @@ export const SERVICE_ERROR_CODES = {
   },
 
   // JobForge
+  CP_JOBFORGE_TRANSITION_REFUSED: {
+    message: 'job {jobId}: its state allows no {event} transition',
+    hint: 'A bug: JobForge moved a job in a way its state table does not allow, and the database refused it; nothing was written. Report it with the log line.',
+  },
   CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM: {
     message: 'the runner may not be given work now',
     hint: 'The runner is draining, revoked, or its certificate is revoked; it gets no work (expected while it shuts down).',

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jobforgeSql, loadSqlStatements, SqlStatement, SqlStatementError, type Sql } from '@controlplane/server';
+import { jobforgeSql, loadSqlStatements, SqlStatement, type Sql } from '@controlplane/server';
 
 const HEADER = '-- Finds things.\n-- :tenant_id  text  whose\n-- :ids        uuid[]\n';
 
@@ -28,7 +28,7 @@ describe('SQL statement files', () => {
       /uses :other, which its header does not declare/,
     );
     expect(() => new SqlStatement('b', `${HEADER}select :tenant_id`)).toThrow(/declares :ids but never uses it/);
-    expect(() => new SqlStatement('c', 'select 1')).toThrow(SqlStatementError);
+    expect(() => new SqlStatement('c', 'select 1')).toThrow(expect.objectContaining({ code: 'CP_STORAGE_SQL_STATEMENT_INVALID' }));
     expect(() => new SqlStatement('d', `-- x\n-- :a int\n-- :a int\nselect :a`)).toThrow(/twice/);
     expect(() => new SqlStatement('e', `-- x\nselect @nope(1)`)).toThrow(/unknown macro @nope\(1\)/);
   });
@@ -69,6 +69,6 @@ describe('SQL statement files', () => {
     expect(lease.text).toContain("set status = 'running'");
     expect(lease.params.map((p) => p.name)).toEqual(['tenant_id', 'pool', 'types', 'max', 'runner_id', 'certificate_serial', 'lease_ms']);
     expect(jobforgeSql('move_to_queued_on_redrive').text).toContain("status in ('failed', 'cancelled')");
-    expect(() => jobforgeSql('no_such_statement')).toThrow(SqlStatementError);
+    expect(() => jobforgeSql('no_such_statement')).toThrow(expect.objectContaining({ code: 'CP_STORAGE_SQL_STATEMENT_INVALID' }));
   });
 });

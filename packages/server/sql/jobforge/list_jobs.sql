@@ -1,14 +1,17 @@
 -- A page of the tenant's jobs, newest first, with optional filters (null: any) and a keyset cursor
--- (the created_at and id of the previous page's last job).
+-- (the created_at and id of the previous page's last job). Each row also carries its created_at as
+-- exact text (cursor_at): a JS Date would round it to the millisecond, and the next page would skip
+-- the jobs of a batch, which share one now().
 -- :tenant_id         text
 -- :status            text         only jobs in this status
 -- :type              text         only jobs of this type
 -- :dead_lettered     boolean      only dead-lettered jobs (true) or only others (false)
--- :after_created_at  timestamptz  cursor
+-- :after_created_at  text         cursor (cursor_at of the previous page's last job)
 -- :after_id          uuid         cursor
 -- :limit             int
 select
 -- @include job_columns
+       , to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
   from jobs
  where tenant_id = :tenant_id
    and (:status::text is null or status = :status::text)

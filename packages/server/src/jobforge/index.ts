@@ -27,14 +27,7 @@ export {
 } from './job-states.js';
 export { jobforgeSql } from './sql.js';
 export { JobStore } from './job-store.js';
-export {
-  RunnerMayNotClaimError,
-  type CompletionRecord,
-  type LeaseRef,
-  type NewJob,
-  type ListJobsFilter,
-  type StoredJobEvent,
-} from './store-records.js';
+export { type CompletionRecord, type LeaseRef, type NewJob, type ListJobsFilter, type StoredJobEvent } from './store-records.js';
 export { JobTypeRegistry, DEFAULT_POOL, type JobTypeContract } from './job-types.js';
 export { type JobRow, type ReadyEntry, toJobResponse, readyEntryOf } from './job-row.js';
 export { type JobEnvelope, envelopeOf } from './job-envelope.js';

@@ -27,6 +27,8 @@ export interface JobRow {
   created_at: Date;
   updated_at: Date;
   finished_at: Date | null;
+  /** created_at as exact text, for page cursors (list statements only). */
+  cursor_at?: string;
 }
 
 /** The job as the API shows it (JobResponse, plus a few operational fields). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorEnvelope, JobRequest, JobResult } from '@controlplane/contracts';
+import { InternalError, type ErrorEnvelope, type JobRequest, type JobResult } from '@controlplane/contracts';
 import type { FieldCipher } from '@controlplane/platform';
 import { assertOwnKeyPool } from '../keys/data-key-store.js';
 import {
@@ -16,7 +16,6 @@ import type { Database, Sql } from '../storage/index.js';
 import type { JobRow } from './job-row.js';
 import { jobforgeSql as sql } from './sql.js';
 import {
-  RunnerMayNotClaimError,
   type CompletionRecord,
   type JobEventRecord,
   type LeaseGrant,
@@ -44,7 +43,7 @@ export interface JobStoreOptions {
  *
  * With a cipher, this is the one place where job values are encrypted and decrypted: every write
  * encrypts, every read decrypts, so callers only ever see clear values. Each ciphertext is bound
- * to its tenant, table, row and field; one copied elsewhere fails with a DecryptionError.
+ * to its tenant, table, row and field; one copied elsewhere fails with CP_CRYPTO_DECRYPT_*.
  */
 export class JobStore {
   readonly cipher: FieldCipher | undefined;
@@ -249,7 +248,7 @@ export class JobStore {
   }
 
   async #leased(res: { rows: Array<Record<string, unknown>> }): Promise<JobRow[]> {
-    if (res.rows[0]?.runner_may_claim === false) throw new RunnerMayNotClaimError();
+    if (res.rows[0]?.runner_may_claim === false) throw new InternalError('CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM');
     return this.#openAll(res.rows.filter((r) => r.id !== null).map(({ runner_may_claim: _, ...row }) => row as unknown as JobRow));
   }
 
@@ -450,7 +449,7 @@ export class JobStore {
    */
   async #moved(res: { rows: JobRow[] }, jobId: string, event: string): Promise<JobRow> {
     const row = res.rows[0];
-    if (!row) throw new Error(`job ${jobId}: its state allows no ${event} transition (job-states.ts)`);
+    if (!row) throw new InternalError('CP_JOBFORGE_TRANSITION_REFUSED', { params: { jobId, event } });
     return this.#open(row);
   }
 }

@@ -33,17 +33,9 @@ export interface LeaseGrant {
   /**
    * The serial number of the certificate the runner presented. With it the lease statement also
    * checks that the runner may be given work (not draining or revoked, certificate not revoked)
-   * and leases nothing otherwise, answering RunnerMayNotClaimError.
+   * and leases nothing otherwise, throwing CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM.
    */
   certificateSerial?: string | undefined;
-}
-
-/** The runner began to drain or was revoked (see LeaseGrant.certificateSerial): nothing was leased. */
-export class RunnerMayNotClaimError extends Error {
-  constructor() {
-    super('the runner may not be given work now');
-    this.name = 'RunnerMayNotClaimError';
-  }
 }
 
 export interface LeaseRef {
@@ -57,7 +49,7 @@ export interface ListJobsFilter {
   type?: string | undefined;
   deadLettered?: boolean | undefined;
   /** Opaque cursor from a previous page. */
-  after?: { createdAt: Date; id: string } | undefined;
+  after?: { createdAt: string; id: string } | undefined;
   limit: number;
 }
 

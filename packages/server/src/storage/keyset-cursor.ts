@@ -48,3 +48,20 @@ export const timeIdCursor: KeysetCursor<{ at: Date; id: string }> = keysetCursor
     return Number.isNaN(date.getTime()) ? undefined : { at: date, id };
   },
 });
+
+/** An instant as PostgreSQL's text shows it in UTC, microseconds and all. */
+const EXACT_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * A timestamp kept to the microsecond (as the text the statement selected, see list_jobs.sql),
+ * then a uuid. For rows whose timestamp comes from the database's `now()`: a Date would round it to
+ * the millisecond, and the next page would skip the rows that share that millisecond.
+ */
+export const exactTimeIdCursor: KeysetCursor<{ at: string; id: string }> = keysetCursor({
+  parts: (k) => [k.at, k.id],
+  parse(parts) {
+    const [at, id] = parts;
+    if (parts.length !== 2 || at === undefined || id === undefined || !UUID.test(id) || !EXACT_INSTANT.test(at)) return undefined;
+    return Number.isNaN(Date.parse(at)) ? undefined : { at, id };
+  },
+});

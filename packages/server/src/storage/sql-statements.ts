@@ -1,17 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InternalError } from '@controlplane/contracts';
 import type { Sql, SqlResult } from './sql-port.js';
 
 /** src/storage/ and dist/storage/ are both two levels below the package root. */
 export const DEFAULT_SQL_DIR = new URL('../../sql/', import.meta.url);
 
 /** A statement file that breaks the header rules: a programming error, found when the file is loaded. */
-export class SqlStatementError extends Error {
-  constructor(statement: string, problem: string) {
-    super(`SQL statement ${statement}: ${problem}`);
-    this.name = 'SqlStatementError';
-  }
+function statementError(statement: string, problem: string): InternalError {
+  return new InternalError('CP_STORAGE_SQL_STATEMENT_INVALID', { params: { statement, problem } });
 }
 
 export interface SqlParameter {
@@ -51,13 +49,13 @@ function parseFile(source: string, name: string): ParsedFile {
     const line = lines[i]!;
     const m = PARAMETER_LINE.exec(line);
     if (m) {
-      if (params.some((p) => p.name === m[1])) throw new SqlStatementError(name, `header declares :${m[1]} twice`);
+      if (params.some((p) => p.name === m[1])) throw statementError(name, `header declares :${m[1]} twice`);
       params.push({ name: m[1]!, type: m[2]!, description: m[3] ?? '' });
     } else if (!INCLUDE_LINE.test(line)) {
       description.push(line.replace(/^--\s?/, ''));
     }
   }
-  if (description.join('').trim() === '') throw new SqlStatementError(name, 'must start with a -- comment saying what it does');
+  if (description.join('').trim() === '') throw statementError(name, 'must start with a -- comment saying what it does');
   return { params, description: description.join('\n').trim(), body: lines.slice(i).join('\n') };
 }
 
@@ -137,7 +135,7 @@ export class SqlStatement {
       .map((line) => {
         const m = INCLUDE_LINE.exec(line);
         if (!m) return line;
-        if (!options.include) throw new SqlStatementError(name, `includes ${m[1]} but fragments are not available here`);
+        if (!options.include) throw statementError(name, `includes ${m[1]} but fragments are not available here`);
         const fragment = parseFile(options.include(m[1]!), `_${m[1]}`);
         for (const p of fragment.params) if (!params.some((q) => q.name === p.name)) params.push(p);
         return fragment.body.trimEnd();
@@ -146,7 +144,7 @@ export class SqlStatement {
     const expanded = mapCode(body, (part) =>
       part.replace(MACRO, (whole, macro: string, args: string | undefined) => {
         const fn = options.macros?.[macro];
-        if (!fn) throw new SqlStatementError(name, `uses the unknown macro ${whole}`);
+        if (!fn) throw statementError(name, `uses the unknown macro ${whole}`);
         return fn(...(args === undefined ? [] : args.split(',').map((a) => a.trim())));
       }),
     );
@@ -154,12 +152,12 @@ export class SqlStatement {
     this.text = mapCode(expanded, (part) =>
       part.replace(/(^|[^:]):([a-z_][a-z0-9_]*)/g, (_whole, before: string, param: string) => {
         const index = params.findIndex((p) => p.name === param);
-        if (index === -1) throw new SqlStatementError(name, `uses :${param}, which its header does not declare`);
+        if (index === -1) throw statementError(name, `uses :${param}, which its header does not declare`);
         used.add(param);
         return `${before}$${index + 1}`;
       }),
     ).trim();
-    for (const p of params) if (!used.has(p.name)) throw new SqlStatementError(name, `declares :${p.name} but never uses it`);
+    for (const p of params) if (!used.has(p.name)) throw statementError(name, `declares :${p.name} but never uses it`);
     this.params = params;
     this.description = parsed.description;
   }
@@ -212,7 +210,7 @@ export function sqlFolder(folder: string, macros: SqlMacros = {}): (name: string
   return (name) => {
     loaded ??= loadSqlStatements(folder, macros);
     const statement = loaded.get(name);
-    if (!statement) throw new SqlStatementError(`${folder}/${name}`, `no such file in ${fileURLToPath(DEFAULT_SQL_DIR)}${folder}`);
+    if (!statement) throw statementError(`${folder}/${name}`, `no such file in ${fileURLToPath(DEFAULT_SQL_DIR)}${folder}`);
     return statement;
   };
 }

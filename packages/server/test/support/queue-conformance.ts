@@ -140,6 +140,21 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       expect(ok.map((r) => r.status)).toEqual(['queued', 'queued', 'queued']);
     });
 
+    it('pages through a batch (one now() for every job) without skipping or repeating a job', async () => {
+      const batch = Array.from({ length: 7 }, () => job());
+      await svc.submission.submitMany('t1', null, batch);
+      const seen: string[] = [];
+      let after: { createdAt: string; id: string } | undefined;
+      for (let page = 0; page < 10; page++) {
+        const rows = await svc.queries.list('t1', { limit: 3, after });
+        seen.push(...rows.map((r) => r.id));
+        const last = rows.at(-1);
+        if (rows.length < 3 || !last?.cursor_at) break;
+        after = { createdAt: last.cursor_at, id: last.id };
+      }
+      expect(seen.sort()).toEqual(batch.map((j) => j.id).sort());
+    });
+
     it('claims by priority, then submission order', async () => {
       const low = job({ priority: 10 });
       const mid1 = job({ priority: 50 });

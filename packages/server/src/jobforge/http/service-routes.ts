@@ -2,7 +2,7 @@ import { AppError, JobStatus, JobType, parseOrThrow, PoolName } from '@controlpl
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { forwardedCaller, type HttpApp } from '../../http/index.js';
-import { timeIdCursor, type Database } from '../../storage/index.js';
+import { exactTimeIdCursor, type Database } from '../../storage/index.js';
 import { toJobResponse } from '../job-row.js';
 import { DEFAULT_POOL, type JobTypeRegistry } from '../job-types.js';
 import { createJoinToken } from '../join-tokens.js';
@@ -89,7 +89,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
   app.get('/v1/jobs', async (req) => {
     const c = caller(req);
     const q = parseOrThrow(ListQuery, req.query, ['query']);
-    const after = q.cursor ? timeIdCursor.decode(q.cursor, 'query.cursor') : undefined;
+    const after = q.cursor ? exactTimeIdCursor.decode(q.cursor, 'query.cursor') : undefined;
     const rows = await deps.jobs.queries.list(c.tenantId, {
       status: q.status,
       type: q.type,
@@ -101,7 +101,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     const last = page[page.length - 1];
     return {
       jobs: page.map(toJobResponse),
-      nextCursor: rows.length > q.limit && last ? timeIdCursor.encode({ at: last.created_at, id: last.id }) : null,
+      nextCursor: rows.length > q.limit && last?.cursor_at ? exactTimeIdCursor.encode({ at: last.cursor_at, id: last.id }) : null,
     };
   });
 

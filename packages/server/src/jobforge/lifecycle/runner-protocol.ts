@@ -1,10 +1,10 @@
-import { AppError, type JobResult, type JobStatus } from '@controlplane/contracts';
+import { AppError, isInternalError, type JobResult, type JobStatus } from '@controlplane/contracts';
 import { resultDigest, type ResultSignatureFields } from '@controlplane/platform';
 import type { Sql } from '../../storage/index.js';
 import { withTenant } from '../../storage/index.js';
 import { envelopeOf, type JobEnvelope } from '../job-envelope.js';
 import { readyEntryOf, type JobRow, type ReadyEntry } from '../job-row.js';
-import { RunnerMayNotClaimError, type LeaseRef } from '../store-records.js';
+import type { LeaseRef } from '../store-records.js';
 import { runningJobHeadroom } from './quota-checks.js';
 import { jobEvent, type FailureInput, type JobTransitions, type ResultProof } from './transitions.js';
 
@@ -86,7 +86,7 @@ export class RunnerProtocol {
             rows = await queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant });
           }
         } catch (err) {
-          if (err instanceof RunnerMayNotClaimError) return [];
+          if (isInternalError(err, 'CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM')) return [];
           throw err;
         }
         if (rows.length > 0) {
