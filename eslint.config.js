@@ -3,6 +3,28 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const PACKAGE_BOUNDARIES = [
+  {
+    // @controlplane/contracts/internal-error is a declared entry point (package.json exports): the
+    // error vocabulary without the schemas, for the runner's sandbox children that load it per job.
+    group: ['@controlplane/*/*', '!@controlplane/contracts/internal-error'],
+    message: 'Import a package through its public entry point (@controlplane/<name>), not its internals.',
+  },
+  {
+    group: ['../../*/src/*', '../../*/src', '../../../*/src/*', '**/packages/*/src/**', '**/packages/*/dist/**'],
+    message: "Do not reach into another package's internals; import @controlplane/<name>.",
+  },
+];
+
+// Inside a package, a folder is a room: another folder uses it through its index.ts (or, for what
+// only the package's own folders may use, its internal.ts), never by reaching for one of its files.
+const FOLDER_BOUNDARIES = [
+  {
+    regex: String.raw`^(\.\./)+[^./][^/]*/(?!(index|internal)\.js$)`,
+    message: "Import a sibling folder through its index.js (or its internal.js), not one of its files.",
+  },
+];
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.controlplane/**', '.tmp/**', '.scratch/**', '**/*.d.ts'] },
   js.configs.recommended,
@@ -29,24 +51,12 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              // @controlplane/contracts/internal-error is a declared entry point (package.json exports): the
-              // error vocabulary without the schemas, for the runner's sandbox children that load it per job.
-              group: ['@controlplane/*/*', '!@controlplane/contracts/internal-error'],
-              message: 'Import a package through its public entry point (@controlplane/<name>), not its internals.',
-            },
-            {
-              group: ['../../*/src/*', '../../*/src', '../../../*/src/*', '**/packages/*/src/**', '**/packages/*/dist/**'],
-              message: "Do not reach into another package's internals; import @controlplane/<name>.",
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: PACKAGE_BOUNDARIES }],
     },
+  },
+  {
+    files: ['packages/*/src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...PACKAGE_BOUNDARIES, ...FOLDER_BOUNDARIES] }] },
   },
   {
     // process.env is read only by the configuration loader (and by tests / scripts / the CLI entry).

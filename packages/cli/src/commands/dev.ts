@@ -8,8 +8,7 @@ import { createBootstrapAdminKey, ensureDevPki, ensureTenant, isApiKeyUsable, st
 import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
 import { DEV_TENANT, devPaths, isProcessAlive, readDevState, type DevState } from '../connection.js';
-import { describeOutcome, runDemoJobs } from '../dev/demo-jobs.js';
-import { startRunnerProcess, type RunnerProcess } from '../dev/runner-process.js';
+import { describeOutcome, runDemoJobs, startRunnerProcess, type RunnerProcess } from '../dev/index.js';
 import { boolFlag, stringFlag } from '../flags.js';
 import { CONFIG_FLAGS_HELP, loadCliConfig } from '../load-config.js';
 import { startupError } from '../startup-errors.js';

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { InternalError, isInternalError } from '@controlplane/contracts';
 import { parseSpiffeId, type SpiffeKind } from '../pki/index.js';
-import { certificateFields, singleSubjectField } from '../pki/certificate-fields.js';
+import { certificateFields, singleSubjectField } from '../pki/internal.js';
 
 /** Who is on the other end of a verified mTLS connection. */
 export interface Principal {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InternalError, canonicalHash } from '@controlplane/contracts';
-import type { Database, Sql } from '../storage/sql-port.js';
-import { GroupCommit } from '../storage/group-commit.js';
+import { type Database, type Sql, GroupCommit } from '../storage/index.js';
 import type { AuditEvent, AuditSink } from './audit-event.js';
 import { redactAuditDetails, storableString } from './redaction.js';
 

@@ -1,9 +1,7 @@
 import { once } from 'node:events';
 import { ValidationError } from '@controlplane/contracts';
-import { keysetCursor } from '../storage/keyset-cursor.js';
-import type { Sql } from '../storage/sql-port.js';
+import { keysetCursor, type Sql, asSystem } from '../storage/index.js';
 import { AUDIT_ROW_COLUMNS, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
-import { asSystem } from '../storage/data-scope.js';
 
 export interface AuditQuery {
   /** A tenant's events; `null` for platform-level events only; absent for all. */

@@ -1,6 +1,5 @@
-import type { Sql, SqlResult } from '../storage/sql-port.js';
+import { type Sql, type SqlResult, asSystem } from '../storage/index.js';
 import { AUDIT_GENESIS_HASH, AUDIT_ROW_COLUMNS, computeAuditHash, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
-import { asSystem } from '../storage/data-scope.js';
 
 /**
  * - `hash_mismatch`: the row's content no longer hashes to its stored hash (it was edited), or the

@@ -1,7 +1,6 @@
 import { createApiKey, type CreatedApiKey } from '../gateway/index.js';
-import type { Sql } from '../storage/index.js';
+import { type Sql, asSystem } from '../storage/index.js';
 import { createTenant, getTenant, type Tenant } from '../tenancy/index.js';
-import { asSystem } from '../storage/data-scope.js';
 
 /** The tenant, made when it does not exist yet. */
 export async function ensureTenant(sql: Sql, input: { id: string; name: string }): Promise<{ tenant: Tenant; created: boolean }> {

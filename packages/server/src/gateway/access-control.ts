@@ -1,7 +1,7 @@
 import { AppError } from '@controlplane/contracts';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { enterSystem, enterTenant } from '../storage/data-scope.js';
+import { enterSystem, enterTenant } from '../storage/internal.js';
 import type { ApiKeyAuthenticator } from './authenticator.js';
 import type { RecordAudit } from './gateway-audit.js';
 import type { GatewayLimits } from './gateway-limits.js';

@@ -1,10 +1,9 @@
 import { timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Logger } from '@controlplane/platform';
-import type { Database } from '../storage/index.js';
+import { type Database, asSystem } from '../storage/index.js';
 import { findApiKeyCredential, hashApiKey, parseApiKey, signingPublicKeyFrom, touchApiKey, type ApiKeyCredential } from './api-keys.js';
 import type { DependencyGuard } from './dependency-guard.js';
 import { isPlatformAdmin, type GatewayPrincipal } from './rbac.js';
-import { asSystem } from '../storage/data-scope.js';
 
 /** Why authentication failed: for the audit log and metrics only, never for the client. */
 export type AuthFailureReason = 'malformed' | 'unknown_key' | 'wrong_secret' | 'revoked' | 'expired' | 'tenant_suspended';

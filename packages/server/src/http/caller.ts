@@ -1,7 +1,7 @@
 import { AppError, isTenantId } from '@controlplane/contracts';
 import { getVerifiedPrincipal, type Principal } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
-import { enterTenant } from '../storage/data-scope.js';
+import { enterTenant } from '../storage/internal.js';
 
 /** Headers by which the gateway forwards the authenticated client; trusted only from the gateway's certificate. */
 export const FORWARDED_TENANT = 'x-cp-tenant';

@@ -10,7 +10,7 @@ import {
   type Logger,
   type RequestContext,
 } from '@controlplane/platform';
-import { newScopeHolder, openRequestScope } from '../storage/data-scope.js';
+import { newScopeHolder, openRequestScope } from '../storage/internal.js';
 import { httpErrorFrom } from './error-mapping.js';
 import { parseJsonBody } from './json-body.js';
 import { LazyRequestLogger } from './request-logger.js';

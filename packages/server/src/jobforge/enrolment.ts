@@ -1,10 +1,9 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { AppError } from '@controlplane/contracts';
 import { buildSpiffeId, signCsr, type CertificateAuthority, type Logger } from '@controlplane/platform';
-import type { Database } from '../storage/index.js';
+import { type Database, asSystem, withTenant } from '../storage/index.js';
 import { consumeJoinToken } from './join-tokens.js';
 import type { RunnerRegistry } from './runner-registry.js';
-import { asSystem, withTenant } from '../storage/data-scope.js';
 
 export interface EnrolmentResult {
   runnerId: string;

@@ -32,9 +32,7 @@ export { JobTypeRegistry, DEFAULT_POOL, type JobTypeContract } from './job-types
 export { type JobRow, type ReadyEntry, toJobResponse, readyEntryOf } from './job-row.js';
 export { type JobEnvelope, envelopeOf } from './job-envelope.js';
 export { decideRetry, backoffDelay, type RetryDecision } from './retry-policy.js';
-export { type QueueBackend, type ClaimRequest } from './queue/queue-backend.js';
-export { PostgresQueue } from './queue/postgres-queue.js';
-export { RedisQueue, rankOf, type RedisQueueOptions } from './queue/redis-queue.js';
+export { PostgresQueue, RedisQueue, rankOf, type ClaimRequest, type QueueBackend, type RedisQueueOptions } from './queue/index.js';
 export { startJobforge, type JobforgeServer, type JobforgeServerOptions } from './jobforge-server.js';
 export { startDuties, DEFAULT_DUTY_INTERVALS, type DutyIntervals } from './duties.js';
 export { EnrolmentService, type EnrolmentResult } from './enrolment.js';

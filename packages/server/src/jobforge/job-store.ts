@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { InternalError, type ErrorEnvelope, type JobRequest, type JobResult } from '@controlplane/contracts';
 import type { FieldCipher } from '@controlplane/platform';
-import { assertOwnKeyPool } from '../keys/data-key-store.js';
+import { assertOwnKeyPool, FAILURE_REPORT_SLOTS } from '../keys/internal.js';
 import {
   attemptRowId,
-  FAILURE_REPORT_SLOTS,
   JOB_ERROR_SLOTS,
   JOB_EVENT_SLOTS,
   JOB_REQUEST_SLOTS,
   JOB_RESULT_SLOTS,
   openSlots,
   sealSlots,
-} from '../keys/encrypted-fields.js';
+} from '../keys/index.js';
 import type { Database, Sql } from '../storage/index.js';
 import type { JobRow } from './job-row.js';
 import { jobforgeSql as sql } from './sql.js';

@@ -9,8 +9,8 @@ import {
   type Logger,
   type TlsMaterial,
 } from '@controlplane/platform';
-import { createHttpApp, registerHealthRoute, type HttpApp } from '../http/index.js';
-import type { Database } from '../storage/index.js';
+import { createHttpApp, registerHealthRoute, type HttpApp, registerAuditHook } from '../http/index.js';
+import { type Database, withTenant } from '../storage/index.js';
 import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
 import { registerRunnerRoutes } from './http/runner-routes.js';
@@ -20,11 +20,9 @@ import { JobTypeRegistry } from './job-types.js';
 import { JobLifecycle, SERVICE_NAME } from './lifecycle/index.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
-import { registerAuditHook } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import { RunnerRegistry } from './runner-registry.js';
 import { EnrollRequest, isTenantId, parseOrThrow, PRODUCT_VERSION } from '@controlplane/contracts';
-import { withTenant } from '../storage/data-scope.js';
 
 export interface JobforgeServerOptions {
   db: Database;

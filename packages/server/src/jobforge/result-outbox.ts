@@ -1,16 +1,9 @@
 import type { Agent } from 'node:https';
 import { isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
-import {
-  attemptRowId,
-  FAILURE_REPORT_SLOTS,
-  hasSealedSlot,
-  JOB_ERROR_SLOTS,
-  JOB_RESULT_SLOTS,
-  openSlots,
-} from '../keys/encrypted-fields.js';
-import type { Database, Sql } from '../storage/index.js';
+import { attemptRowId, JOB_ERROR_SLOTS, JOB_RESULT_SLOTS, openSlots } from '../keys/index.js';
+import { FAILURE_REPORT_SLOTS, hasSealedSlot } from '../keys/internal.js';
+import { type Database, type Sql, asSystem } from '../storage/index.js';
 import type { ErrorEnvelope, JobResult } from '@controlplane/contracts';
-import { asSystem } from '../storage/index.js';
 import { jobforgeSql as sql } from './sql.js';
 
 export interface TruthcoreTarget {

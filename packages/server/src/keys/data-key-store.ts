@@ -1,7 +1,6 @@
 import { InternalError } from '@controlplane/contracts';
 import { BLIND_INDEX_KEY_ID, type DataKeyStore, type WrappedDataKey } from '@controlplane/platform';
-import type { Sql } from '../storage/index.js';
-import { asSystem } from '../storage/data-scope.js';
+import { type Sql, asSystem } from '../storage/index.js';
 
 const DATA_KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 

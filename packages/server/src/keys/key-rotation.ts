@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, isInternalError } from '@controlplane/contracts';
 import { dataKeyIdOf, FieldCipher, isEncrypted, type Keyring, type Logger } from '@controlplane/platform';
-import type { Database, Sql } from '../storage/index.js';
+import { type Database, type Sql, asSystem } from '../storage/index.js';
 import { assertOwnKeyPool, type PostgresDataKeyStore } from './data-key-store.js';
 import {
   ASSERTION_OBJECT_FIELD,
@@ -14,7 +14,6 @@ import {
   sensitiveAssertionSql,
   type EncryptedTable,
 } from './encrypted-fields.js';
-import { asSystem } from '../storage/data-scope.js';
 
 /**
  * How long a rotation waits, after making new data keys current, before it sweeps: the default

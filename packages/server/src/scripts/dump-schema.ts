@@ -2,9 +2,7 @@
 // A test fails when the committed snapshot drifts from what real PostgreSQL or PGlite produce.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createPgliteDatabase } from '../storage/pglite.js';
-import { migrate } from '../storage/migrations.js';
-import { dumpSchema, SCHEMA_SNAPSHOT_FILE } from '../storage/schema-dump.js';
+import { createPgliteDatabase, migrate, dumpSchema, SCHEMA_SNAPSHOT_FILE } from '../storage/index.js';
 
 const db = await createPgliteDatabase();
 try {

@@ -1,6 +1,6 @@
 import { AppError, parseOrThrow, TruthAssertion, TruthQuery, type TruthQueryResult } from '@controlplane/contracts';
 import { z } from 'zod';
-import { timeIdCursor, type Database, type Sql } from '../storage/index.js';
+import { timeIdCursor, type Database, type Sql, withTenant } from '../storage/index.js';
 import {
   assertionContentHash,
   newAssertion,
@@ -12,7 +12,6 @@ import {
   type NewAssertion,
 } from './assertion-row.js';
 import type { AssertionFilter, TruthStore } from './truth-store.js';
-import { withTenant } from '../storage/data-scope.js';
 
 /**
  * Subjects under this prefix state facts about jobs. Only verified results write them, so a

@@ -2,12 +2,11 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { AppError, EvidencePacket, FailRequest, JobResult, parseOrThrow, TenantId, verifyEvidencePacket } from '@controlplane/contracts';
 import { resultDigest, verifyJobResult, type Logger } from '@controlplane/platform';
 import { z } from 'zod';
-import type { Database } from '../storage/index.js';
+import { type Database, withTenant } from '../storage/index.js';
 import { toMillis, type NewAssertion } from './assertion-row.js';
 import { RESERVED_SUBJECT_PREFIX, type AssertionService } from './assertions.js';
 import { attestRunnerResult, issuedByAnchor } from './runner-attestation.js';
 import type { ProvenanceRow, TruthStore } from './truth-store.js';
-import { withTenant } from '../storage/data-scope.js';
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 

@@ -1,16 +1,15 @@
 import { AppError } from '@controlplane/contracts';
 import type { FieldCipher, FieldValue } from '@controlplane/platform';
 import {
-  ASSERTION_OBJECT_FIELD,
   ASSERTION_OBJECT_INDEX_SCOPE,
   attemptRowId,
   isSensitiveAssertion,
   openSlots,
-  FAILURE_REPORT_SLOTS,
   PROVENANCE_EVIDENCE_SLOTS,
   PROVENANCE_RESULT_SLOTS,
   sealSlots,
-} from '../keys/encrypted-fields.js';
+} from '../keys/index.js';
+import { ASSERTION_OBJECT_FIELD, FAILURE_REPORT_SLOTS } from '../keys/internal.js';
 import type { Sql } from '../storage/index.js';
 import { objectHash, type AssertionRow, type NewAssertion } from './assertion-row.js';
 

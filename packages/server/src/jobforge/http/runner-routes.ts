@@ -25,7 +25,7 @@ import type { EnrolmentService } from '../enrolment.js';
 import type { JobEnvelope } from '../job-envelope.js';
 import type { JobLifecycle, ResultProof, RunnerIdentity } from '../lifecycle/index.js';
 import type { RunnerRecord, RunnerRegistry } from '../runner-registry.js';
-import { enterTenant } from '../../storage/data-scope.js';
+import { enterTenant } from '../../storage/internal.js';
 
 export interface RunnerRouteDeps {
   db: Database;

@@ -1,4 +1,4 @@
-import type { QueueBackend } from '../queue/queue-backend.js';
+import type { QueueBackend } from '../queue/index.js';
 import { JobQueries } from './job-queries.js';
 import { JobMaintenance } from './maintenance.js';
 import { OperatorActions } from './operator-actions.js';

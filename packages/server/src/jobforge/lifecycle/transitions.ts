@@ -13,7 +13,7 @@ import { readyEntryOf, type JobRow, type ReadyEntry } from '../job-row.js';
 import type { JobStore } from '../job-store.js';
 import type { JobEventRecord } from '../store-records.js';
 import type { JobTypeRegistry } from '../job-types.js';
-import type { QueueBackend } from '../queue/queue-backend.js';
+import type { QueueBackend } from '../queue/index.js';
 import { decideRetry } from '../retry-policy.js';
 import { TenantQuotaCache } from './quota-checks.js';
 

@@ -1,9 +1,8 @@
-import type { Database } from '../../storage/index.js';
+import { type Database, withTenant } from '../../storage/index.js';
 import type { JobRow, ReadyEntry } from '../job-row.js';
 import type { JobStore } from '../job-store.js';
 import type { ClaimRequest, QueueBackend } from './queue-backend.js';
 import { WorkSignal } from './work-signal.js';
-import { withTenant } from '../../storage/data-scope.js';
 
 /**
  * Dispatch straight from the jobs table with FOR UPDATE SKIP LOCKED. Used by the embedded

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@controlplane/platform';
 import { packagedLuaScript, type RedisKeys } from '../../redis/index.js';
-import type { Database } from '../../storage/index.js';
+import { type Database, asSystem, withTenant } from '../../storage/index.js';
 import type { JobRow, ReadyEntry } from '../job-row.js';
 import type { JobStore } from '../job-store.js';
 import type { ClaimRequest, QueueBackend } from './queue-backend.js';
 import { WorkSignal } from './work-signal.js';
-import { asSystem, withTenant } from '../../storage/data-scope.js';
 
 /** Ranks count run-at from here, so (100 - priority) * 2^41 + offset stays below 2^53. */
 const RANK_EPOCH_MS = Date.UTC(2025, 0, 1);
