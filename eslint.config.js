@@ -21,7 +21,7 @@ const PACKAGE_BOUNDARIES = [
 const FOLDER_BOUNDARIES = [
   {
     regex: String.raw`^(\.\./)+[^./][^/]*/(?!(index|internal)\.js$)`,
-    message: "Import a sibling folder through its index.js (or its internal.js), not one of its files.",
+    message: 'Import a sibling folder through its index.js (or its internal.js), not one of its files.',
   },
 ];
 
