@@ -3,7 +3,15 @@
 // contracts, not the package with its schemas): each import here is paid again on every job's start-up.
 import { InternalError } from '@controlplane/contracts/internal-error';
 
-export type HandlerIsolation = 'process' | 'worker';
+/**
+ * - `process` (default): a warm pool of sandbox processes per handler, reused job after job. Module
+ *   state persists between jobs of the same handler — and a runner only ever runs one tenant's
+ *   jobs, so it is state shared between jobs of one handler and one tenant, never across tenants.
+ * - `process-per-job`: a fresh process for every job (the next one is started ahead of time); for
+ *   code that must never share a process, such as untrusted code.
+ * - `worker`: a worker thread of the runner's own process — cheapest, and the weakest boundary.
+ */
+export type HandlerIsolation = 'process' | 'process-per-job' | 'worker';
 export type HandlerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type JsonSchemaObject = Readonly<Record<string, unknown>>;
 
@@ -34,8 +42,14 @@ export interface HandlerOptions {
   timeoutMs?: number;
   concurrency?: number;
   memoryLimitMb?: number;
-  /** Default 'process': a worker thread shares the runner's process and is the weaker boundary. */
+  /** Default 'process' (a warm, reused process); see HandlerIsolation. */
   isolation?: HandlerIsolation;
+  /** A pooled process is recycled after this many jobs. Default 1000. */
+  maxJobsPerProcess?: number;
+  /** A job that throws also recycles its process (for handlers whose failures may leave state behind). Default false. */
+  recycleOnError?: boolean;
+  /** A pooled process whose heap is above this after a job is recycled (MiB). Default: three quarters of the memory limit. */
+  recycleHeapMb?: number;
   run: HandlerRun;
 }
 
@@ -84,6 +98,9 @@ const KNOWN_KEYS = new Set([
   'concurrency',
   'memoryLimitMb',
   'isolation',
+  'maxJobsPerProcess',
+  'recycleOnError',
+  'recycleHeapMb',
   'run',
 ]);
 const MAX_TYPE_LENGTH = 200;
@@ -135,8 +152,11 @@ export function defineHandler(options: HandlerOptions): HandlerDefinition {
   checkPositiveInteger('timeoutMs', o.timeoutMs);
   checkPositiveInteger('concurrency', o.concurrency);
   checkPositiveInteger('memoryLimitMb', o.memoryLimitMb, MIN_MEMORY_LIMIT_MB);
-  if (o.isolation !== undefined && o.isolation !== 'process' && o.isolation !== 'worker') {
-    throw definitionError("isolation must be 'process' or 'worker'.");
+  checkPositiveInteger('maxJobsPerProcess', o.maxJobsPerProcess);
+  checkPositiveInteger('recycleHeapMb', o.recycleHeapMb);
+  if (o.recycleOnError !== undefined && typeof o.recycleOnError !== 'boolean') throw definitionError('recycleOnError must be a boolean.');
+  if (o.isolation !== undefined && o.isolation !== 'process' && o.isolation !== 'process-per-job' && o.isolation !== 'worker') {
+    throw definitionError("isolation must be 'process', 'process-per-job' or 'worker'.");
   }
   return Object.freeze({
     ...(o as unknown as HandlerOptions),

@@ -25,6 +25,11 @@ export interface SupervisorOptions {
   onLog?: ((level: HandlerLogLevel, message: string) => void) | undefined;
   /** True when the child announces itself with `ready` before it is sent the job. */
   expectReady: boolean;
+  /**
+   * The sandbox lives on after answering (a pooled process): the outcome is settled as soon as
+   * the answer arrives, and nothing is killed.
+   */
+  settleOnAnswer?: boolean;
 }
 
 export interface SandboxExit {
@@ -61,6 +66,11 @@ export class JobSupervisor {
     });
   }
 
+  /** The job was settled by the child's own answer (not a timeout, cancellation or crash). */
+  get answered(): boolean {
+    return this.finished && this.verdict?.kind === 'answer';
+  }
+
   /** Starts the clock; call once the sandbox exists. */
   attach(controls: SandboxControls): void {
     this.controls = controls;
@@ -71,7 +81,11 @@ export class JobSupervisor {
 
   /** One line / message from the child, still untrusted. */
   receive(text: string): void {
-    const message = decodeChildMessage(text);
+    this.receiveMessage(decodeChildMessage(text));
+  }
+
+  /** A message from the child, decoded (undefined: it was malformed). */
+  receiveMessage(message: ChildMessage | undefined): void {
     if (this.verdict) {
       // Nothing the child says now changes the outcome; but a late answer to a stop request means
       // the handler has let go, so a sandbox that does not exit by itself can be ended early.
@@ -106,6 +120,8 @@ export class JobSupervisor {
         if (this.options.expectReady && !this.ready) return this.violation('the child answered before it was sent the job');
         this.conclude({ kind: 'answer', message });
         return;
+      case 'idle':
+        return this.violation('the child reported idle while running a job');
     }
   }
 
@@ -122,6 +138,10 @@ export class JobSupervisor {
     this.verdict = verdict;
     this.clearDeadline();
     if (verdict.kind === 'answer') {
+      if (this.options.settleOnAnswer) {
+        this.finish({ code: null, signal: null, stderrTail: '' });
+        return;
+      }
       // A child process exits by itself after answering; the timer only bounds one that does not.
       this.killTimer = setTimeout(() => this.controls?.kill(), this.options.killGraceMs);
       this.controls?.afterAnswer?.();

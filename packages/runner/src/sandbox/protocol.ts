@@ -1,18 +1,23 @@
 // The messages between the runner and a sandboxed job. Loaded by both sides, so it imports no
 // package: the child pays for every import on every job.
 //
-// Channels (process isolation):
-//   parent → child  Node IPC channel, exactly one message: { kind: 'run', job }. The parent
-//                   disconnects the channel as soon as that message is written, because Node
-//                   buffers whatever arrives on it without any bound, and the child is untrusted.
+// Channels (process isolation; one process may run many jobs, one at a time):
+//   parent → child  newline-delimited JSON on fd 3: `run` with a job, or `stop` (abort the job
+//                   now running). The parent only writes to this pipe and never reads from it.
 //   child → parent  newline-delimited JSON on fd 4, read by the parent with a hard bound per line:
-//                   { kind: 'ready' } once at start-up (the parent then sends `run`), then any
-//                   number of `progress` / `log`, then exactly one `result` or `error`.
+//                   { kind: 'ready' } once at start-up, then for each job any number of
+//                   `progress` / `log`, exactly one `result` or `error`, and `idle` (with the heap it
+//                   uses) once it is ready for the next job.
 //   fd 0            the child's lifeline: the parent never writes to it; end-of-file means the
 //                   runner is gone and the child kills its own process group.
+// There is no Node IPC channel: Node buffers whatever arrives on one without any bound, and the
+// child is untrusted.
 // Worker isolation uses the same child → parent messages, as strings over the worker's port.
 import { HANDLER_LOG_LEVELS, type HandlerLogLevel } from '../handler.js';
 
+/** The pipe the parent writes jobs to. */
+export const JOBS_FD = 3;
+/** The pipe the child writes its messages to. */
 export const MESSAGE_FD = 4;
 export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** Room for the envelope around the output in a `result` line. */
@@ -36,7 +41,8 @@ export type ChildMessage =
   | { kind: 'progress'; pct: number; message?: string }
   | { kind: 'log'; level: HandlerLogLevel; message: string }
   | { kind: 'result'; output: unknown }
-  | { kind: 'error'; message: string; retryable: boolean };
+  | { kind: 'error'; message: string; retryable: boolean }
+  | { kind: 'idle'; heapUsedMb: number };
 
 export function encode(message: ChildMessage): string {
   return JSON.stringify(message);
@@ -95,6 +101,12 @@ export function decodeChildMessage(text: string): ChildMessage | undefined {
       if (!hasOnlyKeys(value, ['kind', 'message', 'retryable'])) return undefined;
       if (typeof message !== 'string' || message.length > MAX_ERROR_MESSAGE_CHARS || typeof retryable !== 'boolean') return undefined;
       return { kind: 'error', message, retryable };
+    }
+    case 'idle': {
+      const { heapUsedMb } = value;
+      if (!hasOnlyKeys(value, ['kind', 'heapUsedMb'])) return undefined;
+      if (typeof heapUsedMb !== 'number' || !Number.isFinite(heapUsedMb) || heapUsedMb < 0) return undefined;
+      return { kind: 'idle', heapUsedMb };
     }
     default:
       return undefined;

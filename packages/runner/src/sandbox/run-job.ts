@@ -1,15 +1,20 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HandlerIsolation, HandlerLogLevel } from '../handler.js';
+import { collapse, handlerReadPaths, realPath, type ConfinementMode } from './confinement.js';
 import { JobSupervisor } from './job-supervisor.js';
 import { failure, type SandboxOutcome } from './outcome.js';
-import { runInProcess } from './process-sandbox.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, type SandboxJob } from './protocol.js';
+import { SandboxProcess, type SandboxProcessOptions } from './sandbox-process.js';
 import { runInWorker } from './worker-sandbox.js';
 
 export const DEFAULT_KILL_GRACE_MS = 2000;
-/** The variables every sandbox gets (when the runner has them); anything else must be allow-listed. */
+/**
+ * The variables every sandbox gets (when the runner has them); anything else must be allow-listed.
+ * Besides these, TMPDIR and HOME name the sandbox's own private temporary directory.
+ */
 export const SANDBOX_BASE_ENV_VARS: readonly string[] = ['PATH', 'NODE_ENV', 'TZ', 'LANG'];
 
 export interface RunJobInSandboxOptions {
@@ -32,6 +37,10 @@ export interface RunJobInSandboxOptions {
   maxOutputBytes?: number;
   /** Where the sandbox's variables are copied from. Defaults to the runner's own environment. */
   sourceEnv?: Readonly<Record<string, string | undefined>>;
+  /** Default 'strict' (confinement.ts). */
+  confinement?: ConfinementMode;
+  /** Paths inside what the sandbox may read that it must not see (the runner's identity directory). */
+  hiddenPaths?: readonly string[];
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout fires at once for anything larger
@@ -103,7 +112,10 @@ export async function runJobInSandbox(options: RunJobInSandboxOptions): Promise<
   checkInteger('memoryLimitMb', options.memoryLimitMb, MIN_MEMORY_LIMIT_MB, 1024 * 1024);
   checkInteger('killGraceMs', killGraceMs, 0, MAX_TIMER_MS);
   checkInteger('maxOutputBytes', maxOutputBytes, 1, 512 * 1024 * 1024);
-  check(isolation === 'process' || isolation === 'worker', "isolation must be 'process' or 'worker'.");
+  check(
+    isolation === 'process' || isolation === 'process-per-job' || isolation === 'worker',
+    "isolation must be 'process', 'process-per-job' or 'worker'.",
+  );
   const { job } = options;
   check(typeof job.id === 'string' && typeof job.type === 'string', 'job.id and job.type must be strings.');
   checkInteger('job.attempt', job.attempt, 1, Number.MAX_SAFE_INTEGER);
@@ -120,14 +132,6 @@ export async function runJobInSandbox(options: RunJobInSandboxOptions): Promise<
   // copies the few variables a child needs and leaves credentials and certificate paths behind.
   // eslint-disable-next-line no-restricted-properties
   const env = sandboxEnvironment(options.sourceEnv ?? process.env, allowlist);
-  const supervisor = new JobSupervisor({
-    timeoutMs: options.timeoutMs,
-    killGraceMs,
-    signal: options.signal,
-    onProgress: options.onProgress,
-    onLog: options.onLog,
-    expectReady: isolation === 'process',
-  });
   const sandboxJob: SandboxJob = {
     id: job.id,
     attempt: job.attempt,
@@ -135,8 +139,94 @@ export async function runJobInSandbox(options: RunJobInSandboxOptions): Promise<
     input: job.input,
     ...(job.correlationId !== undefined ? { correlationId: job.correlationId } : {}),
   };
-  const common = { handlersModule, job: sandboxJob, memoryLimitMb: options.memoryLimitMb, maxOutputBytes, env, supervisor };
-  if (isolation === 'worker') runInWorker({ ...common, workerEntry: sandboxEntry('worker-entry.js') });
-  else runInProcess({ ...common, childEntry: sandboxEntry('child.js') });
-  return supervisor.done;
+  const runOptions = {
+    timeoutMs: options.timeoutMs,
+    killGraceMs,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    onLog: options.onLog,
+  };
+  if (isolation === 'worker') {
+    const supervisor = new JobSupervisor({ ...runOptions, expectReady: false });
+    const common = { handlersModule, job: sandboxJob, memoryLimitMb: options.memoryLimitMb, maxOutputBytes, env, supervisor };
+    runInWorker({ ...common, workerEntry: sandboxEntry('worker-entry.js') });
+    return supervisor.done;
+  }
+  // A process of its own for this one job: started, given the job, then ended.
+  const started = performance.now();
+  const proc = new SandboxProcess(
+    sandboxProcessOptions({
+      handlersModule: options.handlersModule,
+      memoryLimitMb: options.memoryLimitMb,
+      maxOutputBytes,
+      env,
+      confinement: options.confinement ?? 'strict',
+      hiddenPaths: options.hiddenPaths ?? [],
+      startTimeoutMs: options.timeoutMs,
+    }),
+  );
+  try {
+    await proc.ready;
+  } catch (err) {
+    proc.retire();
+    await proc.exited;
+    const elapsed = Math.round(performance.now() - started);
+    if (/not ready within/.test((err as Error).message))
+      return failure('JOB_TIMEOUT', elapsed, { params: { timeoutMs: options.timeoutMs } });
+    return failure('HANDLER_CRASHED', elapsed, { diagnostics: { reason: (err as Error).message } });
+  }
+  // The job's clock starts once its process is ready, as it does on a warm process of a pool; the
+  // start itself is bounded by the same timeout.
+  const outcome = await proc.run(sandboxJob, runOptions);
+  proc.retire();
+  await proc.exited;
+  return outcome;
+}
+
+export interface SandboxProcessParams {
+  handlersModule: string;
+  memoryLimitMb: number;
+  maxOutputBytes: number;
+  env: Record<string, string>;
+  confinement: ConfinementMode;
+  hiddenPaths: readonly string[];
+  /** Further directories the sandbox may read (a handler's data files). */
+  readPaths?: readonly string[];
+  startTimeoutMs: number;
+}
+
+let tmpRoot: string | undefined;
+
+/**
+ * Where sandbox processes get their private temporary directories: one directory per runner
+ * process, which other users may pass through (so a sandbox uid can reach its own directory) but
+ * not list.
+ */
+export function sandboxTmpRoot(): string {
+  if (tmpRoot) return tmpRoot;
+  const dir = join(tmpdir(), `controlplane-sandboxes-${process.pid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  chmodSync(dir, 0o711);
+  tmpRoot = dir;
+  return dir;
+}
+
+/** Everything a SandboxProcess needs for one handlers module. */
+export function sandboxProcessOptions(p: SandboxProcessParams): SandboxProcessOptions {
+  const modulePath = p.handlersModule.startsWith('file:') ? fileURLToPath(p.handlersModule) : p.handlersModule;
+  const entry = fileURLToPath(sandboxEntry('child.js'));
+  return {
+    mode: p.confinement,
+    entry,
+    handlersModule: moduleUrl(p.handlersModule),
+    // The runner's compiled sandbox code and what it imports, the handler's package and its
+    // dependencies: code, and nothing else of the host.
+    readPaths: collapse([...handlerReadPaths(entry), ...handlerReadPaths(modulePath), ...(p.readPaths ?? []).map(realPath)]),
+    hiddenPaths: p.hiddenPaths.map(realPath),
+    tmpRoot: sandboxTmpRoot(),
+    memoryLimitMb: p.memoryLimitMb,
+    maxOutputBytes: p.maxOutputBytes,
+    env: p.env,
+    startTimeoutMs: p.startTimeoutMs,
+  };
 }
