@@ -30,7 +30,9 @@ export function devPaths(dataDir: string) {
     pki: join(dir, 'pki'),
     ca: join(dir, 'pki', 'ca.crt'),
     adminKey: join(dir, 'admin-key.json'),
-    runner: join(dir, 'runner'),
+    // Beside the data directory, not in it: nothing of the runner sits next to the CA's key, the
+    // service keys and the admin key, which its jobs must never reach.
+    runner: `${dir}-runner`,
     logs: join(dir, 'logs'),
     logFile: join(dir, 'logs', 'controlplane.log'),
     /** Written while `controlplane dev` runs: where its gateway listens (and a lock on the directory). */

@@ -158,6 +158,10 @@ export const SERVICE_ERROR_CODES = {
     message: '{problem}',
     hint: 'Correct the handler definition as the message says (defineHandler in @controlplane/runner).',
   },
+  CP_RUNNER_CONFINEMENT_UNAVAILABLE: {
+    message: "sandboxes cannot be confined as '{mode}' here: {reason}",
+    hint: 'Install bubblewrap and allow unprivileged user namespaces, or accept a weaker mode explicitly with --confinement (docs/runner.md).',
+  },
 
   // API key files written by the CLI and read by the client SDK
   CP_KEYFILE_NOT_FOUND: {

@@ -1,32 +1,30 @@
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CONTRACT_VERSION_STRING,
-  ERROR_CODES,
   PRODUCT_VERSION,
-  isErrorCode,
   type HealthCheck,
   type JobEnvelope,
   type LeaseRef,
   type RegisterResponse,
-  type RunnerCapability,
 } from '@controlplane/contracts';
+import { createKeyPairAndCsr, runWithContext, type Logger, type TlsMaterial } from '@controlplane/platform';
 import {
-  createKeyPairAndCsr,
-  principalFromCertificate,
-  resultDigest,
-  runWithContext,
-  signJobResult,
-  type Logger,
-  type TlsMaterial,
-} from '@controlplane/platform';
-import { handlersFromModule, handlerTypes, runJobInSandbox, type HandlerDefinition, type SandboxOutcome } from './sandbox/index.js';
+  DEFAULT_KILL_GRACE_MS,
+  HandlerSandboxes,
+  handlersFromModule,
+  type ConfinementMode,
+  type HandlerDefinition,
+  type SandboxOutcome,
+} from './sandbox/index.js';
 import { checkEnvelopeBatch } from './envelope-check.js';
 import { loadRunnerIdentity, saveRunnerIdentity, type RunnerIdentityMeta } from './identity.js';
 import { JobforgeClient } from './jobforge-client.js';
 import { RunnerMetrics, startMetricsServer } from './metrics.js';
+import { OutcomeReporter } from './outcome-reporter.js';
+import { capabilityOf, checkJobforgeCertificate } from './registration.js';
 
 export interface RunnerAgentOptions {
   /** The directory written by `controlplane runner enroll`. */
@@ -49,6 +47,14 @@ export interface RunnerAgentOptions {
   sourceEnv?: Readonly<Record<string, string | undefined>>;
   envAllowlist?: readonly string[];
   defaultMemoryLimitMb?: number;
+  /**
+   * How every sandbox process is confined (sandbox/confinement.ts). Default 'strict': namespaces
+   * (bubblewrap), a separate uid when the runner is root, and Node's permission model; the runner
+   * refuses to start where that cannot be had, unless a weaker mode is chosen here explicitly.
+   */
+  confinement?: ConfinementMode;
+  /** Further directories sandboxes may read (a handler's data files). */
+  sandboxReadPaths?: readonly string[];
 }
 
 interface ActiveJob {
@@ -59,6 +65,8 @@ interface ActiveJob {
   lost: boolean;
   /** Stopped by a drain: hand the job back instead of failing it. */
   releasing: boolean;
+  /** Its sandbox is done: the slot is free for the next job while the outcome is reported. */
+  slotFreed: boolean;
 }
 
 const PROGRESS_MIN_INTERVAL_MS = 500;
@@ -77,8 +85,12 @@ export class RunnerAgent {
   #registration!: RegisterResponse;
   #jobforgeCert!: X509Certificate;
   #handlers = new Map<string, HandlerDefinition>();
+  #sandboxes: HandlerSandboxes | undefined;
+  #reporter!: OutcomeReporter;
   #handlersPath: string;
   #slots = 1;
+  /** Jobs whose sandbox is still running; a slot frees when the sandbox is done, not when the outcome is acknowledged. */
+  #running = 0;
   #state: 'new' | 'running' | 'draining' | 'stopped' = 'new';
   readonly #active = new Map<string, ActiveJob>();
   readonly #reporting = new Set<Promise<void>>();
@@ -124,17 +136,40 @@ export class RunnerAgent {
         unique.reduce((n, h) => n + (h.concurrency ?? 1), 0),
       );
 
-    this.#registration = await this.#client.register({
-      name: meta.name,
-      version: this.o.version ?? PRODUCT_VERSION,
-      contractVersion: CONTRACT_VERSION_STRING,
-      capabilities: unique.map((h) => this.#capability(h)),
-      tags: [],
+    // Every handler's sandboxes are warm before the runner asks for its first job.
+    this.#sandboxes = await HandlerSandboxes.start({
+      handlersModule: this.#handlersPath,
+      handlers: unique,
+      confinement: this.o.confinement ?? 'strict',
+      hiddenPaths: [this.o.dir],
+      ...(this.o.sandboxReadPaths ? { readPaths: this.o.sandboxReadPaths } : {}),
+      sourceEnv: this.o.sourceEnv ?? {},
+      ...(this.o.envAllowlist ? { envAllowlist: this.o.envAllowlist } : {}),
+      defaultMemoryLimitMb: this.o.defaultMemoryLimitMb ?? 256,
+      logger: this.o.logger,
     });
-    this.#jobforgeCert = this.#checkJobforgeCertificate(this.#registration.jobforgeCertificatePem);
+    this.#reporter = new OutcomeReporter(
+      () => this.#client,
+      () => (this.#signingKey ??= createPrivateKey(this.#material.key)),
+      this.o.logger,
+    );
+    try {
+      await this.#register(meta, unique);
+    } catch (err) {
+      await this.#sandboxes.close();
+      throw err;
+    }
     this.#state = 'running';
     this.o.logger.info(
-      { runnerId: meta.runnerId, tenantId: meta.tenantId, pool: meta.pool, jobTypes: this.#registration.jobTypes, slots: this.#slots },
+      {
+        runnerId: meta.runnerId,
+        tenantId: meta.tenantId,
+        pool: meta.pool,
+        jobTypes: this.#registration.jobTypes,
+        slots: this.#slots,
+        confinement: this.o.confinement ?? 'strict',
+        sandboxLayers: this.#sandboxes.layers,
+      },
       'runner registered',
     );
 
@@ -149,6 +184,17 @@ export class RunnerAgent {
       });
     }
     this.#loops.push(this.#claimLoop());
+  }
+
+  async #register(meta: RunnerIdentityMeta, handlers: readonly HandlerDefinition[]): Promise<void> {
+    this.#registration = await this.#client.register({
+      name: meta.name,
+      version: this.o.version ?? PRODUCT_VERSION,
+      contractVersion: CONTRACT_VERSION_STRING,
+      capabilities: handlers.map(capabilityOf),
+      tags: [],
+    });
+    this.#jobforgeCert = checkJobforgeCertificate(this.#registration.jobforgeCertificatePem, this.#material.ca[0]!, meta.trustDomain);
   }
 
   health(): HealthCheck {
@@ -168,8 +214,19 @@ export class RunnerAgent {
       version: this.o.version ?? PRODUCT_VERSION,
       timestamp: new Date().toISOString(),
       uptime: Math.round((Date.now() - this.#startedAt) / 1000),
-      checks: [{ name: 'jobforge', status: hbOk || this.#lastHeartbeatOk === 0 ? 'healthy' : 'degraded' }],
+      checks: [{ name: 'jobforge', status: hbOk || this.#lastHeartbeatOk === 0 ? 'healthy' : 'degraded' }, this.#sandboxCheck()],
     };
+  }
+
+  /**
+   * How sandboxes are confined, said loudly: a weaker mode than 'strict' was accepted explicitly,
+   * and /health shows it as degraded for as long as it runs that way.
+   */
+  #sandboxCheck(): HealthCheck['checks'][number] {
+    const mode = this.o.confinement ?? 'strict';
+    const layers = this.#sandboxes?.layers ?? [];
+    const message = `confinement ${mode}: ${layers.length > 0 ? layers.join(', ') : 'none'}`;
+    return { name: 'sandbox', status: mode === 'strict' ? 'healthy' : 'degraded', message };
   }
 
   /**
@@ -199,6 +256,7 @@ export class RunnerAgent {
       if (this.#active.size > 0) await sleep(20);
     }
     await Promise.allSettled(this.#loops);
+    await this.#sandboxes?.close();
     // A last heartbeat tells JobForge we are going; then nothing more is sent.
     await this.#heartbeat().catch(() => undefined);
     this.#state = 'stopped';
@@ -214,7 +272,7 @@ export class RunnerAgent {
   async #claimLoop(): Promise<void> {
     let backoff = 100;
     while (this.#state === 'running') {
-      const free = this.#slots - this.#active.size;
+      const free = this.#slots - this.#running;
       if (free <= 0) {
         await new Promise<void>((r) => this.#slotWaiters.push(r));
         continue;
@@ -255,16 +313,31 @@ export class RunnerAgent {
   // ------------------------------------------------------------------ running
 
   #startJob(env: JobEnvelope): void {
-    const job: ActiveJob = { env, abort: new AbortController(), startedAt: new Date().toISOString(), lost: false, releasing: false };
+    const job: ActiveJob = {
+      env,
+      abort: new AbortController(),
+      startedAt: new Date().toISOString(),
+      lost: false,
+      releasing: false,
+      slotFreed: false,
+    };
     this.#active.set(env.jobId, job);
-    this.metrics.running = this.#active.size;
+    this.#running += 1;
+    this.metrics.running = this.#running;
     const p = runWithContext({ correlationId: env.correlationId ?? env.jobId }, () => this.#runAndReport(job)).finally(() => {
       this.#active.delete(env.jobId);
-      this.metrics.running = this.#active.size;
+      this.#freeSlot(job);
       this.#reporting.delete(p);
-      this.#wakeSlotWaiters();
     });
     this.#reporting.add(p);
+  }
+
+  #freeSlot(job: ActiveJob): void {
+    if (job.slotFreed) return;
+    job.slotFreed = true;
+    this.#running -= 1;
+    this.metrics.running = this.#running;
+    this.#wakeSlotWaiters();
   }
 
   async #runAndReport(job: ActiveJob): Promise<void> {
@@ -276,15 +349,11 @@ export class RunnerAgent {
       outcome = { ok: false, code: 'HANDLER_FAILED', message: `No handler for job type ${env.type}.`, retryable: false, durationMs: 0 };
     } else {
       let lastProgress = 0;
-      outcome = await runJobInSandbox({
-        handlersModule: this.#handlersPath,
-        job: { id: env.jobId, attempt: env.attempt, type: env.type, input: env.payload.data, correlationId: env.correlationId },
+      const job_ = { id: env.jobId, attempt: env.attempt, type: env.type, input: env.payload.data, correlationId: env.correlationId };
+      outcome = await this.#sandboxes!.run(handler, job_, {
         timeoutMs: Math.min(env.timeoutMs, handler.timeoutMs ?? env.timeoutMs),
-        memoryLimitMb: handler.memoryLimitMb ?? this.o.defaultMemoryLimitMb ?? 256,
-        isolation: handler.isolation,
+        killGraceMs: DEFAULT_KILL_GRACE_MS,
         signal: job.abort.signal,
-        sourceEnv: this.o.sourceEnv ?? {},
-        ...(this.o.envAllowlist ? { envAllowlist: [...this.o.envAllowlist] } : {}),
         onProgress: (pct, message) => {
           const now = Date.now();
           if (now - lastProgress < PROGRESS_MIN_INTERVAL_MS && pct < 100) return;
@@ -296,73 +365,22 @@ export class RunnerAgent {
         onLog: (level, message) => log[level]({ handler: env.type }, message),
       });
     }
+    this.#freeSlot(job);
     if (!outcome.ok && 'diagnostics' in outcome && outcome.diagnostics) log.warn({ diagnostics: outcome.diagnostics }, 'handler failed');
     if (job.lost) {
       log.warn('lease lost while running; outcome dropped');
       return;
     }
     if (job.releasing) {
-      await this.#deliver(log, () => this.#client.release(this.#ref(env)));
+      await this.#reporter.release(env);
       log.info('job handed back during drain');
       return;
     }
-    if (outcome.ok) {
-      const data = outcome.output === undefined ? null : outcome.output;
-      const signature = this.#sign(env, 'completed', data);
-      const ok = await this.#deliver(log, () =>
-        this.#client.complete(env.jobId, {
-          leaseId: env.leaseId,
-          fencingToken: env.fencingToken,
-          attempt: env.attempt,
-          type: env.type,
-          data: data as never,
-          startedAt: job.startedAt,
-          signature,
-        }),
-      );
-      if (ok) this.metrics.completed++;
-    } else {
-      const code = outcome.code;
-      const category = isErrorCode(code) ? ERROR_CODES[code].category : 'RUNTIME_ERROR';
-      const error = { category, code, message: outcome.message, retryable: outcome.retryable };
-      const signature = this.#sign(env, 'failed', error);
-      await this.#deliver(log, () =>
-        this.#client.fail(env.jobId, { leaseId: env.leaseId, fencingToken: env.fencingToken, error, signature }),
-      );
-      this.metrics.failed++;
-    }
-  }
-
-  /** Retries transient delivery failures; a refusal (lease gone, signature refused) is final. */
-  async #deliver(log: Logger, send: () => Promise<unknown>): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await send();
-        return true;
-      } catch (err) {
-        const e = err as { retryable?: boolean; code?: string; message?: string };
-        if (!e.retryable || attempt >= 8) {
-          log.warn({ code: e.code, err: e.message }, 'outcome not accepted');
-          return false;
-        }
-        await sleep(Math.min(200 * 2 ** attempt, 5_000));
-      }
-    }
-  }
-
-  #sign(env: JobEnvelope, outcome: 'completed' | 'failed', value: unknown): string {
-    this.#signingKey ??= createPrivateKey(this.#material.key);
-    return signJobResult(
-      {
-        jobId: env.jobId,
-        tenantId: env.tenantId,
-        attempt: env.attempt,
-        fencingToken: env.fencingToken,
-        outcome,
-        resultDigest: resultDigest(value),
-      },
-      this.#signingKey,
-    );
+    // Signed and sent at once; outcomes that become ready together travel together.
+    const receipt = await this.#reporter.settle(env, outcome, job.startedAt);
+    if (!receipt.ok) log.warn({ code: receipt.code }, 'outcome not accepted');
+    else if (outcome.ok) this.metrics.completed++;
+    if (!outcome.ok) this.metrics.failed++;
   }
 
   #ref(env: JobEnvelope): LeaseRef {
@@ -457,33 +475,5 @@ export class RunnerAgent {
     setTimeout(() => old.close(), 30_000).unref();
     this.o.logger.info({ notAfter: res.notAfter }, 'runner certificate renewed');
     if (this.#state === 'running') this.#scheduleRenewal();
-  }
-
-  // ------------------------------------------------------------------ helpers
-
-  #capability(h: HandlerDefinition): RunnerCapability {
-    const types = handlerTypes(h);
-    return {
-      id: types[0]!,
-      name: types[0]!,
-      version: '1.0.0',
-      description: h.description ?? '',
-      inputSchema: (h.inputSchema ?? {}) as RunnerCapability['inputSchema'],
-      outputSchema: (h.outputSchema ?? {}) as RunnerCapability['outputSchema'],
-      supportedJobTypes: [...types],
-      maxConcurrency: h.concurrency ?? 1,
-      timeoutMs: h.timeoutMs ?? 30_000,
-    };
-  }
-
-  /** JobForge's signing certificate must be from our CA and name the jobforge service. */
-  #checkJobforgeCertificate(pem: string): X509Certificate {
-    const cert = new X509Certificate(pem);
-    const ca = new X509Certificate(this.#material.ca[0]!);
-    const p = principalFromCertificate(cert, { trustDomain: this.#meta.trustDomain });
-    if (!cert.verify(ca.publicKey) || p.kind !== 'service' || p.id !== 'jobforge') {
-      throw new Error('JobForge presented a signing certificate that is not the jobforge service of our CA');
-    }
-    return cert;
   }
 }

@@ -2,6 +2,7 @@ import type { Agent } from 'node:https';
 import {
   ClaimResponse,
   HeartbeatResponse,
+  OutcomeBatchResponse,
   RegisterResponse,
   EnrollResponse,
   parseOrThrow,
@@ -10,6 +11,8 @@ import {
   type FailRequest,
   type HeartbeatRequest,
   type LeaseRef,
+  type OutcomeAckBody,
+  type OutcomeBatchRequest,
   type RunnerRegistrationRequestInput,
 } from '@controlplane/contracts';
 import { buildSpiffeId, createMtlsAgent, expectOk, requestJson, type TlsMaterial } from '@controlplane/platform';
@@ -71,6 +74,14 @@ export class JobforgeClient {
 
   async fail(jobId: string, req: FailRequest): Promise<{ status: string; duplicate: boolean }> {
     return this.#post(`/runner/v1/jobs/${jobId}/fail`, req);
+  }
+
+  /** Many outcomes in one call; each is accepted or refused on its own. */
+  async outcomes(req: {
+    completions: OutcomeBatchRequest['completions'];
+    failures: OutcomeBatchRequest['failures'];
+  }): Promise<{ results: OutcomeAckBody[] }> {
+    return parseOrThrow(OutcomeBatchResponse, await this.#post('/runner/v1/outcomes', req));
   }
 
   async release(ref: LeaseRef): Promise<{ status: string }> {

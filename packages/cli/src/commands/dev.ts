@@ -16,7 +16,8 @@ import { StopSignal } from '../stop-signal.js';
 
 const USAGE = `usage: controlplane dev [--data-dir <dir>] [--config <file>] [--gateway-port <port>] [--jobforge-port <port>]
                         [--truthcore-port <port>] [--enroll-port <port>] [--database-url <url>] [--redis-url <url>]
-                        [--log-level <level>] [--runner-handlers <module>] [--skip-demo] [--skip-runner]
+                        [--log-level <level>] [--runner-handlers <module>] [--runner-confinement <mode>]
+                        [--skip-demo] [--skip-runner]
 
 Runs the whole control plane in one process for development: gateway, JobForge and TruthCore, each
 with its own certificate and talking over mTLS as in production, plus the demo runner as a child
@@ -24,13 +25,16 @@ process. The first start creates in the data directory (default .controlplane):
   pki/              a development CA and the service certificates
   db/               the embedded PostgreSQL (PGlite), unless DATABASE_URL / --database-url is set
   admin-key.json    an admin API key of tenant '${DEV_TENANT}' with its signing key (mode 0600)
-  runner/           the demo runner's identity (enrolled with a join token)
   logs/             the services' and the runner's JSON logs
+and, beside it (<data dir>-runner, away from the CA and the keys), the demo runner's identity,
+enrolled with a join token.
 Later starts reuse all of it. Without REDIS_URL / --redis-url the queue and rate limits are in-process.
 Stop with Ctrl-C (SIGINT) or SIGTERM: the runner drains, the services close, exit status 0.
 
   --gateway-port ...   listener ports (default 8443, 8444, 8445, 8446; 0 picks free ones)
   --runner-handlers    the runner's handler module (default: the demo handlers)
+  --runner-confinement how the runner confines its sandboxes: strict (default: namespaces with
+                       bubblewrap, a separate uid, Node's permission model), permissions, or none
   --skip-demo          do not submit the demo jobs
   --skip-runner        do not start the demo runner (nor the demo jobs)
 ${CONFIG_FLAGS_HELP}`;
@@ -153,6 +157,7 @@ export const devCommand: Command = {
     'redis-url': { type: 'string' },
     'log-level': { type: 'string' },
     'runner-handlers': { type: 'string' },
+    'runner-confinement': { type: 'string' },
     'skip-demo': { type: 'boolean', default: false },
     'skip-runner': { type: 'boolean', default: false },
   },
@@ -240,6 +245,7 @@ export const devCommand: Command = {
         runner = await startRunnerProcess({
           dir: paths.runner,
           handlers,
+          confinement: stringFlag(ctx, 'runner-confinement'),
           logLevel: config.log.level,
           env: ctx.env,
           onOutput: (chunk) => log.write(chunk),

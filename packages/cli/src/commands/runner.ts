@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createLogger, KEY_ALGORITHMS, type KeyAlgorithm } from '@controlplane/platform';
-import { DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent } from '@controlplane/runner';
+import { CONFINEMENT_MODES, DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent, type ConfinementMode } from '@controlplane/runner';
 import { CliError, EXIT, type Command } from '../command.js';
 import { boolFlag, intFlag, requiredFlag, stringFlag } from '../flags.js';
+import { cliErrorFor } from '../internal-errors.js';
 
 export const runnerEnrollCommand: Command = {
   path: ['runner', 'enroll'],
@@ -56,11 +57,16 @@ export const runnerStartCommand: Command = {
   path: ['runner', 'start'],
   summary: 'run a runner until SIGTERM/SIGINT (then drain and exit 0)',
   usage: `usage: controlplane runner start --dir <dir> [--handlers <module>] [--slots <n>] [--metrics-port <port>] [--metrics-host <host>]
-                                 [--drain-timeout-ms <ms>] [--log-level <level>]
+                                 [--drain-timeout-ms <ms>] [--log-level <level>] [--confinement <mode>] [--sandbox-read <dirs>]
 
-  --handlers   an ES module exporting handlers (default: the demo runner's handlers)
-  --slots      jobs run at once (default: the sum of the handlers' concurrency)
-  --metrics-port  serve GET /health and GET /metrics on this local port`,
+  --handlers      an ES module exporting handlers (default: the demo runner's handlers)
+  --slots         jobs run at once (default: the sum of the handlers' concurrency)
+  --metrics-port  serve GET /health and GET /metrics on this local port
+  --confinement   strict (default): every sandbox process in its own namespaces (bubblewrap), as another
+                  uid when the runner is root, under Node's permission model; permissions: the
+                  permission model (and uid) only; none: unconfined. The runner refuses to start when
+                  the mode cannot be had, and /health shows any mode weaker than strict as degraded.
+  --sandbox-read  more directories (comma-separated) the sandboxes may read, e.g. a handler's data`,
   options: {
     dir: { type: 'string' },
     handlers: { type: 'string' },
@@ -69,8 +75,15 @@ export const runnerStartCommand: Command = {
     'metrics-host': { type: 'string' },
     'drain-timeout-ms': { type: 'string' },
     'log-level': { type: 'string' },
+    confinement: { type: 'string' },
+    'sandbox-read': { type: 'string' },
   },
   async run(ctx) {
+    const confinement = stringFlag(ctx, 'confinement') ?? 'strict';
+    if (!CONFINEMENT_MODES.includes(confinement as ConfinementMode)) {
+      throw new CliError(`unknown --confinement '${confinement}' (use ${CONFINEMENT_MODES.join(', ')})`, EXIT.USAGE);
+    }
+    const sandboxRead = stringFlag(ctx, 'sandbox-read');
     const logger = createLogger({ service: 'runner', level: stringFlag(ctx, 'log-level') ?? ctx.env.CONTROLPLANE_LOG_LEVEL ?? 'info' });
     const metricsPort = intFlag(ctx, 'metrics-port', 0, 65535);
     const slots = intFlag(ctx, 'slots', 1, 10_000);
@@ -83,8 +96,14 @@ export const runnerStartCommand: Command = {
       ...(drain !== undefined ? { drainTimeoutMs: drain } : {}),
       ...(metricsPort !== undefined ? { metricsListen: { host: stringFlag(ctx, 'metrics-host') ?? '127.0.0.1', port: metricsPort } } : {}),
       sourceEnv: ctx.env,
+      confinement: confinement as ConfinementMode,
+      ...(sandboxRead ? { sandboxReadPaths: sandboxRead.split(',').map((p) => resolve(p)) } : {}),
     });
-    await agent.start();
+    try {
+      await agent.start();
+    } catch (err) {
+      throw cliErrorFor(err, [['CP_RUNNER_CONFINEMENT_UNAVAILABLE', EXIT.CONFIG]]) ?? err;
+    }
     ctx.stdout.write(`runner ${agent.runnerId} started${agent.metricsUrl ? ` (health and metrics at ${agent.metricsUrl})` : ''}\n`);
     await new Promise<void>((resolveStop) => {
       const onSignal = (sig: NodeJS.Signals) => {

@@ -20,6 +20,8 @@ export interface RunnerProcess {
 export interface StartRunnerOptions {
   dir: string;
   handlers: string;
+  /** `runner start --confinement`; the runner's default (strict) when absent. */
+  confinement?: string | undefined;
   logLevel: string;
   env: Readonly<Record<string, string | undefined>>;
   /** Every line the runner prints (its JSON log). */
@@ -40,7 +42,18 @@ export function startRunnerProcess(o: StartRunnerOptions): Promise<RunnerProcess
   }
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI_BIN, 'runner', 'start', '--dir', o.dir, '--handlers', o.handlers, '--log-level', o.logLevel],
+    [
+      CLI_BIN,
+      'runner',
+      'start',
+      '--dir',
+      o.dir,
+      '--handlers',
+      o.handlers,
+      '--log-level',
+      o.logLevel,
+      ...(o.confinement ? ['--confinement', o.confinement] : []),
+    ],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -34,6 +34,8 @@ process.stdin.on('data', () => undefined);
 process.stdin.once('end', dieWithGroup);
 process.stdin.once('error', dieWithGroup);
 
+/* eslint-disable no-restricted-properties -- this process is a sandbox, not the runner: it reads no
+   configuration, it puts back its own environment between jobs. */
 // bubblewrap sets PWD whatever it is told; it is no variable the sandbox was given.
 delete process.env.PWD;
 const startEnv = { ...process.env };
@@ -50,6 +52,7 @@ function resetProcess(): void {
   }
   process.exitCode = undefined;
 }
+/* eslint-enable no-restricted-properties */
 
 let current: AbortController | undefined;
 const queue: SandboxJob[] = [];

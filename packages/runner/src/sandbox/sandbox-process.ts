@@ -64,6 +64,8 @@ export class SandboxProcess {
   #exit: { code: number | null; signal: string | null } = { code: null, signal: null };
   #resolveReady!: () => void;
   #rejectReady!: (err: Error) => void;
+  /** Whether `ready` has settled (a process retired while starting must still settle it). */
+  #readySettled = false;
   #resolveExited!: () => void;
   #idleWaiter: ((heapUsedMb: number | undefined) => void) | undefined;
   /** Jobs this process has been given. */
@@ -73,8 +75,14 @@ export class SandboxProcess {
 
   constructor(private readonly o: SandboxProcessOptions) {
     this.ready = new Promise((resolve, reject) => {
-      this.#resolveReady = resolve;
-      this.#rejectReady = reject;
+      this.#resolveReady = () => {
+        this.#readySettled = true;
+        resolve();
+      };
+      this.#rejectReady = (err) => {
+        this.#readySettled = true;
+        reject(err);
+      };
     });
     this.ready.catch(noop);
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
@@ -301,7 +309,6 @@ export class SandboxProcess {
 
   #died(reason?: string): void {
     if (this.#state === 'dead') return;
-    const wasStarting = this.#state === 'starting';
     this.#state = 'dead';
     const child = this.#child;
     child?.stdin?.destroy();
@@ -311,7 +318,8 @@ export class SandboxProcess {
     child?.removeAllListeners();
     child?.on('error', noop);
     const stderrTail = this.#stderr.text();
-    if (wasStarting) this.#rejectReady(new Error(reason ?? `the sandbox process exited before it was ready: ${stderrTail.slice(-500)}`));
+    if (!this.#readySettled)
+      this.#rejectReady(new Error(reason ?? `the sandbox process exited before it was ready: ${stderrTail.slice(-500)}`));
     this.#supervisor?.finish({ ...this.#exit, stderrTail, ...(reason ? { reason } : {}) });
     this.#supervisor = undefined;
     this.#idleWaiter?.(undefined);
