@@ -1,9 +1,10 @@
 // SQL statements kept in files: the header is the truth about how a statement is called.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { jobforgeSql, loadSqlStatements, SqlStatement, type Sql } from '@controlplane/server';
+import { DEFAULT_SQL_DIR, declaredSqlFolders, jobforgeSql, loadSqlStatements, SqlStatement, type Sql } from '@controlplane/server';
 
 const HEADER = '-- Finds things.\n-- :tenant_id  text  whose\n-- :ids        uuid[]\n';
 
@@ -61,6 +62,33 @@ describe('SQL statement files', () => {
     const main = statements.get('main')!;
     expect(main.text).toBe("with\npicked as (select id from t limit $2)\nselect * from picked where s in ('a', 'b') and t = $1");
     expect(main.params.map((p) => p.name)).toEqual(['tenant_id', 'limit']);
+  });
+
+  it('lets a statement be one fragment, and refuses a fragment that nothing includes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cp-sql-'));
+    mkdirSync(join(dir, 'g'));
+    writeFileSync(join(dir, 'g', '_head.sql'), '-- A fragment.\n-- :id int\nselect :id\n');
+    writeFileSync(join(dir, 'g', 'head.sql'), '-- The head, nothing more.\n-- @include head\n');
+    const head = loadSqlStatements('g', {}, dir).get('head')!;
+    expect(head.text).toBe('select $1');
+    expect(head.description).toBe('The head, nothing more.');
+    writeFileSync(join(dir, 'g', '_stray.sql'), '-- Never included.\nselect 1\n');
+    expect(() => loadSqlStatements('g', {}, dir)).toThrow(/g\/_stray: is a fragment that no statement includes/);
+  });
+
+  it('loads every statement file of every folder, each with the macros its folder supplies', () => {
+    const root = fileURLToPath(DEFAULT_SQL_DIR);
+    const folders = readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+    // A folder no module declares would be loaded by nothing, and its headers never checked.
+    expect([...declaredSqlFolders().keys()].sort()).toEqual(folders);
+    for (const folder of folders) {
+      const files = readdirSync(join(root, folder)).filter((f) => f.endsWith('.sql') && !f.startsWith('_'));
+      const statements = declaredSqlFolders().get(folder)!.all();
+      expect([...statements.keys()].sort(), folder).toEqual(files.map((f) => f.slice(0, -'.sql'.length)).sort());
+    }
   });
 
   it("loads every JobForge statement with the state table's macros", () => {

@@ -3,16 +3,13 @@ import { InternalError, canonicalHash } from '@controlplane/contracts';
 import { type Database, type Sql, GroupCommit } from '../storage/index.js';
 import type { AuditEvent, AuditSink } from './audit-event.js';
 import { redactAuditDetails, storableString } from './redaction.js';
+import { auditSql as sql } from './sql.js';
 
 /** prev_hash of the first event of a chain. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 
 /** Domain tag inside every hashed object (docs/audit.md), as the provenance signatures do. */
 export const AUDIT_HASH_DOMAIN = 'controlplane/audit-event/v1';
-
-// One constant for every ControlPlane process: "cpaudt" in ASCII, next to the migration lock
-// ("cpmigr") and well away from small ids other code might pick.
-const AUDIT_CHAIN_LOCK_KEY = '109334322570356';
 
 export const AUDIT_ACTOR_KINDS = ['apikey', 'runner', 'service', 'system', 'anonymous'] as const;
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
@@ -151,25 +148,8 @@ async function insertEvent(tx: Sql, prepared: PreparedEvent): Promise<AuditRecor
   return record!;
 }
 
-/** The chain head, and the database clock read under the chain lock. */
+/** The chain head, and the database clock read under the chain lock (sql/audit/_chain_head.sql). */
 type HeadRow = { seq: string | null; hash: string | null; now: string };
-
-// The time comes from the database clock, read under the lock: one clock for every replica, so
-// occurred_at follows seq. It is formatted here, at millisecond precision, because this exact
-// string is hashed and a Date or timestamptz round trip must not be able to change it.
-const HEAD_SQL = `select head.seq, head.hash,
-            to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as now
-       from (select 1) as one
-       left join (select seq, hash from audit_events order by seq desc limit 1) as head on true`;
-
-/**
- * In a transaction of its own (AuditLog's appends), the lock, the widened scope and the head read
- * go in one round trip: three statements of one simple query, answered with the last one's rows.
- * The scope needs no restoring, as it ends with the transaction.
- */
-const LOCK_AND_HEAD_SQL = `select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY});
-select set_config('app.scope', 'system', true);
-${HEAD_SQL}`;
 
 /**
  * Appends events as consecutive links of the chain, under one hold of the chain lock, with one
@@ -185,14 +165,13 @@ async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransa
   let callerScope = 'system';
   let headRow: HeadRow | undefined;
   if (ownTransaction) {
-    headRow = (await tx.query<HeadRow>(LOCK_AND_HEAD_SQL)).rows[0];
+    // The lock, the widened scope and the head read in one round trip.
+    headRow = (await sql('lock_chain_and_head').run<HeadRow>(tx)).rows[0];
   } else {
-    const { rows: lockRows } = await tx.query<{ scope: string | null }>(
-      `select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}), current_setting('app.scope', true) as scope`,
-    );
+    const { rows: lockRows } = await sql('lock_chain').run<{ scope: string | null }>(tx);
     callerScope = lockRows[0]?.scope ?? '';
-    if (callerScope !== 'system') await tx.query(`select set_config('app.scope', 'system', true)`);
-    headRow = (await tx.query<HeadRow>(HEAD_SQL)).rows[0];
+    if (callerScope !== 'system') await sql('widen_scope').run(tx);
+    headRow = (await sql('chain_head').run<HeadRow>(tx)).rows[0];
   }
   const head = headRow;
   if (!head) throw new Error('the audit chain head query returned no row');
@@ -211,17 +190,7 @@ async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransa
     return record;
   });
   try {
-    await tx.query(
-      `insert into audit_events (seq, id, occurred_at, tenant_id, actor_kind, actor_id, action, resource_kind, resource_id,
-                                 outcome, correlation_id, source_address, details, prev_hash, hash)
-       select t.seq, t.id, t."occurredAt", t."tenantId", t."actorKind", t."actorId", t.action, t."resourceKind", t."resourceId",
-              t.outcome, t."correlationId", t."sourceAddress", t.details, t."prevHash", t.hash
-         from jsonb_to_recordset($1::jsonb) as t(seq bigint, id uuid, "occurredAt" timestamptz, "tenantId" text, "actorKind" text,
-              "actorId" text, action text, "resourceKind" text, "resourceId" text, outcome text, "correlationId" text,
-              "sourceAddress" text, details jsonb, "prevHash" text, hash text)
-        order by t.seq`,
-      [JSON.stringify(rows)],
-    );
+    await sql('insert_events').run(tx, { events: JSON.stringify(rows) });
   } catch (err) {
     const { code, constraint } = err as { code?: unknown; constraint?: unknown };
     if (code === '23505' && constraint !== 'audit_events_id_key') {
@@ -229,7 +198,7 @@ async function insertEvents(tx: Sql, events: readonly PreparedEvent[], ownTransa
     }
     throw err;
   }
-  if (callerScope !== 'system') await tx.query(`select set_config('app.scope', $1, true)`, [callerScope]);
+  if (callerScope !== 'system') await sql('restore_scope').run(tx, { scope: callerScope });
   return records;
 }
 
@@ -273,12 +242,7 @@ export class AuditLog implements AuditSink {
   }
 }
 
-/** The columns of audit_events as AuditRow, in the form the hash needs (see recordFromRow). */
-export const AUDIT_ROW_COLUMNS = `seq, id,
-  to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as occurred_at,
-  tenant_id, actor_kind, actor_id, action, resource_kind, resource_id, outcome,
-  correlation_id, source_address, details, prev_hash, hash`;
-
+/** A row of audit_events as the statements read it (sql/audit/_row_columns.sql), in the form the hash needs. */
 export interface AuditRow {
   seq: string;
   id: string;

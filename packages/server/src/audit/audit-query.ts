@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { ValidationError } from '@controlplane/contracts';
 import { keysetCursor, type Sql, asSystem } from '../storage/index.js';
-import { AUDIT_ROW_COLUMNS, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
+import { recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
+import { auditSql as sql } from './sql.js';
 
 export interface AuditQuery {
   /** A tenant's events; `null` for platform-level events only; absent for all. */
@@ -48,17 +49,9 @@ const auditCursor = keysetCursor<{ occurredAt: string; seq: string }>({
   },
 });
 
-function whereClause(filter: Omit<AuditQuery, 'limit' | 'cursor'>, values: unknown[]): string[] {
-  const where: string[] = [];
-  if (filter.tenantId === null) where.push('tenant_id is null');
-  else if (filter.tenantId !== undefined) where.push(`tenant_id = $${values.push(filter.tenantId)}`);
-  if (filter.action !== undefined) where.push(`action = $${values.push(filter.action)}`);
-  if (filter.actorId !== undefined) where.push(`actor_id = $${values.push(filter.actorId)}`);
-  if (filter.outcome !== undefined) where.push(`outcome = $${values.push(filter.outcome)}`);
-  if (filter.correlationId !== undefined) where.push(`correlation_id = $${values.push(filter.correlationId)}`);
-  if (filter.after !== undefined) where.push(`occurred_at > $${values.push(instant(filter.after, 'after'))}::timestamptz`);
-  if (filter.before !== undefined) where.push(`occurred_at < $${values.push(instant(filter.before, 'before'))}::timestamptz`);
-  return where;
+/** The tenant filter's values: a tenant's events, platform-level events only (`null`), or all (absent). */
+function tenantValues(tenantId: string | null | undefined) {
+  return { tenant_id: tenantId ?? null, platform_only: tenantId === null };
 }
 
 /** One page of audit events for the admin API, newest first, with keyset pagination. */
@@ -67,20 +60,23 @@ export async function queryAudit(db: Sql, query: AuditQuery = {}): Promise<Audit
   if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_QUERY_MAX_LIMIT) {
     throw new ValidationError([{ path: 'limit', message: `must be an integer from 1 to ${AUDIT_QUERY_MAX_LIMIT}` }]);
   }
-  const values: unknown[] = [];
-  const where = whereClause(query, values);
-  if (query.cursor) {
-    const cursor = auditCursor.decode(query.cursor);
-    where.push(`(occurred_at, seq) < ($${values.push(cursor.occurredAt)}::timestamptz, $${values.push(cursor.seq)}::bigint)`);
-  }
+  const filters = {
+    ...tenantValues(query.tenantId),
+    action: query.action ?? null,
+    actor_id: query.actorId ?? null,
+    outcome: query.outcome ?? null,
+    correlation_id: query.correlationId ?? null,
+    after: query.after !== undefined ? instant(query.after, 'after') : null,
+    before: query.before !== undefined ? instant(query.before, 'before') : null,
+  };
+  const cursor = query.cursor ? auditCursor.decode(query.cursor) : undefined;
   // One row more than asked tells whether there is a next page without a count.
-  const { rows } = await db.query<AuditRow>(
-    `select ${AUDIT_ROW_COLUMNS} from audit_events
-      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-      order by occurred_at desc, seq desc
-      limit $${values.push(limit + 1)}`,
-    values,
-  );
+  const { rows } = await sql('query_events').run<AuditRow>(db, {
+    ...filters,
+    cursor_at: cursor?.occurredAt ?? null,
+    cursor_seq: cursor?.seq ?? null,
+    limit: limit + 1,
+  });
   const events = rows.slice(0, limit).map(recordFromRow);
   const last = events[events.length - 1];
   return { events, nextCursor: rows.length > limit && last ? auditCursor.encode(last) : null };
@@ -110,39 +106,30 @@ export interface AuditExportResult {
 export async function exportAudit(db: Sql, out: NodeJS.WritableStream, filter: AuditExportFilter = {}): Promise<AuditExportResult> {
   return asSystem('export the audit log', async () => {
     const batchSize = Math.min(50_000, Math.max(1, Math.trunc(filter.batchSize ?? 5000)));
-    const base: unknown[] = [];
-    const where = whereClause({ tenantId: filter.tenantId }, base);
-    if (filter.since !== undefined) where.push(`occurred_at >= $${base.push(instant(filter.since, 'since'))}::timestamptz`);
-    if (filter.until !== undefined) where.push(`occurred_at < $${base.push(instant(filter.until, 'until'))}::timestamptz`);
+    const filters = {
+      ...tenantValues(filter.tenantId),
+      since: filter.since !== undefined ? instant(filter.since, 'since') : null,
+      until: filter.until !== undefined ? instant(filter.until, 'until') : null,
+    };
 
-    const { rows: headRows } = await db.query<{ head: string | null }>('select max(seq) as head from audit_events');
+    const { rows: headRows } = await sql('head_seq').run<{ head: string | null }>(db);
     const end = BigInt(headRows[0]?.head ?? '0');
     const step = BigInt(batchSize);
     let count = 0;
     let firstSeq: string | null = null;
     let lastSeq: string | null = null;
     // Windows of seq, as in verifyAuditChain: each query reads one bounded range through the
-    // primary key and filters it. The window is materialised so that the planner cannot start from
-    // the tenant index instead and re-read a large tenant's every row for each window.
+    // primary key and filters it (sql/audit/export_window.sql).
     for (let after = 0n; after < end; after += step) {
-      const values = [...base];
-      const { rows } = await db.query<AuditRow>(
-        `with audit_window as materialized (
-           select * from audit_events where seq > $${values.push(after.toString())}::bigint and seq <= $${values.push((after + step).toString())}::bigint
-         )
-         select ${AUDIT_ROW_COLUMNS} from audit_window
-          ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-          order by seq`,
-        values,
-      );
+      const { rows } = await sql('export_window').run<AuditRow>(db, {
+        ...filters,
+        after: after.toString(),
+        up_to: (after + step).toString(),
+      });
       if (rows.length === 0) {
         // Jump over a gap wider than a window (the chain has none unless rows were removed or
         // renumbered) instead of stepping through it window by window.
-        const next = (
-          await db.query<{ seq: string | null }>('select min(seq) as seq from audit_events where seq > $1::bigint', [
-            (after + step).toString(),
-          ])
-        ).rows[0]?.seq;
+        const next = (await sql('first_seq_after').run<{ seq: string | null }>(db, { after: (after + step).toString() })).rows[0]?.seq;
         if (next === null || next === undefined) break;
         after = BigInt(next) - 1n - step;
         continue;

@@ -1,5 +1,6 @@
 import { type Sql, type SqlResult, asSystem } from '../storage/index.js';
-import { AUDIT_GENESIS_HASH, AUDIT_ROW_COLUMNS, computeAuditHash, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
+import { AUDIT_GENESIS_HASH, computeAuditHash, recordFromRow, type AuditRecord, type AuditRow } from './audit-chain.js';
+import { auditSql as sql } from './sql.js';
 
 /**
  * - `hash_mismatch`: the row's content no longer hashes to its stored hash (it was edited), or the
@@ -192,19 +193,17 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
     }
 
     const chain = new AuditChainVerifier({ fromSeq: from, prevHash, expectHead: anchor });
-    const { rows: headRows } = await db.query<{ head: string | null }>('select max(seq) as head from audit_events');
+    const { rows: headRows } = await sql('head_seq').run<{ head: string | null }>(db);
     const head = headRows[0]?.head ?? null;
     if (head !== null) {
       const end = BigInt(head);
       const step = BigInt(batchSize);
-      // Windows of seq rather than LIMIT: an intact chain has no gaps, so each window holds exactly
-      // batchSize rows, and a bounded range is read through the primary key whatever the planner's
-      // statistics say (with LIMIT and stale statistics it may scan the whole tail for every batch).
+      // Windows of seq rather than LIMIT (sql/audit/events_in_window.sql says why).
       const fetch = (after: bigint) =>
-        db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint and seq <= $2::bigint order by seq`, [
-          after.toString(),
-          (after + step < end ? after + step : end).toString(),
-        ]);
+        sql('events_in_window').run<AuditRow>(db, {
+          after: after.toString(),
+          up_to: (after + step < end ? after + step : end).toString(),
+        });
       // The next window is requested before this one is hashed, so that on PostgreSQL the server
       // reads and sends it while this process is busy hashing.
       let after = from - 1n;
@@ -214,11 +213,7 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
         if (rows.length === 0) {
           // A whole window is missing. Rather than walk an arbitrarily wide gap (one renumbered row
           // can open one), take the next row there is: it is where the verdict lies.
-          rows = (
-            await db.query<AuditRow>(`select ${AUDIT_ROW_COLUMNS} from audit_events where seq > $1::bigint order by seq limit 1`, [
-              after.toString(),
-            ])
-          ).rows;
+          rows = (await sql('first_event_after').run<AuditRow>(db, { after: after.toString() })).rows;
         }
         after += step;
         pending = after < end ? fetch(after) : undefined;
@@ -235,6 +230,6 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
 }
 
 async function hashAt(db: Sql, seq: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ hash: string }>('select hash from audit_events where seq = $1::bigint', [seq]);
+  const { rows } = await sql('hash_at').run<{ hash: string }>(db, { seq });
   return rows[0]?.hash;
 }

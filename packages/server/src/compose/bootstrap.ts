@@ -1,4 +1,5 @@
 import { createApiKey, type CreatedApiKey } from '../gateway/index.js';
+import { apiKeyUsable } from '../gateway/internal.js';
 import { type Sql, asSystem } from '../storage/index.js';
 import { createTenant, getTenant, type Tenant } from '../tenancy/index.js';
 
@@ -13,13 +14,7 @@ export async function ensureTenant(sql: Sql, input: { id: string; name: string }
 
 /** Whether a key can still authenticate (exists, not revoked, not expired), judged by the database clock. */
 export async function isApiKeyUsable(sql: Sql, id: string): Promise<boolean> {
-  return asSystem('bootstrap: check a key', async () => {
-    const res = await sql.query<{ usable: boolean }>(
-      `select revoked_at is null and coalesce(expires_at > now(), true) as usable from api_keys where id = $1`,
-      [id],
-    );
-    return res.rows[0]?.usable === true;
-  });
+  return asSystem('bootstrap: check a key', () => apiKeyUsable(sql, id));
 }
 
 /** A tenant administrator key for the bootstrap (the server generates its signing key pair). */

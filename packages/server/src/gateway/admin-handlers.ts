@@ -2,7 +2,15 @@ import { AppError, IsoDateTime, parseOrThrow, ROLES, TenantId } from '@controlpl
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Database } from '../storage/index.js';
-import { createTenant, getTenantQuotas, listTenants, putTenantQuotas, TenantQuotasInput, type TenantQuotas } from '../tenancy/index.js';
+import {
+  createTenant,
+  getTenantQuotas,
+  listTenants,
+  putTenantQuotas,
+  tenantExists,
+  TenantQuotasInput,
+  type TenantQuotas,
+} from '../tenancy/index.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './api-keys.js';
 import type { AuditReader } from './audit-port.js';
 import type { GatewayPrincipal } from './rbac.js';
@@ -129,8 +137,7 @@ export async function getQuotasHandler(deps: AdminDeps, p: GatewayPrincipal, req
   const tenantId = parseOrThrow(TenantId, param(req, 'id'), ['params', 'id']);
   // Another tenant's quotas answer like a tenant that does not exist.
   if (tenantId !== p.tenantId && !p.platformAdmin) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
-  const exists = await deps.db.query('select 1 from tenants where id = $1', [tenantId]);
-  if (exists.rowCount === 0) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
+  if (!(await tenantExists(deps.db, tenantId))) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
   return quotasView(tenantId, await getTenantQuotas(deps.db, tenantId));
 }
 

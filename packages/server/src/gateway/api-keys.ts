@@ -3,6 +3,7 @@ import { AppError } from '@controlplane/contracts';
 import { generateSigningKeyPair } from '@controlplane/platform';
 import type { Sql } from '../storage/index.js';
 import type { Role } from './route-table.js';
+import { gatewaySql as sql } from './sql.js';
 
 /**
  * API keys look like `cpk_<prefix>_<secret>`: the prefix (16 hex digits) is public and indexed, the
@@ -73,8 +74,6 @@ interface ApiKeyRow {
   created_at: Date;
 }
 
-const COLUMNS = 'id, tenant_id, prefix, role, name, expires_at, revoked_at, last_used_at, created_by, created_at';
-
 const fromRow = (r: ApiKeyRow): ApiKeyRecord => ({
   id: r.id,
   tenantId: r.tenant_id,
@@ -106,7 +105,7 @@ export function signingPublicKeyFrom(pem: string, field = 'signingPublicKey'): K
  * `createApiKey(db, { tenantId: 'system', role: 'admin', name: 'bootstrap' })` makes the first
  * platform administrator.
  */
-export async function createApiKey(sql: Sql, input: CreateApiKeyInput): Promise<CreatedApiKey> {
+export async function createApiKey(q: Sql, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 200)
     throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
@@ -119,33 +118,25 @@ export async function createApiKey(sql: Sql, input: CreateApiKeyInput): Promise<
   }
   const prefix = randomBytes(8).toString('hex');
   const key = `${API_KEY_PREFIX}${prefix}_${randomBytes(32).toString('base64url')}`;
-  const res = await sql.query<ApiKeyRow>(
-    `insert into api_keys (id, tenant_id, prefix, secret_hash, role, name, signing_public_key, expires_at, created_by)
-     select $1, $2, $3, $4, $5, $6, $7, $8, $9 where exists (select 1 from tenants where id = $2)
-     returning ${COLUMNS}`,
-    [
-      randomUUID(),
-      input.tenantId,
-      prefix,
-      hashApiKey(key),
-      input.role,
-      name,
-      signingPublicKeyPem,
-      input.expiresAt ?? null,
-      input.createdBy ?? null,
-    ],
-  );
+  const res = await sql('api_key_create').run<ApiKeyRow>(q, {
+    id: randomUUID(),
+    tenant_id: input.tenantId,
+    prefix,
+    secret_hash: hashApiKey(key),
+    role: input.role,
+    name,
+    signing_public_key: signingPublicKeyPem,
+    expires_at: input.expiresAt ?? null,
+    created_by: input.createdBy ?? null,
+  });
   const row = res.rows[0];
   if (!row) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
   return { ...fromRow(row), key, signingPublicKeyPem, signingPrivateKeyPem };
 }
 
 /** A tenant's keys, newest first, at most `limit`. */
-export async function listApiKeys(sql: Sql, tenantId: string, page: { limit: number }): Promise<ApiKeyRecord[]> {
-  const res = await sql.query<ApiKeyRow>(
-    `select ${COLUMNS} from api_keys where tenant_id = $1 order by created_at desc, id desc limit $2`,
-    [tenantId, page.limit],
-  );
+export async function listApiKeys(q: Sql, tenantId: string, page: { limit: number }): Promise<ApiKeyRecord[]> {
+  const res = await sql('api_key_list').run<ApiKeyRow>(q, { tenant_id: tenantId, limit: page.limit });
   return res.rows.map(fromRow);
 }
 
@@ -153,12 +144,8 @@ export async function listApiKeys(sql: Sql, tenantId: string, page: { limit: num
  * Revokes a key of `tenantId` (any tenant when null: platform administrators). A key of another
  * tenant answers RESOURCE_NOT_FOUND, like one that does not exist. Revoking twice keeps the first time.
  */
-export async function revokeApiKey(sql: Sql, tenantId: string | null, id: string): Promise<ApiKeyRecord> {
-  const res = await sql.query<ApiKeyRow>(
-    `update api_keys set revoked_at = coalesce(revoked_at, now())
-     where id = $1 and ($2::text is null or tenant_id = $2) returning ${COLUMNS}`,
-    [id, tenantId],
-  );
+export async function revokeApiKey(q: Sql, tenantId: string | null, id: string): Promise<ApiKeyRecord> {
+  const res = await sql('api_key_revoke').run<ApiKeyRow>(q, { id, tenant_id: tenantId });
   const row = res.rows[0];
   if (!row) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'API key' } });
   return fromRow(row);
@@ -178,9 +165,8 @@ export interface ApiKeyCredential {
   tenantRate: { requestsPerSecond: number | null; burst: number | null };
 }
 
-export async function findApiKeyCredential(sql: Sql, prefix: string): Promise<ApiKeyCredential | undefined> {
-  // Expiry is judged by the database clock, the one clock every replica shares.
-  const res = await sql.query<{
+export async function findApiKeyCredential(q: Sql, prefix: string): Promise<ApiKeyCredential | undefined> {
+  const res = await sql('api_key_credential').run<{
     id: string;
     tenant_id: string;
     role: Role;
@@ -192,18 +178,7 @@ export async function findApiKeyCredential(sql: Sql, prefix: string): Promise<Ap
     last_used_at: Date | null;
     requests_per_second: number | null;
     burst: number | null;
-  }>(
-    `select k.id, k.tenant_id, k.role, k.secret_hash, k.signing_public_key, k.last_used_at,
-            k.revoked_at is not null as revoked,
-            coalesce(k.expires_at <= now(), false) as expired,
-            t.status = 'active' as tenant_active,
-            q.requests_per_second, q.burst
-     from api_keys k
-     join tenants t on t.id = k.tenant_id
-     left join tenant_quotas q on q.tenant_id = k.tenant_id
-     where k.prefix = $1`,
-    [prefix],
-  );
+  }>(q, { prefix });
   const r = res.rows[0];
   if (!r) return undefined;
   return {
@@ -224,10 +199,12 @@ export async function findApiKeyCredential(sql: Sql, prefix: string): Promise<Ap
  * Records use, at most once per `minIntervalSeconds` per key across all replicas: the condition makes
  * a second replica's write within the interval a no-op instead of another row version.
  */
-export async function touchApiKey(sql: Sql, id: string, minIntervalSeconds: number): Promise<void> {
-  await sql.query(
-    `update api_keys set last_used_at = now()
-     where id = $1 and (last_used_at is null or last_used_at < now() - make_interval(secs => $2::double precision))`,
-    [id, minIntervalSeconds],
-  );
+export async function touchApiKey(q: Sql, id: string, minIntervalSeconds: number): Promise<void> {
+  await sql('api_key_touch').run(q, { id, min_interval_seconds: minIntervalSeconds });
+}
+
+/** Whether a key can still authenticate (exists, not revoked, not expired), judged by the database clock. */
+export async function apiKeyUsable(q: Sql, id: string): Promise<boolean> {
+  const res = await sql('api_key_usable').run<{ usable: boolean }>(q, { id });
+  return res.rows[0]?.usable === true;
 }

@@ -1,6 +1,7 @@
 import { InternalError } from '@controlplane/contracts';
 import { BLIND_INDEX_KEY_ID, type DataKeyStore, type WrappedDataKey } from '@controlplane/platform';
 import { type Sql, asSystem } from '../storage/index.js';
+import { keysSql as sql } from './sql.js';
 
 const DATA_KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -13,6 +14,10 @@ interface KeyRow {
 
 function toRecord(row: KeyRow | undefined): WrappedDataKey | undefined {
   return row && { id: row.id, tenantId: row.tenant_id, kekId: row.kek_id, wrapped: row.wrapped };
+}
+
+function recordValues(record: WrappedDataKey) {
+  return { tenant_id: record.tenantId, id: record.id, kek_id: record.kekId, wrapped: record.wrapped };
 }
 
 function checkId(id: string): void {
@@ -52,39 +57,24 @@ export class PostgresDataKeyStore implements DataKeyStore {
   constructor(readonly db: Sql) {}
 
   async get(tenantId: string, keyId: string): Promise<WrappedDataKey | undefined> {
-    const res = await this.db.query<KeyRow>('select tenant_id, id, kek_id, wrapped from data_keys where tenant_id = $1 and id = $2', [
-      tenantId,
-      keyId,
-    ]);
+    const res = await sql('data_key_get').run<KeyRow>(this.db, { tenant_id: tenantId, id: keyId });
     return toRecord(res.rows[0]);
   }
 
   async current(tenantId: string): Promise<WrappedDataKey | undefined> {
-    const res = await this.db.query<KeyRow>(
-      `select k.tenant_id, k.id, k.kek_id, k.wrapped from data_key_current c
-         join data_keys k on k.tenant_id = c.tenant_id and k.id = c.key_id
-        where c.tenant_id = $1`,
-      [tenantId],
-    );
+    const res = await sql('data_key_current').run<KeyRow>(this.db, { tenant_id: tenantId });
     return toRecord(res.rows[0]);
   }
 
   async put(record: WrappedDataKey): Promise<void> {
     checkId(record.id);
     // Replacing an existing record is a re-wrap: the key is the same, only its wrapping changes.
-    await this.db.query(
-      `insert into data_keys (tenant_id, id, kek_id, wrapped) values ($1, $2, $3, $4)
-       on conflict (tenant_id, id) do update set kek_id = excluded.kek_id, wrapped = excluded.wrapped, rewrapped_at = now()`,
-      [record.tenantId, record.id, record.kekId, record.wrapped],
-    );
+    await sql('data_key_put').run(this.db, recordValues(record));
   }
 
   async putIfAbsent(record: WrappedDataKey): Promise<WrappedDataKey> {
     checkId(record.id);
-    await this.db.query(
-      `insert into data_keys (tenant_id, id, kek_id, wrapped) values ($1, $2, $3, $4) on conflict (tenant_id, id) do nothing`,
-      [record.tenantId, record.id, record.kekId, record.wrapped],
-    );
+    await sql('data_key_put_if_absent').run(this.db, recordValues(record));
     // Read back rather than trust RETURNING: on a conflict it returns nothing, and the winner's row is what counts.
     const stored = await this.get(record.tenantId, record.id);
     if (!stored) throw new InternalError('CP_KEYRING_DATA_KEY_NOT_STORED', { params: { keyId: record.id, tenantId: record.tenantId } });
@@ -94,11 +84,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
   async setCurrent(tenantId: string, keyId: string): Promise<void> {
     if (keyId === BLIND_INDEX_KEY_ID) throw new InternalError('CP_KEYRING_DATA_KEY_IS_INDEX_ROOT', { params: { tenantId } });
     try {
-      await this.db.query(
-        `insert into data_key_current (tenant_id, key_id) values ($1, $2)
-         on conflict (tenant_id) do update set key_id = excluded.key_id, updated_at = now()`,
-        [tenantId, keyId],
-      );
+      await sql('data_key_set_current').run(this.db, { tenant_id: tenantId, key_id: keyId });
     } catch (err) {
       if ((err as { code?: unknown }).code === '23503') {
         throw new InternalError('CP_KEYRING_DATA_KEY_NOT_FOUND', { params: { keyId, tenantId }, cause: err });
@@ -110,10 +96,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
   /** Tenants that have a current data key (every tenant with ciphertext), in id order after `after`. */
   async tenantsAfter(after: string | null, limit: number): Promise<string[]> {
     return asSystem('key rotation', async () => {
-      const res = await this.db.query<{ tenant_id: string }>(
-        `select tenant_id from data_key_current where ($1::text is null or tenant_id > $1) order by tenant_id limit $2`,
-        [after, limit],
-      );
+      const res = await sql('data_key_tenants_after').run<{ tenant_id: string }>(this.db, { after, limit });
       return res.rows.map((r) => r.tenant_id);
     });
   }
@@ -121,10 +104,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
   /** Records wrapped by any KEK other than `kekId`: what a KEK rotation still has to re-wrap. */
   async wrappedByOtherKek(kekId: string, limit: number): Promise<Array<{ tenantId: string; id: string }>> {
     return asSystem('key rotation', async () => {
-      const res = await this.db.query<{ tenant_id: string; id: string }>(
-        `select tenant_id, id from data_keys where kek_id <> $1 order by tenant_id, id limit $2`,
-        [kekId, limit],
-      );
+      const res = await sql('data_key_wrapped_by_other_kek').run<{ tenant_id: string; id: string }>(this.db, { kek_id: kekId, limit });
       return res.rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
     });
   }
@@ -135,24 +115,15 @@ export class PostgresDataKeyStore implements DataKeyStore {
    */
   async retireNonCurrent(): Promise<number> {
     return asSystem('key rotation', async () => {
-      const res = await this.db.query(
-        `update data_keys k set retired_at = now()
-          where k.retired_at is null and k.id <> $1
-            and not exists (select 1 from data_key_current c where c.tenant_id = k.tenant_id and c.key_id = k.id)`,
-        [BLIND_INDEX_KEY_ID],
-      );
+      const res = await sql('data_key_retire_non_current').run(this.db, { blind_index_key_id: BLIND_INDEX_KEY_ID });
       return res.rowCount;
     });
   }
 
   async summary(): Promise<DataKeySummary> {
     return asSystem('key summary', async () => {
-      const byKek = await this.db.query<{ kek_id: string; n: number }>(
-        `select kek_id, count(*)::int as n from data_keys group by kek_id order by kek_id`,
-      );
-      const totals = await this.db.query<{ tenants: number; retired: number }>(
-        `select (select count(*)::int from data_key_current) as tenants, (select count(*)::int from data_keys where retired_at is not null) as retired`,
-      );
+      const byKek = await sql('data_key_count_by_kek').run<{ kek_id: string; n: number }>(this.db);
+      const totals = await sql('data_key_totals').run<{ tenants: number; retired: number }>(this.db);
       return {
         byKek: byKek.rows.map((r) => ({ kekId: r.kek_id, records: r.n })),
         tenants: totals.rows[0]?.tenants ?? 0,

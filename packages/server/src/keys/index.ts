@@ -1,15 +1,9 @@
 export { PostgresDataKeyStore, type DataKeySummary } from './data-key-store.js';
 export { ReloadingKeyProvider, type ReloadingKeyProviderOptions } from './reloading-key-provider.js';
 export { openFieldEncryption, type FieldEncryption, type FieldEncryptionOptions } from './field-encryption.js';
-export {
-  KeyRotation,
-  DEFAULT_ROTATION_GRACE_MS,
-  SWEEP_PHASES,
-  type KeyRotationOptions,
-  type RotationRun,
-  type RotationStep,
-  type StoredValueCheck,
-} from './key-rotation.js';
+export { KeyRotation, DEFAULT_ROTATION_GRACE_MS, type KeyRotationOptions, type RotationStep } from './key-rotation.js';
+export { type RotationRun } from './rotation-runs.js';
+export { SWEEP_PHASES, type StoredValueCheck } from './encrypted-value-sweep.js';
 export {
   ENCRYPTED_TABLES,
   JOB_REQUEST_SLOTS,

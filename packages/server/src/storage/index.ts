@@ -15,5 +15,14 @@ export { dumpSchema, SCHEMA_SNAPSHOT_FILE } from './schema-dump.js';
 export { asSystem, currentDataScope, withTenant, type DataScope } from './data-scope.js';
 export { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 export { refreshTableStatistics, type StatisticsRefresh } from './table-statistics.js';
-export { DEFAULT_SQL_DIR, loadSqlStatements, sqlFolder, SqlStatement, type SqlMacros, type SqlParameter } from './sql-statements.js';
+export {
+  DEFAULT_SQL_DIR,
+  declaredSqlFolders,
+  loadSqlStatements,
+  sqlFolder,
+  SqlStatement,
+  type SqlFolder,
+  type SqlMacros,
+  type SqlParameter,
+} from './sql-statements.js';
 export { exactTimeIdCursor, keysetCursor, timeIdCursor, type KeysetCursor, type KeysetCursorSpec } from './keyset-cursor.js';

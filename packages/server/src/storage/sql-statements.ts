@@ -45,13 +45,14 @@ function parseFile(source: string, name: string): ParsedFile {
   const params: SqlParameter[] = [];
   const description: string[] = [];
   let i = 0;
-  for (; i < lines.length && lines[i]!.startsWith('--'); i++) {
+  // An include line belongs to the body, even as its first line (a statement that is one fragment).
+  for (; i < lines.length && lines[i]!.startsWith('--') && !INCLUDE_LINE.test(lines[i]!); i++) {
     const line = lines[i]!;
     const m = PARAMETER_LINE.exec(line);
     if (m) {
       if (params.some((p) => p.name === m[1])) throw statementError(name, `header declares :${m[1]} twice`);
       params.push({ name: m[1]!, type: m[2]!, description: m[3] ?? '' });
-    } else if (!INCLUDE_LINE.test(line)) {
+    } else {
       description.push(line.replace(/^--\s?/, ''));
     }
   }
@@ -182,7 +183,8 @@ export class SqlStatement {
 
 /**
  * Every statement of one folder (`sql/<folder>/*.sql`), by file name without the extension. Files
- * whose name starts with `_` are fragments, used only through `-- @include`.
+ * whose name starts with `_` are fragments, used only through `-- @include`; a fragment that no
+ * statement includes is an error too (its header would otherwise never be checked).
  */
 export function loadSqlStatements(
   folder: string,
@@ -190,27 +192,56 @@ export function loadSqlStatements(
   dir: string | URL = DEFAULT_SQL_DIR,
 ): ReadonlyMap<string, SqlStatement> {
   const root = join(dir instanceof URL ? fileURLToPath(dir) : dir, folder);
+  const files = readdirSync(root)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const read = (file: string) => readFileSync(join(root, file), 'utf8');
+  const included = new Set<string>();
+  const include = (fragment: string) => {
+    included.add(`_${fragment}.sql`);
+    return read(`_${fragment}.sql`);
+  };
   const statements = new Map<string, SqlStatement>();
-  for (const file of readdirSync(root)
-    .filter((f) => f.endsWith('.sql') && !f.startsWith('_'))
-    .sort()) {
+  for (const file of files.filter((f) => !f.startsWith('_'))) {
     const name = file.slice(0, -'.sql'.length);
-    statements.set(name, new SqlStatement(`${folder}/${name}`, read(file), { macros, include: (fragment) => read(`_${fragment}.sql`) }));
+    statements.set(name, new SqlStatement(`${folder}/${name}`, read(file), { macros, include }));
   }
+  const unused = files.find((f) => f.startsWith('_') && !included.has(f));
+  if (unused) throw statementError(`${folder}/${unused.slice(0, -'.sql'.length)}`, 'is a fragment that no statement includes');
   return statements;
 }
+
+/** A folder's statements by name; a missing name is a programming error, thrown as one. */
+export interface SqlFolder {
+  (name: string): SqlStatement;
+  readonly folder: string;
+  /** Every statement of the folder, loading (and so checking) them all. */
+  all(): ReadonlyMap<string, SqlStatement>;
+}
+
+const declaredFolders = new Map<string, SqlFolder>();
 
 /**
  * The statements of one folder as a lookup that fails loudly on a missing name. Loaded on first use
  * and kept for the life of the process.
  */
-export function sqlFolder(folder: string, macros: SqlMacros = {}): (name: string) => SqlStatement {
+export function sqlFolder(folder: string, macros: SqlMacros = {}): SqlFolder {
   let loaded: ReadonlyMap<string, SqlStatement> | undefined;
-  return (name) => {
-    loaded ??= loadSqlStatements(folder, macros);
-    const statement = loaded.get(name);
+  const all = () => (loaded ??= loadSqlStatements(folder, macros));
+  const lookup = (name: string) => {
+    const statement = all().get(name);
     if (!statement) throw statementError(`${folder}/${name}`, `no such file in ${fileURLToPath(DEFAULT_SQL_DIR)}${folder}`);
     return statement;
   };
+  const declared: SqlFolder = Object.assign(lookup, { folder, all });
+  declaredFolders.set(folder, declared);
+  return declared;
+}
+
+/**
+ * Every folder a loaded module has declared with sqlFolder, by name: lets a test load every
+ * statement with the macros its folder supplies, and notice a folder that nothing declares.
+ */
+export function declaredSqlFolders(): ReadonlyMap<string, SqlFolder> {
+  return declaredFolders;
 }

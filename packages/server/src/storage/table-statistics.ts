@@ -1,7 +1,5 @@
 import type { Database } from './sql-port.js';
-
-/** Advisory lock key: one replica refreshes statistics at a time ("cpstats" in ASCII). */
-const STATISTICS_LOCK_KEY = 0x6370_7374_6174_73n;
+import { storageSql as sql } from './sql.js';
 
 export interface StatisticsRefresh {
   /** Tables analysed by this call. */
@@ -23,26 +21,15 @@ export interface StatisticsRefresh {
  */
 export async function refreshTableStatistics(db: Database, tables: readonly string[]): Promise<StatisticsRefresh> {
   return db.transaction(async (tx): Promise<StatisticsRefresh> => {
-    // PGlite reports autovacuum on but runs none. Taking the transaction-level lock when there is
-    // nothing to do costs nothing: it goes with the transaction.
-    const { rows: state } = await tx.query<{ autovacuum: boolean; got: boolean }>(
-      `select current_setting('autovacuum')::boolean as autovacuum, pg_try_advisory_xact_lock($1::bigint) as got`,
-      [STATISTICS_LOCK_KEY.toString()],
-    );
+    // PGlite reports autovacuum on but runs none; the lock (one replica at a time) is only tried.
+    const { rows: state } = await sql('statistics_lock').run<{ autovacuum: boolean; got: boolean }>(tx);
     if (db.kind === 'postgres' && state[0]?.autovacuum) return { analyzed: [], skipped: 'autovacuum' };
     if (!state[0]?.got) return { analyzed: [], skipped: 'locked' };
-    const { rows } = await tx.query<{ relname: string }>(
-      `select relname from pg_stat_user_tables
-        where schemaname = current_schema() and relname = any($1::text[])
-          and n_mod_since_analyze >= 500 + 0.1 * greatest(n_live_tup, 0)
-          -- at most once a minute per table (autovacuum's own pace): analysing a large table
-          -- under heavy churn every few seconds would cost more than stale statistics
-          and coalesce(greatest(last_analyze, last_autoanalyze) < now() - interval '1 minute', true)`,
-      [tables],
-    );
+    const { rows } = await sql('stale_statistics').run<{ relname: string }>(tx, { tables });
     const analyzed: string[] = [];
     for (const { relname } of rows) {
-      // The name comes from the catalogue and from our own list; quoted all the same.
+      // A table name cannot be a parameter, so this statement stays in code. The name comes from the
+      // catalogue and from our own list; quoted all the same.
       await tx.query(`analyze "${relname.replace(/"/g, '""')}"`);
       analyzed.push(relname);
     }

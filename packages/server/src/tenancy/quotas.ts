@@ -1,6 +1,8 @@
 import { AppError } from '@controlplane/contracts';
 import { z } from 'zod';
 import type { Sql } from '../storage/index.js';
+import { tenancySql as sql } from './sql.js';
+import { tenantExists } from './tenants.js';
 
 /**
  * Per-tenant limits. `null` means "no tenant-specific limit": job counts and payload size are then
@@ -51,8 +53,6 @@ interface QuotaRow {
   updated_by: string | null;
 }
 
-const COLUMNS = 'max_queued_jobs, max_running_jobs, max_payload_bytes, requests_per_second, burst, updated_at, updated_by';
-
 function fromRow(r: QuotaRow | undefined): TenantQuotas {
   return {
     maxQueuedJobs: r?.max_queued_jobs ?? null,
@@ -65,49 +65,29 @@ function fromRow(r: QuotaRow | undefined): TenantQuotas {
   };
 }
 
-export async function getTenantQuotas(sql: Sql, tenantId: string): Promise<TenantQuotas> {
-  const res = await sql.query<QuotaRow>(`select ${COLUMNS} from tenant_quotas where tenant_id = $1`, [tenantId]);
+export async function getTenantQuotas(q: Sql, tenantId: string): Promise<TenantQuotas> {
+  const res = await sql('quotas_get').run<QuotaRow>(q, { tenant_id: tenantId });
   return fromRow(res.rows[0]);
 }
 
 /** Sets the given fields (others unchanged). The tenant must exist: RESOURCE_NOT_FOUND otherwise. */
-export async function putTenantQuotas(
-  sql: Sql,
-  tenantId: string,
-  input: TenantQuotasInput,
-  updatedBy: string | null,
-): Promise<TenantQuotas> {
-  const q = TenantQuotasInput.parse(input);
-  const exists = await sql.query('select 1 from tenants where id = $1', [tenantId]);
-  if (exists.rowCount === 0) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
-  // $n::int is null → keep; the "set" flags let an explicit null clear a limit.
-  const value = (v: number | null | undefined) => (v === undefined ? null : v);
-  const set = (v: number | null | undefined) => v !== undefined;
-  const res = await sql.query<QuotaRow>(
-    `insert into tenant_quotas (tenant_id, max_queued_jobs, max_running_jobs, max_payload_bytes, requests_per_second, burst, updated_by)
-     values ($1, $2, $3, $4, $5, $6, $12)
-     on conflict (tenant_id) do update set
-       max_queued_jobs     = case when $7  then excluded.max_queued_jobs     else tenant_quotas.max_queued_jobs end,
-       max_running_jobs    = case when $8  then excluded.max_running_jobs    else tenant_quotas.max_running_jobs end,
-       max_payload_bytes   = case when $9  then excluded.max_payload_bytes   else tenant_quotas.max_payload_bytes end,
-       requests_per_second = case when $10 then excluded.requests_per_second else tenant_quotas.requests_per_second end,
-       burst               = case when $11 then excluded.burst               else tenant_quotas.burst end,
-       updated_by = excluded.updated_by, updated_at = now()
-     returning ${COLUMNS}`,
-    [
-      tenantId,
-      value(q.maxQueuedJobs),
-      value(q.maxRunningJobs),
-      value(q.maxPayloadBytes),
-      value(q.requestsPerSecond),
-      value(q.burst),
-      set(q.maxQueuedJobs),
-      set(q.maxRunningJobs),
-      set(q.maxPayloadBytes),
-      set(q.requestsPerSecond),
-      set(q.burst),
-      updatedBy,
-    ],
-  );
+export async function putTenantQuotas(q: Sql, tenantId: string, input: TenantQuotasInput, updatedBy: string | null): Promise<TenantQuotas> {
+  const given = TenantQuotasInput.parse(input);
+  if (!(await tenantExists(q, tenantId))) throw new AppError('RESOURCE_NOT_FOUND', { params: { resource: 'tenant' } });
+  const res = await sql('quotas_put').run<QuotaRow>(q, {
+    tenant_id: tenantId,
+    max_queued_jobs: given.maxQueuedJobs ?? null,
+    max_running_jobs: given.maxRunningJobs ?? null,
+    max_payload_bytes: given.maxPayloadBytes ?? null,
+    requests_per_second: given.requestsPerSecond ?? null,
+    burst: given.burst ?? null,
+    // An omitted field keeps its value; an explicit null clears the limit.
+    set_max_queued_jobs: given.maxQueuedJobs !== undefined,
+    set_max_running_jobs: given.maxRunningJobs !== undefined,
+    set_max_payload_bytes: given.maxPayloadBytes !== undefined,
+    set_requests_per_second: given.requestsPerSecond !== undefined,
+    set_burst: given.burst !== undefined,
+    updated_by: updatedBy,
+  });
   return fromRow(res.rows[0]);
 }

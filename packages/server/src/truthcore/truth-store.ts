@@ -12,17 +12,13 @@ import {
 import { ASSERTION_OBJECT_FIELD, FAILURE_REPORT_SLOTS } from '../keys/internal.js';
 import type { Sql } from '../storage/index.js';
 import { objectHash, type AssertionRow, type NewAssertion } from './assertion-row.js';
+import { truthcoreSql as sql } from './sql.js';
 
-// object_encrypted is read to decrypt and dropped before a row leaves the store.
-const ASSERTION_COLUMNS = `tenant_id, id, seq, subject, predicate, object, confidence, source, asserted_at, expires_at, metadata, asserted_by, recorded_at, object_encrypted`;
 const ASSERTIONS_TABLE = 'truth_assertions';
 const PROVENANCE_TABLE = 'truth_job_provenance';
 
+// object_encrypted is read to decrypt and dropped before a row leaves the store.
 type StoredAssertionRow = AssertionRow & { object_encrypted?: boolean };
-
-// Two-key advisory locks live in their own key space, apart from single-bigint locks such as the
-// migration lock; this class id ("tc") names TruthCore's per-tenant append lock.
-const APPEND_LOCK_CLASS = 0x7463;
 
 /** Row filter shared by a page and its count: everything but the cursor, order and window. */
 export interface AssertionFilter {
@@ -89,10 +85,6 @@ export interface ProvenanceRow {
   recorded_at: Date;
 }
 
-const PROVENANCE_COLUMNS = `tenant_id, job_id, attempt, fencing_token, outcome, submitted_by, request_digest, result, result_digest,
-  runner_id, runner_spiffe_id, runner_cert_serial, runner_cert_fingerprint, runner_cert_pem, signature, evidence, evidence_hash,
-  failure, recorded_by, recorded_at`;
-
 /**
  * PostgreSQL refuses a NUL character in text and jsonb; that is the caller's input, not our
  * fault, so it is answered as a validation error rather than an internal one.
@@ -106,17 +98,17 @@ function inputError(err: unknown): never {
   throw err;
 }
 
-/** Every clause but the one on object_hash, which the callers add (one value, or a list). */
-function where(tenantId: string, f: AssertionFilter, values: unknown[]): string[] {
-  values.push(tenantId);
-  const clauses = ['tenant_id = $1', '(expires_at is null or expires_at > now())'];
-  if (f.subject !== undefined) clauses.push(`subject = $${values.push(f.subject)}`);
-  if (f.predicate !== undefined) clauses.push(`predicate = $${values.push(f.predicate)}`);
-  if (f.minConfidence !== undefined && f.minConfidence > 0) clauses.push(`confidence >= $${values.push(f.minConfidence)}`);
-  if (f.sources !== undefined) clauses.push(`source = any($${values.push(f.sources)}::text[])`);
-  if (f.before !== undefined) clauses.push(`asserted_at < $${values.push(f.before)}`);
-  if (f.after !== undefined) clauses.push(`asserted_at > $${values.push(f.after)}`);
-  return clauses;
+/** The values of sql/truthcore/_assertion_filter.sql: every filter but the object's (null: any). */
+function filterValues(tenantId: string, f: AssertionFilter) {
+  return {
+    tenant_id: tenantId,
+    subject: f.subject ?? null,
+    predicate: f.predicate ?? null,
+    min_confidence: f.minConfidence !== undefined && f.minConfidence > 0 ? f.minConfidence : null,
+    sources: f.sources ?? null,
+    before: f.before ?? null,
+    after: f.after ?? null,
+  };
 }
 
 export interface TruthStoreOptions {
@@ -131,8 +123,9 @@ export interface TruthStoreOptions {
 }
 
 /**
- * All SQL of TruthCore. Every statement is scoped by tenant; assertions are append-only (no
- * statement here changes one, except the key-rotation job re-encrypting an object in place).
+ * TruthCore's storage, over the statements of sql/truthcore. Every statement is scoped by tenant;
+ * assertions are append-only (no statement changes one, except the key-rotation job re-encrypting
+ * an object in place).
  *
  * With a cipher, a sensitive object is stored as a ciphertext bound to its tenant and assertion id,
  * and its object_hash is the tenant's blind index (a keyed HMAC) instead of a plain SHA-256, so a
@@ -192,7 +185,7 @@ export class TruthStore {
    * in order (see the migration). Cheap: appends are a few short statements.
    */
   async lockAppends(tx: Sql, tenantId: string): Promise<void> {
-    await tx.query('select pg_advisory_xact_lock($1::int, hashtext($2))', [APPEND_LOCK_CLASS, tenantId]);
+    await sql('lock_appends').run(tx, { tenant_id: tenantId });
   }
 
   /** Inserts the assertions that do not exist yet; returns the rows actually inserted. */
@@ -216,34 +209,26 @@ export class TruthStore {
       }),
     );
     try {
-      const res = await tx.query<StoredAssertionRow>(
-        `insert into truth_assertions (tenant_id, id, subject, predicate, object, object_hash, object_encrypted, confidence, source, asserted_at, expires_at, metadata, asserted_by)
-         select $1, t.id, t.subject, t.predicate, t.object -> 'v', decode(t.object_hash, 'hex'), t.object_encrypted, t.confidence, t.source, t.asserted_at, t.expires_at, t.metadata, t.asserted_by
-           from jsonb_to_recordset($2::jsonb) as t(id uuid, subject text, predicate text, object jsonb, object_hash text, object_encrypted boolean, confidence double precision,
-                source text, asserted_at timestamptz, expires_at timestamptz, metadata jsonb, asserted_by text)
-         on conflict (tenant_id, id) do nothing
-         returning ${ASSERTION_COLUMNS}`,
-        [
-          tenantId,
-          JSON.stringify(
-            assertions.map((a, i) => ({
-              id: a.id,
-              subject: a.subject,
-              predicate: a.predicate,
-              // Boxed: jsonb_to_recordset turns a JSON null field into SQL NULL, and `null` is a valid object.
-              object: { v: stored[i]!.object },
-              object_hash: stored[i]!.hash?.toString('hex'),
-              object_encrypted: stored[i]!.encrypted,
-              confidence: a.confidence,
-              source: a.source,
-              asserted_at: a.assertedAt.toISOString(),
-              expires_at: a.expiresAt?.toISOString() ?? null,
-              metadata: a.metadata,
-              asserted_by: a.assertedBy,
-            })),
-          ),
-        ],
-      );
+      const res = await sql('assertion_insert').run<StoredAssertionRow>(tx, {
+        tenant_id: tenantId,
+        assertions: JSON.stringify(
+          assertions.map((a, i) => ({
+            id: a.id,
+            subject: a.subject,
+            predicate: a.predicate,
+            // Boxed: jsonb_to_recordset turns a JSON null field into SQL NULL, and `null` is a valid object.
+            object: { v: stored[i]!.object },
+            object_hash: stored[i]!.hash?.toString('hex'),
+            object_encrypted: stored[i]!.encrypted,
+            confidence: a.confidence,
+            source: a.source,
+            asserted_at: a.assertedAt.toISOString(),
+            expires_at: a.expiresAt?.toISOString() ?? null,
+            metadata: a.metadata,
+            asserted_by: a.assertedBy,
+          })),
+        ),
+      });
       // Inserted rows hold what was sent: the clear objects are at hand, no need to decrypt them.
       const clear = new Map(assertions.map((a) => [a.id, a.object]));
       return res.rows.map(({ object_encrypted: encrypted, ...row }) =>
@@ -256,44 +241,34 @@ export class TruthStore {
 
   /** The stored assertion, expired or not (idempotency compares against it). */
   async getAssertion(q: Sql, tenantId: string, id: string): Promise<AssertionRow | undefined> {
-    const res = await q.query<StoredAssertionRow>(`select ${ASSERTION_COLUMNS} from truth_assertions where tenant_id = $1 and id = $2`, [
-      tenantId,
-      id,
-    ]);
+    const res = await sql('assertion_get').run<StoredAssertionRow>(q, { tenant_id: tenantId, id });
     return (await this.#openAssertions(res.rows))[0];
   }
 
   /** The assertion unless it has expired. */
   async getLiveAssertion(q: Sql, tenantId: string, id: string): Promise<AssertionRow | undefined> {
-    const res = await q.query<StoredAssertionRow>(
-      `select ${ASSERTION_COLUMNS} from truth_assertions where tenant_id = $1 and id = $2 and (expires_at is null or expires_at > now())`,
-      [tenantId, id],
-    );
+    const res = await sql('assertion_get_live').run<StoredAssertionRow>(q, { tenant_id: tenantId, id });
     return (await this.#openAssertions(res.rows))[0];
   }
 
   /** One page, newest `timestamp` first (ties broken by id), live assertions only. */
   async queryAssertions(q: Sql, tenantId: string, f: AssertionFilter, page: AssertionPage): Promise<AssertionRow[]> {
-    const values: unknown[] = [];
-    const clauses = where(tenantId, f, values);
-    if (page.cursor) clauses.push(`(asserted_at, id) < ($${values.push(page.cursor.assertedAt)}, $${values.push(page.cursor.id)}::uuid)`);
+    const common = {
+      ...filterValues(tenantId, f),
+      cursor_at: page.cursor?.assertedAt ?? null,
+      cursor_id: page.cursor?.id ?? null,
+      limit: page.limit,
+      offset: page.offset,
+    };
     const hashes = f.objectHashes ?? [];
-    let sql: string;
-    if (hashes.length <= 1) {
-      if (hashes[0]) clauses.push(`object_hash = $${values.push(hashes[0])}`);
-      sql = `select ${ASSERTION_COLUMNS} from truth_assertions where ${clauses.join(' and ')}
-        order by asserted_at desc, id desc limit $${values.push(page.limit)} offset $${values.push(page.offset)}`;
-    } else {
-      // One ordered index range per hash, merged: "object_hash = any(…)" would make PostgreSQL read
-      // and sort every match of a common object before it could return the first page.
-      const window = `$${values.push(page.limit + page.offset)}`;
-      const branches = hashes.map(
-        (h) => `(select ${ASSERTION_COLUMNS} from truth_assertions where ${[...clauses, `object_hash = $${values.push(h)}`].join(' and ')}
-          order by asserted_at desc, id desc limit ${window})`,
-      );
-      sql = `select * from (${branches.join(' union all ')}) m order by asserted_at desc, id desc limit $${values.push(page.limit)} offset $${values.push(page.offset)}`;
-    }
-    const res = await q.query<StoredAssertionRow>(sql, values);
+    const res =
+      hashes.length <= 1
+        ? await sql('query_assertions').run<StoredAssertionRow>(q, { ...common, object_hash: hashes[0] ?? null })
+        : await sql('query_assertions_by_objects').run<StoredAssertionRow>(q, {
+            ...common,
+            object_hashes: hashes,
+            per_key: page.limit + page.offset,
+          });
     return this.#openAssertions(res.rows);
   }
 
@@ -303,21 +278,17 @@ export class TruthStore {
    * Returns `cap + 1` when there are more than `cap`.
    */
   async countAssertions(q: Sql, tenantId: string, f: AssertionFilter, cap: number): Promise<number> {
-    const values: unknown[] = [];
-    const clauses = where(tenantId, f, values);
-    if (f.objectHashes?.length) clauses.push(`object_hash in (${f.objectHashes.map((h) => `$${values.push(h)}`).join(', ')})`);
-    const res = await q.query<{ n: number }>(
-      `select count(*)::int as n from (select 1 from truth_assertions where ${clauses.join(' and ')} limit $${values.push(cap + 1)}) m`,
-      values,
-    );
+    const res = await sql('count_assertions').run<{ n: number }>(q, {
+      ...filterValues(tenantId, f),
+      object_hashes: f.objectHashes?.length ? f.objectHashes : null,
+      cap: cap + 1,
+    });
     return res.rows[0]?.n ?? 0;
   }
 
   /** The highest seq of the tenant (0 when none): where a new subscription starts. */
   async headSeq(q: Sql, tenantId: string): Promise<string> {
-    const res = await q.query<{ head: string }>(`select coalesce(max(seq), 0) as head from truth_assertions where tenant_id = $1`, [
-      tenantId,
-    ]);
+    const res = await sql('head_seq').run<{ head: string }>(q, { tenant_id: tenantId });
     return res.rows[0]?.head ?? '0';
   }
 
@@ -330,14 +301,14 @@ export class TruthStore {
     pattern: { subject?: string | undefined; predicate?: string | undefined },
     limit: number,
   ): Promise<AssertionRow[]> {
-    const values: unknown[] = [tenantId, after, upTo];
-    const clauses = ['tenant_id = $1', 'seq > $2::bigint', 'seq <= $3::bigint', '(expires_at is null or expires_at > now())'];
-    if (pattern.subject !== undefined) clauses.push(`subject = $${values.push(pattern.subject)}`);
-    if (pattern.predicate !== undefined) clauses.push(`predicate = $${values.push(pattern.predicate)}`);
-    const res = await q.query<StoredAssertionRow>(
-      `select ${ASSERTION_COLUMNS} from truth_assertions where ${clauses.join(' and ')} order by seq limit $${values.push(limit)}`,
-      values,
-    );
+    const res = await sql('assertions_after').run<StoredAssertionRow>(q, {
+      tenant_id: tenantId,
+      after,
+      up_to: upTo,
+      subject: pattern.subject ?? null,
+      predicate: pattern.predicate ?? null,
+      limit,
+    });
     return this.#openAssertions(res.rows);
   }
 
@@ -350,35 +321,28 @@ export class TruthStore {
       sealSlots(this.cipher, ref, p.failure, FAILURE_REPORT_SLOTS),
     ]);
     try {
-      const res = await tx.query<{ recorded_at: Date }>(
-        `insert into truth_job_provenance (tenant_id, job_id, attempt, fencing_token, outcome, submitted_by, request_digest, result, result_digest,
-           runner_id, runner_spiffe_id, runner_cert_serial, runner_cert_fingerprint, runner_cert_pem, signature, evidence, evidence_hash, recorded_by, failure)
-         values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17, $18, $19::jsonb)
-         on conflict (tenant_id, job_id, attempt) do nothing
-         returning recorded_at`,
-        [
-          p.tenantId,
-          p.jobId,
-          p.attempt,
-          p.fencingToken,
-          p.outcome,
-          p.submittedBy,
-          p.requestDigest,
-          // Always as JSON text: a bare string or array would otherwise be sent as a PostgreSQL value.
-          JSON.stringify(result),
-          p.resultDigest,
-          p.runnerId,
-          p.runnerSpiffeId,
-          p.runnerCertSerial,
-          p.runnerCertFingerprint,
-          p.runnerCertPem,
-          p.signature,
-          evidence === null || evidence === undefined ? null : JSON.stringify(evidence),
-          p.evidenceHash,
-          p.recordedBy,
-          failure === null || failure === undefined ? null : JSON.stringify(failure),
-        ],
-      );
+      const res = await sql('provenance_insert').run<{ recorded_at: Date }>(tx, {
+        tenant_id: p.tenantId,
+        job_id: p.jobId,
+        attempt: p.attempt,
+        fencing_token: p.fencingToken,
+        outcome: p.outcome,
+        submitted_by: p.submittedBy,
+        request_digest: p.requestDigest,
+        // Always as JSON text: a bare string or array would otherwise be sent as a PostgreSQL value.
+        result: JSON.stringify(result),
+        result_digest: p.resultDigest,
+        runner_id: p.runnerId,
+        runner_spiffe_id: p.runnerSpiffeId,
+        runner_cert_serial: p.runnerCertSerial,
+        runner_cert_fingerprint: p.runnerCertFingerprint,
+        runner_cert_pem: p.runnerCertPem,
+        signature: p.signature,
+        evidence: evidence === null || evidence === undefined ? null : JSON.stringify(evidence),
+        evidence_hash: p.evidenceHash,
+        recorded_by: p.recordedBy,
+        failure: failure === null || failure === undefined ? null : JSON.stringify(failure),
+      });
       return res.rows[0]?.recorded_at;
     } catch (err) {
       return inputError(err);
@@ -386,18 +350,12 @@ export class TruthStore {
   }
 
   async getProvenance(q: Sql, tenantId: string, jobId: string, attempt: number): Promise<ProvenanceRow | undefined> {
-    const res = await q.query<ProvenanceRow>(
-      `select ${PROVENANCE_COLUMNS} from truth_job_provenance where tenant_id = $1 and job_id = $2 and attempt = $3`,
-      [tenantId, jobId, attempt],
-    );
+    const res = await sql('provenance_get').run<ProvenanceRow>(q, { tenant_id: tenantId, job_id: jobId, attempt });
     return res.rows[0] && this.#openProvenance(res.rows[0]);
   }
 
   async listProvenance(q: Sql, tenantId: string, jobId: string): Promise<ProvenanceRow[]> {
-    const res = await q.query<ProvenanceRow>(
-      `select ${PROVENANCE_COLUMNS} from truth_job_provenance where tenant_id = $1 and job_id = $2 order by attempt`,
-      [tenantId, jobId],
-    );
+    const res = await sql('provenance_list').run<ProvenanceRow>(q, { tenant_id: tenantId, job_id: jobId });
     return Promise.all(res.rows.map((r) => this.#openProvenance(r)));
   }
 }

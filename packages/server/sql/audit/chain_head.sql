@@ -1,0 +1,2 @@
+-- The chain head and the time, in a transaction that already holds the chain lock.
+-- @include chain_head
