@@ -16,7 +16,7 @@
 //   PostgreSQL  imports 'pg', or calls createPostgresDatabase             → .pg. or .e2e.
 //   Redis       imports 'ioredis' or 'bullmq', or calls createRedis       → .redis. or .e2e.
 //   PGlite      imports '@electric-sql/pglite', or calls createPgliteDatabase → any tier but unit
-//   processes   imports node:child_process, or runs runJobInSandbox / RunnerAgent → .e2e.
+//   processes   imports node:child_process, or runs runJobInSandbox / RunnerAgent / a sandbox pool or process → .e2e.
 //   servers     createServer(…), .listen(…), startGateway / startJobforge / startTruthcore / startSystem → .e2e.
 // So importing test/support/postgres.ts (which imports 'pg') makes a file a PostgreSQL test, and
 // test/support/redis.ts (createRedis) a Redis one. The other way round too, so that a name stays
@@ -44,7 +44,11 @@ const NEEDS = {
   postgres: { what: 'a PostgreSQL server', modules: ['pg'], calls: ['createPostgresDatabase'] },
   redis: { what: 'a Redis server', modules: ['ioredis', 'bullmq'], calls: ['createRedis'] },
   pglite: { what: 'embedded PostgreSQL (PGlite)', modules: ['@electric-sql/pglite'], calls: ['createPgliteDatabase'] },
-  process: { what: 'child processes', modules: ['node:child_process', 'child_process'], calls: ['runJobInSandbox', 'RunnerAgent'] },
+  process: {
+    what: 'child processes',
+    modules: ['node:child_process', 'child_process'],
+    calls: ['runJobInSandbox', 'RunnerAgent', 'SandboxPool', 'SandboxProcess', 'HandlerSandboxes'],
+  },
   server: {
     what: 'a listening server',
     modules: [],

@@ -234,7 +234,26 @@ describe('runner processes', () => {
     expect(metrics).toMatch(/controlplane_runner_jobs_completed_total\{runner="[^"]+"\} [1-9]/);
     expect(metrics).toContain('controlplane_runner_claim_latency_ms_bucket');
     const health = (await (await fetch(`${url}/health`)).json()) as { status: string; service: string };
-    expect(health).toMatchObject({ status: 'healthy', service: 'runner' });
+    expect(health).toMatchObject({
+      status: 'healthy',
+      service: 'runner',
+      checks: expect.arrayContaining([
+        { name: 'sandbox', status: 'healthy', message: expect.stringMatching(/^confinement strict: namespaces, permission-model/) },
+      ]),
+    });
+    r.proc.kill('SIGTERM');
+    await exited(r.proc);
+  });
+
+  it('says loudly in /health when it runs with a weaker confinement than strict, accepted by its configuration', async () => {
+    const r = await startRunner(await enroll('t1', 'weaker'), ['--metrics-port', '0', '--confinement', 'permissions']);
+    const url = /health and metrics at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.output())?.[1];
+    const health = (await (await fetch(`${url}/health`)).json()) as { checks: Array<{ name: string; status: string; message?: string }> };
+    expect(health.checks.find((c) => c.name === 'sandbox')).toMatchObject({
+      status: 'degraded',
+      message: expect.stringMatching(/^confinement permissions: permission-model/),
+    });
+    expect(r.output()).toMatch(/"confinement":"permissions"/);
     r.proc.kill('SIGTERM');
     await exited(r.proc);
   });

@@ -36,6 +36,8 @@ export const SANDBOX_UID = 65534;
 export const SANDBOX_GID = 65534;
 
 const BWRAP = '/usr/bin/bwrap';
+/** Where a namespaced sandbox sees its private temporary directory. */
+export const SANDBOX_TMP = '/sandbox/tmp';
 
 let detected: ConfinementLayers | undefined;
 
@@ -89,7 +91,7 @@ export interface SandboxCommandParams {
   readPaths: readonly string[];
   /** Paths inside the read paths that must stay hidden (the runner's identity and data directories). */
   hiddenPaths: readonly string[];
-  /** The private temporary directory, the only place the process may write; it is /tmp inside. */
+  /** The private temporary directory, the only place the process may write (SANDBOX_TMP inside a namespace). */
   tmpDir: string;
   memoryLimitMb: number;
   env: Readonly<Record<string, string>>;
@@ -128,7 +130,7 @@ function permissionFlags(readPaths: readonly string[], tmpDir: string): string[]
 
 /**
  * The command that starts one sandbox process in `mode`. Paths keep their host names inside the
- * namespace (module URLs stay valid); only the temp directory moves, to /tmp.
+ * namespace (module URLs stay valid); only the temp directory moves, to SANDBOX_TMP.
  */
 export function sandboxCommand(p: SandboxCommandParams): SandboxCommand {
   const root = process.getuid?.() === 0;
@@ -166,17 +168,21 @@ export function sandboxCommand(p: SandboxCommandParams): SandboxCommand {
     '/dev',
     ...binds,
     ...hide,
+    // The private directory has a path of its own inside (read paths may lie below the host's /tmp),
+    // and the rest of the namespace's root is read-only.
     '--bind',
     p.tmpDir,
-    '/tmp',
+    SANDBOX_TMP,
+    '--remount-ro',
+    '/',
     '--chdir',
-    '/tmp',
+    SANDBOX_TMP,
     '--clearenv',
-    ...Object.entries({ ...env, TMPDIR: '/tmp', HOME: '/tmp' }).flatMap(([k, v]) => ['--setenv', k, v]),
+    ...Object.entries({ ...env, TMPDIR: SANDBOX_TMP, HOME: SANDBOX_TMP }).flatMap(([k, v]) => ['--setenv', k, v]),
     '--',
     node,
     ...nodeArgs,
-    ...permissionFlags(p.readPaths, '/tmp'),
+    ...permissionFlags(p.readPaths, SANDBOX_TMP),
     p.entry,
     ...p.entryArgs,
   ];

@@ -24,6 +24,7 @@ export {
   activeLayers,
   confinementShortfall,
   detectConfinement,
+  sandboxCommand,
   type ConfinementLayers,
   type ConfinementMode,
 } from './confinement.js';
