@@ -2,8 +2,7 @@
 export interface Command {
   /** Words after `controlplane`, e.g. ['pki', 'init']. */
   readonly path: readonly string[];
-  readonly summary: string;
-  /** Usage text printed by `--help`. */
+  /** Usage text printed by `--help` (the one-line summary is in commands/index.ts). */
   readonly usage: string;
   /** Flags as for node:util parseArgs. */
   readonly options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }>;

@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
-import { isInternalError } from '@controlplane/contracts';
-import { CliError, EXIT, type Command } from './command.js';
-import { COMMANDS } from './commands/index.js';
+// The error vocabulary alone (not the contracts' schemas): what runs before a command is chosen
+// must stay light, so that `controlplane --help` starts at once.
+import { isInternalError } from '@controlplane/contracts/internal-error';
+import { CliError, EXIT } from './command.js';
+import { COMMANDS, type CommandEntry } from './commands/index.js';
 
-function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  let best: Command | undefined;
+function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | undefined {
+  let best: CommandEntry | undefined;
   for (const c of COMMANDS) {
     if (c.path.every((w, i) => argv[i] === w) && (!best || c.path.length > best.path.length)) best = c;
   }
-  return best ? { command: best, rest: argv.slice(best.path.length) } : undefined;
+  return best ? { entry: best, rest: argv.slice(best.path.length) } : undefined;
 }
 
 function help(): string {
@@ -36,7 +38,8 @@ export async function main(
     stderr.write(`controlplane: unknown command '${argv.join(' ')}'\n\n${help()}`);
     return EXIT.USAGE;
   }
-  const { command, rest } = found;
+  const { rest } = found;
+  const command = await found.entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     stdout.write(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
     return EXIT.OK;

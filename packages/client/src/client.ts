@@ -78,6 +78,7 @@ export interface WaitOptions {
 }
 
 const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.expired']);
+const TERMINAL_STATUSES = new Set(['completed', 'failed', 'cancelled']);
 
 const seg = (value: string) => encodeURIComponent(value);
 
@@ -97,6 +98,8 @@ function queryString(params: Record<string, string | number | boolean | undefine
 export class ControlPlaneClient {
   readonly url: string;
   readonly #transport: Transport;
+  /** How long one long-poll for a job's end may take: under the request timeout, at most 5 s. */
+  readonly #pollMs: number;
   readonly #agent: Agent;
   readonly #ownAgent: boolean;
   readonly #source: string;
@@ -185,6 +188,7 @@ export class ControlPlaneClient {
     this.#agent =
       options.agent ?? new Agent({ keepAlive: true, minVersion: 'TLSv1.2', ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.#source = options.source ?? 'controlplane-client';
+    this.#pollMs = Math.max(0, Math.min(5_000, (options.timeoutMs ?? 30_000) - 2_000));
     this.#transport = new Transport({
       baseUrl: base,
       apiKey: options.apiKey,
@@ -458,8 +462,21 @@ export class ControlPlaneClient {
     );
     const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     try {
-      for await (const event of this.#events(id, signal ? { signal } : {})) o.onEvent?.(event);
-      return await this.jobs.get(id, signal ? { signal } : {});
+      if (o.onEvent || this.#pollMs === 0) {
+        for await (const event of this.#events(id, signal ? { signal } : {})) o.onEvent?.(event);
+        return await this.jobs.get(id, signal ? { signal } : {});
+      }
+      // Without a use for the events on the way, one long-poll answers as soon as the job ends.
+      for (;;) {
+        const job = await this.#transport.json<JobResponse>({
+          operation: 'jobs.get',
+          method: 'GET',
+          target: `/jobs/${seg(id)}?waitMs=${this.#pollMs}`,
+          idempotent: true,
+          ...(signal ? { signal } : {}),
+        });
+        if (TERMINAL_STATUSES.has(job.status)) return job;
+      }
     } catch (err) {
       if (signal?.aborted && !o.signal?.aborted) {
         throw new ControlPlaneError(

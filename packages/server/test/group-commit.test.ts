@@ -87,25 +87,30 @@ describe('GroupCommit', () => {
     expect(throwing.idle).toBe(true);
   });
 
-  it('lets a group wait up to lingerMs for company, and leaves at once when it is full', async () => {
+  it('lingers for company while items keep coming, never at a quiet moment, and not when it is full', async () => {
     const { groups, commit } = manual();
     const gc = new GroupCommit<number, string>({ commit, lingerMs: 30, maxBatch: 3 });
+    // A quiet moment: no group has left lately, so the item leaves at the end of this turn.
+    const first = gc.submit(0);
+    await tick();
+    expect(groups.map((g) => g.items)).toEqual([[0]]);
+    groups[0]!.release();
+    await first;
+    await tick();
+    // A group just left: the next item waits up to lingerMs for company.
     const a = gc.submit(1);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const b = gc.submit(2);
-    expect(groups).toHaveLength(0);
+    expect(groups).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 40));
-    expect(groups.map((g) => g.items)).toEqual([[1, 2]]);
-    groups[0]!.release();
+    expect(groups.map((g) => g.items)).toEqual([[0], [1, 2]]);
+    groups[1]!.release();
     await Promise.all([a, b]);
     await tick();
     // A full group does not wait for the linger time.
     const full = [3, 4, 5].map((i) => gc.submit(i));
-    expect(groups.map((g) => g.items)).toEqual([
-      [1, 2],
-      [3, 4, 5],
-    ]);
-    groups[1]!.release();
+    expect(groups.map((g) => g.items)).toEqual([[0], [1, 2], [3, 4, 5]]);
+    groups[2]!.release();
     expect(await Promise.all(full)).toEqual(['done 3', 'done 4', 'done 5']);
   });
 });

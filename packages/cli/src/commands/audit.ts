@@ -201,7 +201,6 @@ async function verifyFile(file: string, anchor: AuditAnchor | undefined): Promis
 
 export const auditVerifyCommand: Command = {
   path: ['audit', 'verify'],
-  summary: 'check the audit hash chain and name the first broken link',
   usage: VERIFY_USAGE,
   options: {
     'database-url': { type: 'string' },
@@ -240,7 +239,6 @@ function parseInstant(ctx: CommandContext, name: string): Date | undefined {
 
 export const auditExportCommand: Command = {
   path: ['audit', 'export'],
-  summary: 'write audit events as JSON Lines',
   usage: EXPORT_USAGE,
   options: {
     'database-url': { type: 'string' },

@@ -23,7 +23,6 @@ ${CONFIG_FLAGS_HELP}
 
 export const bootstrapCommand: Command = {
   path: ['bootstrap'],
-  summary: 'create the first admin API key of a deployment (needs database access)',
   usage: USAGE,
   options: {
     config: { type: 'string' },

@@ -144,7 +144,6 @@ async function closeLog(stream: WriteStream): Promise<void> {
 
 export const devCommand: Command = {
   path: ['dev'],
-  summary: 'run everything in one process with the demo runner (first-run experience)',
   usage: USAGE,
   options: {
     'data-dir': { type: 'string' },

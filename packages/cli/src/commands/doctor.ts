@@ -394,7 +394,6 @@ async function gatewayChecks(ctx: CommandContext): Promise<Check[]> {
 
 export const doctorCommand: Command = {
   path: ['doctor'],
-  summary: 'check configuration, certificates, PostgreSQL, Redis and the gateway; say what to fix',
   usage: USAGE,
   options: {
     config: { type: 'string' },

@@ -137,7 +137,6 @@ function describeRun(run: RotationRun | undefined): string {
 
 export const keysInitCommand: Command = {
   path: ['keys', 'init'],
-  summary: 'create the encryption keyring (a key-encryption key, mode 0600)',
   usage: INIT_USAGE,
   options: { keyring: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false } },
   async run(ctx) {
@@ -155,7 +154,6 @@ export const keysInitCommand: Command = {
 
 export const keysRotateCommand: Command = {
   path: ['keys', 'rotate'],
-  summary: 'rotate the encryption keys (KEK and/or data keys) and re-encrypt stored values',
   usage: ROTATE_USAGE,
   options: {
     kek: { type: 'boolean', default: false },
@@ -250,7 +248,6 @@ export const keysRotateCommand: Command = {
 
 export const keysStatusCommand: Command = {
   path: ['keys', 'status'],
-  summary: 'show the encryption keys and the last rotation (--verify reads every stored value)',
   usage: STATUS_USAGE,
   options: {
     verify: { type: 'boolean', default: false },

@@ -35,7 +35,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobTypesPutCommand: Command = {
   path: ['job-types', 'put'],
-  summary: 'set a job type contract: input/output JSON Schema, runner pool (signed)',
   usage: PUT_USAGE,
   options: { ...CLIENT_FLAGS, 'input-schema': { type: 'string' }, 'output-schema': { type: 'string' }, pool: { type: 'string' } },
   async run(ctx) {
@@ -62,7 +61,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobTypesListCommand: Command = {
   path: ['job-types', 'list'],
-  summary: 'list job type contracts',
   usage: LIST_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {

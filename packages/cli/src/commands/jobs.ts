@@ -74,7 +74,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsSubmitCommand: Command = {
   path: ['jobs', 'submit'],
-  summary: 'submit a job',
   usage: SUBMIT_USAGE,
   options: {
     ...CLIENT_FLAGS,
@@ -135,7 +134,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsGetCommand: Command = {
   path: ['jobs', 'get'],
-  summary: 'show a job, its status and its result',
   usage: GET_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {
@@ -157,7 +155,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsListCommand: Command = {
   path: ['jobs', 'list'],
-  summary: 'list jobs (newest first)',
   usage: LIST_USAGE,
   options: {
     ...CLIENT_FLAGS,
@@ -206,7 +203,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsCancelCommand: Command = {
   path: ['jobs', 'cancel'],
-  summary: 'cancel a job (signed)',
   usage: CANCEL_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {
@@ -231,7 +227,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsRetryCommand: Command = {
   path: ['jobs', 'retry'],
-  summary: 'run a failed or cancelled job again',
   usage: RETRY_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {
@@ -253,7 +248,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const jobsWatchCommand: Command = {
   path: ['jobs', 'watch'],
-  summary: "stream a job's events until it finishes",
   usage: WATCH_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {

@@ -16,7 +16,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const keysCreateCommand: Command = {
   path: ['keys', 'create'],
-  summary: 'create an API key (signed; shown once)',
   usage: CREATE_USAGE,
   options: {
     ...CLIENT_FLAGS,
@@ -83,7 +82,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const keysListCommand: Command = {
   path: ['keys', 'list'],
-  summary: 'list API keys of the tenant',
   usage: LIST_USAGE,
   options: { ...CLIENT_FLAGS, tenant: { type: 'string' }, limit: { type: 'string' } },
   async run(ctx) {
@@ -118,7 +116,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const keysRevokeCommand: Command = {
   path: ['keys', 'revoke'],
-  summary: 'revoke an API key (signed)',
   usage: REVOKE_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {

@@ -52,7 +52,6 @@ function describe(result: InitPkiResult): string {
 
 export const pkiInitCommand: Command = {
   path: ['pki', 'init'],
-  summary: 'create the built-in CA and service certificates for mTLS',
   usage: USAGE,
   options: {
     dir: { type: 'string' },

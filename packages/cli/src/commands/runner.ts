@@ -8,7 +8,6 @@ import { cliErrorFor } from '../internal-errors.js';
 
 export const runnerEnrollCommand: Command = {
   path: ['runner', 'enroll'],
-  summary: 'enrol this machine as a runner with a join token',
   usage: `usage: controlplane runner enroll --join-token <token> --jobforge <enrol-url> --ca <ca.crt> --dir <dir> [--name <name>] [--algorithm ecdsa-p256|ed25519] [--json]
 
 Creates a key pair in <dir> (it never leaves the machine), sends a CSR with the single-use join
@@ -55,7 +54,6 @@ token to JobForge's enrolment endpoint, and stores the short-lived certificate i
 
 export const runnerStartCommand: Command = {
   path: ['runner', 'start'],
-  summary: 'run a runner until SIGTERM/SIGINT (then drain and exit 0)',
   usage: `usage: controlplane runner start --dir <dir> [--handlers <module>] [--slots <n>] [--metrics-port <port>] [--metrics-host <host>]
                                  [--drain-timeout-ms <ms>] [--log-level <level>] [--confinement <mode>] [--sandbox-read <dirs>]
 
@@ -170,7 +168,6 @@ test('greet fails permanently without a name', async () => {
 
 export const runnerInitCommand: Command = {
   path: ['runner', 'init'],
-  summary: 'scaffold a new runner project with one example handler and a test',
   usage: `usage: controlplane runner init <name> [--dir <parent>]
 
 Creates <parent>/<name>/ with handlers.mjs (one example handler), handlers.test.mjs and a

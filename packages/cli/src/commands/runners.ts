@@ -24,7 +24,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const runnerTokensCreateCommand: Command = {
   path: ['runner-tokens', 'create'],
-  summary: 'create a single-use join token for a runner (signed)',
   usage: TOKEN_USAGE,
   options: { ...CLIENT_FLAGS, pool: { type: 'string' }, 'ttl-seconds': { type: 'string' } },
   async run(ctx) {
@@ -64,7 +63,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const runnersListCommand: Command = {
   path: ['runners', 'list'],
-  summary: "list the tenant's runners",
   usage: LIST_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {
@@ -90,7 +88,6 @@ ${CLIENT_FLAGS_HELP}`;
 
 export const runnersRevokeCommand: Command = {
   path: ['runners', 'revoke'],
-  summary: 'revoke a runner (signed)',
   usage: REVOKE_USAGE,
   options: { ...CLIENT_FLAGS },
   async run(ctx) {

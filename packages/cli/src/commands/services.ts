@@ -29,7 +29,6 @@ See docs/deployment.md.
 ${CONFIG_FLAGS_HELP}`;
   return {
     path: [service],
-    summary: `run the ${service} service from a config file (production)`,
     usage,
     options: {
       config: { type: 'string' },

@@ -45,9 +45,11 @@ export const GATEWAY_LIMIT_DEFAULTS = Object.freeze({
   /** Keep it above the 15 s SSE keep-alive interval, or idle event streams are cut. */
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
-  perAddress: Object.freeze({ capacity: 300, refillPerSecond: 150 }),
-  perKey: Object.freeze({ capacity: 100, refillPerSecond: 50 }),
-  perTenant: Object.freeze({ capacity: 500, refillPerSecond: 250 }),
+  // Bounds on abuse, not on ordinary use: a service's key submitting and waiting for a few hundred
+  // jobs a second (two requests each) stays within them; tenant_quotas and config tighten them.
+  perAddress: Object.freeze({ capacity: 4_000, refillPerSecond: 2_000 }),
+  perKey: Object.freeze({ capacity: 2_000, refillPerSecond: 1_000 }),
+  perTenant: Object.freeze({ capacity: 4_000, refillPerSecond: 2_000 }),
   authFailures: Object.freeze({ max: 20, windowSeconds: 300 }),
   maxInFlight: 2_000,
   maxEventLoopDelayMs: 250,

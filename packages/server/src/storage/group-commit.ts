@@ -15,10 +15,12 @@ export interface GroupCommitOptions<I, O> {
   /** The most groups being written at once. */
   maxInFlight?: number;
   /**
-   * How long a group may wait for company before it leaves (unless it is full). Zero: it leaves
-   * at the end of the event-loop turn. A few milliseconds turn a steady trickle into groups, which
-   * costs each item that much latency and saves a statement, a commit and a round trip per item
-   * it groups — worth it where those, not the wait, are what the latency is made of.
+   * How long a group may wait for company before it leaves (unless it is full), while items keep
+   * coming: a few milliseconds turn a steady trickle into groups, which costs each item that much
+   * latency and saves a statement, a commit and a round trip per item it groups — worth it where
+   * those, not the wait, are what the latency is made of. An item that arrives at a quiet moment
+   * (no group left within a few linger times) never waits: company is not coming. Zero: every
+   * group leaves at the end of the event-loop turn.
    */
   lingerMs?: number;
   /**
@@ -34,6 +36,9 @@ interface Pending<I, O> {
   reject: (err: unknown) => void;
 }
 
+/** No group for this many linger times: the next item finds it quiet and leaves at once. */
+const QUIET_AFTER_LINGERS = 5;
+
 export class GroupCommit<I, O> {
   readonly #commit: (items: I[]) => Promise<O[]>;
   readonly #maxBatch: number;
@@ -44,6 +49,8 @@ export class GroupCommit<I, O> {
   #inFlight = 0;
   /** Cancels the scheduled departure of the next group, if one is scheduled. */
   #cancelScheduled: (() => void) | undefined;
+  /** When the last group left (performance.now()): how busy it is. */
+  #lastDeparture = -Infinity;
 
   constructor(options: GroupCommitOptions<I, O>) {
     this.#commit = options.commit;
@@ -74,8 +81,9 @@ export class GroupCommit<I, O> {
     }
     if (this.#cancelScheduled) return;
     // Items submitted in the same event-loop turn (one socket read can carry many requests), or
-    // within the linger time, join the group before it leaves.
-    if (this.#lingerMs > 0) {
+    // within the linger time while the trickle lasts, join the group before it leaves.
+    const busy = performance.now() - this.#lastDeparture < this.#lingerMs * QUIET_AFTER_LINGERS;
+    if (this.#lingerMs > 0 && busy) {
       const timer = setTimeout(() => this.#flush(), this.#lingerMs);
       this.#cancelScheduled = () => clearTimeout(timer);
     } else {
@@ -89,6 +97,7 @@ export class GroupCommit<I, O> {
     this.#cancelScheduled = undefined;
     while (this.#inFlight < this.#maxInFlight && this.#pending.length > 0) {
       const group = this.#take();
+      this.#lastDeparture = performance.now();
       this.#inFlight++;
       let results: Promise<O[]>;
       try {

@@ -6,6 +6,7 @@ import { exactTimeIdCursor, type Database } from '../../storage/index.js';
 import { toJobResponse } from '../job-row.js';
 import { DEFAULT_POOL, type JobTypeRegistry } from '../job-types.js';
 import { createJoinToken } from '../join-tokens.js';
+import { TERMINAL_STATES } from '../job-states.js';
 import type { JobLifecycle } from '../lifecycle/index.js';
 import type { RunnerRegistry, RunnerRecord } from '../runner-registry.js';
 
@@ -28,6 +29,8 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
+/** `GET /v1/jobs/:id?waitMs=…`: wait up to that long (at most 5 s a call) for the job to finish. */
+const GetQuery = z.object({ waitMs: z.coerce.number().int().min(0).max(5_000).optional() });
 const BatchBody = z.object({ jobs: z.array(z.unknown()).min(1).max(1000) });
 const JobTypeBody = z.object({
   inputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
@@ -105,7 +108,37 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     };
   });
 
-  app.get('/v1/jobs/:id', async (req) => deps.jobs.queries.get(caller(req).tenantId, idParam(req)));
+  app.get('/v1/jobs/:id', async (req, reply) => {
+    const c = caller(req);
+    const id = idParam(req);
+    const { waitMs } = parseOrThrow(GetQuery, req.query, ['query']);
+    if (!waitMs) return deps.jobs.queries.get(c.tenantId, id);
+    // A long-poll: the answer comes as soon as the job is finished (or when waitMs runs out), so a
+    // client waits for a job with one request instead of a stream and a read. The wake-up is
+    // listened for before the job is read, so a completion between the two is not missed; another
+    // replica's completion is seen at the next read, at least once a second.
+    // The response's close before it is sent: the client has gone.
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once('close', onClose);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const turn = new AbortController();
+      const woken = deps.waitForJobEvent(
+        c.tenantId,
+        id,
+        Math.min(1_000, Math.max(0, deadline - Date.now())),
+        AbortSignal.any([turn.signal, gone.signal]),
+      );
+      const job = await deps.jobs.queries.get(c.tenantId, id);
+      if (TERMINAL_STATES.includes(job.status) || Date.now() >= deadline || gone.signal.aborted) {
+        turn.abort();
+        reply.raw.off('close', onClose);
+        return job;
+      }
+      await woken;
+    }
+  });
 
   app.get('/v1/jobs/:id/attempts', async (req) => {
     const c = caller(req);
