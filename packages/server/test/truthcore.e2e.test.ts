@@ -5,6 +5,7 @@ import type { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
 import {
+  AuditLog,
   AssertionService,
   createPostgresDatabase,
   migrate,
@@ -79,6 +80,7 @@ describe('truthcore over mTLS', () => {
       caCertPem: pki.ca.certPem,
       listen: { host: '127.0.0.1', port: 0 },
       subscriptionPollMs: 200,
+      audit: new AuditLog(db),
     });
     gw = pki.serviceAgent('gateway', 'truthcore');
     jf = pki.serviceAgent('jobforge', 'truthcore');
@@ -445,6 +447,53 @@ describe('truthcore over mTLS', () => {
       expect(fromRunner.body.error.code).toBe('FORBIDDEN');
       expect(await provenanceRows(d.jobId)).toBe(0);
       expect(await jobAssertions(d.jobId)).toBe(0);
+    });
+
+    it('records a batch item by item: each verified, recorded or refused on its own, and only from jobforge', async () => {
+      const good = delivery(runnerA, { tenantId: 't1', data: { n: 1 } });
+      const tampered = delivery(runnerA, { tenantId: 't1', data: { n: 2 } });
+      const second = delivery(runnerA, { tenantId: 't1', data: { n: 3 } });
+      const batch = {
+        results: [
+          { correlationId: 'batch-item-one', delivery: good },
+          { delivery: { ...tampered, result: { ...tampered.result, data: { n: 'tampered' } } } },
+          { delivery: second },
+        ],
+      };
+      const res = await call(jf, 'POST', '/v1/results/batch', batch);
+      expect(res.status).toBe(200);
+      expect(res.body.results).toEqual([
+        { ok: true, duplicate: false },
+        { ok: false, code: 'ENVELOPE_SIGNATURE_INVALID', retryable: false },
+        { ok: true, duplicate: false },
+      ]);
+      expect(await provenanceRows(good.jobId)).toBe(1);
+      expect(await provenanceRows(tampered.jobId)).toBe(0);
+      expect(await provenanceRows(second.jobId)).toBe(1);
+      // Sent again (the outbox retries a batch whose answer it lost): duplicates, nothing twice.
+      const again = await call(jf, 'POST', '/v1/results/batch', { results: [{ delivery: good }] });
+      expect(again.body.results).toEqual([{ ok: true, duplicate: true }]);
+      expect(await jobAssertions(good.jobId)).toBe(3);
+      // Each item is audited on its own, success and refusal alike.
+      const audited = await db.query<{ outcome: string; resource_id: string }>(
+        `select outcome, resource_id from audit_events where action = 'job_result.recorded' and resource_id = any($1::text[])`,
+        [[good.jobId, tampered.jobId, second.jobId]],
+      );
+      expect(audited.rows.map((r) => `${r.resource_id === tampered.jobId ? 'tampered' : 'ok'}:${r.outcome}`).sort()).toEqual([
+        'ok:success',
+        'ok:success',
+        'ok:success',
+        'tampered:failure',
+      ]);
+      // The gateway may not write results, not even by the batch.
+      const viaGateway = await call(
+        gw,
+        'POST',
+        '/v1/results/batch',
+        { results: [{ delivery: delivery(runnerA, { tenantId: 't1', data: 1 }) }] },
+        asTenant('t1'),
+      );
+      expect([viaGateway.status, viaGateway.body.error.code]).toEqual([403, 'FORBIDDEN']);
     });
 
     describe('refuses results whose runner signature does not hold, storing nothing', () => {

@@ -1,5 +1,5 @@
 import type { Agent } from 'node:https';
-import { isValidCorrelationId, requestJson, runWithContext, type FieldCipher, type Logger } from '@controlplane/platform';
+import { isValidCorrelationId, requestJson, type FieldCipher, type Logger } from '@controlplane/platform';
 import { attemptRowId, JOB_ERROR_SLOTS, JOB_RESULT_SLOTS, openSlots } from '../keys/index.js';
 import { FAILURE_REPORT_SLOTS, hasSealedSlot } from '../keys/internal.js';
 import { type Database, type Sql, asSystem } from '../storage/index.js';
@@ -35,6 +35,28 @@ interface PendingRow {
 }
 
 const BATCH = 100;
+
+/** What TruthCore's POST /v1/results takes for one result. */
+interface ResultDeliveryBody {
+  tenantId: string;
+  jobId: string;
+  attempt: number;
+  fencingToken: string;
+  outcome: 'completed' | 'failed';
+  result: JobResult;
+  failure?: Record<string, unknown>;
+  requestDigest: string;
+  submittedBy: string;
+  runner: { id: string; certificatePem: string };
+  signature: string;
+}
+
+/** TruthCore's answer for one result of a batch. */
+interface ItemAnswer {
+  ok: boolean;
+  code?: string;
+  retryable?: boolean;
+}
 const MAX_BACKOFF_MS = 60_000;
 /** How long a deliverer holds claimed rows before another may take them. */
 const CLAIM_MS = 30_000;
@@ -79,30 +101,72 @@ export class ResultOutboxDeliverer {
         return rows;
       });
       let settled = 0;
-      let unreachable = false;
-      for (const row of rows) {
-        if (unreachable) {
-          // TruthCore is down: give the rest of the claimed rows back for the next round.
-          await sql('outbox_give_back').run(this.db, { id: row.id });
-          continue;
-        }
-        // Delivered under the job's own correlation id, so TruthCore's log lines join the rest.
-        const correlationId = isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`;
-        const outcome = await runWithContext({ correlationId }, () => this.#deliver(row));
-        if (outcome === 'delivered') {
-          await sql('outbox_delivered').run(this.db, { id: row.id });
-          settled++;
-        } else if (outcome === 'rejected') {
+      // Several results travel in one request: TruthCore answers for each on its own.
+      const prepared = await Promise.all(rows.map((row) => this.#prepare(row)));
+      const deliverable: Array<{ row: PendingRow; body: ResultDeliveryBody }> = [];
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const p = prepared[i]!;
+        if (p === 'rejected') {
           await sql('outbox_rejected').run(this.db, { id: row.id });
           settled++;
-        } else {
-          const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
-          await sql('outbox_retry_later').run(this.db, { id: row.id, last_error: outcome.error, backoff_ms: backoff });
-          unreachable = outcome.unreachable;
-        }
+        } else if ('error' in p) await this.#retryLater(row, p.error);
+        else deliverable.push({ row, body: p.body });
       }
-      return settled;
+      if (deliverable.length === 0) return settled;
+      const answers = await this.#send(deliverable);
+      if ('unreachable' in answers) {
+        // TruthCore is down: back off on all of them, the first one counting the attempt.
+        for (const { row } of deliverable) await this.#retryLater(row, answers.error);
+        return settled;
+      }
+      const delivered: string[] = [];
+      for (let i = 0; i < deliverable.length; i++) {
+        const { row } = deliverable[i]!;
+        const a = answers[i];
+        if (a?.ok) delivered.push(row.id);
+        else if (a && !a.retryable) {
+          this.logger.error({ jobId: row.job_id, attempt: row.attempt, code: a.code }, 'TruthCore refused a result; not retrying');
+          await sql('outbox_rejected').run(this.db, { id: row.id });
+          settled++;
+        } else await this.#retryLater(row, a ? `refused for now: ${a.code}` : 'no answer for this result');
+      }
+      if (delivered.length > 0) await sql('outbox_delivered_many').run(this.db, { ids: delivered });
+      return settled + delivered.length;
     });
+  }
+
+  async #retryLater(row: PendingRow, error: string): Promise<void> {
+    const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(row.attempts, 12));
+    await sql('outbox_retry_later').run(this.db, { id: row.id, last_error: error, backoff_ms: backoff });
+  }
+
+  /** One request for the batch; per-item answers, or why nothing could be delivered. */
+  async #send(
+    items: ReadonlyArray<{ row: PendingRow; body: ResultDeliveryBody }>,
+  ): Promise<ItemAnswer[] | { unreachable: true; error: string }> {
+    try {
+      const res = await requestJson({
+        url: `${this.target.url}/v1/results/batch`,
+        method: 'POST',
+        // Each result under its job's own correlation id, so TruthCore's log lines join the rest.
+        body: {
+          results: items.map(({ row, body }) => ({
+            correlationId: isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`,
+            delivery: body,
+          })),
+        },
+        agent: this.target.agent,
+        timeoutMs: 10_000,
+      });
+      if (res.status >= 200 && res.status < 300) return (res.body as { results?: ItemAnswer[] }).results ?? [];
+      const code = (res.body as { error?: { code?: string } })?.error?.code ?? `HTTP ${res.status}`;
+      // A refusal of the whole request (it is malformed, or this JobForge may not write): nothing
+      // in it can succeed as it is, but the rows are kept for an operator rather than dropped.
+      return { unreachable: true, error: `TruthCore answered ${res.status} (${code})` };
+    } catch (err) {
+      return { unreachable: true, error: (err as Error).message.slice(0, 500) };
+    }
   }
 
   async pending(q: Sql = this.db): Promise<number> {
@@ -117,7 +181,8 @@ export class ResultOutboxDeliverer {
     return res.rows;
   }
 
-  async #deliver(row: PendingRow): Promise<'delivered' | 'rejected' | { error: string; unreachable: boolean }> {
+  /** The body TruthCore is to receive for `row`, or why it cannot be sent (now, or ever). */
+  async #prepare(row: PendingRow): Promise<{ body: ResultDeliveryBody } | 'rejected' | { error: string }> {
     const sealed =
       row.outcome === 'completed'
         ? hasSealedSlot(row.result, JOB_RESULT_SLOTS)
@@ -128,7 +193,7 @@ export class ResultOutboxDeliverer {
         { jobId: row.job_id, attempt: row.attempt },
         'outbox result is encrypted but this JobForge has no cipher; will retry',
       );
-      return { error: 'result is encrypted and no cipher is configured', unreachable: false };
+      return { error: 'result is encrypted and no cipher is configured' };
     }
     let opened: { result: JobResult; failure?: Record<string, unknown> } | undefined;
     try {
@@ -137,13 +202,13 @@ export class ResultOutboxDeliverer {
       // Kept for retry rather than rejected: a missing KEK is an operator fault that can be repaired.
       const reason = (err as { reason?: string; code?: string }).reason ?? (err as { code?: string }).code ?? 'unknown';
       this.logger.error({ jobId: row.job_id, attempt: row.attempt, reason }, 'outbox result cannot be decrypted; will retry');
-      return { error: `result cannot be decrypted (${reason})`, unreachable: false };
+      return { error: `result cannot be decrypted (${reason})` };
     }
     if (!opened || !row.certificate_pem) {
       this.logger.error({ jobId: row.job_id, attempt: row.attempt }, 'outbox row has no result or runner certificate; cannot be delivered');
       return 'rejected';
     }
-    const body = {
+    const body: ResultDeliveryBody = {
       tenantId: row.tenant_id,
       jobId: row.job_id,
       attempt: row.attempt,
@@ -156,26 +221,7 @@ export class ResultOutboxDeliverer {
       runner: { id: row.runner_id, certificatePem: row.certificate_pem },
       signature: row.signature,
     };
-    try {
-      const res = await requestJson({
-        url: `${this.target.url}/v1/results`,
-        method: 'POST',
-        body,
-        agent: this.target.agent,
-        timeoutMs: 10_000,
-      });
-      if (res.status >= 200 && res.status < 300) return 'delivered';
-      if (res.status >= 400 && res.status < 500 && res.status !== 429) {
-        this.logger.error(
-          { jobId: row.job_id, attempt: row.attempt, status: res.status, code: (res.body as { error?: { code?: string } })?.error?.code },
-          'TruthCore refused a result; not retrying',
-        );
-        return 'rejected';
-      }
-      return { error: `HTTP ${res.status}`, unreachable: false };
-    } catch (err) {
-      return { error: (err as Error).message.slice(0, 500), unreachable: true };
-    }
+    return { body };
   }
 
   /**

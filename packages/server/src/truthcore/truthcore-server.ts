@@ -76,6 +76,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     results,
     trustedServices: new Set(o.trustedServices ?? ['gateway']),
     resultWriters: new Set(o.resultWriters ?? ['jobforge']),
+    audit: o.audit,
     pollIntervalMs: o.subscriptionPollMs ?? 1_000,
     waitForAppend: (tenantId, ms, signal) =>
       new Promise<void>((resolve) => {

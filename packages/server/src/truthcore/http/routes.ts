@@ -1,10 +1,12 @@
-import { AppError, isTenantId, parseOrThrow } from '@controlplane/contracts';
+import { AppError, isTenantId, parseOrThrow, toAppError } from '@controlplane/contracts';
+import { isValidCorrelationId, runWithContext } from '@controlplane/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { forwardedCaller, peerPrincipal, type HttpApp } from '../../http/index.js';
 import { toTruthAssertion } from '../assertion-row.js';
 import type { AssertionService, SubscriptionPattern } from '../assertions.js';
 import type { JobResultService } from '../job-results.js';
+import type { AuditSink } from '../../audit/index.js';
 
 export interface TruthcoreRouteDeps {
   assertions: AssertionService;
@@ -17,6 +19,8 @@ export interface TruthcoreRouteDeps {
   waitForAppend(tenantId: string, ms: number, signal: AbortSignal): Promise<void>;
   /** How long a subscription sleeps between polls when nothing wakes it. */
   pollIntervalMs: number;
+  /** Where results recorded through the batch route are audited (one event each, as the single route's hook does). */
+  audit?: AuditSink | undefined;
 }
 
 const Uuid = z.uuid();
@@ -25,6 +29,17 @@ const SubscribeQuery = z.object({
   predicate: z.string().min(1).max(256).optional(),
 });
 const LAST_EVENT_ID = /^\d{1,19}$/;
+const ResultBatch = z.object({
+  results: z
+    .array(z.object({ correlationId: z.string().max(128).optional(), delivery: z.unknown() }))
+    .min(1)
+    .max(100),
+});
+
+function tenantLabel(body: unknown): string | undefined {
+  const claimed = (body as { tenantId?: unknown } | null | undefined)?.tenantId;
+  return isTenantId(claimed) ? claimed : undefined;
+}
 const SUBSCRIPTION_BATCH = 500;
 
 function uuidParam(req: FastifyRequest): string {
@@ -59,18 +74,65 @@ export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps):
 
   app.get('/v1/jobs/:id/provenance', async (req) => deps.results.provenance(caller(req).tenantId, uuidParam(req)));
 
-  app.post('/v1/results', { config: { audit: 'job_result.recorded' } }, async (req, reply) => {
-    // Only the service that records outcomes may write them: not the gateway on a client's
-    // behalf, and not a runner, whose word the signature check exists to keep honest.
+  /** Only the service that records outcomes may write them: not the gateway on a client's behalf, and not a runner, whose word the signature check exists to keep honest. */
+  const resultWriter = (req: FastifyRequest, tenantId: string | undefined): string => {
     const p = peerPrincipal(req);
-    const claimedTenant = (req.body as { tenantId?: unknown } | undefined)?.tenantId;
-    // The tenant is only a label for the audit record here; the service validates the body.
-    const tenantId = isTenantId(claimedTenant) ? claimedTenant : undefined;
     req.ctx.principal = { kind: p.kind === 'runner' ? 'runner' : 'service', id: p.id, tenantId };
     if (p.kind !== 'service' || !deps.resultWriters.has(p.id)) throw new AppError('FORBIDDEN');
-    const res = await deps.results.record(p.id, req.body);
+    return p.id;
+  };
+
+  app.post('/v1/results', { config: { audit: 'job_result.recorded' } }, async (req, reply) => {
+    // The tenant is only a label for the audit record here; the service validates the body.
+    const writer = resultWriter(req, tenantLabel(req.body));
+    const res = await deps.results.record(writer, req.body);
     return reply.code(res.duplicate ? 200 : 201).send(res);
   });
+
+  // Many results in one request (the result outbox sends what it has): each is verified, recorded
+  // and audited on its own, under its job's correlation id, and answered on its own.
+  app.post('/v1/results/batch', async (req) => {
+    const writer = resultWriter(req, undefined);
+    const { results } = parseOrThrow(ResultBatch, req.body);
+    const answers = [];
+    for (const item of results) {
+      const correlationId = isValidCorrelationId(item.correlationId) ? item.correlationId : req.id;
+      // The request's caller, the job's correlation id (the batch's own id is the cause).
+      const ctx = { correlationId, causationId: req.id, principal: req.ctx.principal };
+      answers.push(await runWithContext(ctx, () => recordOne(writer, item.delivery, correlationId, req)));
+    }
+    return { results: answers };
+  });
+
+  async function recordOne(writer: string, delivery: unknown, correlationId: string, req: FastifyRequest) {
+    const tenantId = tenantLabel(delivery) ?? null;
+    const jobId = (delivery as { jobId?: unknown } | null)?.jobId;
+    const resource = typeof jobId === 'string' && Uuid.safeParse(jobId).success ? { kind: 'job_result', id: jobId } : undefined;
+    const audit = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
+      deps.audit
+        ?.record({
+          tenantId,
+          actor: { kind: 'service', id: writer },
+          action: 'job_result.recorded',
+          ...(resource ? { resource } : {}),
+          outcome,
+          correlationId,
+          sourceAddress: req.ip,
+          details,
+        })
+        .catch((err: unknown) => req.log.error({ err }, 'could not record an audit event'));
+    try {
+      const res = await deps.results.record(writer, delivery);
+      await audit('success', { status: res.duplicate ? 200 : 201 });
+      return { ok: true, duplicate: res.duplicate };
+    } catch (err) {
+      const e = toAppError(err);
+      // A failure of this service, not of the result: the whole request fails, and is sent again.
+      if (e.code === 'INTERNAL') throw err;
+      await audit('failure', { status: e.status, code: e.code });
+      return { ok: false, code: e.code, retryable: e.retryable };
+    }
+  }
 }
 
 /**
