@@ -25,6 +25,7 @@ import { JobforgeClient } from './jobforge-client.js';
 import { RunnerMetrics, startMetricsServer } from './metrics.js';
 import { OutcomeReporter } from './outcome-reporter.js';
 import { capabilityOf, checkJobforgeCertificate } from './registration.js';
+import { WorkIntake, type IntakeHost, type IntakeMode } from './work-intake.js';
 
 export interface RunnerAgentOptions {
   /** The directory written by `controlplane runner enroll`. */
@@ -34,7 +35,12 @@ export interface RunnerAgentOptions {
   logger: Logger;
   /** Jobs run at once; defaults to the sum of the handlers' concurrency. */
   slots?: number;
-  /** How long one claim long-poll may wait for work. */
+  /**
+   * How work reaches the runner: 'stream' (default), leases pushed by JobForge down one open
+   * stream as slots free; 'poll', claim long-polls, for networks that cannot carry a streaming body.
+   */
+  intake?: IntakeMode;
+  /** How long one claim long-poll may wait for work ('poll'). */
   claimWaitMs?: number;
   /** On stop, how long running jobs may take to finish before they are handed back. */
   drainTimeoutMs?: number;
@@ -94,7 +100,7 @@ export class RunnerAgent {
   #state: 'new' | 'running' | 'draining' | 'stopped' = 'new';
   readonly #active = new Map<string, ActiveJob>();
   readonly #reporting = new Set<Promise<void>>();
-  #claimAbort = new AbortController();
+  #intake: WorkIntake | undefined;
   #slotWaiters: Array<() => void> = [];
   #loops: Promise<void>[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -183,7 +189,8 @@ export class RunnerAgent {
         health: () => this.health(),
       });
     }
-    this.#loops.push(this.#claimLoop());
+    this.#intake = new WorkIntake(this.#intakeHost(), this.o.intake ?? 'stream', this.o.claimWaitMs ?? 20_000);
+    this.#loops.push(this.#intake.run());
   }
 
   async #register(meta: RunnerIdentityMeta, handlers: readonly HandlerDefinition[]): Promise<void> {
@@ -239,7 +246,7 @@ export class RunnerAgent {
       return;
     }
     this.#state = 'draining';
-    this.#claimAbort.abort();
+    this.#intake?.stop();
     this.#wakeSlotWaiters();
     const deadline = Date.now() + drainTimeoutMs;
     // Tell JobForge at once: from now on it gives this runner no work, not even through a
@@ -269,35 +276,26 @@ export class RunnerAgent {
 
   // ------------------------------------------------------------------ claiming
 
-  async #claimLoop(): Promise<void> {
-    let backoff = 100;
-    while (this.#state === 'running') {
-      const free = this.#slots - this.#running;
-      if (free <= 0) {
-        await new Promise<void>((r) => this.#slotWaiters.push(r));
-        continue;
-      }
-      this.#claimAbort = new AbortController();
-      const t0 = performance.now();
-      try {
-        const res = await this.#client.claim({ max: free, waitMs: this.o.claimWaitMs ?? 20_000 }, this.#claimAbort.signal);
-        backoff = 100;
-        if (res.jobs.length === 0) continue;
-        this.metrics.observeClaim(performance.now() - t0);
-        const accepted = this.#verifyBatch(res.jobs, res.signature);
+  /** The intake's view of this runner. */
+  #intakeHost(): IntakeHost {
+    return {
+      logger: this.o.logger,
+      client: () => this.#client,
+      freeSlots: () => this.#slots - this.#running,
+      taking: () => this.#state === 'running',
+      slotFreed: () => new Promise<void>((r) => this.#slotWaiters.push(r)),
+      accept: async (batch, waitedMs) => {
+        this.metrics.observeClaim(waitedMs);
+        const accepted = this.#verifyBatch(batch.jobs, batch.signature);
         if (this.#state !== 'running') {
-          // A drain began while this claim was in flight: hand the jobs straight back.
+          // A drain began while these were on their way: hand them straight back.
           await Promise.allSettled(accepted.map((env) => this.#client.release(this.#ref(env))));
-          break;
+          return 0;
         }
         for (const env of accepted) this.#startJob(env);
-      } catch (err) {
-        if (this.#state !== 'running') break;
-        this.o.logger.warn({ err: (err as Error).message }, 'claim failed; retrying');
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, 5_000);
-      }
-    }
+        return accepted.length;
+      },
+    };
   }
 
   /** Only envelopes that JobForge signed, for our tenant, whose payload matches its digest, are run. */
@@ -337,6 +335,7 @@ export class RunnerAgent {
     job.slotFreed = true;
     this.#running -= 1;
     this.metrics.running = this.#running;
+    this.#intake?.slotFreed();
     this.#wakeSlotWaiters();
   }
 

@@ -16,6 +16,7 @@ import {
   type RunnerRegistrationRequestInput,
 } from '@controlplane/contracts';
 import { buildSpiffeId, createMtlsAgent, expectOk, requestJson, type TlsMaterial } from '@controlplane/platform';
+import { openDispatchStream, type DispatchHandlers, type DispatchStream } from './dispatch-stream.js';
 
 /** The runner side of the JobForge runner protocol, over mTLS with the runner's certificate. */
 export class JobforgeClient {
@@ -90,6 +91,11 @@ export class JobforgeClient {
 
   async renew(csrPem: string): Promise<EnrollResponse> {
     return parseOrThrow(EnrollResponse, await this.#post('/runner/v1/renew', { csr: csrPem }));
+  }
+
+  /** Opens a push-dispatch stream with `credits` free slots (dispatch-stream.ts). */
+  openDispatch(credits: number, handlers: DispatchHandlers): DispatchStream {
+    return openDispatchStream({ url: this.url, agent: this.#agent, credits }, handlers);
   }
 
   close(): void {

@@ -47,7 +47,8 @@ describe('runner certificate renewal', () => {
     });
     const first = new X509Certificate(readFileSync(join(dir, RUNNER_FILES.cert)));
     const firstKey = readFileSync(join(dir, RUNNER_FILES.key), 'utf8');
-    const agent = new RunnerAgent({ dir, handlersModule: DEMO_HANDLERS_MODULE, logger, claimWaitMs: 500, sourceEnv: {} });
+    // Claims with long-polls: the intake for networks that cannot carry a dispatch stream keeps working too.
+    const agent = new RunnerAgent({ dir, handlersModule: DEMO_HANDLERS_MODULE, logger, intake: 'poll', claimWaitMs: 500, sourceEnv: {} });
     await agent.start();
     try {
       let renewed: X509Certificate | undefined;

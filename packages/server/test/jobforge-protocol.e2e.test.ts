@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestJson, resultDigest, signJobResult, verifyJobEnvelopes, type JsonResponse } from '@controlplane/platform';
 import { AuditLog, envelopeSignatureFields, queryAudit, verifyAuditChain, type Database, type JobforgeServer } from '@controlplane/server';
 import { startJobforgeHarness, type JobforgeHarness } from './support/jobforge-harness.js';
+import { runnerCalls } from './support/runner-calls.js';
 import { createKeyPairAndCsr, TRUST_DOMAIN, type PkiFixture } from './support/pki-fixture.js';
 import { job } from './support/queue-conformance.js';
 
@@ -14,71 +15,8 @@ describe('jobforge over mTLS', () => {
   let jf: JobforgeServer;
   let gw: Agent;
 
-  const call = (
-    agent: Agent,
-    method: 'GET' | 'POST' | 'PUT',
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-    base?: string,
-  ): Promise<JsonResponse<any>> => requestJson({ url: `${base ?? jf.url}${path}`, method, body, agent, headers, timeoutMs: 10_000 });
-  const asTenant = (tenant: string) => ({ 'x-cp-tenant': tenant, 'x-cp-actor': `apikey:test-${tenant}` });
-
-  async function enrollRunner(tenant: string, pool = 'default', name = 'r') {
-    const tok = await call(gw, 'POST', '/v1/join-tokens', { pool }, asTenant(tenant));
-    expect(tok.status).toBe(201);
-    const { keyPem, csrPem } = await createKeyPairAndCsr({ commonName: name });
-    const anon = pki.anonymousAgent();
-    const enr = await call(anon, 'POST', '/enroll', { joinToken: tok.body.token, csr: csrPem, name }, {}, jf.enrollUrl);
-    expect(enr.status).toBe(201);
-    const { agent } = pki.runnerAgent(`${name}-${enr.body.runnerId}`, keyPem, enr.body.certificatePem);
-    const reg = await call(agent, 'POST', '/runner/v1/register', {
-      name,
-      version: '1.0.0',
-      contractVersion: '1.0.0',
-      capabilities: [{ id: 'echo', name: 'Echo', version: '1.0.0', supportedJobTypes: ['echo'] }],
-    });
-    expect(reg.status).toBe(200);
-    return {
-      agent,
-      keyPem,
-      runnerId: enr.body.runnerId as string,
-      token: tok.body.token as string,
-      enrollment: enr.body,
-      registration: reg.body,
-    };
-  }
-
-  type Env = { jobId: string; tenantId: string; attempt: number; leaseId: string; fencingToken: string };
-  const sign = (keyPem: string, env: Env, outcome: 'completed' | 'failed', value: unknown) =>
-    signJobResult(
-      {
-        jobId: env.jobId,
-        tenantId: env.tenantId,
-        attempt: env.attempt,
-        fencingToken: env.fencingToken,
-        outcome,
-        resultDigest: resultDigest(value),
-      },
-      keyPem,
-    );
-  const complete = (r: { agent: Agent; keyPem: string }, env: Env, data: unknown, overrides: Record<string, unknown> = {}) =>
-    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/complete`, {
-      leaseId: env.leaseId,
-      fencingToken: env.fencingToken,
-      data,
-      signature: sign(r.keyPem, env, 'completed', data),
-      ...overrides,
-    });
-  const fail = (r: { agent: Agent; keyPem: string }, env: Env, error: Record<string, unknown>) =>
-    call(r.agent, 'POST', `/runner/v1/jobs/${env.jobId}/fail`, {
-      leaseId: env.leaseId,
-      fencingToken: env.fencingToken,
-      error,
-      signature: sign(r.keyPem, env, 'failed', error),
-    });
-
   let h: JobforgeHarness;
+  const { call, asTenant, enrollRunner, sign, complete, fail } = runnerCalls(() => h);
 
   beforeAll(async () => {
     h = await startJobforgeHarness({ leaseMs: 2_000, withDb: (db) => ({ audit: new AuditLog(db) }) });

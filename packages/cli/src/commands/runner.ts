@@ -1,7 +1,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createLogger, KEY_ALGORITHMS, type KeyAlgorithm } from '@controlplane/platform';
-import { CONFINEMENT_MODES, DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent, type ConfinementMode } from '@controlplane/runner';
+import {
+  CONFINEMENT_MODES,
+  DEMO_HANDLERS_MODULE,
+  enrollRunner,
+  INTAKE_MODES,
+  RunnerAgent,
+  type ConfinementMode,
+  type IntakeMode,
+} from '@controlplane/runner';
 import { CliError, EXIT, type Command } from '../command.js';
 import { boolFlag, intFlag, requiredFlag, stringFlag } from '../flags.js';
 import { cliErrorFor } from '../internal-errors.js';
@@ -56,6 +64,7 @@ export const runnerStartCommand: Command = {
   path: ['runner', 'start'],
   usage: `usage: controlplane runner start --dir <dir> [--handlers <module>] [--slots <n>] [--metrics-port <port>] [--metrics-host <host>]
                                  [--drain-timeout-ms <ms>] [--log-level <level>] [--confinement <mode>] [--sandbox-read <dirs>]
+                                 [--intake stream|poll]
 
   --handlers      an ES module exporting handlers (default: the demo runner's handlers)
   --slots         jobs run at once (default: the sum of the handlers' concurrency)
@@ -64,7 +73,9 @@ export const runnerStartCommand: Command = {
                   uid when the runner is root, under Node's permission model; permissions: the
                   permission model (and uid) only; none: unconfined. The runner refuses to start when
                   the mode cannot be had, and /health shows any mode weaker than strict as degraded.
-  --sandbox-read  more directories (comma-separated) the sandboxes may read, e.g. a handler's data`,
+  --sandbox-read  more directories (comma-separated) the sandboxes may read, e.g. a handler's data
+  --intake        stream (default): JobForge pushes leases down one open stream as slots free; poll:
+                  claim long-polls, for a network whose proxies cannot carry a streaming request body`,
   options: {
     dir: { type: 'string' },
     handlers: { type: 'string' },
@@ -75,12 +86,16 @@ export const runnerStartCommand: Command = {
     'log-level': { type: 'string' },
     confinement: { type: 'string' },
     'sandbox-read': { type: 'string' },
+    intake: { type: 'string' },
   },
   async run(ctx) {
     const confinement = stringFlag(ctx, 'confinement') ?? 'strict';
     if (!CONFINEMENT_MODES.includes(confinement as ConfinementMode)) {
       throw new CliError(`unknown --confinement '${confinement}' (use ${CONFINEMENT_MODES.join(', ')})`, EXIT.USAGE);
     }
+    const intake = stringFlag(ctx, 'intake') ?? 'stream';
+    if (!INTAKE_MODES.includes(intake as IntakeMode))
+      throw new CliError(`unknown --intake '${intake}' (use ${INTAKE_MODES.join(', ')})`, EXIT.USAGE);
     const sandboxRead = stringFlag(ctx, 'sandbox-read');
     const logger = createLogger({ service: 'runner', level: stringFlag(ctx, 'log-level') ?? ctx.env.CONTROLPLANE_LOG_LEVEL ?? 'info' });
     const metricsPort = intFlag(ctx, 'metrics-port', 0, 65535);
@@ -95,6 +110,7 @@ export const runnerStartCommand: Command = {
       ...(metricsPort !== undefined ? { metricsListen: { host: stringFlag(ctx, 'metrics-host') ?? '127.0.0.1', port: metricsPort } } : {}),
       sourceEnv: ctx.env,
       confinement: confinement as ConfinementMode,
+      intake: intake as IntakeMode,
       ...(sandboxRead ? { sandboxReadPaths: sandboxRead.split(',').map((p) => resolve(p)) } : {}),
     });
     try {

@@ -39,6 +39,12 @@ export interface HttpAppOptions {
   keepAliveTimeoutMs?: number;
   /** A socket idle for this long is closed. */
   idleTimeoutMs?: number;
+  /**
+   * Some routes read a request body that stays open (JobForge's dispatch stream): no bound on how
+   * long a whole request may take, only on its headers and on idle sockets. Only for listeners whose
+   * every peer is authenticated in the TLS handshake (mTLS).
+   */
+  streamingRequestBodies?: boolean;
 }
 
 export type HttpApp = FastifyInstance;
@@ -56,7 +62,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   const bodyLimit = options.bodyLimitBytes ?? 1_048_576;
   const jsonMaxDepth = options.jsonMaxDepth ?? 64;
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
-  const requestTimeout = Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
+  const requestTimeout = options.streamingRequestBodies ? 0 : Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
 
   const app = Fastify({
     loggerInstance: options.logger,

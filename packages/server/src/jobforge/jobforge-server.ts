@@ -13,6 +13,7 @@ import { createHttpApp, registerHealthRoute, type HttpApp, registerAuditHook } f
 import { type Database, withTenant } from '../storage/index.js';
 import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
+import { DispatchStreams } from './http/dispatch-stream.js';
 import { registerRunnerRoutes } from './http/runner-routes.js';
 import { registerServiceRoutes } from './http/service-routes.js';
 import { JobStore } from './job-store.js';
@@ -130,6 +131,8 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     logger: o.logger,
     https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }),
     bodyLimitBytes: 8 * 1024 * 1024,
+    // Runners keep their dispatch stream's request body open; every peer here has a verified certificate.
+    streamingRequestBodies: true,
   });
   // Checked once per connection here, and again per request by the routes: a revoked runner's
   // new connections are refused and its open ones stop working at the next request.
@@ -147,11 +150,13 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   });
   registerHealthRoute(app, SERVICE_NAME, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
   if (o.audit) registerAuditHook(app, o.audit, o.logger);
+  const dispatchStreams = new DispatchStreams();
   registerRunnerRoutes(app, {
     db: o.db,
     jobs,
     registry,
     enrolment,
+    dispatchStreams,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? Math.max(1000, Math.floor(jobs.runners.leaseMs / 3)),
     signingCertificatePem: o.tls.cert,
     signingKeyPem: o.tls.key,
@@ -161,6 +166,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     jobs,
     jobTypes,
     registry,
+    dispatchStreams,
     trustedServices: trusted,
     waitForJobEvent: (tenantId, jobId, ms, signal) =>
       new Promise<void>((resolve) => {
@@ -224,6 +230,8 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     async close() {
       await stopDuties();
       await stopOutbox();
+      // Open dispatch streams would hold the listener open: end them, and runners reconnect elsewhere.
+      dispatchStreams.endAll();
       await Promise.all([app.close(), enrollApp.close()]);
       await queue.close();
     },

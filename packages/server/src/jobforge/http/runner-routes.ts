@@ -25,6 +25,7 @@ import type { EnrolmentService } from '../enrolment.js';
 import type { JobEnvelope } from '../job-envelope.js';
 import type { JobLifecycle, ResultProof, RunnerIdentity } from '../lifecycle/index.js';
 import type { RunnerRecord, RunnerRegistry } from '../runner-registry.js';
+import { registerDispatchStream, type DispatchStreams } from './dispatch-stream.js';
 import { enterTenant } from '../../storage/internal.js';
 
 export interface RunnerRouteDeps {
@@ -32,6 +33,7 @@ export interface RunnerRouteDeps {
   jobs: JobLifecycle;
   registry: RunnerRegistry;
   enrolment: EnrolmentService;
+  dispatchStreams: DispatchStreams;
   heartbeatIntervalMs: number;
   /** JobForge's service certificate and key: envelopes are signed with it. */
   signingCertificatePem: string;
@@ -114,6 +116,8 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
       jobforgeCertificatePem: deps.signingCertificatePem,
     };
   });
+
+  registerDispatchStream(app, { jobs: deps.jobs, signingKey, envelopeFields: envelopeSignatureFields, runner }, deps.dispatchStreams);
 
   app.post('/runner/v1/claim', async (req, reply) => {
     const r = await runner(req);

@@ -9,12 +9,15 @@ import { createJoinToken } from '../join-tokens.js';
 import { TERMINAL_STATES } from '../job-states.js';
 import type { JobLifecycle } from '../lifecycle/index.js';
 import type { RunnerRegistry, RunnerRecord } from '../runner-registry.js';
+import type { DispatchStreams } from './dispatch-stream.js';
 
 export interface ServiceRouteDeps {
   db: Database;
   jobs: JobLifecycle;
   jobTypes: JobTypeRegistry;
   registry: RunnerRegistry;
+  /** Open dispatch streams: a revoked runner's are ended at once. */
+  dispatchStreams: DispatchStreams;
   /** Certificate identities (service ids) allowed to call on behalf of tenants. */
   trustedServices: ReadonlySet<string>;
   /** Resolves when a job may have new events (in-process; other replicas are polled). */
@@ -198,7 +201,9 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
   app.post('/v1/runners/:id/revoke', { config: { audit: 'runner.revoked' } }, async (req) => {
     const c = caller(req);
     const id = parseOrThrow(z.string().min(1).max(64), (req.params as { id?: string }).id, ['params', 'id']);
-    return runnerView(await deps.registry.revoke(deps.db, c.tenantId, id));
+    const revoked = await deps.registry.revoke(deps.db, c.tenantId, id);
+    deps.dispatchStreams.end(revoked.id);
+    return runnerView(revoked);
   });
 }
 
