@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestJson, resultDigest, signJobResult, verifyJobEnvelopes, type JsonResponse } from '@controlplane/platform';
+import { verifyJobEnvelopes } from '@controlplane/platform';
 import { AuditLog, envelopeSignatureFields, queryAudit, verifyAuditChain, type Database, type JobforgeServer } from '@controlplane/server';
 import { startJobforgeHarness, type JobforgeHarness } from './support/jobforge-harness.js';
 import { runnerCalls } from './support/runner-calls.js';
