@@ -133,7 +133,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   app.setErrorHandler((err, req, reply) => {
     const appErr = httpErrorFrom(err, { bodyLimitBytes: bodyLimit });
-    if (appErr.status >= 500) {
+    if (appErr.code === 'OVERLOADED') {
+      // Shedding is the process protecting itself; a stack per refused request would only add load.
+      req.log.warn({ code: appErr.code, status: appErr.status }, 'request shed');
+    } else if (appErr.status >= 500) {
       req.log.error({ err: appErr.cause ?? err, code: appErr.code }, 'request failed');
     } else {
       req.log.info({ code: appErr.code, status: appErr.status }, 'request refused');
