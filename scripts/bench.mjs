@@ -282,10 +282,17 @@ if (PHASES.has('steady')) {
 
 // ------------------------------------------------------------------ ControlPlane: the same through the gateway
 if (PHASES.has('gateway')) {
-  const gateway = spawn(process.execPath, [new URL('./bench/gateway-process.mjs', import.meta.url).pathname], {
-    env: { ...serviceEnv, BENCH_JOBFORGE_URL: url, BENCH_TENANT: 'bench' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const gateway = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      new URL('./bench/gateway-process.mjs', import.meta.url).pathname,
+    ],
+    {
+      env: { ...serviceEnv, BENCH_JOBFORGE_URL: url, BENCH_TENANT: 'bench' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(gateway);
   const { url: gatewayUrl, apiKey } = await new Promise((resolve, reject) => {
     createInterface({ input: gateway.stdout }).once('line', (l) => resolve(JSON.parse(l)));

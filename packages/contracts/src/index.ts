@@ -99,3 +99,11 @@ export {
   type CanonicalRequest,
   type SignatureHeaderFields,
 } from './signed-request.js';
+export {
+  MAX_COALESCED_SUBMISSIONS,
+  MAX_COALESCED_ITEM_BYTES,
+  CoalescedSubmission,
+  CoalescedSubmissionsRequest,
+  CoalescedAnswer,
+  CoalescedSubmissionsResponse,
+} from './service-protocol.js';

@@ -25,6 +25,7 @@ import {
 import { requestSignatures } from './request-signatures.js';
 import { GATEWAY_SERVICE, routeHandlers } from './route-handlers.js';
 import { streamProxy, type StreamGauge } from './stream-proxy.js';
+import { SubmissionCoalescer } from './submission-coalescer.js';
 import { Upstream, type UpstreamTarget } from './upstream.js';
 import type { Upstreams } from './upstream-request.js';
 
@@ -49,6 +50,8 @@ export interface GatewayMetrics {
   openStreams: number;
   eventLoopDelayMs: number;
   breakers: Record<string, 'open' | 'closed'>;
+  /** Messages sent to JobForge carrying coalesced submissions, and the submissions they carried. */
+  coalesced: { messages: number; submissions: number };
 }
 
 export interface GatewayServer {
@@ -120,7 +123,8 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
   await app.register(accessControl, { limits, shedder, limiter, failures, authenticator, audit });
   await app.register(requestSignatures, { limits, nonces, audit });
   await app.register(streamProxy, { upstreams, gauge: streams });
-  await app.register(routeHandlers, { db: o.db, auditQuery: o.auditQuery, upstreams, version, probes });
+  const coalescer = upstreams.jobforge ? new SubmissionCoalescer(upstreams.jobforge, o.logger) : undefined;
+  await app.register(routeHandlers, { db: o.db, auditQuery: o.auditQuery, upstreams, version, probes, coalescer });
 
   try {
     await app.listen({ host: o.listen?.host ?? '127.0.0.1', port: o.listen?.port ?? 8443 });
@@ -141,6 +145,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
       openStreams: streams.open,
       eventLoopDelayMs: shedder.eventLoopDelayMs,
       breakers: Object.fromEntries(Object.values(upstreams).map((u) => [u.name, u.breakerOpen ? 'open' : 'closed'])),
+      coalesced: coalescer?.counts ?? { messages: 0, submissions: 0 },
     }),
     close() {
       closing ??= (async () => {

@@ -14,6 +14,7 @@ import {
 } from './admin-handlers.js';
 import type { AuditReader } from './audit-port.js';
 import { ROUTES, routeById, type RouteId, type RouteSpec } from './route-table.js';
+import { SubmissionCoalescer } from './submission-coalescer.js';
 import { registerTableRoute, type RouteHandler } from './table-routes.js';
 import { forwardedHeaders, queryString, upstreamOf, upstreamPath, upstreamRouteOf, type Upstreams } from './upstream-request.js';
 
@@ -30,6 +31,8 @@ export interface RouteHandlerOptions {
   upstreams: Upstreams;
   version: string;
   probes: readonly HealthProbe[];
+  /** Carries single submissions to JobForge together; without it each is forwarded alone. */
+  coalescer?: SubmissionCoalescer | undefined;
 }
 
 /**
@@ -41,9 +44,19 @@ export const routeHandlers: FastifyPluginAsync<RouteHandlerOptions> = async (app
   const principal = (req: FastifyRequest) => req.principal!;
 
   const jobTypesList = upstreamRouteOf(routeById('jobTypes.get'));
+  const submitJob = forward(routeById('jobs.submit'));
+  const coalescer = o.coalescer;
   // Every local route has its handler (the type says so); any other entry with one here is
   // answered here too, and the rest are forwarded as their entry says.
   const handlers: Record<LocalRouteId, RouteHandler> & Partial<Record<RouteId, RouteHandler>> = {
+    // Submissions travel to JobForge together (submission-coalescer.ts); a big one on its own.
+    'jobs.submit': async (req, reply) => {
+      const length = Number(req.headers['content-length']);
+      if (!coalescer || !SubmissionCoalescer.fits(Number.isSafeInteger(length) ? length : undefined)) return submitJob(req, reply);
+      const p = principal(req);
+      const res = await coalescer.submit({ tenantId: p.tenantId, actor: p.actor, correlationId: req.id, job: req.body });
+      return reply.code(res.status).send(res.body);
+    },
     health: async (req, reply) => {
       const health = await runHealthChecks(GATEWAY_SERVICE, o.version, o.probes, req.log);
       return reply.code(health.status === 'unhealthy' ? 503 : 200).send(health);

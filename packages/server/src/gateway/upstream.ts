@@ -143,7 +143,17 @@ export class Upstream {
     } catch (err) {
       throw this.#publicError(err);
     }
+    return this.settle(res);
+  }
+
+  /**
+   * An answer as the caller should see it: a 2xx is returned; anything else is thrown as the
+   * public error a call answered that way throws (also for answers carried inside a message,
+   * such as one item of a coalesced submission).
+   */
+  settle(res: UpstreamAnswer): UpstreamAnswer {
     if (res.status >= 200 && res.status < 300) return res;
+    if (res.status >= 500) throw this.#publicError(new UpstreamStatusError(res.status, res.body));
     throw this.#clientError(res.status, res.body);
   }
 

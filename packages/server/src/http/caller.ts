@@ -9,6 +9,18 @@ export const FORWARDED_ACTOR = 'x-cp-actor';
 
 const ACTOR_RE = /^[A-Za-z0-9:._@-]{1,200}$/;
 
+/** An actor id as the gateway forwards it (`apikey:<id>`, …). */
+export function isForwardedActor(value: unknown): value is string {
+  return typeof value === 'string' && ACTOR_RE.test(value);
+}
+
+/** The verified certificate identity of a trusted service (the gateway); FORBIDDEN for any other peer. */
+export function trustedServicePeer(req: FastifyRequest, trustedServices: ReadonlySet<string>): Principal {
+  const p = peerPrincipal(req);
+  if (p.kind !== 'service' || !trustedServices.has(p.id)) throw new AppError('FORBIDDEN');
+  return p;
+}
+
 /** The verified certificate identity of the TLS peer; CERTIFICATE_REQUIRED without one. */
 export function peerPrincipal(req: FastifyRequest): Principal {
   const p = getVerifiedPrincipal(req.raw.socket);
@@ -27,13 +39,11 @@ export interface ForwardedCaller {
  * sending these headers is refused: a runner cannot pose as a tenant's API client.
  */
 export function forwardedCaller(req: FastifyRequest, trustedServices: ReadonlySet<string>): ForwardedCaller {
-  const p = peerPrincipal(req);
-  if (p.kind !== 'service' || !trustedServices.has(p.id)) throw new AppError('FORBIDDEN');
+  const p = trustedServicePeer(req, trustedServices);
   const tenant = req.headers[FORWARDED_TENANT];
   const actor = req.headers[FORWARDED_ACTOR];
   if (!isTenantId(tenant)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded tenant is missing or malformed.' });
-  if (typeof actor !== 'string' || !ACTOR_RE.test(actor))
-    throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded actor is missing or malformed.' });
+  if (!isForwardedActor(actor)) throw new AppError('AUTHENTICATION_REQUIRED', { message: 'The forwarded actor is missing or malformed.' });
   enterTenant(tenant);
   return { tenantId: tenant, actor, via: p.id };
 }

@@ -12,7 +12,7 @@ import {
 } from '@controlplane/platform';
 import { newScopeHolder, openRequestScope } from '../storage/internal.js';
 import { httpErrorFrom } from './error-mapping.js';
-import { parseJsonBody } from './json-body.js';
+import { DEFAULT_JSON_MAX_DEPTH, jsonBodyParser } from './json-body.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
@@ -60,7 +60,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     throw new Error(`${options.service}: an HTTPS certificate is required; plaintext HTTP is not supported`);
   }
   const bodyLimit = options.bodyLimitBytes ?? 1_048_576;
-  const jsonMaxDepth = options.jsonMaxDepth ?? 64;
+  const jsonMaxDepth = options.jsonMaxDepth ?? DEFAULT_JSON_MAX_DEPTH;
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const requestTimeout = options.streamingRequestBodies ? 0 : Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
 
@@ -90,13 +90,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.decorateRequest('ctx', undefined as unknown as RequestContext);
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
-    try {
-      done(null, parseJsonBody(body as string, jsonMaxDepth));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, jsonBodyParser(jsonMaxDepth));
 
   app.addHook('onRequest', (req, reply, done) => {
     const causation = req.headers[CAUSATION_HEADER];

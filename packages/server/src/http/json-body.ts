@@ -35,6 +35,20 @@ export function jsonNestingDepth(text: string, stopAbove = Infinity): number {
   return max;
 }
 
+/** How deeply a request body may nest unless a listener says otherwise. */
+export const DEFAULT_JSON_MAX_DEPTH = 64;
+
+/** A Fastify content-type parser (`parseAs: 'string'`) for JSON bodies, by parseJsonBody. */
+export function jsonBodyParser(maxDepth: number) {
+  return (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
+    try {
+      done(null, parseJsonBody(body.toString(), maxDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  };
+}
+
 /**
  * Parses a request body: depth-limited, and refusing `__proto__` / `constructor.prototype` keys
  * (prototype pollution) instead of silently dropping them.

@@ -16,6 +16,7 @@ import { EnrolmentService } from './enrolment.js';
 import { DispatchStreams } from './http/dispatch-stream.js';
 import { registerRunnerRoutes } from './http/runner-routes.js';
 import { registerServiceRoutes } from './http/service-routes.js';
+import { registerSubmissionRoutes } from './http/submission-routes.js';
 import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
 import { JobLifecycle, SERVICE_NAME } from './lifecycle/index.js';
@@ -161,6 +162,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     signingCertificatePem: o.tls.cert,
     signingKeyPem: o.tls.key,
   });
+  const submissions = registerSubmissionRoutes(app, { jobs, trustedServices: trusted, audit: o.audit });
   registerServiceRoutes(app, {
     db: o.db,
     jobs,
@@ -233,6 +235,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
       // Open dispatch streams would hold the listener open: end them, and runners reconnect elsewhere.
       dispatchStreams.endAll();
       await Promise.all([app.close(), enrollApp.close()]);
+      await submissions.drain();
       await queue.close();
     },
   };
