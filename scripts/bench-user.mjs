@@ -10,7 +10,7 @@
 //
 // BENCH_SEQ_JOBS (300), BENCH_RATES (50,200,500), BENCH_OPEN_SECONDS (10), BENCH_MAX_RATES
 // (25,50,100,150,200,300,400,500,700), BENCH_STEP_SECONDS (4), BENCH_CONFINEMENT (strict),
-// BENCH_SKIP_BULLMQ, BENCH_DATABASE_URL, BENCH_REDIS_URL.
+// BENCH_SKIP_BULLMQ, BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_DEV_NODE_ARGS (e.g. `--cpu-prof`).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -59,6 +59,7 @@ async function startControlPlane() {
   const child = spawn(
     process.execPath,
     [
+      ...(env.BENCH_DEV_NODE_ARGS ?? '').split(' ').filter(Boolean),
       CLI,
       'dev',
       '--data-dir',
