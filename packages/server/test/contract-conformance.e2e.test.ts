@@ -2,16 +2,10 @@
 // TruthQuery results, HealthCheck, ErrorEnvelope), run for real (the system as `controlplane dev`
 // composes it, a real runner with the demo handlers), each answer checked against the contract as
 // SPEC.md publishes it (test/support/ecosystem-contracts.ts). Any drift fails here.
-import { mkdtempSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { Agent, request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, loadConfig, signRequest, SIGNATURE_HEADER } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, RunnerAgent } from '@controlplane/runner';
-import { createBootstrapAdminKey, ensureDevPki, ensureTenant, startSystem, type DevPki, type RunningSystem } from '@controlplane/server';
 import {
   EcoErrorBody,
   EcoHealthCheck,
@@ -21,62 +15,13 @@ import {
   EcoTruthQueryResult,
   expectContract,
 } from '../../../test/support/ecosystem-contracts.js';
-
-const silent = (service: string) => createLogger({ service, level: 'silent' });
-
-interface Answer {
-  status: number;
-  text: string;
-  body: any;
-}
+import { silent, startDevSystem, type Answer, type DevSystem } from './support/dev-system.js';
 
 describe('every contract answer, as the ecosystem publishes the contract', () => {
-  let dir: string;
-  let pki: DevPki;
-  let system: RunningSystem;
+  let dev: DevSystem;
   let runner: RunnerAgent;
-  let agent: Agent;
-  let admin: { id: string; key: string; signingPrivateKeyPem?: string | undefined };
-  const errors: Array<{ what: string; body: unknown }> = [];
-
-  /** Like a well-behaved client, waits out a 503 OVERLOADED (the shared test machine's load sheds requests). */
-  const call = async (method: string, path: string, body?: unknown, o: { sign?: boolean } = {}): Promise<Answer> => {
-    for (let i = 0; ; i++) {
-      const res = await callOnce(method, path, body, o);
-      if (res.status !== 503 || res.body?.error?.code !== 'OVERLOADED' || i >= 20) {
-        if (res.status >= 400) errors.push({ what: `${method} ${path} → ${res.status}`, body: res.body });
-        return res;
-      }
-      await sleep(500);
-    }
-  };
-  const callOnce = (method: string, path: string, body: unknown, o: { sign?: boolean }): Promise<Answer> => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { authorization: `Bearer ${admin.key}`, accept: 'application/json' };
-    if (text !== undefined) headers['content-type'] = 'application/json';
-    if (o.sign) {
-      headers[SIGNATURE_HEADER] = signRequest({ method, url: path, body: text, keyId: admin.id, privateKey: admin.signingPrivateKeyPem! });
-    }
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(`${system.gateway.url}${path}`, { method, agent, headers, timeout: 20_000 }, (res) => {
-        let t = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (t += c));
-        res.on('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(t);
-          } catch {
-            parsed = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text: t, body: parsed });
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer`)));
-      req.on('error', reject);
-      req.end(text);
-    });
-  };
+  const call = (method: string, path: string, body?: unknown, o: { sign?: boolean; readStream?: boolean } = {}): Promise<Answer> =>
+    dev.call(method, path, body, o);
 
   const job = (type: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     id: randomUUID(),
@@ -96,33 +41,18 @@ describe('every contract answer, as the ecosystem publishes the contract', () =>
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cp-contracts-'));
-    const config = loadConfig({
-      env: {},
-      flags: {
-        dataDir: dir,
-        'gateway.listen.port': 0,
-        'jobforge.listen.port': 0,
-        'truthcore.listen.port': 0,
-        'jobforge.enrollListen.port': 0,
-      },
-    });
-    pki = await ensureDevPki(config);
-    system = await startSystem({ config, pki, loggerFor: silent });
-    await ensureTenant(system.db, { id: 'dev', name: 'Development' });
-    admin = await createBootstrapAdminKey(system.db, 'dev', 'contract test admin');
-    agent = new Agent({ ca: pki.ca.certPem, keepAlive: true });
+    dev = await startDevSystem('cp-contracts-');
     const token = await call('POST', '/admin/join-tokens', { ttlSeconds: 120 }, { sign: true });
     expect(token.status).toBe(201);
     await enrollRunner({
       joinToken: token.body.token,
-      enrollUrl: system.jobforge.enrollUrl,
-      caFile: join(pki.dir, 'ca.crt'),
-      dir: join(dir, 'runner'),
+      enrollUrl: dev.system.jobforge.enrollUrl,
+      caFile: join(dev.pki.dir, 'ca.crt'),
+      dir: join(dev.dir, 'runner'),
       name: 'contract-test',
     });
     runner = new RunnerAgent({
-      dir: join(dir, 'runner'),
+      dir: join(dev.dir, 'runner'),
       handlersModule: DEMO_HANDLERS_MODULE,
       logger: silent('runner'),
       drainTimeoutMs: 1_000,
@@ -132,9 +62,7 @@ describe('every contract answer, as the ecosystem publishes the contract', () =>
 
   afterAll(async () => {
     await runner?.stop();
-    agent?.destroy();
-    await system?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await dev?.close();
   });
 
   it('GET /health is a HealthCheck', async () => {
@@ -169,7 +97,7 @@ describe('every contract answer, as the ecosystem publishes the contract', () =>
     expect(list.body.jobs.length).toBeGreaterThanOrEqual(4);
     for (const j of list.body.jobs) expectContract(EcoJobResponse, j, 'GET /jobs item');
 
-    const events = await call('GET', `/jobs/${ok.id}/events`);
+    const events = await call('GET', `/jobs/${ok.id}/events`, undefined, { readStream: true });
     expect(events.status).toBe(200);
     const data = events.text
       .split('\n')
@@ -250,7 +178,7 @@ describe('every contract answer, as the ecosystem publishes the contract', () =>
     await call('POST', '/query', { limit: 0, filters: { minConfidence: 2 } });
     await call('GET', `/assertions/${randomUUID()}`);
     await call('POST', `/jobs/${randomUUID()}/cancel`);
-    expect(errors.length).toBeGreaterThanOrEqual(9);
-    for (const e of errors) expectContract(EcoErrorBody, e.body, e.what);
+    expect(dev.errors.length).toBeGreaterThanOrEqual(9);
+    for (const e of dev.errors) expectContract(EcoErrorBody, e.body, e.what);
   });
 });
