@@ -37,3 +37,18 @@ export function pointerToPath(pointer: string): ErrorDetailPath {
       .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~')),
   );
 }
+
+/**
+ * An envelope stored before detail paths were arrays (`"payload.data.items[0]"`) read back in the
+ * contract's shape (`["payload","data","items","0"]`); one already in that shape is returned as is.
+ */
+export function withArrayDetailPaths<E extends { details: ErrorDetail[] }>(envelope: E): E {
+  const details = envelope.details as Array<ErrorDetail | (Omit<ErrorDetail, 'path'> & { path?: unknown })>;
+  if (!Array.isArray(details) || details.every((d) => d.path === undefined || Array.isArray(d.path))) return envelope;
+  return {
+    ...envelope,
+    details: details.map((d) =>
+      typeof d.path === 'string' ? { ...d, path: d.path.split(/\.|\[(\d+)\]/).filter((s) => s !== undefined && s !== '') } : d,
+    ),
+  };
+}

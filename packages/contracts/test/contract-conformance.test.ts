@@ -14,6 +14,7 @@ import {
   errorBody,
   parseOrThrow,
   pointerToPath,
+  withArrayDetailPaths,
   type ErrorCode,
 } from '@controlplane/contracts';
 import { EcoErrorBody, EcoErrorDetail, expectContract } from '../../../test/support/ecosystem-contracts.js';
@@ -77,5 +78,17 @@ describe('error envelopes against the ecosystem contract', () => {
     };
     const path = envelope.properties.details.items.properties.path;
     expect(path).toMatchObject({ type: 'array', items: { type: 'string' } });
+  });
+
+  it('reads an envelope stored with dotted paths back as arrays', () => {
+    const stored = buildErrorEnvelope(new AppError('VALIDATION_FAILED'), { service: 'jobforge' });
+    const legacy = {
+      ...stored,
+      details: [{ path: 'payload.data.items[0]', message: 'm' }, { message: 'whole' }],
+    } as unknown as typeof stored;
+    const read = withArrayDetailPaths(legacy);
+    expect(read.details).toEqual([{ path: ['payload', 'data', 'items', '0'], message: 'm' }, { message: 'whole' }]);
+    expectContract(EcoErrorBody, { error: read }, 'a legacy envelope read back');
+    expect(withArrayDetailPaths(stored)).toBe(stored);
   });
 });
