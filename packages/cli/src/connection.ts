@@ -159,7 +159,7 @@ export function exitCodeFor(err: ControlPlaneError): number {
 /** The error as the user should read it: code, message, the fields at fault, and the id to quote. */
 export function describeError(err: ControlPlaneError): string {
   const lines = [`${err.code}: ${err.message}`];
-  for (const d of err.envelope.details) lines.push(`  ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  for (const d of err.envelope.details) lines.push(`  ${d.path?.length ? `${d.path.join('.')}: ` : ''}${d.message}`);
   if (err.retryAfter !== undefined) lines.push(`  retry after ${err.retryAfter} s`);
   if (err.correlationId) lines.push(`  correlation id ${err.correlationId}`);
   return lines.join('\n');

@@ -41,7 +41,7 @@ export class ControlPlaneError extends Error {
   }
 }
 
-/** 400: the request was refused as invalid; `envelope.details` name the fields. */
+/** 400 (413, 414, 415, 431): the request was refused as invalid; `envelope.details` name the fields (each `path` an array). */
 export class InvalidRequestError extends ControlPlaneError {
   override readonly name = 'InvalidRequestError';
 }
@@ -65,7 +65,7 @@ export class ConflictError extends ControlPlaneError {
 export class RateLimitedError extends ControlPlaneError {
   override readonly name = 'RateLimitedError';
 }
-/** 502/503/504 or an overloaded gateway, still failing after the client's own retries. */
+/** 408/502/503/504 or an overloaded gateway, still failing after the client's own retries. */
 export class UnavailableError extends ControlPlaneError {
   override readonly name = 'UnavailableError';
 }
@@ -76,13 +76,13 @@ export class ConnectionError extends ControlPlaneError {
 
 function classFor(status: number): typeof ControlPlaneError {
   if (status === 0) return ConnectionError;
-  if (status === 400 || status === 413 || status === 415) return InvalidRequestError;
+  if (status === 400 || status === 413 || status === 414 || status === 415 || status === 431) return InvalidRequestError;
   if (status === 401) return AuthenticationError;
   if (status === 403) return PermissionDeniedError;
   if (status === 404) return NotFoundError;
   if (status === 409) return ConflictError;
   if (status === 429) return RateLimitedError;
-  if (status === 502 || status === 503 || status === 504) return UnavailableError;
+  if (status === 408 || status === 502 || status === 503 || status === 504) return UnavailableError;
   return ControlPlaneError;
 }
 

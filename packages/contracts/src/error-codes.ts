@@ -38,6 +38,30 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'The request body is larger than {limit} bytes.',
   },
+  MALFORMED_REQUEST: {
+    status: 400,
+    category: 'VALIDATION_ERROR',
+    retryable: false,
+    message: 'The request is not well-formed HTTP or its URL is not valid.',
+  },
+  URL_TOO_LONG: {
+    status: 414,
+    category: 'VALIDATION_ERROR',
+    retryable: false,
+    message: 'A URL parameter is longer than {limit} characters.',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    category: 'VALIDATION_ERROR',
+    retryable: false,
+    message: 'The request headers are too large.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    category: 'TIMEOUT',
+    retryable: true,
+    message: 'The request did not arrive in time.',
+  },
   SCHEMA_MISMATCH: {
     status: 400,
     category: 'SCHEMA_MISMATCH',

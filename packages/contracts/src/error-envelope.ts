@@ -29,8 +29,15 @@ export const ContractVersion = z.object({
 });
 export type ContractVersion = z.infer<typeof ContractVersion>;
 
+/**
+ * Where in the request a problem is: property names, and array indices written as strings
+ * (`["payload","data","items","0"]`), as the ecosystem's `z.array(z.string())` publishes it.
+ */
+export const ErrorDetailPath = z.array(z.string().max(1024)).max(64);
+export type ErrorDetailPath = z.infer<typeof ErrorDetailPath>;
+
 export const ErrorDetail = z.object({
-  path: z.string().max(1024).optional(),
+  path: ErrorDetailPath.optional(),
   message: z.string().max(4096),
   code: z.string().max(128).optional(),
 });

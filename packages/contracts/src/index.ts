@@ -8,6 +8,7 @@ export {
   ErrorSeverity,
   ContractVersion,
   ErrorDetail,
+  ErrorDetailPath,
   ErrorEnvelope,
   ErrorBody,
 } from './error-envelope.js';
@@ -64,7 +65,7 @@ export {
 } from './runner.js';
 export { HealthStatus, HealthCheck } from './health.js';
 export { EvidenceItem, EvidencePacket, evidenceHash, verifyEvidencePacket } from './evidence.js';
-export { formatPath, zodIssuesToDetails, parseOrThrow } from './validation.js';
+export { formatPath, detailPath, pointerToPath, withArrayDetailPaths, zodIssuesToDetails, parseOrThrow } from './validation.js';
 export { CONTRACT_SCHEMAS, type ContractName, contractJsonSchema, allContractJsonSchemas } from './json-schemas.js';
 export {
   LeaseRef,

@@ -85,7 +85,13 @@ describe('JobRequest', () => {
     }
     expect(err).toBeInstanceOf(ValidationError);
     const paths = (err as ValidationError).details.map((d) => d.path);
-    expect(paths).toEqual(expect.arrayContaining(['payload.data', 'metadata.source', 'metadata.createdAt']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        ['payload', 'data'],
+        ['metadata', 'source'],
+        ['metadata', 'createdAt'],
+      ]),
+    );
     expect((err as ValidationError).status).toBe(400);
     expect((err as ValidationError).category).toBe('VALIDATION_ERROR');
   });

@@ -320,10 +320,10 @@ describe('queryAudit input checks', () => {
     await expect(queryAudit(unused, { cursor: Buffer.from("x' or 1=1 --").toString('base64url') })).rejects.toBeInstanceOf(ValidationError);
     await expect(queryAudit(unused, { cursor: 'not base64 at all!' })).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
-      details: [{ path: 'cursor' }],
+      details: [{ path: ['cursor'] }],
     });
-    await expect(queryAudit(unused, { limit: 0 })).rejects.toMatchObject({ details: [{ path: 'limit' }] });
-    await expect(queryAudit(unused, { limit: 1001 })).rejects.toMatchObject({ details: [{ path: 'limit' }] });
-    await expect(queryAudit(unused, { after: 'yesterday' })).rejects.toMatchObject({ details: [{ path: 'after' }] });
+    await expect(queryAudit(unused, { limit: 0 })).rejects.toMatchObject({ details: [{ path: ['limit'] }] });
+    await expect(queryAudit(unused, { limit: 1001 })).rejects.toMatchObject({ details: [{ path: ['limit'] }] });
+    await expect(queryAudit(unused, { after: 'yesterday' })).rejects.toMatchObject({ details: [{ path: ['after'] }] });
   });
 });

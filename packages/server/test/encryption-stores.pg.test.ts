@@ -165,7 +165,7 @@ describe('field encryption in the stores (PostgreSQL)', () => {
           category: 'RUNTIME_ERROR',
           message: `could not parse ${m}`,
           retryable: false,
-          details: [{ path: 'payload.data', message: `bad value ${m}` }],
+          details: [{ path: ['payload', 'data'], message: `bad value ${m}` }],
         },
       );
       const stored = await raw('t1', req.id);
@@ -177,7 +177,10 @@ describe('field encryption in the stores (PostgreSQL)', () => {
       }
       expect(JSON.stringify([stored, attempts.rows])).not.toContain(m);
       const got = await jobs.queries.get('t1', req.id);
-      expect(got.error).toMatchObject({ message: `could not parse ${m}`, details: [{ path: 'payload.data', message: `bad value ${m}` }] });
+      expect(got.error).toMatchObject({
+        message: `could not parse ${m}`,
+        details: [{ path: ['payload', 'data'], message: `bad value ${m}` }],
+      });
       expect(got.result?.error?.message).toBe(`could not parse ${m}`);
       expect((await jobs.queries.attempts('t1', req.id))[0]).toMatchObject({ error: { message: `could not parse ${m}` } });
     });

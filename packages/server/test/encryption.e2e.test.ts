@@ -220,7 +220,7 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
       code: 'BAD_INPUT',
       message: `cannot use ${MARKER}`,
       retryable: false,
-      details: [{ path: 'secret', message: MARKER }],
+      details: [{ path: ['secret'], message: MARKER }],
     };
     const fail = await call(runner.agent, 'POST', `${jf.url}/runner/v1/jobs/${f.jobId}/fail`, {
       leaseId: f.leaseId,
@@ -250,7 +250,7 @@ describe('no clear payloads, results or secrets anywhere (encryption on)', () =>
     expect(gotFailed.body.error).toMatchObject({
       code: 'BAD_INPUT',
       message: `cannot use ${MARKER}`,
-      details: [{ path: 'secret', message: MARKER }],
+      details: [{ path: ['secret'], message: MARKER }],
     });
     const attempts = await call(gw, 'GET', `${jf.url}/v1/jobs/${failed.id}/attempts`, undefined, asT1);
     expect(attempts.body.attempts[0].error.message).toBe(`cannot use ${MARKER}`);

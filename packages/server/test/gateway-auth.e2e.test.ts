@@ -197,7 +197,7 @@ describe('gateway authentication, signatures, limits and quotas', () => {
         body: { name: 'rsa', role: 'viewer', signingPublicKey: 'not a key' },
       });
       expect(bad.status).toBe(400);
-      expect(bad.body.error.details[0].path).toBe('signingPublicKey');
+      expect(bad.body.error.details[0].path).toEqual(['signingPublicKey']);
     });
   });
 
@@ -334,7 +334,7 @@ describe('gateway authentication, signatures, limits and quotas', () => {
         body: jobRequest({ payload: { type: 'echo', data: { blob: 'x'.repeat(300) } } }),
       });
       expect(res.status).toBe(409);
-      expect(res.body.error).toMatchObject({ code: 'QUOTA_EXCEEDED', retryable: false, details: [{ path: 'payload' }] });
+      expect(res.body.error).toMatchObject({ code: 'QUOTA_EXCEEDED', retryable: false, details: [{ path: ['payload'] }] });
       expect((await h.client.call(gwA.url, 'POST', '/jobs', { key: tq, body: jobRequest() })).status).toBe(202);
     });
 

@@ -74,7 +74,7 @@ describe('gateway resilience', () => {
       const res = await h.client.call(gw.url, 'POST', '/jobs', { key: h.keys.submitter, body: { id: 'not-a-uuid', type: 'echo' } });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
-      expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain('id');
+      expect(res.body.error.details.map((d: { path: string[] }) => d.path)).toContainEqual(['id']);
     });
 
     it('speaks only HTTPS with TLS 1.3, with HSTS on every answer', async () => {

@@ -11,6 +11,7 @@ import { AppError, InternalError } from '@controlplane/contracts';
 import { createLogger, requestJson, type JsonResponse } from '@controlplane/platform';
 import { createHttpApp, type HttpApp } from '@controlplane/server';
 import { createPkiFixture, type PkiFixture } from './support/pki-fixture.js';
+import { EcoErrorBody, expectContract } from '../../../test/support/ecosystem-contracts.js';
 
 const SECRET = 'sk_live_SECRET-MARKER-4f1c';
 
@@ -59,6 +60,7 @@ describe('HTTP error handling over HTTPS', () => {
       return deepInside();
     });
     app.post('/echo', async (req) => ({ got: req.body }));
+    app.get('/items/:id', async (req) => ({ params: req.params, query: req.query }));
     app.get('/refuse', async () => {
       throw new AppError('RATE_LIMITED', { retryAfter: 7 });
     });
@@ -202,5 +204,99 @@ describe('HTTP error handling over HTTPS', () => {
       setTimeout(() => reject(new Error('slow-loris connection was never closed')), 15_000).unref();
     });
     expect(closedAfter).toBeLessThan(10_000);
+  });
+
+  /** Writes raw bytes over TLS and reads the whole answer (status line, headers, body) until the server closes. */
+  const rawHttp = (bytes: string) =>
+    new Promise<{ status: number; head: string; body: any; text: string }>((resolve, reject) => {
+      const port = (app.server.address() as AddressInfo).port;
+      const sock = tlsConnect({ host: '127.0.0.1', port, ca: pki.ca.certPem, servername: 'localhost' }, () => {
+        sock.write(bytes);
+      });
+      let t = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (c: string) => (t += c));
+      sock.on('error', () => undefined);
+      sock.on('close', () => {
+        const [head = '', text = ''] = t.split('\r\n\r\n', 2) as [string?, string?];
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body, text });
+      });
+      setTimeout(() => reject(new Error('no answer')), 15_000).unref();
+    });
+
+  const expectCleanEnvelope = (res: { status: number; body: any; text?: string }, status: number, code: string, echo?: string) => {
+    expect(res.status).toBe(status);
+    expectContract(EcoErrorBody, res.body, `${status} ${code}`);
+    expect(res.body.error.code).toBe(code);
+    const text = JSON.stringify(res.body);
+    for (const leak of ['FST_', 'Fastify', 'fastify', 'statusCode', 'Client Error']) expect(text).not.toContain(leak);
+    if (echo) expect(text).not.toContain(echo);
+  };
+
+  it('answers a URL parameter over the bound with a 414 envelope that does not echo it', async () => {
+    const id = 'LONGPARAM'.repeat(40);
+    const res = await send(`/items/${id}`, undefined, {}, 'GET');
+    expectCleanEnvelope(res, 414, 'URL_TOO_LONG', 'LONGPARAM');
+  });
+
+  it('answers a URL that cannot be decoded with a 400 envelope', async () => {
+    const res = await send('/items/%E0%A4%A', undefined, {}, 'GET');
+    expectCleanEnvelope(res, 400, 'MALFORMED_REQUEST', '%E0');
+  });
+
+  it('answers oversized headers (431), bytes that are not HTTP (400) and a request that never finishes (408) with envelopes', async () => {
+    const big = await rawHttp(`GET /items/a HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'HEADERMARK'.repeat(2000)}\r\n\r\n`);
+    expectCleanEnvelope(big, 431, 'HEADERS_TOO_LARGE', 'HEADERMARK');
+    const garbage = await rawHttp('NOT HTTP AT ALL \u0001\u0002\r\n\r\n');
+    expectCleanEnvelope(garbage, 400, 'MALFORMED_REQUEST', 'NOT HTTP');
+    // headers complete, body promised and never sent: the request timeout (2 s here) ends it
+    const slow = await rawHttp(
+      'POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+    );
+    expectCleanEnvelope(slow, 408, 'REQUEST_TIMEOUT');
+    expect(slow.body.error.retryable).toBe(true);
+  });
+
+  it('answers 413, malformed JSON and a wrong content type with envelopes that echo nothing', async () => {
+    expectCleanEnvelope(await raw(JSON.stringify({ blob: 'BODYMARK'.repeat(20_000) })), 413, 'BODY_TOO_LARGE', 'BODYMARK');
+    expectCleanEnvelope(await raw('{"BODYMARK": '), 400, 'MALFORMED_JSON', 'BODYMARK');
+    expectCleanEnvelope(await raw('BODYMARK=1', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE', 'BODYMARK');
+  });
+
+  it.each([
+    ['a NUL in a body value', '{"payload":{"data":{"items":["ok","a\\u0000b"]}}}', ['payload', 'data', 'items', '1']],
+    ['a lone high surrogate in a body value', '{"source":"x\\ud800"}', ['source']],
+    ['a lone low surrogate in a body value', '{"a":[{"b":"\\udc00y"}]}', ['a', '0', 'b']],
+    ['a NUL in a body key', '{"data":{"k\\u0000":1}}', ['data', 'k\ufffd']],
+    ['a lone surrogate in a body key', '{"\\ud800":1}', ['\ufffd']],
+  ])('refuses %s with 400 and its path', async (_name, body, path) => {
+    const res = await raw(body);
+    expect(res.status).toBe(400);
+    expectContract(EcoErrorBody, res.body, 'unstorable');
+    expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', category: 'VALIDATION_ERROR' });
+    expect(res.body.error.details).toContainEqual(expect.objectContaining({ path, code: 'unstorable_character' }));
+  });
+
+  it('keeps a surrogate pair (an emoji) and other unusual text', async () => {
+    const res = await raw('{"e":"\\ud83d\\ude00","z":"\\u0001 tab\\t"}');
+    expect(res.status).toBe(200);
+    expect(res.body.got).toEqual({ e: '\u{1F600}', z: '\u0001 tab\t' });
+  });
+
+  it.each([
+    ['a NUL in a URL parameter', '/items/a%00b', ['params', 'id']],
+    ['a NUL in a query value', '/items/a?action=%00', ['query', 'action']],
+    ['a NUL in a query key', '/items/a?ac%00tion=x', ['query', 'ac\ufffdtion']],
+  ])('refuses %s with 400 and its path', async (_name, path, detailPath) => {
+    const res = await send(path, undefined, {}, 'GET');
+    expect(res.status).toBe(400);
+    expectContract(EcoErrorBody, res.body, 'unstorable');
+    expect(res.body.error.details).toContainEqual(expect.objectContaining({ path: detailPath, code: 'unstorable_character' }));
   });
 });

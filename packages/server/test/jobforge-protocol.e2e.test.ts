@@ -188,6 +188,34 @@ describe('jobforge over mTLS', () => {
     expect((await call(gw, 'GET', `/v1/jobs/${req.id}`, undefined, asTenant('t1'))).body.result.data).toEqual({ good: true });
   });
 
+  it('acknowledges the same outcome re-sent as a duplicate, and answers a different one for a finished lease with 409', async () => {
+    const r = await enrollRunner('t1', 'default', 'resender');
+    const [first, second] = [job(), job()];
+    await call(gw, 'POST', '/v1/jobs', first, asTenant('t1'));
+    await call(gw, 'POST', '/v1/jobs', second, asTenant('t1'));
+    const claimed = (await call(r.agent, 'POST', '/runner/v1/claim', { max: 2, waitMs: 1000 })).body.jobs;
+    const envOf = (id: string) => claimed.find((j: { jobId: string }) => j.jobId === id);
+    const env = envOf(first.id);
+    expect((await complete(r, env, { total: 5 })).body).toMatchObject({ status: 'completed', duplicate: false });
+    expect((await complete(r, env, { total: 5 })).body).toMatchObject({ status: 'completed', duplicate: true });
+    const other = await complete(r, env, { total: 500 }); // validly signed, another result
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: 'RESOURCE_CONFLICT', category: 'RESOURCE_CONFLICT', retryable: false });
+    const failAfter = await fail(r, env, { category: 'RUNTIME_ERROR', message: 'changed my mind', retryable: false });
+    expect(failAfter.status).toBe(409);
+    expect((await call(gw, 'GET', `/v1/jobs/${first.id}`, undefined, asTenant('t1'))).body.result.data).toEqual({ total: 5 });
+
+    const env2 = envOf(second.id);
+    const failure = { category: 'RUNTIME_ERROR', code: 'BAD_INPUT', message: 'no', retryable: false };
+    expect((await fail(r, env2, failure)).body).toMatchObject({ status: 'failed', duplicate: false });
+    expect((await fail(r, env2, failure)).body).toMatchObject({ status: 'failed', duplicate: true });
+    expect((await fail(r, env2, { ...failure, message: 'another reason' })).status).toBe(409);
+    expect((await complete(r, env2, { ok: true })).status).toBe(409);
+    // another runner's outcome for that lease is still not its lease
+    const stranger = await enrollRunner('t1', 'default', 'stranger');
+    expect((await complete(stranger, env, { total: 5 })).status).toBe(403);
+  });
+
   it('refuses forwarded-tenant headers from anything but the gateway', async () => {
     const a = await enrollRunner('t1', 'default', 'sneaky');
     const res = await call(a.agent, 'GET', '/v1/jobs', undefined, asTenant('t2'));

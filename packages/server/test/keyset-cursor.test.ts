@@ -24,11 +24,11 @@ describe('keyset cursors', () => {
       forged([at.toISOString(), "x' or 1=1 --"]),
       forged([at.getTime(), id]),
     ]) {
-      expect(() => timeIdCursor.decode(cursor, 'query.cursor'), cursor).toThrow(ValidationError);
+      expect(() => timeIdCursor.decode(cursor, ['query', 'cursor']), cursor).toThrow(ValidationError);
       try {
-        timeIdCursor.decode(cursor, 'query.cursor');
+        timeIdCursor.decode(cursor, ['query', 'cursor']);
       } catch (err) {
-        expect((err as ValidationError).details).toEqual([{ path: 'query.cursor', message: 'is not a cursor from a previous page' }]);
+        expect((err as ValidationError).details).toEqual([{ path: ['query', 'cursor'], message: 'is not a cursor from a previous page' }]);
       }
     }
   });

@@ -161,14 +161,14 @@ describe('truthcore over mTLS', () => {
       const res = await call(gw, 'POST', '/v1/assert', rest, asTenant('t1'));
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', category: 'VALIDATION_ERROR' });
-      const paths = res.body.error.details.map((d: { path: string }) => d.path).sort();
+      const paths = res.body.error.details.map((d: { path: string[] }) => d.path.join('.')).sort();
       expect(paths).toEqual(['predicate', 'subject']);
       const empty = await call(gw, 'POST', '/v1/assert', { ...assertion({ id }), subject: '' }, asTenant('t1'));
       expect(empty.status).toBe(400);
-      expect(empty.body.error.details.map((d: { path: string }) => d.path)).toEqual(['subject']);
+      expect(empty.body.error.details.map((d: { path: string[] }) => d.path)).toEqual([['subject']]);
       expect((await db.query('select 1 from truth_assertions where id = $1', [id])).rowCount).toBe(0);
       const bad = await call(gw, 'POST', '/v1/assert', assertion({ confidence: 1.5, timestamp: 'yesterday' }), asTenant('t1'));
-      expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['confidence', 'timestamp']);
+      expect(bad.body.error.details.map((d: { path: string[] }) => d.path.join('.')).sort()).toEqual(['confidence', 'timestamp']);
     });
 
     it('answers a NUL character in a value as a validation error, not an internal one', async () => {
@@ -322,7 +322,7 @@ describe('truthcore over mTLS', () => {
       expect(mixed.status).toBe(400);
       const forged = await query('tq', { ...base, cursor: Buffer.from('["x","y"]').toString('base64url') });
       expect(forged.status).toBe(400);
-      expect(forged.body.error.details[0].path).toBe('cursor');
+      expect(forged.body.error.details[0].path).toEqual(['cursor']);
     });
 
     it('caps the count: exact up to the cap, then a flagged lower bound', async () => {
@@ -336,7 +336,7 @@ describe('truthcore over mTLS', () => {
     it('refuses a malformed query with field paths', async () => {
       const res = await query('tq', { pattern: { subject: '' }, limit: 0, filters: { minConfidence: 2 } });
       expect(res.status).toBe(400);
-      expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      expect(res.body.error.details.map((d: { path: string[] }) => d.path.join('.')).sort()).toEqual([
         'filters.minConfidence',
         'limit',
         'pattern.subject',
@@ -594,14 +594,14 @@ describe('truthcore over mTLS', () => {
       });
       const bad = await post(jf, tampered);
       expect(bad.status).toBe(400);
-      expect(bad.body.error.details).toEqual([expect.objectContaining({ path: 'evidence.hash' })]);
+      expect(bad.body.error.details).toEqual([expect.objectContaining({ path: ['evidence', 'hash'] })]);
       expect(await provenanceRows(tampered.jobId)).toBe(0);
       expect(await jobAssertions(tampered.jobId)).toBe(0);
 
       const foreign = delivery(runnerA, { tenantId: 't1', data: 'ok', evidence: evidencePacket(runnerB.id) });
       const wrongRunner = await post(jf, foreign);
       expect(wrongRunner.status).toBe(400);
-      expect(wrongRunner.body.error.details[0].path).toBe('evidence.runner');
+      expect(wrongRunner.body.error.details[0].path).toEqual(['evidence', 'runner']);
     });
 
     it('shows signatureValid: false when the stored result is altered afterwards', async () => {
@@ -620,7 +620,7 @@ describe('truthcore over mTLS', () => {
       const d = delivery(runnerA, { tenantId: 't1', data: 'x' });
       const res = await post(jf, { ...d, jobId: 'nope', requestDigest: 'short', runner: { id: '../etc' } });
       expect(res.status).toBe(400);
-      expect(res.body.error.details.map((x: { path: string }) => x.path).sort()).toEqual([
+      expect(res.body.error.details.map((x: { path: string[] }) => x.path.join('.')).sort()).toEqual([
         'jobId',
         'requestDigest',
         'runner.certificatePem',

@@ -141,7 +141,7 @@ export async function verifyRequestSignature(options: VerifyRequestOptions): Pro
 
 function invalid(detail?: string, cause?: unknown): AppError {
   return new AppError('SIGNATURE_INVALID', {
-    ...(detail ? { details: [{ path: SIGNATURE_HEADER, message: detail }] } : {}),
+    ...(detail ? { details: [{ path: ['headers', SIGNATURE_HEADER], message: detail }] } : {}),
     ...(cause !== undefined ? { cause } : {}),
   });
 }

@@ -32,7 +32,7 @@ const DEFAULT_LIMIT = 100;
 
 function instant(value: Date | string, path: string): string {
   const date = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(date.getTime())) throw new ValidationError([{ path, message: 'must be an ISO 8601 date-time' }]);
+  if (Number.isNaN(date.getTime())) throw new ValidationError([{ path: [path], message: 'must be an ISO 8601 date-time' }]);
   return date.toISOString();
 }
 
@@ -58,7 +58,7 @@ function tenantValues(tenantId: string | null | undefined) {
 export async function queryAudit(db: Sql, query: AuditQuery = {}): Promise<AuditPage> {
   const limit = query.limit ?? DEFAULT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_QUERY_MAX_LIMIT) {
-    throw new ValidationError([{ path: 'limit', message: `must be an integer from 1 to ${AUDIT_QUERY_MAX_LIMIT}` }]);
+    throw new ValidationError([{ path: ['limit'], message: `must be an integer from 1 to ${AUDIT_QUERY_MAX_LIMIT}` }]);
   }
   const filters = {
     ...tenantValues(query.tenantId),

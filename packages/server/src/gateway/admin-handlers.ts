@@ -83,7 +83,7 @@ export async function createKeyHandler(deps: AdminDeps, p: GatewayPrincipal, bod
   const b = parseOrThrow(CreateKeyBody, body ?? {});
   const expiresAt = b.expiresAt ? new Date(b.expiresAt) : null;
   if (expiresAt && expiresAt.getTime() <= Date.now())
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'expiresAt', message: 'must be in the future' }] });
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: ['expiresAt'], message: 'must be in the future' }] });
   const created = await createApiKey(deps.db, {
     tenantId: targetTenant(p, b.tenantId),
     role: b.role,

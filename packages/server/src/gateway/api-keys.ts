@@ -93,10 +93,10 @@ export function signingPublicKeyFrom(pem: string, field = 'signingPublicKey'): K
   try {
     key = createPublicKey({ key: pem, format: 'pem' });
   } catch (err) {
-    throw new AppError('VALIDATION_FAILED', { cause: err, details: [{ path: field, message: 'is not a PEM public key' }] });
+    throw new AppError('VALIDATION_FAILED', { cause: err, details: [{ path: [field], message: 'is not a PEM public key' }] });
   }
   if (key.asymmetricKeyType !== 'ed25519')
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: field, message: 'must be an Ed25519 public key' }] });
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: [field], message: 'must be an Ed25519 public key' }] });
   return key;
 }
 
@@ -108,7 +108,7 @@ export function signingPublicKeyFrom(pem: string, field = 'signingPublicKey'): K
 export async function createApiKey(q: Sql, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 200)
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: ['name'], message: 'must be 1-200 characters' }] });
   let signingPublicKeyPem: string;
   let signingPrivateKeyPem: string | undefined;
   if (input.signingPublicKeyPem !== undefined) {

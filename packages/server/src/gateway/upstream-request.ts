@@ -38,7 +38,7 @@ export function upstreamPath(template: string, params: Record<string, string | u
   return template.replace(/:([A-Za-z]+)/g, (_m, name: string) => {
     const v = params[name];
     if (v === undefined || v === '')
-      throw new AppError('VALIDATION_FAILED', { details: [{ path: `params.${name}`, message: 'is required' }] });
+      throw new AppError('VALIDATION_FAILED', { details: [{ path: ['params', name], message: 'is required' }] });
     return encodeURIComponent(v);
   });
 }

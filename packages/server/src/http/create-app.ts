@@ -1,6 +1,6 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { errorBody } from '@controlplane/contracts';
+import { AppError, errorBody } from '@controlplane/contracts';
 import {
   CAUSATION_HEADER,
   CORRELATION_HEADER,
@@ -12,9 +12,11 @@ import {
 } from '@controlplane/platform';
 import { newScopeHolder, openRequestScope } from '../storage/internal.js';
 import { httpErrorFrom } from './error-mapping.js';
+import { clientErrorHandler, frameworkErrorHandler } from './framework-refusals.js';
 import { DEFAULT_JSON_MAX_DEPTH, jsonBodyParser } from './json-body.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { SECURITY_HEADERS } from './security-headers.js';
+import { unstorableStrings } from './storable-text.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,6 +51,9 @@ export interface HttpAppOptions {
 
 export type HttpApp = FastifyInstance;
 
+/** The longest URL parameter a route accepts (ids, names); longer ones are URL_TOO_LONG (414). */
+const MAX_PARAM_LENGTH = 256;
+
 /**
  * A Fastify app with the behaviour every ControlPlane listener shares: HTTPS only, correlation
  * ids carried through async work, security headers, a depth-limited JSON parser that refuses
@@ -81,9 +86,12 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
     connectionTimeout: options.idleTimeoutMs ?? 60_000,
     genReqId: (req) => correlationIdFrom(req.headers[CORRELATION_HEADER]),
-    return503OnClosing: true,
+    // Answered by the onRequest hook below, as an envelope (Fastify's own 503 body is not one).
+    return503OnClosing: false,
     forceCloseConnections: true,
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler(options.service, MAX_PARAM_LENGTH),
+    clientErrorHandler: clientErrorHandler(options.service),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = headersTimeout;
 
@@ -104,6 +112,23 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     // Every continuation of this request (hooks, handler, awaited work) runs inside the context,
     // and in a data scope that sees no tenant's rows until authentication names the tenant.
     runWithContext(req.ctx, () => openRequestScope(req.dataScope, done));
+  });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  // URL parameters and query values reach filters and storage: refuse what PostgreSQL cannot hold
+  // (bodies are checked by the JSON parser).
+  app.addHook('onRequest', (req, reply, done) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      done(new AppError('SERVICE_UNAVAILABLE', { retryAfter: 1, message: 'The service is shutting down; try again shortly.' }) as never);
+      return;
+    }
+    const details = [...unstorableStrings(req.params, ['params']), ...unstorableStrings(req.query, ['query'])];
+    if (details.length > 0) done(new AppError('VALIDATION_FAILED', { details }) as never);
+    else done();
   });
   // Body parsing runs on socket events outside the context; re-enter it before validation.
   app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, () => openRequestScope(req.dataScope, done)));

@@ -1,4 +1,4 @@
-import { AppError, toAppError, zodIssuesToDetails } from '@controlplane/contracts';
+import { AppError, pointerToPath, toAppError, zodIssuesToDetails } from '@controlplane/contracts';
 import { ZodError } from 'zod';
 
 interface FastifyLikeError {
@@ -21,7 +21,7 @@ export function httpErrorFrom(err: unknown, limits: { bodyLimitBytes: number }):
     return new AppError('VALIDATION_FAILED', {
       cause: err,
       details: fe.validation.slice(0, 100).map((v) => ({
-        path: [ctx, ...(v.instancePath ?? '').split('/').filter(Boolean)].join('.'),
+        path: [ctx, ...pointerToPath(v.instancePath ?? '')],
         message: v.message ?? 'is not valid',
         ...(v.keyword ? { code: v.keyword } : {}),
       })),

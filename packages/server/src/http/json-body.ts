@@ -1,5 +1,6 @@
 import sjson from 'secure-json-parse';
 import { AppError } from '@controlplane/contracts';
+import { assertStorable, mayHoldUnstorable } from './storable-text.js';
 
 /**
  * The deepest nesting of arrays/objects in a JSON text, found by one linear scan without parsing.
@@ -50,16 +51,18 @@ export function jsonBodyParser(maxDepth: number) {
 }
 
 /**
- * Parses a request body: depth-limited, and refusing `__proto__` / `constructor.prototype` keys
- * (prototype pollution) instead of silently dropping them.
+ * Parses a request body: depth-limited, refusing `__proto__` / `constructor.prototype` keys
+ * (prototype pollution) instead of silently dropping them, and refusing strings PostgreSQL cannot
+ * hold (NUL, unpaired surrogates) with their paths.
  */
 export function parseJsonBody(text: string, maxDepth: number): unknown {
   if (text.trim() === '') throw new AppError('MALFORMED_JSON', { message: 'The request body is empty.' });
   if (jsonNestingDepth(text, maxDepth) > maxDepth) {
     throw new AppError('JSON_TOO_DEEP', { params: { limit: maxDepth } });
   }
+  let value: unknown;
   try {
-    return sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+    value = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     if (err instanceof SyntaxError && /prototype|__proto__|constructor/i.test(err.message)) {
       throw new AppError('FORBIDDEN_KEY', {
@@ -69,4 +72,6 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
     }
     throw new AppError('MALFORMED_JSON', { cause: err });
   }
+  if (mayHoldUnstorable(text)) assertStorable(value);
+  return value;
 }

@@ -95,7 +95,7 @@ export class EnrolmentService {
     } catch (err) {
       throw new AppError('VALIDATION_FAILED', {
         cause: err,
-        details: [{ path: 'csr', message: 'is not a valid certificate signing request' }],
+        details: [{ path: ['csr'], message: 'is not a valid certificate signing request' }],
       });
     }
   }

@@ -1,4 +1,11 @@
-import type { ErrorEnvelope, JobRequest, JobResponse, JobResult, JobStatus } from '@controlplane/contracts';
+import {
+  withArrayDetailPaths,
+  type ErrorEnvelope,
+  type JobRequest,
+  type JobResponse,
+  type JobResult,
+  type JobStatus,
+} from '@controlplane/contracts';
 
 /** A row of the `jobs` table as the storage port returns it (int8 columns arrive as strings). */
 export interface JobRow {
@@ -39,8 +46,9 @@ export function toJobResponse(row: JobRow): JobResponse {
     request: row.request,
     updatedAt: row.updated_at.toISOString(),
   };
-  if (row.result) res.result = row.result;
-  if (row.error) res.error = row.error;
+  // Envelopes stored before ErrorDetail paths were arrays are shown in the contract's shape.
+  if (row.result) res.result = row.result.error ? { ...row.result, error: withArrayDetailPaths(row.result.error) } : row.result;
+  if (row.error) res.error = withArrayDetailPaths(row.error);
   return res;
 }
 

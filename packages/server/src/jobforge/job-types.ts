@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { AppError, type ErrorDetail } from '@controlplane/contracts';
+import { AppError, type ErrorDetail, pointerToPath } from '@controlplane/contracts';
 import type { Sql } from '../storage/index.js';
 import { jobforgeSql as sql } from './sql.js';
 
@@ -46,7 +46,7 @@ export class JobTypeRegistry {
     } catch (err) {
       throw new AppError('VALIDATION_FAILED', {
         cause: err,
-        details: [{ path: field, message: `is not a valid JSON Schema: ${(err as Error).message.slice(0, 200)}` }],
+        details: [{ path: [field], message: `is not a valid JSON Schema: ${(err as Error).message.slice(0, 200)}` }],
       });
     }
   }
@@ -120,7 +120,7 @@ export class JobTypeRegistry {
     return out;
   }
 
-  validateInput(contract: JobTypeContract | undefined, data: unknown, pathPrefix: string): void {
+  validateInput(contract: JobTypeContract | undefined, data: unknown, pathPrefix: readonly string[]): void {
     const v = contract && this.#compiled(contract).input;
     if (v && !v(data)) throw schemaMismatch(contract.type, v, pathPrefix);
   }
@@ -129,7 +129,7 @@ export class JobTypeRegistry {
   outputProblems(contract: JobTypeContract | undefined, data: unknown): ErrorDetail[] {
     const v = contract && this.#compiled(contract).output;
     if (!v || v(data)) return [];
-    return detailsOf(v, 'result.data');
+    return detailsOf(v, ['result', 'data']);
   }
 
   #compiled(contract: JobTypeContract): Compiled {
@@ -171,14 +171,14 @@ function fromRaw(r: RawContract): JobTypeContract {
   };
 }
 
-function detailsOf(v: ValidateFunction, prefix: string): ErrorDetail[] {
+function detailsOf(v: ValidateFunction, prefix: readonly string[]): ErrorDetail[] {
   return (v.errors ?? []).slice(0, 50).map((e) => ({
-    path: [prefix, ...e.instancePath.split('/').filter(Boolean)].join('.'),
+    path: [...prefix, ...pointerToPath(e.instancePath)],
     message: e.message ?? 'is not valid',
     code: e.keyword,
   }));
 }
 
-function schemaMismatch(type: string, v: ValidateFunction, prefix: string): AppError {
+function schemaMismatch(type: string, v: ValidateFunction, prefix: readonly string[]): AppError {
   return new AppError('SCHEMA_MISMATCH', { params: { jobType: type }, details: detailsOf(v, prefix) });
 }

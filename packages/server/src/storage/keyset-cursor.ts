@@ -9,7 +9,7 @@ import { ValidationError } from '@controlplane/contracts';
 export interface KeysetCursor<K> {
   encode(key: K): string;
   /** The key a cursor from `encode` holds; VALIDATION_FAILED at `path` for anything else. */
-  decode(cursor: string, path?: string): K;
+  decode(cursor: string, path?: readonly string[]): K;
 }
 
 export interface KeysetCursorSpec<K> {
@@ -22,7 +22,7 @@ export interface KeysetCursorSpec<K> {
 export function keysetCursor<K>(spec: KeysetCursorSpec<K>): KeysetCursor<K> {
   return {
     encode: (key) => Buffer.from(JSON.stringify(spec.parts(key)), 'utf8').toString('base64url'),
-    decode(cursor, path = 'cursor') {
+    decode(cursor, path = ['cursor']) {
       let parts: unknown;
       try {
         parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -30,7 +30,7 @@ export function keysetCursor<K>(spec: KeysetCursorSpec<K>): KeysetCursor<K> {
         parts = undefined;
       }
       const key = Array.isArray(parts) && parts.every((p) => typeof p === 'string') ? spec.parse(parts) : undefined;
-      if (key === undefined) throw new ValidationError([{ path, message: 'is not a cursor from a previous page' }]);
+      if (key === undefined) throw new ValidationError([{ path: [...path], message: 'is not a cursor from a previous page' }]);
       return key;
     },
   };

@@ -25,12 +25,12 @@ const fromRow = (r: TenantRow): Tenant => ({ id: r.id, name: r.name, status: r.s
 export async function createTenant(q: Sql, input: { id: string; name: string }): Promise<Tenant> {
   if (!isTenantId(input.id)) {
     throw new AppError('VALIDATION_FAILED', {
-      details: [{ path: 'id', message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }],
+      details: [{ path: ['id'], message: 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit' }],
     });
   }
   const name = input.name.trim();
   if (name.length === 0 || name.length > 200)
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'name', message: 'must be 1-200 characters' }] });
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: ['name'], message: 'must be 1-200 characters' }] });
   const res = await sql('tenant_create').run<TenantRow>(q, { id: input.id, name });
   const row = res.rows[0];
   if (!row) throw new AppError('RESOURCE_CONFLICT', { params: { resource: 'tenant' } });

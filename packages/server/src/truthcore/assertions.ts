@@ -62,7 +62,7 @@ export class AssertionService {
       if (parsed.subject.startsWith(RESERVED_SUBJECT_PREFIX)) {
         throw new AppError('FORBIDDEN', {
           message: `Subjects starting with "${RESERVED_SUBJECT_PREFIX}" are recorded only from verified job results.`,
-          details: [{ path: 'subject', message: 'is reserved' }],
+          details: [{ path: ['subject'], message: 'is reserved' }],
         });
       }
       const a = newAssertion(parsed, actor);
@@ -110,7 +110,9 @@ export class AssertionService {
       const t0 = performance.now();
       const q = parseOrThrow(TruthQueryRequest, body ?? {});
       if (q.cursor !== undefined && q.offset > 0) {
-        throw new AppError('VALIDATION_FAILED', { details: [{ path: 'offset', message: 'must be 0 (or absent) when a cursor is given' }] });
+        throw new AppError('VALIDATION_FAILED', {
+          details: [{ path: ['offset'], message: 'must be 0 (or absent) when a cursor is given' }],
+        });
       }
       const key = q.cursor !== undefined ? timeIdCursor.decode(q.cursor) : undefined;
       const cursor = key ? { assertedAt: key.at, id: key.id } : undefined;

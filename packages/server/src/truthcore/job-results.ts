@@ -318,5 +318,5 @@ export interface ProvenanceView {
 }
 
 function invalid(path: string, message: string): AppError {
-  return new AppError('VALIDATION_FAILED', { details: [{ path, message }] });
+  return new AppError('VALIDATION_FAILED', { details: [{ path: path.split('.'), message }] });
 }

@@ -78,7 +78,7 @@ function proofFrom(req: FastifyRequest, signature: string | undefined): ResultPr
 const JobIdParam = (req: FastifyRequest) => {
   const id = (req.params as { id?: string }).id ?? '';
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
-    throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
+    throw new AppError('VALIDATION_FAILED', { details: [{ path: ['params', 'id'], message: 'must be a UUID' }] });
   }
   return id;
 };
@@ -159,7 +159,7 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     const r = await runner(req);
     const body = parseOrThrow(HeartbeatRequest, req.body);
     if (body.heartbeat.runnerId !== r.id)
-      throw new AppError('FORBIDDEN', { details: [{ path: 'heartbeat.runnerId', message: 'is not the runner of this certificate' }] });
+      throw new AppError('FORBIDDEN', { details: [{ path: ['heartbeat', 'runnerId'], message: 'is not the runner of this certificate' }] });
     const draining = body.heartbeat.status === 'draining';
     await deps.registry.touchHeartbeat(deps.db, r.id, draining);
     const res = await deps.jobs.runners.heartbeat(r, body.leases, { draining });

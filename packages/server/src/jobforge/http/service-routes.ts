@@ -52,7 +52,7 @@ const JoinTokenBody = z.object({
 
 function idParam(req: FastifyRequest): string {
   const res = Uuid.safeParse((req.params as { id?: string }).id);
-  if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
+  if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: ['params', 'id'], message: 'must be a UUID' }] });
   return res.data;
 }
 
@@ -95,7 +95,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
   app.get('/v1/jobs', async (req) => {
     const c = caller(req);
     const q = parseOrThrow(ListQuery, req.query, ['query']);
-    const after = q.cursor ? exactTimeIdCursor.decode(q.cursor, 'query.cursor') : undefined;
+    const after = q.cursor ? exactTimeIdCursor.decode(q.cursor, ['query', 'cursor']) : undefined;
     const rows = await deps.jobs.queries.list(c.tenantId, {
       status: q.status,
       type: q.type,

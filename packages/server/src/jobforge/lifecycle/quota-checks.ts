@@ -25,7 +25,7 @@ export async function checkJobQuota(tx: Sql, tenantId: string, newJobs: number, 
       retryable: false,
       details: [
         {
-          path: 'payload',
+          path: ['payload'],
           message: `is ${payloadBytes} bytes; this tenant allows at most ${q.max_payload_bytes}`,
           code: 'max_payload_bytes',
         },
@@ -40,7 +40,7 @@ export async function checkJobQuota(tx: Sql, tenantId: string, newJobs: number, 
       params: { quota: 'queued jobs' },
       details: [
         {
-          path: 'jobs',
+          path: ['jobs'],
           message: `${waiting} jobs are waiting and this tenant allows at most ${q.max_queued_jobs}`,
           code: 'max_queued_jobs',
         },

@@ -1,4 +1,4 @@
-import { AppError, isInternalError, type JobResult, type JobStatus } from '@controlplane/contracts';
+import { AppError, isInternalError, type ErrorEnvelope, type JobResult, type JobStatus } from '@controlplane/contracts';
 import { resultDigest, type ResultSignatureFields } from '@controlplane/platform';
 import type { Sql } from '../../storage/index.js';
 import { withTenant } from '../../storage/index.js';
@@ -47,6 +47,9 @@ export interface OutcomeAck {
   /** True when this exact outcome had already been recorded (a re-sent result). */
   duplicate: boolean;
 }
+
+/** What a runner sent for a lease, to tell a re-send from a different outcome. */
+type SentOutcome = { outcome: 'completed'; data: unknown } | { outcome: 'failed'; failure: FailureInput } | { outcome: 'released' };
 
 export type OutcomeResult = OutcomeAck | { jobId: string; error: AppError };
 
@@ -230,7 +233,10 @@ export class RunnerProtocol {
         if (!row) {
           results.set(
             item.ref.jobId,
-            await this.#duplicateOrRefuse(tx, runner, item.ref, 'completed').catch((error: AppError) => ({ jobId: item.ref.jobId, error })),
+            await this.#duplicateOrRefuse(tx, runner, item.ref, { outcome: 'completed', data: item.data }).catch((error: AppError) => ({
+              jobId: item.ref.jobId,
+              error,
+            })),
           );
           continue;
         }
@@ -287,7 +293,7 @@ export class RunnerProtocol {
       let retryEntry: ReadyEntry | undefined;
       const ack = await this.t.o.db.transaction(async (tx): Promise<OutcomeAck> => {
         const row = await this.t.store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
-        if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'failed');
+        if (!row) return this.#duplicateOrRefuse(tx, runner, ref, { outcome: 'failed', failure });
         this.#checkProof(leaseOf(row), 'failed', failure, proof);
         const out = await this.t.recordFailure(tx, row, failure, runner.id, false, proof);
         // A signed failure is a result like a completion: TruthCore gets it, with its signature.
@@ -310,7 +316,7 @@ export class RunnerProtocol {
       const ack = await this.t.o.db.transaction(async (tx): Promise<OutcomeAck> => {
         const { store } = this.t.o;
         const row = await store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
-        if (!row) return this.#duplicateOrRefuse(tx, runner, ref, 'released');
+        if (!row) return this.#duplicateOrRefuse(tx, runner, ref, { outcome: 'released' });
         await store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
         if (row.cancel_requested_at) {
           await this.t.cancel(tx, row);
@@ -332,18 +338,58 @@ export class RunnerProtocol {
     return row;
   }
 
-  async #duplicateOrRefuse(
-    tx: Sql,
-    runner: RunnerIdentity,
-    ref: LeaseRef,
-    outcome: 'completed' | 'failed' | 'released',
-  ): Promise<OutcomeAck> {
+  /**
+   * An outcome for a lease this runner no longer holds: the same outcome it already recorded is a
+   * re-send (acknowledged as a duplicate); a different one for a lease it finished (another result,
+   * another failure, a failure after a completion) is a conflict; anything else is not its lease.
+   */
+  async #duplicateOrRefuse(tx: Sql, runner: RunnerIdentity, ref: LeaseRef, sent: SentOutcome): Promise<OutcomeAck> {
     const prior = await this.t.store.attemptOutcome(tx, runner.tenantId, ref, runner.id);
-    if (prior === outcome || (outcome === 'failed' && prior === 'cancelled')) {
-      const row = await this.t.store.getJob(tx, runner.tenantId, ref.jobId);
-      return { jobId: ref.jobId, status: row?.status ?? 'completed', duplicate: true };
+    if (prior === undefined || prior === null) throw new AppError('LEASE_NOT_HELD');
+    if (sent.outcome === 'failed' && prior === 'cancelled') return this.#duplicate(tx, runner, ref);
+    if (prior === sent.outcome && (await this.#sameAsRecorded(tx, runner, ref, sent))) return this.#duplicate(tx, runner, ref);
+    if (prior === 'completed' || prior === 'failed' || prior === sent.outcome) {
+      throw new AppError('RESOURCE_CONFLICT', {
+        params: { resource: 'outcome' },
+        message: `Job ${ref.jobId}'s lease already ended ${prior}, with another outcome than this one.`,
+      });
     }
     throw new AppError('LEASE_NOT_HELD');
+  }
+
+  async #duplicate(tx: Sql, runner: RunnerIdentity, ref: LeaseRef): Promise<OutcomeAck> {
+    const row = await this.t.store.getJob(tx, runner.tenantId, ref.jobId);
+    return { jobId: ref.jobId, status: row?.status ?? 'completed', duplicate: true };
+  }
+
+  /** Whether a re-sent outcome is the one recorded for this lease: the same result, or the same failure. */
+  async #sameAsRecorded(tx: Sql, runner: RunnerIdentity, ref: LeaseRef, sent: SentOutcome): Promise<boolean> {
+    if (sent.outcome === 'released') return true;
+    if (sent.outcome === 'completed') {
+      const row = await this.t.store.getJob(tx, runner.tenantId, ref.jobId);
+      return row?.result !== null && row?.result !== undefined && resultDigest(row.result.data ?? null) === resultDigest(sent.data ?? null);
+    }
+    const attempts = await this.t.store.listAttempts(tx, runner.tenantId, ref.jobId);
+    const mine = attempts.find((a) => String(a.fencing_token) === ref.fencingToken && a.lease_id === ref.leaseId);
+    const recorded = mine?.error as Partial<ErrorEnvelope> | null | undefined;
+    if (!recorded) return false;
+    const f = sent.failure;
+    return (
+      resultDigest({
+        category: recorded.category,
+        code: recorded.code,
+        message: recorded.message,
+        retryable: recorded.retryable,
+        details: recorded.details ?? [],
+      }) ===
+      resultDigest({
+        category: f.category,
+        code: f.code ?? 'HANDLER_FAILED',
+        message: f.message.slice(0, 2000),
+        retryable: f.retryable,
+        details: f.details ?? [],
+      })
+    );
   }
 
   #checkProof(

@@ -73,14 +73,14 @@ export class JobSubmission {
   }
 
   async #validate(tenantId: string, actor: string | null, bodies: readonly unknown[], batch: boolean): Promise<NewJob[]> {
-    if (bodies.length === 0) throw new ValidationError([{ path: 'jobs', message: 'must contain at least one job' }]);
+    if (bodies.length === 0) throw new ValidationError([{ path: ['jobs'], message: 'must contain at least one job' }]);
     if (bodies.length > this.#maxBatch)
-      throw new ValidationError([{ path: 'jobs', message: `must contain at most ${this.#maxBatch} jobs` }]);
+      throw new ValidationError([{ path: ['jobs'], message: `must contain at most ${this.#maxBatch} jobs` }]);
     const requests = bodies.map((b, i) => parseOrThrow(JobRequest, b, batch ? ['jobs', i] : []));
     const ids = new Set<string>();
     requests.forEach((r, i) => {
       if (ids.has(r.id))
-        throw new ValidationError([{ path: batch ? `jobs[${i}].id` : 'id', message: 'duplicates another job in this batch' }]);
+        throw new ValidationError([{ path: batch ? ['jobs', String(i), 'id'] : ['id'], message: 'duplicates another job in this batch' }]);
       ids.add(r.id);
     });
     const now = Date.now();
@@ -91,11 +91,11 @@ export class JobSubmission {
       requests.map((r) => r.type),
     );
     return requests.map((request, i) => {
-      const prefix = batch ? `jobs[${i}].` : '';
+      const prefix = batch ? ['jobs', String(i)] : [];
       const contract = contracts.get(request.type);
-      jobTypes.validateInput(contract, request.payload.data, `${prefix}payload.data`);
+      jobTypes.validateInput(contract, request.payload.data, [...prefix, 'payload', 'data']);
       if (request.metadata.expiresAt && Date.parse(request.metadata.expiresAt) <= now) {
-        throw new ValidationError([{ path: `${prefix}metadata.expiresAt`, message: 'is in the past' }]);
+        throw new ValidationError([{ path: [...prefix, 'metadata', 'expiresAt'], message: 'is in the past' }]);
       }
       const scheduled = request.metadata.scheduledAt ? Date.parse(request.metadata.scheduledAt) : now;
       return {

@@ -44,7 +44,7 @@ const SUBSCRIPTION_BATCH = 500;
 
 function uuidParam(req: FastifyRequest): string {
   const res = Uuid.safeParse((req.params as { id?: string }).id);
-  if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: 'params.id', message: 'must be a UUID' }] });
+  if (!res.success) throw new AppError('VALIDATION_FAILED', { details: [{ path: ['params', 'id'], message: 'must be a UUID' }] });
   return res.data;
 }
 
