@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { InternalError } from '@controlplane/contracts';
 import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
-import { openFieldEncryption } from '../keys/index.js';
 import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
+import type { HealthProbe } from '../http/index.js';
 import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
+import { encryptionProbes, openCipherFromConfig, requiredKeyringFile, STORED_IN_CLEAR } from './encryption.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
 
@@ -22,6 +23,8 @@ export interface ServiceDeps {
   redis?: RedisConnection | undefined;
   logger: Logger;
   version?: string;
+  /** More /health probes: what the composition wants every service to report. */
+  healthProbes?: readonly HealthProbe[];
 }
 
 /** The gateway's limits from `gateway.*` in the config (the rest keep their defaults). */
@@ -63,6 +66,7 @@ export async function startTruthcoreFromConfig(
     listen: d.listen ?? d.config.truthcore.listen,
     audit: new AuditLog(d.db),
     cipher: d.cipher,
+    ...(d.healthProbes ? { healthProbes: d.healthProbes } : {}),
     ...(d.version ? { version: d.version } : {}),
   });
 }
@@ -102,6 +106,7 @@ export async function startJobforgeFromConfig(
       ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
       audit: new AuditLog(d.db),
       cipher: d.cipher,
+      ...(d.healthProbes ? { healthProbes: d.healthProbes } : {}),
       ...(d.version ? { version: d.version } : {}),
     });
     return {
@@ -146,6 +151,7 @@ export async function startGatewayFromConfig(
       limits: gatewayLimitsFrom(d.config),
       auditSink: new AuditLog(d.db),
       auditQuery: { query: (filter) => queryAudit(d.db, filter) },
+      ...(d.healthProbes ? { healthProbes: d.healthProbes } : {}),
       ...(d.version ? { version: d.version } : {}),
     });
     return {
@@ -196,20 +202,16 @@ export async function startServiceFromConfig(
     await migrate(db);
     if (db.kind === 'pglite') await dropToServiceRole(db);
     else await warnIfRowLevelSecurityBypassed(db, o.logger);
-    // The data-key store gets a pool of its own: keys are fetched while the services' own
-    // transactions are open (see PostgresDataKeyStore).
+    // Refused before anything listens: a forgotten keyring must not mean payloads in clear.
+    const keyringFile = service === 'gateway' ? undefined : requiredKeyringFile(config, service);
     let cipher: FieldCipher | undefined;
-    if (config.encryption.keyringFile && service !== 'gateway') {
-      const { db: keyDb } = await openDatabaseFromConfig(config, {
-        applicationName: `controlplane-${service}-keys`,
-        maxConnections: 2,
-        logger: o.logger,
-      });
-      opened.push({ close: () => keyDb.close() });
-      cipher = (await openFieldEncryption({ keyringFile: config.encryption.keyringFile, keyDb })).cipher;
-    } else if (service !== 'gateway') {
-      o.logger.warn('encryption.keyringFile is not set: job payloads and results are stored without field encryption (docs/encryption.md)');
+    if (keyringFile) {
+      const keys = await openCipherFromConfig(config, db, keyringFile, { applicationName: `controlplane-${service}-keys`, logger: o.logger });
+      opened.push(keys);
+      cipher = keys.cipher;
     }
+    const healthProbes = encryptionProbes(config);
+    if (config.encryption.enabled === false) o.logger.warn({ encryption: 'off' }, STORED_IN_CLEAR);
     if (service !== 'truthcore') {
       const redis = await openRedisFromConfig(config, { connectionName: `controlplane-${service}`, logger: o.logger });
       if (redis) opened.push(redis);
@@ -222,7 +224,7 @@ export async function startServiceFromConfig(
           ? await openRedisFromConfig(config, { connectionName: `controlplane-${service}-wake`, logger: o.logger })
           : undefined;
       if (subscriber) opened.push(subscriber);
-      const deps = { config, db, redis, logger: o.logger, ...(o.version ? { version: o.version } : {}) };
+      const deps = { config, db, redis, logger: o.logger, healthProbes, ...(o.version ? { version: o.version } : {}) };
       if (service === 'gateway') {
         const gw = await startGatewayFromConfig({ ...deps, tls });
         opened.push(gw);
@@ -232,7 +234,15 @@ export async function startServiceFromConfig(
       opened.push(jf);
       return { service, url: jf.url, enrollUrl: jf.enrollUrl, close: closeAll };
     }
-    const tc = await startTruthcoreFromConfig({ config, db, logger: o.logger, tls, cipher, ...(o.version ? { version: o.version } : {}) });
+    const tc = await startTruthcoreFromConfig({
+      config,
+      db,
+      logger: o.logger,
+      tls,
+      cipher,
+      healthProbes,
+      ...(o.version ? { version: o.version } : {}),
+    });
     opened.push(tc);
     return { service, url: tc.url, close: closeAll };
   } catch (err) {
