@@ -17,8 +17,38 @@ import { createRedis } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { testRedisUrl } from '../../../test/support/redis.js';
 import { FREE_PORTS, killAll, startDev, type DevProcess } from './support/dev-process.js';
+import { Agent, request as httpsRequest } from 'node:https';
+import { PassThrough } from 'node:stream';
+import { main } from '../src/main.js';
 
 const execFileP = promisify(execFile);
+
+async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await main(argv, { stdout, stderr, env });
+  return { code, stdout: out, stderr: err };
+}
+
+function health(url: string, ca: string): Promise<{ checks: Array<{ name: string; status: string; message?: string }> }> {
+  const agent = new Agent({ ca, keepAlive: false });
+  return new Promise((resolve, reject) => {
+    httpsRequest(`${url}/health`, { agent }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        agent.destroy();
+        resolve(JSON.parse(text));
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 
 // Plain objects, no imports: the runner loads the module inside its sandbox.
 const HANDLERS = `
@@ -211,4 +241,61 @@ describe('controlplane dev encrypts at rest from the first start', () => {
       await redis.close();
     }
   });
+
+  it('encryption.enabled: false is said by the start, /health and doctor; the rotation sweep then encrypts what was stored in clear', async () => {
+    const marker = `MARKER-${randomBytes(12).toString('hex')}`;
+    const dir = join(tmp(), 'data');
+    const clearDev = start(dir, { CONTROLPLANE_ENCRYPTION_ENABLED: 'false' });
+    const [, url] = await clearDev.waitFor(/ControlPlane is running\. gateway: (https:\/\/127\.0\.0\.1:\d+)\n/, 90_000);
+    expect(clearDev.output()).toMatch(/WARNING: encryption at rest is off .* stored in clear/);
+    const ca = readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8');
+    expect((await health(url!, ca)).checks).toContainEqual(
+      expect.objectContaining({ name: 'encryption', status: 'degraded', message: expect.stringMatching(/stored in clear/) }),
+    );
+    const doctor = await cli(['doctor', '--data-dir', dir, '--json'], { CONTROLPLANE_ENCRYPTION_ENABLED: 'false' });
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks;
+    expect(checks).toContainEqual(
+      expect.objectContaining({ name: 'encryption at rest', status: 'warn', detail: expect.stringMatching(/stored in clear/) }),
+    );
+    const saved = readKeyFile(join(dir, 'admin-key.json'));
+    const client = new ControlPlaneClient({ url: url!, ca, apiKey: saved.apiKey, signingKey: saved.signingKey! });
+    let jobId: string;
+    try {
+      const job = await client.jobs.submit({ type: 'marked', data: { marker } });
+      jobId = job.id;
+      expect((await client.jobs.wait(job.id, { timeoutMs: 30_000 })).status).toBe('completed');
+      await eventually(() => client.jobs.provenance(job.id), 'the result reaching TruthCore');
+    } finally {
+      client.close();
+    }
+    expect(await clearDev.stop('SIGINT')).toBe(0);
+    // Stored in clear, and the scan sees it.
+    expect(filesHolding(join(dir, 'db'), marker).length).toBeGreaterThan(0);
+
+    // Encryption switched on: a keyring, then the sweep of a data-key rotation.
+    expect((await cli(['keys', 'init', '--data-dir', dir])).code).toBe(0);
+    const before = JSON.parse((await cli(['keys', 'status', '--verify', '--data-dir', dir, '--json'])).stdout) as {
+      storedValues: { clear: number };
+    };
+    expect(before.storedValues.clear).toBeGreaterThan(0);
+    const rotated = await cli(['keys', 'rotate', '--data-keys', '--grace-ms', '0', '--data-dir', dir]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const after = JSON.parse((await cli(['keys', 'status', '--verify', '--data-dir', dir, '--json'])).stdout) as {
+      storedValues: { clear: number; unreadable: unknown[] };
+    };
+    expect(after.storedValues).toMatchObject({ clear: 0, unreadable: [] });
+
+    // The next start encrypts with that keyring and still answers the old job in clear.
+    const again = start(dir);
+    const [, url2] = await again.waitFor(/ControlPlane is running\. gateway: (https:\/\/127\.0\.0\.1:\d+)\n/, 90_000);
+    expect(again.output()).toMatch(/encrypting at rest with the keyring .*pki\/keyring\.json/);
+    const client2 = new ControlPlaneClient({ url: url2!, ca, apiKey: saved.apiKey, signingKey: saved.signingKey! });
+    try {
+      expect(JSON.stringify(await client2.jobs.get(jobId))).toContain(marker);
+      expect(JSON.stringify(await client2.jobs.provenance(jobId))).toContain(marker);
+    } finally {
+      client2.close();
+    }
+    expect(await again.stop('SIGINT')).toBe(0);
+  }, 240_000);
 });

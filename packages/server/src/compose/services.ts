@@ -190,6 +190,8 @@ export async function startServiceFromConfig(
   if (config.database.mode !== 'postgres') {
     throw new InternalError('CP_COMPOSE_EMBEDDED_DATABASE', { params: { service } });
   }
+  // Refused before anything is opened: a forgotten keyring must not mean payloads in clear.
+  const keyringFile = service === 'gateway' ? undefined : requiredKeyringFile(config, service);
   const tls = loadServiceMaterial(config, service);
   const ca = service === 'jobforge' ? jobforgeCertificateAuthority(config, tls) : undefined;
   const { db } = await openDatabaseFromConfig(config, { applicationName: `controlplane-${service}`, logger: o.logger });
@@ -202,11 +204,12 @@ export async function startServiceFromConfig(
     await migrate(db);
     if (db.kind === 'pglite') await dropToServiceRole(db);
     else await warnIfRowLevelSecurityBypassed(db, o.logger);
-    // Refused before anything listens: a forgotten keyring must not mean payloads in clear.
-    const keyringFile = service === 'gateway' ? undefined : requiredKeyringFile(config, service);
     let cipher: FieldCipher | undefined;
     if (keyringFile) {
-      const keys = await openCipherFromConfig(config, db, keyringFile, { applicationName: `controlplane-${service}-keys`, logger: o.logger });
+      const keys = await openCipherFromConfig(config, db, keyringFile, {
+        applicationName: `controlplane-${service}-keys`,
+        logger: o.logger,
+      });
       opened.push(keys);
       cipher = keys.cipher;
     }

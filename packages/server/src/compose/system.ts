@@ -100,7 +100,10 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
     const encryption = await ensureDevKeyring(config);
     let cipher: FieldCipher | undefined;
     if (encryption) {
-      const keys = await openCipherFromConfig(config, opened.db, encryption.file, { applicationName: 'controlplane-dev-keys', logger: log });
+      const keys = await openCipherFromConfig(config, opened.db, encryption.file, {
+        applicationName: 'controlplane-dev-keys',
+        logger: log,
+      });
       toClose.push(keys);
       cipher = keys.cipher;
     } else {
