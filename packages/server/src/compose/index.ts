@@ -36,3 +36,4 @@ export {
   type DevKeyring,
   type OpenedCipher,
 } from './encryption.js';
+export { auditCheckpointDirOf, startAuditCheckpoints, CHECKPOINTS_FAILING } from './audit-anchor.js';

@@ -9,6 +9,7 @@ import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '.
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
+import { startAuditCheckpoints } from './audit-anchor.js';
 import { encryptionProbes, openCipherFromConfig, requiredKeyringFile, STORED_IN_CLEAR } from './encryption.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
@@ -56,19 +57,47 @@ function readPem(file: string, what: string): string {
 export async function startTruthcoreFromConfig(
   d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } },
 ): Promise<TruthcoreServer> {
-  return startTruthcore({
-    db: d.db,
-    logger: d.logger,
-    tls: d.tls,
-    trustDomain: d.config.trustDomain,
-    // Results must be signed by runner certificates of our own CA(s).
-    caCertPem: d.tls.ca.join('\n'),
-    listen: d.listen ?? d.config.truthcore.listen,
-    audit: new AuditLog(d.db),
-    cipher: d.cipher,
-    ...(d.healthProbes ? { healthProbes: d.healthProbes } : {}),
-    ...(d.version ? { version: d.version } : {}),
-  });
+  return withAuditCheckpoints(d, 'truthcore', (audit, healthProbes) =>
+    startTruthcore({
+      db: d.db,
+      logger: d.logger,
+      tls: d.tls,
+      trustDomain: d.config.trustDomain,
+      // Results must be signed by runner certificates of our own CA(s).
+      caCertPem: d.tls.ca.join('\n'),
+      listen: d.listen ?? d.config.truthcore.listen,
+      audit,
+      cipher: d.cipher,
+      healthProbes,
+      ...(d.version ? { version: d.version } : {}),
+    }),
+  );
+}
+
+/**
+ * Starts a service with its audit checkpoints (compose/audit-anchor.ts): refused when the checkpoint
+ * directory cannot be written; on close, the service stops first and a last checkpoint follows.
+ */
+async function withAuditCheckpoints<S extends { close(): Promise<void> }>(
+  d: ServiceDeps & { tls: TlsMaterial },
+  service: ServiceName,
+  start: (audit: AuditLog, healthProbes: HealthProbe[]) => Promise<S>,
+): Promise<S> {
+  const audit = new AuditLog(d.db);
+  const { checkpointer, probe } = startAuditCheckpoints({ config: d.config, db: d.db, audit, tls: d.tls, service, logger: d.logger });
+  try {
+    const server = await start(audit, [...(d.healthProbes ?? []), probe]);
+    return {
+      ...server,
+      async close() {
+        await server.close();
+        await checkpointer.close();
+      },
+    };
+  } catch (err) {
+    await checkpointer.close();
+    throw err;
+  }
 }
 
 export async function startJobforgeFromConfig(
@@ -88,27 +117,36 @@ export async function startJobforgeFromConfig(
   const toTruthcore = serviceAgent(d.tls, d.config.trustDomain, 'truthcore');
   const redis = d.redis;
   try {
-    const jf = await startJobforge({
-      db: d.db,
-      queue: async ({ db, store }) => {
-        if (!redis) return new PostgresQueue(db, store);
-        const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger: d.logger, subscriber: d.subscriber?.client });
-        await q.start();
-        return q;
-      },
-      logger: d.logger,
-      tls: d.tls,
-      trustDomain: d.config.trustDomain,
-      ca: d.ca,
-      listen: d.listen ?? d.config.jobforge.listen,
-      enrollListen: d.enrollListen ?? d.config.jobforge.enrollListen,
-      ...(d.config.jobforge.advertisedUrl ? { advertisedUrl: d.config.jobforge.advertisedUrl } : {}),
-      ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
-      audit: new AuditLog(d.db),
-      cipher: d.cipher,
-      ...(d.healthProbes ? { healthProbes: d.healthProbes } : {}),
-      ...(d.version ? { version: d.version } : {}),
-    });
+    const jf = await withAuditCheckpoints(d, 'jobforge', (audit, healthProbes) =>
+      startJobforge({
+        db: d.db,
+        queue: async ({ db, store }) => {
+          if (!redis) return new PostgresQueue(db, store);
+          const q = new RedisQueue({
+            redis: redis.client,
+            keys: redis.keys,
+            db,
+            store,
+            logger: d.logger,
+            subscriber: d.subscriber?.client,
+          });
+          await q.start();
+          return q;
+        },
+        logger: d.logger,
+        tls: d.tls,
+        trustDomain: d.config.trustDomain,
+        ca: d.ca,
+        listen: d.listen ?? d.config.jobforge.listen,
+        enrollListen: d.enrollListen ?? d.config.jobforge.enrollListen,
+        ...(d.config.jobforge.advertisedUrl ? { advertisedUrl: d.config.jobforge.advertisedUrl } : {}),
+        ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
+        audit,
+        cipher: d.cipher,
+        healthProbes,
+        ...(d.version ? { version: d.version } : {}),
+      }),
+    );
     return {
       ...jf,
       async close() {
@@ -138,22 +176,24 @@ export async function startGatewayFromConfig(
       : { cert: d.tls.cert, key: d.tls.key };
   const agents: Agent[] = [serviceAgent(d.tls, d.config.trustDomain, 'jobforge'), serviceAgent(d.tls, d.config.trustDomain, 'truthcore')];
   try {
-    const gw = await startGateway({
-      db: d.db,
-      redis: d.redis ? { client: d.redis.client, keys: d.redis.keys } : undefined,
-      logger: d.logger,
-      tls: publicTls,
-      listen: d.listen ?? g.listen,
-      upstreams: {
-        jobforge: { url: d.jobforgeUrl ?? d.config.jobforge.url, agent: agents[0]! },
-        truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: agents[1]! },
-      },
-      limits: gatewayLimitsFrom(d.config),
-      auditSink: new AuditLog(d.db),
-      auditQuery: { query: (filter) => queryAudit(d.db, filter) },
-      ...(d.healthProbes ? { healthProbes: d.healthProbes } : {}),
-      ...(d.version ? { version: d.version } : {}),
-    });
+    const gw = await withAuditCheckpoints(d, 'gateway', (audit, healthProbes) =>
+      startGateway({
+        db: d.db,
+        redis: d.redis ? { client: d.redis.client, keys: d.redis.keys } : undefined,
+        logger: d.logger,
+        tls: publicTls,
+        listen: d.listen ?? g.listen,
+        upstreams: {
+          jobforge: { url: d.jobforgeUrl ?? d.config.jobforge.url, agent: agents[0]! },
+          truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: agents[1]! },
+        },
+        limits: gatewayLimitsFrom(d.config),
+        auditSink: audit,
+        auditQuery: { query: (filter) => queryAudit(d.db, filter) },
+        healthProbes,
+        ...(d.version ? { version: d.version } : {}),
+      }),
+    );
     return {
       ...gw,
       async close() {
