@@ -15,8 +15,10 @@ import {
   postgresConnectionString,
   requiredKeyringFile,
   serviceTlsFiles,
+  startAuditCheckpoints,
   startServiceFromConfig,
   STORED_IN_CLEAR,
+  type Database,
 } from '@controlplane/server';
 import { createLogger } from '@controlplane/platform';
 import { statSync } from 'node:fs';
@@ -128,5 +130,24 @@ describe('compose from configuration', () => {
     expect(
       await ensureDevKeyring(loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir, CONTROLPLANE_ENCRYPTION_ENABLED: 'false' } })),
     ).toBeUndefined();
+  });
+
+  it('audit checkpoints fail closed: a directory that cannot be written refuses the start; a failed write turns /health degraded', async () => {
+    const tls = loadTlsMaterial(servicePkiFiles(join(dir, 'pki'), 'jobforge'));
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    const failingDb = { kind: 'postgres', query: () => Promise.reject(new Error('database gone')) } as unknown as Database;
+    const audit = { record: () => Promise.resolve() };
+    const unwritable = loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir, CONTROLPLANE_AUDIT_CHECKPOINT_DIR: '/dev/null/checkpoints' } });
+    expect(() => startAuditCheckpoints({ config: unwritable, db: failingDb, audit, tls, service: 'jobforge', logger })).toThrow(
+      expect.objectContaining({ code: 'CP_COMPOSE_AUDIT_CHECKPOINT_DIR' }),
+    );
+
+    const writable = loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir } });
+    const { checkpointer, probe } = startAuditCheckpoints({ config: writable, db: failingDb, audit, tls, service: 'jobforge', logger });
+    expect(statSync(join(dir, 'audit-checkpoints')).mode & 0o777).toBe(0o700);
+    expect(await probe.check()).toBeUndefined();
+    await expect(checkpointer.checkpoint()).rejects.toThrow('database gone');
+    expect(await probe.check()).toEqual({ status: 'degraded', message: expect.stringMatching(/audit checkpoints cannot be written/) });
+    await checkpointer.close();
   });
 });
