@@ -188,6 +188,10 @@ describe('controlplane dev encrypts at rest from the first start', () => {
     expect(filesUnder(dir).some((f) => f.includes(join('data', 'db')))).toBe(true);
     expect(filesHolding(dir, marker)).toEqual([]);
     expect(filesHolding(`${dir}-runner`, marker)).toEqual([]);
+    // The services anchored the audit head as they ran and stopped: the untouched chain verifies against it.
+    const verified = await cli(['audit', 'verify', '--data-dir', dir]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/anchored by \d+ signed checkpoints? in .*audit-checkpoints/);
   });
 
   it('PostgreSQL and Redis: the marker is in no pg_dump, no Redis key or value, no log file; in clear through the API', async () => {
