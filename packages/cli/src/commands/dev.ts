@@ -36,6 +36,8 @@ process. The first start creates in the data directory (default .controlplane):
   db/               the embedded PostgreSQL (PGlite), unless DATABASE_URL / --database-url is set
   admin-key.json    an admin API key of tenant '${DEV_TENANT}' with its signing key (mode 0600)
   logs/             the services' and the runner's JSON logs
+  audit-checkpoints/ the audit chain's head, signed by each service every minute and at shutdown,
+                    which \`controlplane audit verify\` checks the chain against
 and, beside it (<data dir>-runner, away from the CA and the keys), the demo runner's identity,
 enrolled with a join token.
 Later starts reuse all of it. Without REDIS_URL / --redis-url the queue and rate limits are in-process.
