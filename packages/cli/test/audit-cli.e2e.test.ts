@@ -108,7 +108,7 @@ describe('controlplane audit on PostgreSQL', () => {
   });
 
   it('verify exits 0 on an intact chain and reports its head', async () => {
-    const res = await run(['audit', 'verify', '--database-url', intact.url]);
+    const res = await run(['audit', 'verify', '--no-checkpoints', '--database-url', intact.url]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(EXIT.OK);
     expect(res.stdout).toContain('audit chain intact: 6 events verified');
@@ -119,7 +119,7 @@ describe('controlplane audit on PostgreSQL', () => {
     const { host, pathname } = new URL(intact.url);
     const bare = `postgres://${host}${pathname}`;
     // The environment is the one given to the CLI; $USER is not read (containers often leave it unset).
-    const asService = await run(['audit', 'verify', '--database-url', bare], { PGUSER: TEST_SERVICE_ROLE });
+    const asService = await run(['audit', 'verify', '--no-checkpoints', '--database-url', bare], { PGUSER: TEST_SERVICE_ROLE });
     expect(asService.stderr).toBe('');
     expect(asService.code).toBe(EXIT.OK);
     expect(asService.stdout).toContain(`audit chain intact: 6 events verified in postgres://${TEST_SERVICE_ROLE}@${host}${pathname}`);
@@ -128,38 +128,54 @@ describe('controlplane audit on PostgreSQL', () => {
     // then that one comes in as PGUSER, and the operating-system default is not what is tested.
     const admin = decodeURIComponent(new URL(intact.adminUrl).username);
     const osUser = userInfo().username;
-    const asAdmin = await run(['audit', 'verify', '--database-url', bare], admin === osUser ? {} : { PGUSER: admin });
+    const asAdmin = await run(['audit', 'verify', '--no-checkpoints', '--database-url', bare], admin === osUser ? {} : { PGUSER: admin });
     expect(asAdmin.stderr).toBe('');
     expect(asAdmin.code).toBe(EXIT.OK);
     expect(asAdmin.stdout).toContain(`audit chain intact: 6 events verified in postgres://${encodeURIComponent(admin)}@${host}${pathname}`);
   });
 
   it('verify reads DATABASE_URL when no flag is given, and prints JSON on request', async () => {
-    const res = await run(['audit', 'verify', '--json'], { DATABASE_URL: intact.url });
+    const res = await run(['audit', 'verify', '--no-checkpoints', '--json'], { DATABASE_URL: intact.url });
     expect(res.code).toBe(EXIT.OK);
     expect(JSON.parse(res.stdout)).toEqual({ ok: true, count: 6, headSeq: '6', headHash: records[5]!.hash });
   });
 
   it('verify exits 1 on a tampered chain and names the first broken link', async () => {
-    const res = await run(['audit', 'verify', '--database-url', tampered.url]);
+    const res = await run(['audit', 'verify', '--no-checkpoints', '--database-url', tampered.url]);
     expect(res.code).toBe(EXIT.FAILURE);
     expect(res.stdout).toContain('audit chain BROKEN at seq 4: hash_mismatch');
     expect(res.stdout).toContain('3 events before it verified intact');
-    const json = await run(['audit', 'verify', '--database-url', tampered.url, '--json']);
+    const json = await run(['audit', 'verify', '--no-checkpoints', '--database-url', tampered.url, '--json']);
     expect(json.code).toBe(EXIT.FAILURE);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, count: 3, firstBad: { seq: '4', reason: 'hash_mismatch' } });
   });
 
   it('verify checks an anchor from an earlier run', async () => {
-    const good = await run(['audit', 'verify', '--database-url', intact.url, '--expect-head', `6:${records[5]!.hash}`]);
+    const good = await run(['audit', 'verify', '--no-checkpoints', '--database-url', intact.url, '--expect-head', `6:${records[5]!.hash}`]);
     expect(good.code).toBe(EXIT.OK);
-    const rewritten = await run(['audit', 'verify', '--database-url', intact.url, '--expect-head', `6:${'ab'.repeat(32)}`]);
+    const rewritten = await run([
+      'audit',
+      'verify',
+      '--no-checkpoints',
+      '--database-url',
+      intact.url,
+      '--expect-head',
+      `6:${'ab'.repeat(32)}`,
+    ]);
     expect(rewritten.code).toBe(EXIT.FAILURE);
     expect(rewritten.stdout).toContain('BROKEN at seq 6: hash_mismatch');
-    const truncated = await run(['audit', 'verify', '--database-url', intact.url, '--expect-head', `9:${records[5]!.hash}`]);
+    const truncated = await run([
+      'audit',
+      'verify',
+      '--no-checkpoints',
+      '--database-url',
+      intact.url,
+      '--expect-head',
+      `9:${records[5]!.hash}`,
+    ]);
     expect(truncated.code).toBe(EXIT.FAILURE);
     expect(truncated.stdout).toContain('BROKEN at seq 9: missing_seq');
-    const malformed = await run(['audit', 'verify', '--database-url', intact.url, '--expect-head', 'latest']);
+    const malformed = await run(['audit', 'verify', '--no-checkpoints', '--database-url', intact.url, '--expect-head', 'latest']);
     expect(malformed.code).toBe(EXIT.USAGE);
   });
 
@@ -231,14 +247,14 @@ describe('controlplane audit on PostgreSQL', () => {
   it('says why when there is nothing to verify', async () => {
     const empty = await createTestDatabase();
     databases.push(empty);
-    const unmigrated = await run(['audit', 'verify', '--database-url', empty.url]);
+    const unmigrated = await run(['audit', 'verify', '--no-checkpoints', '--database-url', empty.url]);
     expect(unmigrated.code).toBe(EXIT.NOT_FOUND);
     expect(unmigrated.stderr).toContain('has no audit log');
 
     const url = new URL(intact.url);
     url.port = '1';
     url.password = 'hunter2';
-    const unreachable = await run(['audit', 'verify', '--database-url', url.toString()]);
+    const unreachable = await run(['audit', 'verify', '--no-checkpoints', '--database-url', url.toString()]);
     expect(unreachable.code).toBe(EXIT.UNAVAILABLE);
     expect(unreachable.stderr).toContain('cannot reach the database');
     expect(unreachable.stderr).not.toContain('hunter2');
@@ -263,10 +279,10 @@ describe('controlplane audit on the embedded database', () => {
   });
 
   it('verify finds <data dir>/db through CONTROLPLANE_DATA_DIR or --data-dir', async () => {
-    const viaEnv = await run(['audit', 'verify', '--json'], { CONTROLPLANE_DATA_DIR: dataDir });
+    const viaEnv = await run(['audit', 'verify', '--no-checkpoints', '--json'], { CONTROLPLANE_DATA_DIR: dataDir });
     expect(viaEnv.stderr).toBe('');
     expect(JSON.parse(viaEnv.stdout)).toEqual({ ok: true, count: 4, headSeq: '4', headHash: head });
-    const viaFlag = await run(['audit', 'verify', '--data-dir', dataDir]);
+    const viaFlag = await run(['audit', 'verify', '--no-checkpoints', '--data-dir', dataDir]);
     expect(viaFlag.code).toBe(EXIT.OK);
     expect(viaFlag.stdout).toContain(`audit chain intact: 4 events verified in ${join(dataDir, 'db')}`);
   });
@@ -284,7 +300,7 @@ describe('controlplane audit on the embedded database', () => {
 
   it('refuses to create an empty database where none exists', async () => {
     const elsewhere = tempDir();
-    const res = await run(['audit', 'verify'], { CONTROLPLANE_DATA_DIR: elsewhere });
+    const res = await run(['audit', 'verify', '--no-checkpoints'], { CONTROLPLANE_DATA_DIR: elsewhere });
     expect(res.code).toBe(EXIT.NOT_FOUND);
     expect(res.stderr).toContain(`no embedded database in ${join(elsewhere, 'db')}`);
     expect(() => statSync(join(elsewhere, 'db'))).toThrow();

@@ -11,9 +11,17 @@ import {
   DEFAULT_GATEWAY_LIMITS,
   gatewayLimitsFrom,
   jobforgeCertificateAuthority,
+  ensureDevKeyring,
   postgresConnectionString,
+  requiredKeyringFile,
   serviceTlsFiles,
+  startAuditCheckpoints,
+  startServiceFromConfig,
+  STORED_IN_CLEAR,
+  type Database,
 } from '@controlplane/server';
+import { createLogger } from '@controlplane/platform';
+import { statSync } from 'node:fs';
 
 describe('compose from configuration', () => {
   let dir: string;
@@ -93,5 +101,53 @@ describe('compose from configuration', () => {
     expect(connect('postgres://db/cp?user=bob')).toBe('postgres://db:5432/cp?user=bob');
     // libpq's environment comes before its defaults, and reaches the services through the config.
     expect(connect('postgres://db/', { PGUSER: 'carol', PGPORT: '6432' })).toBe('postgres://carol@db:6432/carol');
+  });
+
+  it('a production JobForge or TruthCore refuses to start without a keyring unless encryption.enabled is false, said explicitly', async () => {
+    const base = { env: { DATABASE_URL: 'postgres://127.0.0.1:1/never', CONTROLPLANE_DATA_DIR: dir } };
+    const none = loadConfig(base);
+    for (const service of ['jobforge', 'truthcore'] as const) {
+      expect(() => requiredKeyringFile(none, service)).toThrow(/CP_COMPOSE_KEYRING_REQUIRED|needs a keyring/);
+      // Refused before any connection is attempted (the URL above leads nowhere).
+      await expect(startServiceFromConfig(service, none, { logger: createLogger({ service, level: 'silent' }) })).rejects.toMatchObject({
+        code: 'CP_COMPOSE_KEYRING_REQUIRED',
+      });
+    }
+    const withFile = loadConfig({ env: { ...base.env, CONTROLPLANE_KEYRING_FILE: '/etc/cp/keyring.json' } });
+    expect(requiredKeyringFile(withFile, 'jobforge')).toBe('/etc/cp/keyring.json');
+    const off = loadConfig({ env: { ...base.env, CONTROLPLANE_ENCRYPTION_ENABLED: 'false' } });
+    expect(off.encryption.enabled).toBe(false);
+    expect(requiredKeyringFile(off, 'truthcore')).toBeUndefined();
+    expect(STORED_IN_CLEAR).toMatch(/stored in clear/);
+  });
+
+  it('controlplane dev makes its keyring beside the CA on the first start (0600) and reuses it; none when encryption is off', async () => {
+    const c = loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir } });
+    const first = await ensureDevKeyring(c);
+    expect(first).toEqual({ file: join(dir, 'pki', 'keyring.json'), created: true });
+    expect(statSync(first!.file).mode & 0o777).toBe(0o600);
+    expect(await ensureDevKeyring(c)).toEqual({ file: first!.file, created: false });
+    expect(
+      await ensureDevKeyring(loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir, CONTROLPLANE_ENCRYPTION_ENABLED: 'false' } })),
+    ).toBeUndefined();
+  });
+
+  it('audit checkpoints fail closed: a directory that cannot be written refuses the start; a failed write turns /health degraded', async () => {
+    const tls = loadTlsMaterial(servicePkiFiles(join(dir, 'pki'), 'jobforge'));
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    const failingDb = { kind: 'postgres', query: () => Promise.reject(new Error('database gone')) } as unknown as Database;
+    const audit = { record: () => Promise.resolve() };
+    const unwritable = loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir, CONTROLPLANE_AUDIT_CHECKPOINT_DIR: '/dev/null/checkpoints' } });
+    expect(() => startAuditCheckpoints({ config: unwritable, db: failingDb, audit, tls, service: 'jobforge', logger })).toThrow(
+      expect.objectContaining({ code: 'CP_COMPOSE_AUDIT_CHECKPOINT_DIR' }),
+    );
+
+    const writable = loadConfig({ env: { CONTROLPLANE_DATA_DIR: dir } });
+    const { checkpointer, probe } = startAuditCheckpoints({ config: writable, db: failingDb, audit, tls, service: 'jobforge', logger });
+    expect(statSync(join(dir, 'audit-checkpoints')).mode & 0o777).toBe(0o700);
+    expect(await probe.check()).toBeUndefined();
+    await expect(checkpointer.checkpoint()).rejects.toThrow('database gone');
+    expect(await probe.check()).toEqual({ status: 'degraded', message: expect.stringMatching(/audit checkpoints cannot be written/) });
+    await checkpointer.close();
   });
 });

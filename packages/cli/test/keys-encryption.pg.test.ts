@@ -168,7 +168,10 @@ describe('controlplane keys init / rotate / status', () => {
   });
 
   it('fails closed on a missing database, an unreadable keyring and bad flags', async () => {
-    expect((await run(['keys', 'rotate', '--keyring', keyring])).code).toBe(EXIT.CONFIG);
+    // No database URL: the embedded database of the data directory, which has none here.
+    const nowhere = await run(['keys', 'rotate', '--keyring', keyring, '--data-dir', join(dir, 'no-data')]);
+    expect(nowhere.code).toBe(EXIT.NOT_FOUND);
+    expect(nowhere.stderr).toContain('no embedded database');
     expect((await run(['keys', 'rotate', '--keyring', join(dir, 'missing.json'), '--database-url', tdb.url])).stderr).toContain(
       'cannot be read',
     );

@@ -104,7 +104,7 @@ describe('client against a running system', () => {
   it('reports the gateway healthy without a key', async () => {
     const health = await admin.health();
     expect(health).toMatchObject({ status: 'healthy', service: 'gateway' });
-    expect(health.checks.map((c) => c.name).sort()).toEqual(['database', 'jobforge', 'truthcore']);
+    expect(health.checks.map((c) => c.name).sort()).toEqual(['audit-checkpoints', 'database', 'jobforge', 'truthcore']);
   });
 
   it('submits a job, waits for it through the event stream, and reads it back', async () => {

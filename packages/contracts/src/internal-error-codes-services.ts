@@ -124,6 +124,16 @@ export const SERVICE_ERROR_CODES = {
     message: 'cannot read database.sslCaFile {file}: {reason}',
     hint: 'Check database.sslCaFile (CONTROLPLANE_DATABASE_SSL_CA_FILE) and that the process may read it.',
   },
+  CP_COMPOSE_KEYRING_REQUIRED: {
+    message:
+      'controlplane {service} stores job payloads, results and sensitive assertions encrypted at rest and needs a keyring: set encryption.keyringFile (CONTROLPLANE_KEYRING_FILE) to a file made by `controlplane keys init`, or set encryption.enabled to false to store them in clear',
+    hint: 'Run `controlplane keys init --keyring <file>` and set encryption.keyringFile, or set encryption.enabled: false explicitly.',
+  },
+  CP_COMPOSE_AUDIT_CHECKPOINT_DIR: {
+    message:
+      'the audit checkpoint directory {dir} cannot be written ({reason}); the audit head cannot be anchored outside the database. Set audit.checkpointDir (CONTROLPLANE_AUDIT_CHECKPOINT_DIR) to a writable directory',
+    hint: 'Set audit.checkpointDir to a directory the service can write (mode 0700).',
+  },
   CP_COMPOSE_EMBEDDED_DATABASE: {
     message:
       "controlplane {service} runs one service against a shared PostgreSQL, but database.mode is 'embedded' (PGlite allows one process). Set DATABASE_URL (or database.url), or run everything in one process with `controlplane dev`.",

@@ -1,13 +1,17 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { loadConfig, type Config } from '@controlplane/platform';
 import {
   AuditChainVerifier,
+  auditCheckpointDirOf,
   embeddedDatabaseDir,
+  serviceTlsFiles,
+  verifyAuditWithCheckpoints,
+  type CheckpointVerifyResult,
   exportAudit,
   openDatabaseFromConfig,
   verifyAuditChain,
@@ -28,13 +32,19 @@ const DATABASE_HELP = `  --database-url   PostgreSQL to read (default: $DATABASE
                    else .controlplane); stop \`controlplane dev\` first, the embedded database
                    allows one process at a time`;
 
-const VERIFY_USAGE = `usage: controlplane audit verify [--database-url <url>] [--data-dir <dir>] [--expect-head <seq>:<hash>] [--json]
+const VERIFY_USAGE = `usage: controlplane audit verify [--database-url <url>] [--data-dir <dir>] [--checkpoints <dir> | --no-checkpoints]
+                               [--expect-head <seq>:<hash>] [--json]
        controlplane audit verify --file <export.jsonl> [--expect-head <seq>:<hash>] [--json]
 
-Recomputes every link of the audit hash chain (docs/audit.md) and names the first broken one.
+Recomputes every link of the audit hash chain (docs/audit.md) and names the first broken one, and
+checks it against the signed checkpoints the services write outside the database: the chain must
+still hold the head each one names (it was not cut short or rewritten), each must be signed by a
+service certificate of the CA (tls.caFile), and every checkpoint the chain records must still exist.
 Exit status: 0 intact, 1 broken, 3 bad configuration, 4 database unreachable, 6 no audit log found.
 
 ${DATABASE_HELP}
+  --checkpoints    the checkpoint directory (default: audit.checkpointDir, else <data dir>/audit-checkpoints)
+  --no-checkpoints verify the chain alone
   --expect-head    a head reported by an earlier run; the chain must still contain it unchanged
                    (detects a chain cut short or rewritten from the start)
   --file           check an unfiltered \`controlplane audit export\` instead of a database
@@ -64,15 +74,16 @@ function noPositionals(ctx: CommandContext, usage: string): void {
 }
 
 /** The database the services use, found the way they find it (flags > config file > environment). */
-async function openDatabase(ctx: CommandContext): Promise<{ db: Database; where: string }> {
-  const url = flag(ctx, 'database-url');
-  const dataDir = flag(ctx, 'data-dir');
-  let config: Readonly<Config>;
+function auditConfig(ctx: CommandContext): Readonly<Config> {
   try {
-    config = loadConfig({ env: ctx.env, flags: { 'database.url': url, dataDir } });
+    return loadConfig({ env: ctx.env, flags: { 'database.url': flag(ctx, 'database-url'), dataDir: flag(ctx, 'data-dir') } });
   } catch (err) {
     throw cliErrorFor(err, CONFIG_EXITS) ?? err;
   }
+}
+
+async function openDatabase(ctx: CommandContext): Promise<{ db: Database; where: string }> {
+  const config = auditConfig(ctx);
   if (config.database.mode === 'embedded') {
     const dir = embeddedDatabaseDir(config);
     // PGlite would create an empty database in a missing directory; verifying that proves nothing.
@@ -121,21 +132,35 @@ function parseAnchor(value: string | undefined): AuditAnchor | undefined {
 
 const EXPLANATIONS: Record<AuditChainBreak, string> = {
   hash_mismatch:
-    "the row's content does not match its hash: it was changed after it was written (or it is not the row anchored by --expect-head)",
+    "the row's content does not match its hash: it was changed after it was written (or it is not the row a signed checkpoint or --expect-head anchors: the chain was rewritten)",
   prev_hash_mismatch:
     'the row does not link to the row before it: that row was changed and re-hashed, or rows around it were removed or replaced',
   missing_seq: 'this seq is absent: a row was deleted (or the chain was cut short before an anchored head)',
   out_of_order: 'the row at this seq was written for another seq: rows were moved, renumbered or duplicated',
+  checkpoint_forged: 'a checkpoint file is not what a service signed: it was altered or made by someone else',
+  checkpoint_missing: 'the chain records a checkpoint at this seq whose file is gone: checkpoint files were deleted',
+  checkpoints_absent: 'the checkpoint directory is gone: the head cannot be checked (pass --no-checkpoints to verify the chain alone)',
 };
 
-function describeVerdict(result: AuditVerifyResult, where: string): string {
+function describeVerdict(
+  result: AuditVerifyResult & Partial<Pick<CheckpointVerifyResult, 'checkpoints'>>,
+  where: string,
+  dir?: string,
+): string {
   if (result.ok) {
     if (result.count === 0) return `audit chain in ${where} is empty: nothing to verify\n`;
+    const cp = result.checkpoints;
     return [
       `audit chain intact: ${result.count} events verified in ${where}`,
       `  head: ${result.headSeq}:${result.headHash}`,
-      '  keep the head somewhere outside the database and pass it as --expect-head next time: the chain',
-      '  alone cannot show that its newest rows were removed, or that it was rewritten from the start.',
+      ...(cp && cp.count > 0
+        ? [`  anchored by ${cp.count} signed checkpoint${cp.count === 1 ? '' : 's'} in ${dir} (newest at seq ${cp.newest?.seq})`]
+        : cp
+          ? [`  WARNING: no checkpoints in ${dir} yet: the head is not anchored outside the database`]
+          : [
+              '  keep the head somewhere outside the database and pass it as --expect-head next time: the chain',
+              '  alone cannot show that its newest rows were removed, or that it was rewritten from the start.',
+            ]),
       '',
     ].join('\n');
   }
@@ -207,6 +232,8 @@ export const auditVerifyCommand: Command = {
     'data-dir': { type: 'string' },
     'expect-head': { type: 'string' },
     file: { type: 'string' },
+    checkpoints: { type: 'string' },
+    'no-checkpoints': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
   async run(ctx) {
@@ -216,16 +243,46 @@ export const auditVerifyCommand: Command = {
     if (file && (flag(ctx, 'database-url') || flag(ctx, 'data-dir'))) {
       throw new CliError('--file checks an export; it cannot be combined with --database-url or --data-dir', EXIT.USAGE);
     }
+    let trust: ReturnType<typeof checkpointTrust> | undefined;
     const { result, where } = file
       ? { result: await verifyFile(file, anchor), where: file }
-      : await withAuditDatabase(ctx, async (db, where) => ({
-          result: await verifyAuditChain(db, anchor ? { expectHead: anchor } : {}),
-          where,
-        }));
-    ctx.stdout.write(boolFlag(ctx, 'json') ? `${JSON.stringify(result, null, 2)}\n` : describeVerdict(result, where));
+      : await withAuditDatabase(ctx, async (db, where) => {
+          trust = boolFlag(ctx, 'no-checkpoints') ? undefined : checkpointTrust(ctx);
+          if (!trust) return { result: await verifyAuditChain(db, anchor ? { expectHead: anchor } : {}), where };
+          const withCheckpoints = await verifyAuditWithCheckpoints(db, trust);
+          // An --expect-head given as well is checked too.
+          if (withCheckpoints.ok && anchor) {
+            const headed = await verifyAuditChain(db, { expectHead: anchor });
+            if (!headed.ok) return { result: { ...headed, checkpoints: withCheckpoints.checkpoints }, where };
+          }
+          return { result: withCheckpoints, where };
+        });
+    ctx.stdout.write(
+      boolFlag(ctx, 'json')
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : describeVerdict(result, where, (trust as { dir: string } | undefined)?.dir),
+    );
     return result.ok ? EXIT.OK : EXIT.FAILURE;
   },
 };
+
+/** The checkpoint directory and the CA its signers' certificates must come from. */
+function checkpointTrust(ctx: CommandContext): { dir: string; caPems: string[]; trustDomain: string } {
+  const config = auditConfig(ctx);
+  const dir = resolve(flag(ctx, 'checkpoints') ?? auditCheckpointDirOf(config));
+  const caFile = serviceTlsFiles(config, 'gateway').caFile;
+  let caPems: string[];
+  try {
+    caPems = readFileSync(caFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  } catch (err) {
+    throw new CliError(
+      `cannot check the audit checkpoints: the CA certificate ${caFile} cannot be read (${(err as Error).message}); set tls.caFile, or pass --no-checkpoints`,
+      EXIT.CONFIG,
+    );
+  }
+  if (caPems.length === 0) throw new CliError(`${caFile} holds no certificate`, EXIT.CONFIG);
+  return { dir, caPems, trustDomain: config.trustDomain };
+}
 
 function parseInstant(ctx: CommandContext, name: string): Date | undefined {
   const value = flag(ctx, name);

@@ -4,7 +4,15 @@ import { relative, resolve } from 'node:path';
 import { ControlPlaneClient, readKeyFile, writeKeyFile, type Credentials } from '@controlplane/client';
 import { createLogger, type Config } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, loadRunnerIdentity } from '@controlplane/runner';
-import { createBootstrapAdminKey, ensureDevPki, ensureTenant, isApiKeyUsable, startSystem, type RunningSystem } from '@controlplane/server';
+import {
+  createBootstrapAdminKey,
+  ensureDevPki,
+  ensureTenant,
+  isApiKeyUsable,
+  startSystem,
+  STORED_IN_CLEAR,
+  type RunningSystem,
+} from '@controlplane/server';
 import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
 import { DEV_TENANT, devPaths, isProcessAlive, readDevState, type DevState } from '../connection.js';
@@ -22,10 +30,14 @@ const USAGE = `usage: controlplane dev [--data-dir <dir>] [--config <file>] [--g
 Runs the whole control plane in one process for development: gateway, JobForge and TruthCore, each
 with its own certificate and talking over mTLS as in production, plus the demo runner as a child
 process. The first start creates in the data directory (default .controlplane):
-  pki/              a development CA and the service certificates
+  pki/              a development CA, the service certificates and keyring.json, the keyring
+                    that encrypts payloads and results at rest (mode 0600; encryption.keyringFile
+                    names another, encryption.enabled: false stores them in clear)
   db/               the embedded PostgreSQL (PGlite), unless DATABASE_URL / --database-url is set
   admin-key.json    an admin API key of tenant '${DEV_TENANT}' with its signing key (mode 0600)
   logs/             the services' and the runner's JSON logs
+  audit-checkpoints/ the audit chain's head, signed by each service every minute and at shutdown,
+                    which \`controlplane audit verify\` checks the chain against
 and, beside it (<data dir>-runner, away from the CA and the keys), the demo runner's identity,
 enrolled with a join token.
 Later starts reuse all of it. Without REDIS_URL / --redis-url the queue and rate limits are in-process.
@@ -205,6 +217,13 @@ export const devCommand: Command = {
       checkpoint();
       system = await startSystem({ config, pki, loggerFor });
       checkpoint();
+      out(
+        !system.encryption
+          ? `WARNING: ${STORED_IN_CLEAR}`
+          : system.encryption.created
+            ? `created the keyring ${shown(system.encryption.file)} (mode 0600): payloads, results and sensitive assertions are encrypted at rest; back it up apart from the database`
+            : `encrypting at rest with the keyring ${shown(system.encryption.file)}`,
+      );
       const tenant = await ensureTenant(system.db, { id: DEV_TENANT, name: 'Development' });
       if (tenant.created) out(`created tenant '${DEV_TENANT}'`);
       const admin = await ensureAdminKey(system, paths.adminKey);

@@ -18,6 +18,7 @@ import { isProcessAlive, readDevState, resolveTarget } from '../connection.js';
 import { boolFlag, stringFlag } from '../flags.js';
 import { CONFIG_FLAGS_HELP, loadCliConfig } from '../load-config.js';
 import { table } from '../output.js';
+import { auditCheckpointCheck, encryptionCheck } from './doctor-at-rest.js';
 
 type Status = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -38,7 +39,8 @@ const USAGE = `usage: controlplane doctor [--config <file>] [--data-dir <dir>] [
 
 Checks what ControlPlane needs and says what to fix: the configuration; the CA and the service
 certificates (present, matching their keys, issued by the CA, how long until they expire); the API
-key file; PostgreSQL (reachable, migrated) and Redis (reachable) when configured; and whether the
+key file; the keyring that encrypts payloads at rest (or the setting that stores them in clear); the
+audit checkpoint directory (writable, genuine and recent checkpoints); PostgreSQL (reachable, migrated) and Redis (reachable) when configured; and whether the
 gateway answers its health check and accepts the key.
 Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 3 when the
 configuration itself is invalid.
@@ -427,8 +429,13 @@ export const doctorCommand: Command = {
     }
     checks.push(...certificateChecks(config));
     checks.push(keyFileCheck(resolveTarget(ctx).keyFile));
-    const [db, redis, gateway] = await Promise.all([databaseCheck(config), redisCheck(config), gatewayChecks(ctx)]);
-    checks.push(...db, redis, ...gateway);
+    const [db, redis, gateway, encryption] = await Promise.all([
+      databaseCheck(config),
+      redisCheck(config),
+      gatewayChecks(ctx),
+      encryptionCheck(config),
+    ]);
+    checks.push(...db, redis, encryption, auditCheckpointCheck(config), ...gateway);
     report(ctx, checks);
     return checks.some((c) => c.status === 'fail') ? EXIT.FAILURE : EXIT.OK;
   },

@@ -1,11 +1,16 @@
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { addKekToKeyringFile, generateKeyringFile, LocalFileKeyProvider, loadConfig, type Config } from '@controlplane/platform';
 import {
   DEFAULT_ROTATION_GRACE_MS,
+  DEV_KEYRING_FILE,
+  embeddedDatabaseDir,
   KeyRotation,
   openDatabaseFromConfig,
   openFieldEncryption,
+  pkiDirOf,
   type Database,
+  type Sql,
   type RotationRun,
   type RotationStep,
 } from '@controlplane/server';
@@ -13,11 +18,13 @@ import { CliError, EXIT, type Command, type CommandContext } from '../command.js
 import { CONFIG_EXITS, KEYRING_EXITS, ROTATION_EXITS, cliErrorFor } from '../internal-errors.js';
 import { boolFlag, intFlag, stringFlag } from '../flags.js';
 import { isDatabaseUnreachable } from '../startup-errors.js';
+import { isProcessAlive, readDevState } from '../connection.js';
 
 // The keyring holds the KEKs of field encryption (docs/encryption.md). These commands share the
 // `keys` prefix with the API-key commands; every one of them says "keyring" or "encryption".
 
-const KEYRING_HELP = `  --keyring        the keyring file (default: <data dir>/keyring.json)
+const KEYRING_HELP = `  --keyring        the keyring file (default: encryption.keyringFile, else <data dir>/pki/keyring.json,
+                   the one \`controlplane dev\` makes)
   --data-dir       the data directory (default: $CONTROLPLANE_DATA_DIR, else .controlplane)`;
 const DATABASE_HELP = `  --database-url   the PostgreSQL the services use (default: $DATABASE_URL)`;
 
@@ -78,8 +85,9 @@ function config(ctx: CommandContext): Readonly<Config> {
   }
 }
 
+/** `--keyring`, else `encryption.keyringFile`, else the one `controlplane dev` makes beside its CA. */
 function keyringPath(ctx: CommandContext, c: Readonly<Config>): string {
-  return resolve(flag(ctx, 'keyring') ?? join(c.dataDir, 'keyring.json'));
+  return resolve(flag(ctx, 'keyring') ?? c.encryption.keyringFile ?? join(pkiDirOf(c), DEV_KEYRING_FILE));
 }
 
 function keyringFailure(err: unknown): never {
@@ -88,19 +96,31 @@ function keyringFailure(err: unknown): never {
 
 interface Opened {
   db: Database;
-  keyDb: Database;
+  keyDb: Sql;
   close(): Promise<void>;
+}
+
+/** The embedded database of `controlplane dev`, when dev is not running on it (PGlite is one process). */
+async function openEmbedded(c: Readonly<Config>): Promise<Opened> {
+  const dir = embeddedDatabaseDir(c);
+  if (!existsSync(join(dir, 'PG_VERSION')))
+    throw new CliError(`no embedded database in ${dir}; pass --database-url (or set DATABASE_URL), or --data-dir`, EXIT.NOT_FOUND);
+  const running = readDevState(c.dataDir);
+  if (running && isProcessAlive(running.pid))
+    throw new CliError(`controlplane dev is running on ${c.dataDir} (pid ${running.pid}); stop it first`, EXIT.CONFLICT);
+  const { db } = await openDatabaseFromConfig(c, { applicationName: 'controlplane-keys', unscoped: 'system' });
+  // One connection: the key store's statements run in the rotation's transactions (Database.independent).
+  return { db, keyDb: db.independent!, close: () => db.close() };
 }
 
 /**
  * Two pools on the services' PostgreSQL: the rotation's batches on one, the data-key store on the
- * other (a key read must never wait for the transaction that needs the key).
+ * other (a key read must never wait for the transaction that needs the key). The embedded database
+ * has one connection and its own way (openEmbedded).
  */
 async function openDatabases(c: Readonly<Config>): Promise<Opened> {
   const { database } = c;
-  if (database.mode !== 'postgres' || !database.url) {
-    throw new CliError('encryption keys are stored in PostgreSQL: pass --database-url (or set DATABASE_URL)', EXIT.CONFIG);
-  }
+  if (database.mode !== 'postgres' || !database.url) return openEmbedded(c);
   const open = async (name: string) => {
     try {
       return (await openDatabaseFromConfig(c, { applicationName: name, unscoped: 'system', maxConnections: 2 })).db;
@@ -142,6 +162,7 @@ export const keysInitCommand: Command = {
   async run(ctx) {
     noPositionals(ctx, INIT_USAGE);
     const file = keyringPath(ctx, config(ctx));
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const { kekId } = await generateKeyringFile(file).catch(keyringFailure);
     if (boolFlag(ctx, 'json')) ctx.stdout.write(`${JSON.stringify({ keyring: file, kekId })}\n`);
     else

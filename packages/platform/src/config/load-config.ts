@@ -15,6 +15,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   CONTROLPLANE_TLS_CERT_FILE: 'tls.certFile',
   CONTROLPLANE_TLS_KEY_FILE: 'tls.keyFile',
   CONTROLPLANE_KEYRING_FILE: 'encryption.keyringFile',
+  CONTROLPLANE_ENCRYPTION_ENABLED: 'encryption.enabled',
+  CONTROLPLANE_AUDIT_CHECKPOINT_DIR: 'audit.checkpointDir',
   DATABASE_URL: 'database.url',
   CONTROLPLANE_DATABASE_SSL_MODE: 'database.sslMode',
   CONTROLPLANE_DATABASE_SSL_CA_FILE: 'database.sslCaFile',

@@ -152,12 +152,28 @@ export const ConfigSchema = z
         url: HttpsUrl.default('https://127.0.0.1:8445'),
       })
       .default({ listen: { host: '127.0.0.1', port: 8445 }, url: 'https://127.0.0.1:8445' }),
-    /** Field-level encryption at rest (PostgreSQL mode): the local keyring file of KEKs. */
+    /**
+     * Field-level encryption at rest (docs/encryption.md). `controlplane dev` makes a keyring at
+     * `<dataDir>/pki/keyring.json` when none is set; JobForge and TruthCore started on their own
+     * refuse to start without `keyringFile` unless `enabled` is false, said explicitly.
+     */
     encryption: z
       .object({
+        /** The local keyring file of KEKs (mode 0600). */
         keyringFile: z.string().min(1).optional(),
+        /** false stores payloads, results and sensitive assertions in clear (said by /health, doctor and the log). */
+        enabled: Bool.optional(),
       })
       .default({}),
+    /** The audit chain's signed head checkpoints, kept outside the database (docs/audit.md). */
+    audit: z
+      .object({
+        /** Where the services write checkpoints; default `<dataDir>/audit-checkpoints`. */
+        checkpointDir: z.string().min(1).optional(),
+        /** How often a service writes one (and always on shutdown). */
+        checkpointIntervalMs: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
+      })
+      .default({ checkpointIntervalMs: 60_000 }),
     runner: z
       .object({
         dir: z.string().min(1).optional(),

@@ -10,7 +10,21 @@ import { auditSql as sql } from './sql.js';
  * - `missing_seq`: seq `expected` is absent (`actual` is the seq found in its place, or `none`).
  * - `out_of_order`: the row at this seq was written for seq `actual` (rows moved or duplicated).
  */
-export type AuditChainBreak = 'hash_mismatch' | 'prev_hash_mismatch' | 'missing_seq' | 'out_of_order';
+/**
+ * Against the checkpoints kept outside the database (audit-checkpoint-verify.ts):
+ * - `checkpoint_forged`: a checkpoint file whose signature, certificate or content does not hold.
+ * - `checkpoint_missing`: the chain records a checkpoint (an `audit.checkpoint` event at this seq)
+ *   whose file is gone.
+ * - `checkpoints_absent`: the checkpoint directory itself is gone.
+ */
+export type AuditChainBreak =
+  | 'hash_mismatch'
+  | 'prev_hash_mismatch'
+  | 'missing_seq'
+  | 'out_of_order'
+  | 'checkpoint_forged'
+  | 'checkpoint_missing'
+  | 'checkpoints_absent';
 
 export interface AuditChainFailure {
   seq: string;
@@ -34,6 +48,8 @@ export interface AuditChainVerifierOptions {
   /** The hash of the row before fromSeq (default: the genesis hash, which is right for seq 1). */
   prevHash?: string;
   expectHead?: AuditAnchor | undefined;
+  /** More (seq, hash) pairs the chain must contain, e.g. from signed checkpoints. */
+  anchors?: readonly AuditAnchor[] | undefined;
 }
 
 // A row whose content hashes correctly under a nearby seq was moved, not edited; this bounds the
@@ -55,7 +71,9 @@ export class AuditChainVerifier {
   #count = 0;
   #headHash: string;
   #failure: AuditChainFailure | undefined;
-  readonly #anchor: { seq: bigint; hash: string } | undefined;
+  /** seq → hash the chain must have there; and the highest such seq (the chain must reach it). */
+  readonly #anchors = new Map<bigint, string>();
+  #lastAnchor: bigint | undefined;
 
   constructor(options: AuditChainVerifierOptions = {}) {
     const from = parseSeq(options.fromSeq ?? 1);
@@ -63,10 +81,11 @@ export class AuditChainVerifier {
     this.#expectedSeq = from;
     this.#expectedPrev = options.prevHash ?? AUDIT_GENESIS_HASH;
     this.#headHash = this.#expectedPrev;
-    if (options.expectHead) {
-      const seq = parseSeq(options.expectHead.seq);
-      if (seq === undefined || seq < 1n) throw new RangeError(`expectHead.seq must be a positive integer, not ${options.expectHead.seq}`);
-      this.#anchor = { seq, hash: options.expectHead.hash.toLowerCase() };
+    for (const anchor of [...(options.expectHead ? [options.expectHead] : []), ...(options.anchors ?? [])]) {
+      const seq = parseSeq(anchor.seq);
+      if (seq === undefined || seq < 1n) throw new RangeError(`an anchor's seq must be a positive integer, not ${anchor.seq}`);
+      this.#anchors.set(seq, anchor.hash.toLowerCase());
+      if (this.#lastAnchor === undefined || seq > this.#lastAnchor) this.#lastAnchor = seq;
     }
   }
 
@@ -101,8 +120,9 @@ export class AuditChainVerifier {
     if (record.prevHash !== this.#expectedPrev) {
       return this.#fail({ seq: seq.toString(), reason: 'prev_hash_mismatch', expected: this.#expectedPrev, actual: record.prevHash });
     }
-    if (this.#anchor && this.#anchor.seq === seq && this.#anchor.hash !== record.hash) {
-      return this.#fail({ seq: seq.toString(), reason: 'hash_mismatch', expected: this.#anchor.hash, actual: record.hash });
+    const anchored = this.#anchors.get(seq);
+    if (anchored !== undefined && anchored !== record.hash) {
+      return this.#fail({ seq: seq.toString(), reason: 'hash_mismatch', expected: anchored, actual: record.hash });
     }
     this.#count += 1;
     this.#expectedSeq = seq + 1n;
@@ -113,13 +133,13 @@ export class AuditChainVerifier {
 
   /** The verdict once every record has been pushed. */
   finish(): AuditVerifyResult {
-    if (!this.#failure && this.#anchor && this.#anchor.seq >= this.#expectedSeq) {
-      // The chain ends before a seq known to have existed: its tail was cut off.
+    if (!this.#failure && this.#lastAnchor !== undefined && this.#lastAnchor >= this.#expectedSeq) {
+      // The chain ends before a seq known to have existed: its tail was cut off (after `actual`).
       const last = this.#expectedSeq - 1n;
       this.#fail({
-        seq: this.#anchor.seq.toString(),
+        seq: this.#lastAnchor.toString(),
         reason: 'missing_seq',
-        expected: this.#anchor.seq.toString(),
+        expected: this.#lastAnchor.toString(),
         actual: last > 0n ? last.toString() : 'none',
       });
     }
@@ -154,6 +174,10 @@ export interface VerifyAuditOptions {
   batchSize?: number;
   /** A head recorded earlier outside the database; detects a chain cut short or rewritten wholesale. */
   expectHead?: AuditAnchor;
+  /** More pairs the chain must contain (the signed checkpoints). */
+  anchors?: readonly AuditAnchor[];
+  /** Sees every record that verified, in chain order. */
+  onRecord?: (record: AuditRecord) => void;
 }
 
 const DEFAULT_BATCH = 5000;
@@ -192,7 +216,7 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
         return { ok: false, count: 0, firstBad: { seq, reason: 'hash_mismatch', expected: anchor.hash.toLowerCase(), actual: stored } };
     }
 
-    const chain = new AuditChainVerifier({ fromSeq: from, prevHash, expectHead: anchor });
+    const chain = new AuditChainVerifier({ fromSeq: from, prevHash, expectHead: anchor, anchors: options.anchors });
     const { rows: headRows } = await sql('head_seq').run<{ head: string | null }>(db);
     const head = headRows[0]?.head ?? null;
     if (head !== null) {
@@ -218,10 +242,12 @@ export async function verifyAuditChain(db: Sql, options: VerifyAuditOptions = {}
         after += step;
         pending = after < end ? fetch(after) : undefined;
         for (const row of rows) {
-          if (chain.push(recordFromRow(row))) {
+          const record = recordFromRow(row);
+          if (chain.push(record)) {
             await pending?.catch(() => undefined);
             return chain.finish();
           }
+          options.onRecord?.(record);
         }
       }
     }

@@ -32,3 +32,18 @@ export {
   type AuditQuery,
 } from './audit-query.js';
 export { redactAuditDetails, REDACTED as AUDIT_REDACTED } from './redaction.js';
+export {
+  AUDIT_CHECKPOINT_ACTION,
+  AUDIT_CHECKPOINT_FORMAT,
+  assertCheckpointDirWritable,
+  checkpointFileName,
+  readCheckpoints,
+  signCheckpoint,
+  writeCheckpointFile,
+  type AuditCheckpoint,
+  type AuditCheckpointBody,
+  type CheckpointReading,
+  type CheckpointSigner,
+} from './audit-checkpoint.js';
+export { AuditCheckpointer, type AuditCheckpointerOptions } from './audit-checkpointer.js';
+export { verifyAuditWithCheckpoints, type CheckpointVerifyOptions, type CheckpointVerifyResult } from './audit-checkpoint-verify.js';

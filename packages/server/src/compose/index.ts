@@ -27,3 +27,13 @@ export {
 } from './services.js';
 export { ensureDevPki, startSystem, type DevPki, type RunningSystem, type StartSystemOptions } from './system.js';
 export { ensureTenant, isApiKeyUsable, createBootstrapAdminKey } from './bootstrap.js';
+export {
+  DEV_KEYRING_FILE,
+  STORED_IN_CLEAR,
+  ensureDevKeyring,
+  requiredKeyringFile,
+  openCipherFromConfig,
+  type DevKeyring,
+  type OpenedCipher,
+} from './encryption.js';
+export { auditCheckpointDirOf, startAuditCheckpoints, CHECKPOINTS_FAILING } from './audit-anchor.js';

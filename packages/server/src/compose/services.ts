@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { InternalError } from '@controlplane/contracts';
 import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
-import { openFieldEncryption } from '../keys/index.js';
 import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
+import type { HealthProbe } from '../http/index.js';
 import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
+import { startAuditCheckpoints } from './audit-anchor.js';
+import { encryptionProbes, openCipherFromConfig, requiredKeyringFile, STORED_IN_CLEAR } from './encryption.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
 
@@ -22,6 +24,8 @@ export interface ServiceDeps {
   redis?: RedisConnection | undefined;
   logger: Logger;
   version?: string;
+  /** More /health probes: what the composition wants every service to report. */
+  healthProbes?: readonly HealthProbe[];
 }
 
 /** The gateway's limits from `gateway.*` in the config (the rest keep their defaults). */
@@ -53,18 +57,47 @@ function readPem(file: string, what: string): string {
 export async function startTruthcoreFromConfig(
   d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } },
 ): Promise<TruthcoreServer> {
-  return startTruthcore({
-    db: d.db,
-    logger: d.logger,
-    tls: d.tls,
-    trustDomain: d.config.trustDomain,
-    // Results must be signed by runner certificates of our own CA(s).
-    caCertPem: d.tls.ca.join('\n'),
-    listen: d.listen ?? d.config.truthcore.listen,
-    audit: new AuditLog(d.db),
-    cipher: d.cipher,
-    ...(d.version ? { version: d.version } : {}),
-  });
+  return withAuditCheckpoints(d, 'truthcore', (audit, healthProbes) =>
+    startTruthcore({
+      db: d.db,
+      logger: d.logger,
+      tls: d.tls,
+      trustDomain: d.config.trustDomain,
+      // Results must be signed by runner certificates of our own CA(s).
+      caCertPem: d.tls.ca.join('\n'),
+      listen: d.listen ?? d.config.truthcore.listen,
+      audit,
+      cipher: d.cipher,
+      healthProbes,
+      ...(d.version ? { version: d.version } : {}),
+    }),
+  );
+}
+
+/**
+ * Starts a service with its audit checkpoints (compose/audit-anchor.ts): refused when the checkpoint
+ * directory cannot be written; on close, the service stops first and a last checkpoint follows.
+ */
+async function withAuditCheckpoints<S extends { close(): Promise<void> }>(
+  d: ServiceDeps & { tls: TlsMaterial },
+  service: ServiceName,
+  start: (audit: AuditLog, healthProbes: HealthProbe[]) => Promise<S>,
+): Promise<S> {
+  const audit = new AuditLog(d.db);
+  const { checkpointer, probe } = startAuditCheckpoints({ config: d.config, db: d.db, audit, tls: d.tls, service, logger: d.logger });
+  try {
+    const server = await start(audit, [...(d.healthProbes ?? []), probe]);
+    return {
+      ...server,
+      async close() {
+        await server.close();
+        await checkpointer.close();
+      },
+    };
+  } catch (err) {
+    await checkpointer.close();
+    throw err;
+  }
 }
 
 export async function startJobforgeFromConfig(
@@ -84,26 +117,36 @@ export async function startJobforgeFromConfig(
   const toTruthcore = serviceAgent(d.tls, d.config.trustDomain, 'truthcore');
   const redis = d.redis;
   try {
-    const jf = await startJobforge({
-      db: d.db,
-      queue: async ({ db, store }) => {
-        if (!redis) return new PostgresQueue(db, store);
-        const q = new RedisQueue({ redis: redis.client, keys: redis.keys, db, store, logger: d.logger, subscriber: d.subscriber?.client });
-        await q.start();
-        return q;
-      },
-      logger: d.logger,
-      tls: d.tls,
-      trustDomain: d.config.trustDomain,
-      ca: d.ca,
-      listen: d.listen ?? d.config.jobforge.listen,
-      enrollListen: d.enrollListen ?? d.config.jobforge.enrollListen,
-      ...(d.config.jobforge.advertisedUrl ? { advertisedUrl: d.config.jobforge.advertisedUrl } : {}),
-      ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
-      audit: new AuditLog(d.db),
-      cipher: d.cipher,
-      ...(d.version ? { version: d.version } : {}),
-    });
+    const jf = await withAuditCheckpoints(d, 'jobforge', (audit, healthProbes) =>
+      startJobforge({
+        db: d.db,
+        queue: async ({ db, store }) => {
+          if (!redis) return new PostgresQueue(db, store);
+          const q = new RedisQueue({
+            redis: redis.client,
+            keys: redis.keys,
+            db,
+            store,
+            logger: d.logger,
+            subscriber: d.subscriber?.client,
+          });
+          await q.start();
+          return q;
+        },
+        logger: d.logger,
+        tls: d.tls,
+        trustDomain: d.config.trustDomain,
+        ca: d.ca,
+        listen: d.listen ?? d.config.jobforge.listen,
+        enrollListen: d.enrollListen ?? d.config.jobforge.enrollListen,
+        ...(d.config.jobforge.advertisedUrl ? { advertisedUrl: d.config.jobforge.advertisedUrl } : {}),
+        ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
+        audit,
+        cipher: d.cipher,
+        healthProbes,
+        ...(d.version ? { version: d.version } : {}),
+      }),
+    );
     return {
       ...jf,
       async close() {
@@ -133,21 +176,24 @@ export async function startGatewayFromConfig(
       : { cert: d.tls.cert, key: d.tls.key };
   const agents: Agent[] = [serviceAgent(d.tls, d.config.trustDomain, 'jobforge'), serviceAgent(d.tls, d.config.trustDomain, 'truthcore')];
   try {
-    const gw = await startGateway({
-      db: d.db,
-      redis: d.redis ? { client: d.redis.client, keys: d.redis.keys } : undefined,
-      logger: d.logger,
-      tls: publicTls,
-      listen: d.listen ?? g.listen,
-      upstreams: {
-        jobforge: { url: d.jobforgeUrl ?? d.config.jobforge.url, agent: agents[0]! },
-        truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: agents[1]! },
-      },
-      limits: gatewayLimitsFrom(d.config),
-      auditSink: new AuditLog(d.db),
-      auditQuery: { query: (filter) => queryAudit(d.db, filter) },
-      ...(d.version ? { version: d.version } : {}),
-    });
+    const gw = await withAuditCheckpoints(d, 'gateway', (audit, healthProbes) =>
+      startGateway({
+        db: d.db,
+        redis: d.redis ? { client: d.redis.client, keys: d.redis.keys } : undefined,
+        logger: d.logger,
+        tls: publicTls,
+        listen: d.listen ?? g.listen,
+        upstreams: {
+          jobforge: { url: d.jobforgeUrl ?? d.config.jobforge.url, agent: agents[0]! },
+          truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: agents[1]! },
+        },
+        limits: gatewayLimitsFrom(d.config),
+        auditSink: audit,
+        auditQuery: { query: (filter) => queryAudit(d.db, filter) },
+        healthProbes,
+        ...(d.version ? { version: d.version } : {}),
+      }),
+    );
     return {
       ...gw,
       async close() {
@@ -184,6 +230,8 @@ export async function startServiceFromConfig(
   if (config.database.mode !== 'postgres') {
     throw new InternalError('CP_COMPOSE_EMBEDDED_DATABASE', { params: { service } });
   }
+  // Refused before anything is opened: a forgotten keyring must not mean payloads in clear.
+  const keyringFile = service === 'gateway' ? undefined : requiredKeyringFile(config, service);
   const tls = loadServiceMaterial(config, service);
   const ca = service === 'jobforge' ? jobforgeCertificateAuthority(config, tls) : undefined;
   const { db } = await openDatabaseFromConfig(config, { applicationName: `controlplane-${service}`, logger: o.logger });
@@ -196,20 +244,17 @@ export async function startServiceFromConfig(
     await migrate(db);
     if (db.kind === 'pglite') await dropToServiceRole(db);
     else await warnIfRowLevelSecurityBypassed(db, o.logger);
-    // The data-key store gets a pool of its own: keys are fetched while the services' own
-    // transactions are open (see PostgresDataKeyStore).
     let cipher: FieldCipher | undefined;
-    if (config.encryption.keyringFile && service !== 'gateway') {
-      const { db: keyDb } = await openDatabaseFromConfig(config, {
+    if (keyringFile) {
+      const keys = await openCipherFromConfig(config, db, keyringFile, {
         applicationName: `controlplane-${service}-keys`,
-        maxConnections: 2,
         logger: o.logger,
       });
-      opened.push({ close: () => keyDb.close() });
-      cipher = (await openFieldEncryption({ keyringFile: config.encryption.keyringFile, keyDb })).cipher;
-    } else if (service !== 'gateway') {
-      o.logger.warn('encryption.keyringFile is not set: job payloads and results are stored without field encryption (docs/encryption.md)');
+      opened.push(keys);
+      cipher = keys.cipher;
     }
+    const healthProbes = encryptionProbes(config);
+    if (config.encryption.enabled === false) o.logger.warn({ encryption: 'off' }, STORED_IN_CLEAR);
     if (service !== 'truthcore') {
       const redis = await openRedisFromConfig(config, { connectionName: `controlplane-${service}`, logger: o.logger });
       if (redis) opened.push(redis);
@@ -222,7 +267,7 @@ export async function startServiceFromConfig(
           ? await openRedisFromConfig(config, { connectionName: `controlplane-${service}-wake`, logger: o.logger })
           : undefined;
       if (subscriber) opened.push(subscriber);
-      const deps = { config, db, redis, logger: o.logger, ...(o.version ? { version: o.version } : {}) };
+      const deps = { config, db, redis, logger: o.logger, healthProbes, ...(o.version ? { version: o.version } : {}) };
       if (service === 'gateway') {
         const gw = await startGatewayFromConfig({ ...deps, tls });
         opened.push(gw);
@@ -232,7 +277,15 @@ export async function startServiceFromConfig(
       opened.push(jf);
       return { service, url: jf.url, enrollUrl: jf.enrollUrl, close: closeAll };
     }
-    const tc = await startTruthcoreFromConfig({ config, db, logger: o.logger, tls, cipher, ...(o.version ? { version: o.version } : {}) });
+    const tc = await startTruthcoreFromConfig({
+      config,
+      db,
+      logger: o.logger,
+      tls,
+      cipher,
+      healthProbes,
+      ...(o.version ? { version: o.version } : {}),
+    });
     opened.push(tc);
     return { service, url: tc.url, close: closeAll };
   } catch (err) {

@@ -8,6 +8,7 @@ import {
   loadTlsMaterial,
   servicePkiFiles,
   type Config,
+  type FieldCipher,
   type LoadedCertificateAuthority,
   type Logger,
 } from '@controlplane/platform';
@@ -16,6 +17,7 @@ import type { JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import type { TruthcoreServer } from '../truthcore/index.js';
+import { encryptionProbes, ensureDevKeyring, openCipherFromConfig, STORED_IN_CLEAR, type DevKeyring } from './encryption.js';
 import { startGatewayFromConfig, startJobforgeFromConfig, startTruthcoreFromConfig } from './services.js';
 import { pkiDirOf, type ServiceName } from './service-tls.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
@@ -54,6 +56,8 @@ export interface RunningSystem {
   db: Database;
   database: { kind: 'embedded' | 'postgres'; where: string };
   redis: RedisConnection | undefined;
+  /** The keyring that encrypts at rest; undefined only when `encryption.enabled` is false. */
+  encryption: DevKeyring | undefined;
   gateway: GatewayServer;
   jobforge: JobforgeServer;
   truthcore: TruthcoreServer;
@@ -92,13 +96,28 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
     if (redis) toClose.push(redis);
     const subscriber = redis ? await openRedisFromConfig(config, { connectionName: 'controlplane-dev-wake', logger: log }) : undefined;
     if (subscriber) toClose.push(subscriber);
-    const version = o.version ? { version: o.version } : {};
+    // Encrypted at rest from the first start: the keyring is made beside the CA when there is none.
+    const encryption = await ensureDevKeyring(config);
+    let cipher: FieldCipher | undefined;
+    if (encryption) {
+      const keys = await openCipherFromConfig(config, opened.db, encryption.file, {
+        applicationName: 'controlplane-dev-keys',
+        logger: log,
+      });
+      toClose.push(keys);
+      cipher = keys.cipher;
+    } else {
+      log.warn({ encryption: 'off' }, STORED_IN_CLEAR);
+    }
+    const healthProbes = encryptionProbes(config);
+    const common = { healthProbes, ...(o.version ? { version: o.version } : {}) };
     const truthcore = await startTruthcoreFromConfig({
       config,
       db: opened.db,
+      cipher,
       logger: o.loggerFor('truthcore'),
       tls: material('truthcore'),
-      ...version,
+      ...common,
     });
     toClose.push(truthcore);
     const jobforge = await startJobforgeFromConfig({
@@ -109,11 +128,12 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       logger: o.loggerFor('jobforge'),
       tls: material('jobforge'),
       ca: o.pki.ca,
+      cipher,
       truthcoreUrl: truthcore.url,
       // The outbox deliverer calls TruthCore with no transaction open, so this works on the
       // single PGlite connection of the embedded mode as well.
       deliverResults: true,
-      ...version,
+      ...common,
     });
     toClose.push(jobforge);
     const gateway = await startGatewayFromConfig({
@@ -124,7 +144,7 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       tls: material('gateway'),
       jobforgeUrl: jobforge.url,
       truthcoreUrl: truthcore.url,
-      ...version,
+      ...common,
     });
     toClose.push(gateway);
     let closing: Promise<void> | undefined;
@@ -132,6 +152,7 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       db: opened.db,
       database: { kind: opened.kind, where: opened.where },
       redis,
+      encryption,
       gateway,
       jobforge,
       truthcore,

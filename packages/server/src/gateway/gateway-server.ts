@@ -43,6 +43,8 @@ export interface GatewayOptions {
   /** Read side of the audit log for `GET /admin/audit`; without it that route answers 503. */
   auditQuery?: AuditReader | undefined;
   version?: string;
+  /** More /health probes (the composition's: encryption at rest, audit checkpoints). */
+  healthProbes?: readonly HealthProbe[];
 }
 
 export interface GatewayMetrics {
@@ -106,6 +108,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
         if (u.breakerOpen) throw new Error(`${u.name} circuit open`);
       },
     })),
+    ...(o.healthProbes ?? []),
   ];
 
   const app = createHttpApp({

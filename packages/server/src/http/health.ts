@@ -3,10 +3,20 @@ import type { HttpApp } from './create-app.js';
 
 export interface HealthProbe {
   name: string;
-  /** Resolves when healthy; a rejection marks the probe unhealthy (its text is logged, not shown). */
-  check(): Promise<void>;
+  /**
+   * Resolves when healthy, or with a verdict of its own (a setting the operator chose, such as
+   * storing payloads in clear, shown with its message); a rejection marks the probe unhealthy (its
+   * text is logged, not shown).
+   */
+  check(): Promise<void | ProbeVerdict>;
   /** A failing non-critical probe degrades rather than fails the service. */
   critical?: boolean;
+}
+
+export interface ProbeVerdict {
+  status: HealthStatus;
+  /** Shown to anyone who asks /health: say what is wrong, never a secret. */
+  message: string;
 }
 
 const startedAt = Date.now();
@@ -21,8 +31,10 @@ export async function runHealthChecks(
     probes.map(async (p) => {
       const t0 = performance.now();
       try {
-        await p.check();
-        return { name: p.name, status: 'healthy' as HealthStatus, durationMs: Math.round(performance.now() - t0) };
+        const verdict = await p.check();
+        const durationMs = Math.round(performance.now() - t0);
+        if (verdict) return { name: p.name, status: verdict.status, message: verdict.message, durationMs };
+        return { name: p.name, status: 'healthy' as HealthStatus, durationMs };
       } catch (err) {
         log?.warn({ err, probe: p.name }, 'health probe failed');
         return {

@@ -9,7 +9,7 @@ import {
   type Logger,
   type TlsMaterial,
 } from '@controlplane/platform';
-import { createHttpApp, registerHealthRoute, type HttpApp, registerAuditHook } from '../http/index.js';
+import { createHttpApp, registerHealthRoute, type HealthProbe, type HttpApp, registerAuditHook } from '../http/index.js';
 import { type Database, withTenant } from '../storage/index.js';
 import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
@@ -57,6 +57,8 @@ export interface JobforgeServerOptions {
   audit?: AuditSink | undefined;
   /** Field encryption for payloads and results at rest (see docs/encryption.md). */
   cipher?: FieldCipher | undefined;
+  /** More /health probes (the composition's: encryption at rest, audit checkpoints). */
+  healthProbes?: readonly HealthProbe[];
 }
 
 export interface JobforgeServer {
@@ -149,7 +151,10 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     },
     onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),
   });
-  registerHealthRoute(app, SERVICE_NAME, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
+  registerHealthRoute(app, SERVICE_NAME, version, [
+    { name: 'database', check: async () => void (await o.db.query('select 1')) },
+    ...(o.healthProbes ?? []),
+  ]);
   if (o.audit) registerAuditHook(app, o.audit, o.logger);
   const dispatchStreams = new DispatchStreams();
   registerRunnerRoutes(app, {

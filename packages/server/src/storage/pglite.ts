@@ -76,7 +76,7 @@ function setScopeLiteral(wanted: { tenantId: string; scope: string }): string {
  */
 export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}): Promise<Database> {
   const pglite = await PGlite.create({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), parsers });
-  const scope = new TransactionScope();
+  const scope = new TransactionScope<OpenTransaction>();
   let closed: Promise<void> | undefined;
   // The row-level-security settings (see data-scope.ts) are set afresh inside the lock of every
   // statement or transaction: PGlite's one connection is shared by every caller, and a cache
@@ -87,7 +87,7 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
     await pgTx.query(SET_SCOPE_SQL, [wanted.tenantId, wanted.scope]);
   };
 
-  return {
+  const db: Database = {
     kind: 'pglite',
 
     async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
@@ -116,9 +116,15 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
           if (modes) await pgTx.exec(`SET TRANSACTION ${modes}`);
           await applyScope(pgTx);
           await applySettings(tx, txOptions.settings);
-          const result = await scope.run(() => fn(tx));
-          callbackDone = true;
-          return result;
+          const open: OpenTransaction = { pgTx, independent: [] };
+          try {
+            const result = await scope.run(() => fn(tx), open);
+            callbackDone = true;
+            return result;
+          } catch (err) {
+            if (open.independent.length > 0) await keepIndependent(pgTx, open.independent, applyScope);
+            throw err;
+          }
         });
       } catch (err) {
         if (callbackDone && err instanceof PgliteTransactionAbortedError)
@@ -127,11 +133,47 @@ export async function createPgliteDatabase(options: PgliteDatabaseOptions = {}):
       }
     },
 
+    independent: {
+      async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
+        const open = scope.current();
+        if (!open) return db.query<R>(text, values);
+        const result = await run<R>(open.pgTx, text, values);
+        open.independent.push({ text, values });
+        return result;
+      },
+    },
+
     close() {
       closed ??= pglite.close();
       return closed;
     },
   };
+  return db;
+}
+
+/** A transaction open on the one connection, and the independent statements run in it so far. */
+interface OpenTransaction {
+  pgTx: Runner;
+  independent: Array<{ text: string; values: readonly unknown[] | undefined }>;
+}
+
+/**
+ * The transaction failed: roll it back, run its independent statements again on their own (each
+ * commits), and open an empty transaction for PGlite to roll back. All of it happens inside
+ * PGlite's lock, so no other caller can act on a key the rolled-back work made before it is stored.
+ */
+async function keepIndependent(
+  pgTx: Runner,
+  statements: OpenTransaction['independent'],
+  applyScope: (pgTx: Runner) => Promise<void>,
+): Promise<void> {
+  await pgTx.exec('ROLLBACK');
+  try {
+    await applyScope(pgTx);
+    for (const s of statements) await run(pgTx, s.text, s.values);
+  } finally {
+    await pgTx.exec('BEGIN');
+  }
 }
 
 /** The role the embedded database's services run as once migrations are done. */

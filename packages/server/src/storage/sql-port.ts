@@ -47,6 +47,13 @@ export interface Database extends Sql {
    * `query`/`transaction` from inside the callback is refused (CP_STORAGE_NESTED_TRANSACTION).
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * PGlite only (one connection, so nothing can have a pool of its own): statements whose effects
+   * must last whether or not the transaction open in the caller's context commits — the data-key
+   * store's. Inside a transaction they run in it (so they see and are seen by its work, and commit
+   * with it); when it rolls back they are run again on their own. Outside one they run as `query`.
+   */
+  readonly independent?: Sql;
   close(): Promise<void>;
 }
 
@@ -79,8 +86,8 @@ export async function applySettings(tx: Sql, settings: Record<string, string> | 
  * of that database from inside can be refused. The scope object is closed when the transaction
  * ends, so work the callback left running afterwards is not refused.
  */
-export class TransactionScope {
-  readonly #storage = new AsyncLocalStorage<{ open: boolean }>();
+export class TransactionScope<T = undefined> {
+  readonly #storage = new AsyncLocalStorage<{ open: boolean; data: T | undefined }>();
 
   /**
    * `db.query`/`db.transaction` called from inside a `db.transaction` callback. On PGlite (one
@@ -92,8 +99,14 @@ export class TransactionScope {
     if (this.#storage.getStore()?.open) throw new InternalError('CP_STORAGE_NESTED_TRANSACTION');
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    const scope = { open: true };
+  /** What `run` was given for the transaction open in this context, if one is. */
+  current(): T | undefined {
+    const scope = this.#storage.getStore();
+    return scope?.open ? scope.data : undefined;
+  }
+
+  async run<R>(fn: () => Promise<R>, data?: T): Promise<R> {
+    const scope = { open: true, data };
     try {
       return await this.#storage.run(scope, fn);
     } finally {

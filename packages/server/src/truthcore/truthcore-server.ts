@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { PRODUCT_VERSION } from '@controlplane/contracts';
 import { attachPeerVerification, mtlsServerOptions, type FieldCipher, type Logger, type TlsMaterial } from '@controlplane/platform';
-import { createHttpApp, registerAuditHook, registerHealthRoute, type HttpApp } from '../http/index.js';
+import { createHttpApp, registerAuditHook, registerHealthRoute, type HealthProbe, type HttpApp } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
 import { AssertionService } from './assertions.js';
@@ -36,6 +36,8 @@ export interface TruthcoreServerOptions {
   audit?: AuditSink | undefined;
   /** Field encryption for sensitive assertion objects and job results at rest. */
   cipher?: FieldCipher | undefined;
+  /** More /health probes (the composition's: encryption at rest, audit checkpoints). */
+  healthProbes?: readonly HealthProbe[];
 }
 
 export interface TruthcoreServer {
@@ -69,7 +71,10 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     verifyPeer: () => true,
     onReject: (r) => o.logger.warn({ reason: r.reason, peer: r.principal?.spiffeId, remoteAddress: r.remoteAddress }, 'mTLS peer refused'),
   });
-  registerHealthRoute(app, TRUTHCORE_SERVICE, version, [{ name: 'database', check: async () => void (await o.db.query('select 1')) }]);
+  registerHealthRoute(app, TRUTHCORE_SERVICE, version, [
+    { name: 'database', check: async () => void (await o.db.query('select 1')) },
+    ...(o.healthProbes ?? []),
+  ]);
   if (o.audit) registerAuditHook(app, o.audit, o.logger);
   registerTruthcoreRoutes(app, {
     assertions,
