@@ -83,7 +83,7 @@ const PROGRESS_MIN_INTERVAL_MS = 500;
  * certificate, and drains cleanly on stop.
  */
 export class RunnerAgent {
-  readonly metrics = new RunnerMetrics();
+  readonly metrics: RunnerMetrics;
   #meta!: RunnerIdentityMeta;
   #material!: TlsMaterial;
   #signingKey: KeyObject | undefined;
@@ -111,6 +111,8 @@ export class RunnerAgent {
 
   constructor(private readonly o: RunnerAgentOptions) {
     this.#handlersPath = isAbsolute(o.handlersModule) ? o.handlersModule : resolve(o.handlersModule);
+    // Node's process metrics only where something scrapes them.
+    this.metrics = new RunnerMetrics({ defaultMetrics: Boolean(o.metricsListen) });
   }
 
   get runnerId(): string {
@@ -128,6 +130,7 @@ export class RunnerAgent {
   async start(): Promise<void> {
     const { meta, material } = loadRunnerIdentity(this.o.dir);
     this.#meta = meta;
+    this.metrics.identify(meta.runnerId);
     this.#material = material;
     this.#client = new JobforgeClient(meta.runnerApiUrl, material, meta.trustDomain);
 
@@ -184,7 +187,6 @@ export class RunnerAgent {
     if (this.o.metricsListen) {
       this.#metricsServer = await startMetricsServer({
         ...this.o.metricsListen,
-        runnerId: meta.runnerId,
         metrics: this.metrics,
         health: () => this.health(),
       });
@@ -378,8 +380,8 @@ export class RunnerAgent {
     // Signed and sent at once; outcomes that become ready together travel together.
     const receipt = await this.#reporter.settle(env, outcome, job.startedAt);
     if (!receipt.ok) log.warn({ code: receipt.code }, 'outcome not accepted');
-    else if (outcome.ok) this.metrics.completed++;
-    if (!outcome.ok) this.metrics.failed++;
+    else if (outcome.ok) this.metrics.jobCompleted();
+    if (!outcome.ok) this.metrics.jobFailed();
   }
 
   #ref(env: JobEnvelope): LeaseRef {
@@ -445,6 +447,7 @@ export class RunnerAgent {
     const cert = this.#material.certificate;
     const notBefore = Date.parse(cert.validFrom);
     const notAfter = Date.parse(cert.validTo);
+    this.metrics.certificateExpires(notAfter);
     const remaining = this.o.renewWhenRemaining ?? 1 / 3;
     const at = notAfter - (notAfter - notBefore) * remaining;
     const delay = Math.max(1_000, Math.min(at - Date.now(), 2 ** 31 - 1));

@@ -4,7 +4,16 @@ import { relative, resolve } from 'node:path';
 import { ControlPlaneClient, readKeyFile, writeKeyFile, type Credentials } from '@controlplane/client';
 import { createLogger, type Config } from '@controlplane/platform';
 import { DEMO_HANDLERS_MODULE, enrollRunner, loadRunnerIdentity } from '@controlplane/runner';
-import { createBootstrapAdminKey, ensureDevPki, ensureTenant, isApiKeyUsable, startSystem, type RunningSystem } from '@controlplane/server';
+import {
+  createBootstrapAdminKey,
+  ensureDevPki,
+  ensureTenant,
+  isApiKeyUsable,
+  startProcessMetrics,
+  startSystem,
+  type ProcessMetrics,
+  type RunningSystem,
+} from '@controlplane/server';
 import { keyFileOf } from '../key-file-of.js';
 import { CliError, EXIT, type Command, type CommandContext } from '../command.js';
 import { DEV_TENANT, devPaths, isProcessAlive, readDevState, type DevState } from '../connection.js';
@@ -15,7 +24,8 @@ import { startupError } from '../startup-errors.js';
 import { StopSignal } from '../stop-signal.js';
 
 const USAGE = `usage: controlplane dev [--data-dir <dir>] [--config <file>] [--gateway-port <port>] [--jobforge-port <port>]
-                        [--truthcore-port <port>] [--enroll-port <port>] [--database-url <url>] [--redis-url <url>]
+                        [--truthcore-port <port>] [--enroll-port <port>] [--metrics-port <port>]
+                        [--database-url <url>] [--redis-url <url>]
                         [--log-level <level>] [--runner-handlers <module>] [--runner-confinement <mode>]
                         [--skip-demo] [--skip-runner]
 
@@ -32,6 +42,8 @@ Later starts reuse all of it. Without REDIS_URL / --redis-url the queue and rate
 Stop with Ctrl-C (SIGINT) or SIGTERM: the runner drains, the services close, exit status 0.
 
   --gateway-port ...   listener ports (default 8443, 8444, 8445, 8446; 0 picks free ones)
+  --metrics-port       the services' Prometheus listener on 127.0.0.1 (default 9460; 0 picks a free
+                       one); the runner's gets a free port. Both URLs are printed at start.
   --runner-handlers    the runner's handler module (default: the demo handlers)
   --runner-confinement how the runner confines its sandboxes: strict (default: namespaces with
                        bubblewrap, a separate uid, Node's permission model), permissions, or none
@@ -152,6 +164,7 @@ export const devCommand: Command = {
     'jobforge-port': { type: 'string' },
     'truthcore-port': { type: 'string' },
     'enroll-port': { type: 'string' },
+    'metrics-port': { type: 'string' },
     'database-url': { type: 'string' },
     'redis-url': { type: 'string' },
     'log-level': { type: 'string' },
@@ -171,6 +184,7 @@ export const devCommand: Command = {
       'jobforge-port',
       'truthcore-port',
       'enroll-port',
+      'metrics-port',
     ]);
     const out = (line = '') => ctx.stdout.write(line + '\n');
     const paths = devPaths(config.dataDir);
@@ -189,6 +203,7 @@ export const devCommand: Command = {
     const loggerFor = (service: string) => createLogger({ service, level: config.log.level, destination: log });
     const devLog = loggerFor('dev');
     let system: RunningSystem | undefined;
+    let observed: ProcessMetrics | undefined;
     let client: ControlPlaneClient | undefined;
     let exitCode: number = EXIT.OK;
     const checkpoint = () => {
@@ -203,7 +218,8 @@ export const devCommand: Command = {
           : `using the CA and certificates in ${shown(pki.dir)}`,
       );
       checkpoint();
-      system = await startSystem({ config, pki, loggerFor });
+      observed = await startProcessMetrics(config, 'dev');
+      system = await startSystem({ config, pki, loggerFor, metrics: observed.metrics });
       checkpoint();
       const tenant = await ensureTenant(system.db, { id: DEV_TENANT, name: 'Development' });
       if (tenant.created) out(`created tenant '${DEV_TENANT}'`);
@@ -228,6 +244,7 @@ export const devCommand: Command = {
       out(`  gateway    ${system.gateway.url}`);
       out(`  jobforge   ${system.jobforge.url} (mTLS), enrolment ${system.jobforge.enrollUrl}`);
       out(`  truthcore  ${system.truthcore.url} (mTLS)`);
+      if (observed.listener) out(`  metrics    ${observed.listener.url}/metrics (Prometheus, the three services)`);
       client = new ControlPlaneClient({
         url: system.gateway.url,
         apiKey: admin.credentials.apiKey,
@@ -247,11 +264,13 @@ export const devCommand: Command = {
           confinement: stringFlag(ctx, 'runner-confinement'),
           logLevel: config.log.level,
           env: ctx.env,
+          ...(config.metrics.enabled ? { metricsPort: 0 } : {}),
           onOutput: (chunk) => log.write(chunk),
         });
         out(
           `demo runner ${runner.runnerId} ${how === 'reused' ? 'started' : 'enrolled and started'} (pid ${runner.pid}, handlers ${shown(handlers)})`,
         );
+        if (runner.metricsUrl) out(`  runner metrics ${runner.metricsUrl}/metrics`);
         void runner.exited.then(({ code, signal }) => {
           if (!stop.stopped) out(`the demo runner exited (${signal ?? `code ${code}`}); see ${shown(paths.logFile)}`);
         });
@@ -297,6 +316,7 @@ export const devCommand: Command = {
       await system
         ?.close()
         .catch((err: unknown) => ctx.stderr.write(`controlplane dev: error while stopping: ${(err as Error).message}\n`));
+      await observed?.listener?.close();
       releaseDataDir(paths);
       stop.dispose();
       await closeLog(log);

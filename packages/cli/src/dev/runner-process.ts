@@ -11,6 +11,8 @@ const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'SYSTEMROOT
 export interface RunnerProcess {
   readonly pid: number | undefined;
   readonly runnerId: string;
+  /** The runner's health and metrics listener, when it has one. */
+  readonly metricsUrl: string | undefined;
   /** Resolves with the exit code (or signal) once the process is gone. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM (the runner drains), then SIGKILL after `graceMs`. */
@@ -26,6 +28,8 @@ export interface StartRunnerOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Every line the runner prints (its JSON log). */
   onOutput: (chunk: Buffer) => void;
+  /** Serve the runner's /health and /metrics on this loopback port (0: a free one). */
+  metricsPort?: number | undefined;
   startTimeoutMs?: number;
 }
 
@@ -53,6 +57,7 @@ export function startRunnerProcess(o: StartRunnerOptions): Promise<RunnerProcess
       '--log-level',
       o.logLevel,
       ...(o.confinement ? ['--confinement', o.confinement] : []),
+      ...(o.metricsPort !== undefined ? ['--metrics-port', String(o.metricsPort)] : []),
     ],
     {
       env,
@@ -74,13 +79,14 @@ export function startRunnerProcess(o: StartRunnerOptions): Promise<RunnerProcess
       o.onOutput(chunk);
       if (started) return;
       seen = (seen + chunk.toString('utf8')).slice(-8192);
-      const m = /runner (\S+) started/.exec(seen);
+      const m = /runner (\S+) started(?: \(health and metrics at (\S+)\))?/.exec(seen);
       if (!m) return;
       started = true;
       clearTimeout(timer);
       resolve({
         pid: child.pid,
         runnerId: m[1]!,
+        metricsUrl: m[2],
         exited,
         async stop(graceMs = 15_000) {
           if (child.exitCode !== null || child.signalCode !== null) return exited;

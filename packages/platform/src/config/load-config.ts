@@ -39,6 +39,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   CONTROLPLANE_TRUTHCORE_HOST: 'truthcore.listen.host',
   CONTROLPLANE_TRUTHCORE_PORT: 'truthcore.listen.port',
   CONTROLPLANE_TRUTHCORE_URL: 'truthcore.url',
+  CONTROLPLANE_METRICS_ENABLED: 'metrics.enabled',
+  CONTROLPLANE_METRICS_HOST: 'metrics.listen.host',
+  CONTROLPLANE_METRICS_PORT: 'metrics.listen.port',
 });
 
 /** The variable that names a config file when `--config` is not given. */

@@ -63,6 +63,9 @@ export const GATEWAY_LIMIT_DEFAULTS = Object.freeze({
   lastUsedIntervalSeconds: 60,
 });
 
+/** Each process's metrics port when `metrics.listen.port` is not set (docs/observability.md). */
+export const METRICS_PORTS = Object.freeze({ dev: 9460, gateway: 9461, jobforge: 9462, truthcore: 9463 });
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ConfigSchema = z
@@ -158,6 +161,17 @@ export const ConfigSchema = z
         keyringFile: z.string().min(1).optional(),
       })
       .default({}),
+    /**
+     * The process's Prometheus listener (plain HTTP: `GET /metrics`). Loopback by default; without a
+     * port each process takes its own (METRICS_PORTS: gateway 9461, jobforge 9462, truthcore 9463,
+     * `controlplane dev` 9460), so the three services can share one host and one config file.
+     */
+    metrics: z
+      .object({
+        enabled: Bool.default(true),
+        listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: Port.optional() }).default({ host: '127.0.0.1' }),
+      })
+      .default({ enabled: true, listen: { host: '127.0.0.1' } }),
     runner: z
       .object({
         dir: z.string().min(1).optional(),

@@ -25,5 +25,6 @@ export {
   type RunningService,
   type ServiceDeps,
 } from './services.js';
+export { startProcessMetrics, type ProcessMetrics } from './process-metrics.js';
 export { ensureDevPki, startSystem, type DevPki, type RunningSystem, type StartSystemOptions } from './system.js';
 export { ensureTenant, isApiKeyUsable, createBootstrapAdminKey } from './bootstrap.js';

@@ -9,7 +9,9 @@ import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '.
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
+import { startProcessMetrics } from './process-metrics.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
 
 /** What a service shares with the others in its process. */
@@ -22,6 +24,8 @@ export interface ServiceDeps {
   redis?: RedisConnection | undefined;
   logger: Logger;
   version?: string;
+  /** The process's metrics (one registry per process, served by its metrics listener). */
+  metrics?: ServerMetrics | undefined;
 }
 
 /** The gateway's limits from `gateway.*` in the config (the rest keep their defaults). */
@@ -39,6 +43,19 @@ export function gatewayLimitsFrom(config: Readonly<Config>): Partial<GatewayLimi
   };
 }
 
+/** The audit log a service records into, timed for the metrics. */
+function auditLogFor(d: ServiceDeps, service: ServiceName): AuditLog {
+  const m = d.metrics;
+  return new AuditLog(d.db, {
+    onAppend: m
+      ? (seconds, ok) => {
+          m.auditAppend.observe({ service }, seconds);
+          if (!ok) m.auditAppendFailures.inc({ service });
+        }
+      : undefined,
+  });
+}
+
 function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -53,7 +70,9 @@ function readPem(file: string, what: string): string {
 export async function startTruthcoreFromConfig(
   d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } },
 ): Promise<TruthcoreServer> {
+  d.metrics?.watchCertificates('truthcore', { service: d.tls.cert, ca: d.tls.ca[0] });
   return startTruthcore({
+    metrics: d.metrics,
     db: d.db,
     logger: d.logger,
     tls: d.tls,
@@ -61,7 +80,7 @@ export async function startTruthcoreFromConfig(
     // Results must be signed by runner certificates of our own CA(s).
     caCertPem: d.tls.ca.join('\n'),
     listen: d.listen ?? d.config.truthcore.listen,
-    audit: new AuditLog(d.db),
+    audit: auditLogFor(d, 'truthcore'),
     cipher: d.cipher,
     ...(d.version ? { version: d.version } : {}),
   });
@@ -83,6 +102,8 @@ export async function startJobforgeFromConfig(
 ): Promise<JobforgeServer> {
   const toTruthcore = serviceAgent(d.tls, d.config.trustDomain, 'truthcore');
   const redis = d.redis;
+  d.metrics?.watchCertificates('jobforge', { service: d.tls.cert, ca: d.tls.ca[0] });
+  const unwatchRedis = d.metrics?.watchRedis('jobforge', { main: redis?.client, wake: d.subscriber?.client });
   try {
     const jf = await startJobforge({
       db: d.db,
@@ -100,18 +121,21 @@ export async function startJobforgeFromConfig(
       enrollListen: d.enrollListen ?? d.config.jobforge.enrollListen,
       ...(d.config.jobforge.advertisedUrl ? { advertisedUrl: d.config.jobforge.advertisedUrl } : {}),
       ...(d.deliverResults === false ? {} : { truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: toTruthcore } }),
-      audit: new AuditLog(d.db),
+      audit: auditLogFor(d, 'jobforge'),
       cipher: d.cipher,
+      metrics: d.metrics,
       ...(d.version ? { version: d.version } : {}),
     });
     return {
       ...jf,
       async close() {
+        unwatchRedis?.();
         await jf.close();
         toTruthcore.destroy();
       },
     };
   } catch (err) {
+    unwatchRedis?.();
     toTruthcore.destroy();
     throw err;
   }
@@ -132,6 +156,8 @@ export async function startGatewayFromConfig(
       ? { cert: readPem(g.publicCertFile, 'gateway certificate'), key: readPem(g.publicKeyFile, 'gateway key') }
       : { cert: d.tls.cert, key: d.tls.key };
   const agents: Agent[] = [serviceAgent(d.tls, d.config.trustDomain, 'jobforge'), serviceAgent(d.tls, d.config.trustDomain, 'truthcore')];
+  d.metrics?.watchCertificates('gateway', { service: d.tls.cert, public: publicTls.cert, ca: d.tls.ca[0] });
+  const unwatchRedis = d.metrics?.watchRedis('gateway', { main: d.redis?.client });
   try {
     const gw = await startGateway({
       db: d.db,
@@ -144,18 +170,21 @@ export async function startGatewayFromConfig(
         truthcore: { url: d.truthcoreUrl ?? d.config.truthcore.url, agent: agents[1]! },
       },
       limits: gatewayLimitsFrom(d.config),
-      auditSink: new AuditLog(d.db),
+      auditSink: auditLogFor(d, 'gateway'),
       auditQuery: { query: (filter) => queryAudit(d.db, filter) },
+      metrics: d.metrics,
       ...(d.version ? { version: d.version } : {}),
     });
     return {
       ...gw,
       async close() {
+        unwatchRedis?.();
         await gw.close();
         for (const a of agents) a.destroy();
       },
     };
   } catch (err) {
+    unwatchRedis?.();
     for (const a of agents) a.destroy();
     throw err;
   }
@@ -168,6 +197,8 @@ export interface RunningService {
   url: string;
   /** JobForge's enrolment listener. */
   enrollUrl?: string;
+  /** The metrics listener (`GET /metrics`), unless `metrics.enabled` is false. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -193,6 +224,10 @@ export async function startServiceFromConfig(
     await db.close();
   };
   try {
+    const observed = await startProcessMetrics(config, service);
+    if (observed.listener) opened.push(observed.listener);
+    const metrics = observed.metrics;
+    const metricsUrl = observed.listener ? { metricsUrl: observed.listener.url } : {};
     await migrate(db);
     if (db.kind === 'pglite') await dropToServiceRole(db);
     else await warnIfRowLevelSecurityBypassed(db, o.logger);
@@ -222,19 +257,27 @@ export async function startServiceFromConfig(
           ? await openRedisFromConfig(config, { connectionName: `controlplane-${service}-wake`, logger: o.logger })
           : undefined;
       if (subscriber) opened.push(subscriber);
-      const deps = { config, db, redis, logger: o.logger, ...(o.version ? { version: o.version } : {}) };
+      const deps = { config, db, redis, logger: o.logger, metrics, ...(o.version ? { version: o.version } : {}) };
       if (service === 'gateway') {
         const gw = await startGatewayFromConfig({ ...deps, tls });
         opened.push(gw);
-        return { service, url: gw.url, close: closeAll };
+        return { service, url: gw.url, ...metricsUrl, close: closeAll };
       }
       const jf = await startJobforgeFromConfig({ ...deps, tls, ca: ca!, subscriber, cipher });
       opened.push(jf);
-      return { service, url: jf.url, enrollUrl: jf.enrollUrl, close: closeAll };
+      return { service, url: jf.url, enrollUrl: jf.enrollUrl, ...metricsUrl, close: closeAll };
     }
-    const tc = await startTruthcoreFromConfig({ config, db, logger: o.logger, tls, cipher, ...(o.version ? { version: o.version } : {}) });
+    const tc = await startTruthcoreFromConfig({
+      config,
+      db,
+      logger: o.logger,
+      tls,
+      cipher,
+      metrics,
+      ...(o.version ? { version: o.version } : {}),
+    });
     opened.push(tc);
-    return { service, url: tc.url, close: closeAll };
+    return { service, url: tc.url, ...metricsUrl, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -15,6 +15,7 @@ import type { GatewayServer } from '../gateway/index.js';
 import type { JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import type { TruthcoreServer } from '../truthcore/index.js';
 import { startGatewayFromConfig, startJobforgeFromConfig, startTruthcoreFromConfig } from './services.js';
 import { pkiDirOf, type ServiceName } from './service-tls.js';
@@ -67,6 +68,8 @@ export interface StartSystemOptions {
   /** A logger per service (they may share a destination). */
   loggerFor: (service: ServiceName) => Logger;
   version?: string;
+  /** The process's metrics, which the three services fill (the caller serves them: startProcessMetrics). */
+  metrics?: ServerMetrics | undefined;
 }
 
 /**
@@ -92,13 +95,13 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
     if (redis) toClose.push(redis);
     const subscriber = redis ? await openRedisFromConfig(config, { connectionName: 'controlplane-dev-wake', logger: log }) : undefined;
     if (subscriber) toClose.push(subscriber);
-    const version = o.version ? { version: o.version } : {};
+    const common = { ...(o.version ? { version: o.version } : {}), metrics: o.metrics };
     const truthcore = await startTruthcoreFromConfig({
       config,
       db: opened.db,
       logger: o.loggerFor('truthcore'),
       tls: material('truthcore'),
-      ...version,
+      ...common,
     });
     toClose.push(truthcore);
     const jobforge = await startJobforgeFromConfig({
@@ -113,7 +116,7 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       // The outbox deliverer calls TruthCore with no transaction open, so this works on the
       // single PGlite connection of the embedded mode as well.
       deliverResults: true,
-      ...version,
+      ...common,
     });
     toClose.push(jobforge);
     const gateway = await startGatewayFromConfig({
@@ -124,7 +127,7 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       tls: material('gateway'),
       jobforgeUrl: jobforge.url,
       truthcoreUrl: truthcore.url,
-      ...version,
+      ...common,
     });
     toClose.push(gateway);
     let closing: Promise<void> | undefined;

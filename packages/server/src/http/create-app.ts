@@ -10,6 +10,7 @@ import {
   type Logger,
   type RequestContext,
 } from '@controlplane/platform';
+import type { ServerMetrics } from '../observability/index.js';
 import { newScopeHolder, openRequestScope } from '../storage/internal.js';
 import { httpErrorFrom } from './error-mapping.js';
 import { parseJsonBody } from './json-body.js';
@@ -45,6 +46,8 @@ export interface HttpAppOptions {
    * every peer is authenticated in the TLS handshake (mTLS).
    */
   streamingRequestBodies?: boolean;
+  /** Counts and times every answered request by route pattern and status (never by its URL). */
+  metrics?: ServerMetrics | undefined;
 }
 
 export type HttpApp = FastifyInstance;
@@ -114,11 +117,16 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   // Body parsing runs on socket events outside the context; re-enter it before validation.
   app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, () => openRequestScope(req.dataScope, done)));
 
+  const metrics = options.metrics;
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request completed',
-    );
+    // The route pattern (`/v1/jobs/:id`), never the URL: a label must not carry a job id.
+    const route = req.routeOptions.url ?? 'unmatched';
+    req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
+    if (metrics) {
+      const labels = { service: options.service, method: knownMethod(req.method), route, status: String(reply.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    }
     done();
   });
 
@@ -147,4 +155,11 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   return app;
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** A client may send any method name; a label keeps to the known ones. */
+function knownMethod(method: string): string {
+  return METHODS.has(method) ? method : 'OTHER';
 }

@@ -10,6 +10,7 @@ import {
   type TlsMaterial,
 } from '@controlplane/platform';
 import { createHttpApp, registerHealthRoute, type HttpApp, registerAuditHook } from '../http/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import { type Database, withTenant } from '../storage/index.js';
 import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
@@ -18,6 +19,7 @@ import { registerRunnerRoutes } from './http/runner-routes.js';
 import { registerServiceRoutes } from './http/service-routes.js';
 import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
+import { watchJobforgeGauges } from './metrics-gauges.js';
 import { JobLifecycle, SERVICE_NAME } from './lifecycle/index.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
@@ -56,6 +58,8 @@ export interface JobforgeServerOptions {
   audit?: AuditSink | undefined;
   /** Field encryption for payloads and results at rest (see docs/encryption.md). */
   cipher?: FieldCipher | undefined;
+  /** The process's metrics; JobForge adds its job counters, queue, runner and outbox gauges. */
+  metrics?: ServerMetrics | undefined;
 }
 
 export interface JobforgeServer {
@@ -113,6 +117,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     leaseMs: o.leaseMs,
     ...(o.submitLingerMs !== undefined ? { submitLingerMs: o.submitLingerMs } : {}),
     requireResultProof: true,
+    metrics: o.metrics,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
   const enrolment = new EnrolmentService({
@@ -133,6 +138,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     bodyLimitBytes: 8 * 1024 * 1024,
     // Runners keep their dispatch stream's request body open; every peer here has a verified certificate.
     streamingRequestBodies: true,
+    metrics: o.metrics,
   });
   // Checked once per connection here, and again per request by the routes: a revoked runner's
   // new connections are refused and its open ones stop working at the next request.
@@ -188,6 +194,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     logger: o.logger,
     https: { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
     bodyLimitBytes: 64 * 1024,
+    metrics: o.metrics,
   });
   registerHealthRoute(enrollApp, SERVICE_NAME, version, []);
   if (o.audit) registerAuditHook(enrollApp, o.audit, o.logger);
@@ -199,6 +206,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     return reply.code(201).send({ ...res, runnerApiUrl });
   });
 
+  const unwatch = o.metrics ? [watchJobforgeGauges(o.metrics, o.db), o.metrics.watchPool(SERVICE_NAME, o.db.poolStats)] : [];
   const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
   const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger, { cipher: o.cipher }) : undefined;
   const stopOutbox = outbox ? startOutboxLoop(outbox, o.logger, o.outboxIntervalMs ?? 500) : async () => {};
@@ -228,6 +236,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     app,
     outbox,
     async close() {
+      for (const u of unwatch) u();
       await stopDuties();
       await stopOutbox();
       // Open dispatch streams would hold the listener open: end them, and runners reconnect elsewhere.

@@ -47,6 +47,8 @@ export interface Database extends Sql {
    * `query`/`transaction` from inside the callback is refused (CP_STORAGE_NESTED_TRANSACTION).
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** The connection pool's counts, for metrics (PostgreSQL only; the embedded database has one connection). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import { PRODUCT_VERSION } from '@controlplane/contracts';
 import { attachPeerVerification, mtlsServerOptions, type FieldCipher, type Logger, type TlsMaterial } from '@controlplane/platform';
 import { createHttpApp, registerAuditHook, registerHealthRoute, type HttpApp } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import type { Database } from '../storage/index.js';
 import { AssertionService } from './assertions.js';
 import { registerTruthcoreRoutes } from './http/routes.js';
@@ -36,6 +37,8 @@ export interface TruthcoreServerOptions {
   audit?: AuditSink | undefined;
   /** Field encryption for sensitive assertion objects and job results at rest. */
   cipher?: FieldCipher | undefined;
+  /** The process's metrics: TruthCore adds its HTTP and PostgreSQL pool metrics. */
+  metrics?: ServerMetrics | undefined;
 }
 
 export interface TruthcoreServer {
@@ -61,6 +64,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     logger: o.logger,
     https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }),
     bodyLimitBytes: 8 * 1024 * 1024,
+    metrics: o.metrics,
   });
   // Every verified identity of the trust domain may connect; each route then decides. That way a
   // runner or a stray service is answered 403 (and logged) rather than dropped mid-handshake.
@@ -94,6 +98,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
   });
 
   await app.listen({ host: o.listen.host, port: o.listen.port });
+  const unwatchPool = o.metrics?.watchPool(TRUTHCORE_SERVICE, o.db.poolStats);
   const addr = app.server.address() as AddressInfo;
   const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
   o.logger.info({ port: addr.port }, 'truthcore listening');
@@ -113,6 +118,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     results,
     app,
     async close() {
+      unwatchPool?.();
       await app.close();
     },
   };

@@ -67,7 +67,10 @@ export class JobSubmission {
       });
       // A grouped submission was enqueued with its group.
       if (!single) await this.t.enqueue(inserted.map(readyEntryOf));
-      for (const r of inserted) this.t.emit(r, 'job.queued');
+      for (const r of inserted) {
+        this.t.emit(r, 'job.queued');
+        this.t.o.metrics?.jobsSubmitted.inc({ tenant: r.tenant_id, type: r.type });
+      }
       return rows.map(toJobResponse);
     });
   }
