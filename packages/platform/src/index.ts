@@ -5,3 +5,4 @@ export * from './tls/index.js';
 export * from './crypto/index.js';
 export * from './http-client/index.js';
 export * from './metrics/index.js';
+export * from './tracing/index.js';

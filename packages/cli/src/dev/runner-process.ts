@@ -6,7 +6,20 @@ export const CLI_BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 
 // Only what a Node process needs to start: the runner's sandbox filters the rest anyway, but the
 // dev process's own settings (database URLs with passwords) have no business in the runner.
-const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'SYSTEMROOT'];
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TMP',
+  'TEMP',
+  'LANG',
+  'SYSTEMROOT',
+  // Tracing, so the demo runner's spans join the services' traces (docs/observability.md).
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_SDK_DISABLED',
+];
 
 export interface RunnerProcess {
   readonly pid: number | undefined;

@@ -172,6 +172,19 @@ export const ConfigSchema = z
         listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: Port.optional() }).default({ host: '127.0.0.1' }),
       })
       .default({ enabled: true, listen: { host: '127.0.0.1' } }),
+    /**
+     * OpenTelemetry tracing, off unless an OTLP endpoint is set (the standard OTEL_* variables map
+     * here: docs/observability.md, Tracing). `exporter` is OTEL_TRACES_EXPORTER's list; without
+     * `otlp` in it, or with `disabled`, nothing is traced.
+     */
+    tracing: z
+      .object({
+        endpoint: z.string().url().optional(),
+        tracesEndpoint: z.string().url().optional(),
+        exporter: z.string().default('otlp'),
+        disabled: Bool.default(false),
+      })
+      .default({ exporter: 'otlp', disabled: false }),
     runner: z
       .object({
         dir: z.string().min(1).optional(),
@@ -224,6 +237,19 @@ export const ConfigSchema = z
     }
     if (c.redis.tlsCaFile && c.redis.url?.startsWith('redis://')) {
       ctx.addIssue({ code: 'custom', path: ['redis', 'tlsCaFile'], message: 'is set but redis.url is plaintext redis://; use rediss://' });
+    }
+    for (const key of ['endpoint', 'tracesEndpoint'] as const) {
+      const url = c.tracing[key];
+      if (!url) continue;
+      if (!/^https?:\/\//.test(url)) {
+        ctx.addIssue({ code: 'custom', path: ['tracing', key], message: 'must be an http(s):// URL of an OTLP/HTTP receiver' });
+      } else if (url.startsWith('http://') && !LOCAL_HOSTS.has(hostOf(url) ?? '')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tracing', key],
+          message: 'sends traces in plaintext to a non-local host; use https:// (or a collector on this host)',
+        });
+      }
     }
     if (Boolean(c.gateway.publicCertFile) !== Boolean(c.gateway.publicKeyFile)) {
       ctx.addIssue({

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { InternalError } from '@controlplane/contracts';
-import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
+import {
+  tracingFromConfig,
+  type CertificateAuthority,
+  type Config,
+  type FieldCipher,
+  type Logger,
+  type TlsMaterial,
+} from '@controlplane/platform';
 import { openFieldEncryption } from '../keys/index.js';
 import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
@@ -71,8 +78,10 @@ export async function startTruthcoreFromConfig(
   d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } },
 ): Promise<TruthcoreServer> {
   d.metrics?.watchCertificates('truthcore', { service: d.tls.cert, ca: d.tls.ca[0] });
-  return startTruthcore({
+  const tracing = tracingFromConfig(d.config, 'truthcore', d.version);
+  const tc = await startTruthcore({
     metrics: d.metrics,
+    tracing,
     db: d.db,
     logger: d.logger,
     tls: d.tls,
@@ -83,7 +92,17 @@ export async function startTruthcoreFromConfig(
     audit: auditLogFor(d, 'truthcore'),
     cipher: d.cipher,
     ...(d.version ? { version: d.version } : {}),
+  }).catch(async (err: unknown) => {
+    await tracing.shutdown();
+    throw err;
   });
+  return {
+    ...tc,
+    async close() {
+      await tc.close();
+      await tracing.shutdown();
+    },
+  };
 }
 
 export async function startJobforgeFromConfig(
@@ -104,6 +123,7 @@ export async function startJobforgeFromConfig(
   const redis = d.redis;
   d.metrics?.watchCertificates('jobforge', { service: d.tls.cert, ca: d.tls.ca[0] });
   const unwatchRedis = d.metrics?.watchRedis('jobforge', { main: redis?.client, wake: d.subscriber?.client });
+  const tracing = tracingFromConfig(d.config, 'jobforge', d.version);
   try {
     const jf = await startJobforge({
       db: d.db,
@@ -124,6 +144,7 @@ export async function startJobforgeFromConfig(
       audit: auditLogFor(d, 'jobforge'),
       cipher: d.cipher,
       metrics: d.metrics,
+      tracing,
       ...(d.version ? { version: d.version } : {}),
     });
     return {
@@ -132,11 +153,13 @@ export async function startJobforgeFromConfig(
         unwatchRedis?.();
         await jf.close();
         toTruthcore.destroy();
+        await tracing.shutdown();
       },
     };
   } catch (err) {
     unwatchRedis?.();
     toTruthcore.destroy();
+    await tracing.shutdown();
     throw err;
   }
 }
@@ -158,6 +181,7 @@ export async function startGatewayFromConfig(
   const agents: Agent[] = [serviceAgent(d.tls, d.config.trustDomain, 'jobforge'), serviceAgent(d.tls, d.config.trustDomain, 'truthcore')];
   d.metrics?.watchCertificates('gateway', { service: d.tls.cert, public: publicTls.cert, ca: d.tls.ca[0] });
   const unwatchRedis = d.metrics?.watchRedis('gateway', { main: d.redis?.client });
+  const tracing = tracingFromConfig(d.config, 'gateway', d.version);
   try {
     const gw = await startGateway({
       db: d.db,
@@ -173,6 +197,7 @@ export async function startGatewayFromConfig(
       auditSink: auditLogFor(d, 'gateway'),
       auditQuery: { query: (filter) => queryAudit(d.db, filter) },
       metrics: d.metrics,
+      tracing,
       ...(d.version ? { version: d.version } : {}),
     });
     return {
@@ -181,10 +206,12 @@ export async function startGatewayFromConfig(
         unwatchRedis?.();
         await gw.close();
         for (const a of agents) a.destroy();
+        await tracing.shutdown();
       },
     };
   } catch (err) {
     unwatchRedis?.();
+    await tracing.shutdown();
     for (const a of agents) a.destroy();
     throw err;
   }

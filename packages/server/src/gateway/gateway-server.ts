@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { PRODUCT_VERSION } from '@controlplane/contracts';
-import { InMemoryNonceStore, type Logger, type NonceStore } from '@controlplane/platform';
+import { InMemoryNonceStore, type Logger, type NonceStore, type Tracing } from '@controlplane/platform';
 import type { AuditSink } from '../audit/index.js';
 import { createHttpApp, type HealthProbe, type HttpApp } from '../http/index.js';
 import { BREAKER_STATE, type ServerMetrics } from '../observability/index.js';
@@ -45,6 +45,8 @@ export interface GatewayOptions {
   version?: string;
   /** The process's metrics: the gateway adds HTTP, rate-limit, breaker, pool and Redis metrics. */
   metrics?: ServerMetrics | undefined;
+  /** A span per request, continuing the client's W3C traceparent, carried to the upstreams (off by default). */
+  tracing?: Tracing | undefined;
 }
 
 export interface GatewayMetrics {
@@ -119,6 +121,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     idleTimeoutMs: limits.idleTimeoutMs,
     keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
     metrics: o.metrics,
+    tracing: o.tracing,
   });
   const audit = auditRecorder(o.auditSink);
   const metrics = o.metrics;

@@ -8,7 +8,10 @@ import {
   isValidCorrelationId,
   runWithContext,
   type Logger,
+  SpanKind,
   type RequestContext,
+  type SpanHandle,
+  type Tracing,
 } from '@controlplane/platform';
 import type { ServerMetrics } from '../observability/index.js';
 import { newScopeHolder, openRequestScope } from '../storage/internal.js';
@@ -22,6 +25,8 @@ declare module 'fastify' {
     ctx: RequestContext;
     /** This request's data scope (storage/data-scope.ts): no tenant until the caller is known. */
     dataScope: object;
+    /** This request's server span, when tracing is on. */
+    span: SpanHandle | undefined;
   }
 }
 
@@ -48,6 +53,11 @@ export interface HttpAppOptions {
   streamingRequestBodies?: boolean;
   /** Counts and times every answered request by route pattern and status (never by its URL). */
   metrics?: ServerMetrics | undefined;
+  /**
+   * A server span per request, continuing the caller's W3C `traceparent`. Its attributes are the
+   * method, the route pattern and the status: never the URL, a header or the body.
+   */
+  tracing?: Tracing | undefined;
 }
 
 export type HttpApp = FastifyInstance;
@@ -91,6 +101,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.server.headersTimeout = headersTimeout;
 
   app.decorateRequest('ctx', undefined as unknown as RequestContext);
+  app.decorateRequest('span', undefined);
+  const tracing = options.tracing?.enabled ? options.tracing : undefined;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
@@ -110,18 +122,35 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     reply.headers(SECURITY_HEADERS);
     reply.header(CORRELATION_HEADER, req.id);
     req.dataScope = newScopeHolder();
+    req.span = tracing?.startSpan(`${req.method} ${req.routeOptions.url ?? 'unmatched'}`, {
+      kind: SpanKind.SERVER,
+      carrier: req.headers,
+      attributes: {
+        'http.request.method': req.method,
+        'http.route': req.routeOptions.url ?? 'unmatched',
+        'controlplane.service': options.service,
+        'controlplane.correlation_id': req.id,
+      },
+    });
     // Every continuation of this request (hooks, handler, awaited work) runs inside the context,
     // and in a data scope that sees no tenant's rows until authentication names the tenant.
-    runWithContext(req.ctx, () => openRequestScope(req.dataScope, done));
+    runWithContext(req.ctx, () => openRequestScope(req.dataScope, () => (tracing ? tracing.within(req.span, done) : done())));
   });
   // Body parsing runs on socket events outside the context; re-enter it before validation.
-  app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, () => openRequestScope(req.dataScope, done)));
+  app.addHook('preValidation', (req, _reply, done) =>
+    runWithContext(req.ctx, () => openRequestScope(req.dataScope, () => (tracing ? tracing.within(req.span, done) : done()))),
+  );
 
   const metrics = options.metrics;
   app.addHook('onResponse', (req, reply, done) => {
     // The route pattern (`/v1/jobs/:id`), never the URL: a label must not carry a job id.
     const route = req.routeOptions.url ?? 'unmatched';
     req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
+    if (req.span) {
+      req.span.span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) req.span.span.setStatus({ code: 2 });
+      req.span.span.end();
+    }
     if (metrics) {
       const labels = { service: options.service, method: knownMethod(req.method), route, status: String(reply.statusCode) };
       metrics.httpRequests.inc(labels);

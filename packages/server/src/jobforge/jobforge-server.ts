@@ -8,6 +8,7 @@ import {
   type FieldCipher,
   type Logger,
   type TlsMaterial,
+  type Tracing,
 } from '@controlplane/platform';
 import { createHttpApp, registerHealthRoute, type HttpApp, registerAuditHook } from '../http/index.js';
 import type { ServerMetrics } from '../observability/index.js';
@@ -60,6 +61,8 @@ export interface JobforgeServerOptions {
   cipher?: FieldCipher | undefined;
   /** The process's metrics; JobForge adds its job counters, queue, runner and outbox gauges. */
   metrics?: ServerMetrics | undefined;
+  /** Spans of its requests; a submission's trace context is kept with the job (off by default). */
+  tracing?: Tracing | undefined;
 }
 
 export interface JobforgeServer {
@@ -118,6 +121,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     ...(o.submitLingerMs !== undefined ? { submitLingerMs: o.submitLingerMs } : {}),
     requireResultProof: true,
     metrics: o.metrics,
+    tracing: o.tracing,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
   const enrolment = new EnrolmentService({
@@ -139,6 +143,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     // Runners keep their dispatch stream's request body open; every peer here has a verified certificate.
     streamingRequestBodies: true,
     metrics: o.metrics,
+    tracing: o.tracing,
   });
   // Checked once per connection here, and again per request by the routes: a revoked runner's
   // new connections are refused and its open ones stop working at the next request.

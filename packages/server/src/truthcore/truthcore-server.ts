@@ -2,7 +2,14 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { PRODUCT_VERSION } from '@controlplane/contracts';
-import { attachPeerVerification, mtlsServerOptions, type FieldCipher, type Logger, type TlsMaterial } from '@controlplane/platform';
+import {
+  attachPeerVerification,
+  mtlsServerOptions,
+  type FieldCipher,
+  type Logger,
+  type TlsMaterial,
+  type Tracing,
+} from '@controlplane/platform';
 import { createHttpApp, registerAuditHook, registerHealthRoute, type HttpApp } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
 import type { ServerMetrics } from '../observability/index.js';
@@ -39,6 +46,8 @@ export interface TruthcoreServerOptions {
   cipher?: FieldCipher | undefined;
   /** The process's metrics: TruthCore adds its HTTP and PostgreSQL pool metrics. */
   metrics?: ServerMetrics | undefined;
+  /** Spans of its requests and of each recorded result (off by default). */
+  tracing?: Tracing | undefined;
 }
 
 export interface TruthcoreServer {
@@ -65,6 +74,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }),
     bodyLimitBytes: 8 * 1024 * 1024,
     metrics: o.metrics,
+    tracing: o.tracing,
   });
   // Every verified identity of the trust domain may connect; each route then decides. That way a
   // runner or a stray service is answered 403 (and logged) rather than dropped mid-handshake.
@@ -81,6 +91,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     trustedServices: new Set(o.trustedServices ?? ['gateway']),
     resultWriters: new Set(o.resultWriters ?? ['jobforge']),
     audit: o.audit,
+    tracing: o.tracing,
     pollIntervalMs: o.subscriptionPollMs ?? 1_000,
     waitForAppend: (tenantId, ms, signal) =>
       new Promise<void>((resolve) => {

@@ -108,6 +108,7 @@ export class JobSubmission {
         pool: contract?.pool ?? DEFAULT_POOL,
         runAt: new Date(Math.max(now, scheduled)),
         submittedBy: actor,
+        traceParent: this.t.o.tracing?.traceparent(),
       };
     });
   }

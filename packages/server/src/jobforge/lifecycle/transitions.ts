@@ -7,7 +7,7 @@ import {
   type JobEventType,
   type JobResult,
 } from '@controlplane/contracts';
-import type { Logger, ResultSignatureFields } from '@controlplane/platform';
+import type { Logger, ResultSignatureFields, Tracing } from '@controlplane/platform';
 import type { ServerMetrics } from '../../observability/index.js';
 import type { Database, Sql } from '../../storage/index.js';
 import { readyEntryOf, type JobRow, type ReadyEntry } from '../job-row.js';
@@ -43,6 +43,8 @@ export interface JobLifecycleOptions {
   submitLingerMs?: number;
   /** Where job counters and histograms go (labels: tenant and type, never a job id). */
   metrics?: ServerMetrics | undefined;
+  /** The service's tracing: a submission's trace context is kept with its job. */
+  tracing?: Tracing | undefined;
 }
 
 export interface FailureInput {
