@@ -13,6 +13,7 @@ export const CONFIG_FLAG_PATHS: Record<string, { path: string; port?: boolean }>
   'jobforge-port': { path: 'jobforge.listen.port', port: true },
   'truthcore-port': { path: 'truthcore.listen.port', port: true },
   'enroll-port': { path: 'jobforge.enrollListen.port', port: true },
+  'metrics-port': { path: 'metrics.listen.port', port: true },
 };
 
 /** The configuration with the documented precedence: flags > --config file > environment > defaults. */

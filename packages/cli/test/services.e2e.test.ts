@@ -16,6 +16,7 @@ import { generateKeyringFile, initPki } from '@controlplane/platform';
 import { createPostgresDatabase, createRedis } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { testRedisUrl } from '../../../test/support/redis.js';
+import { scrape } from '../../../test/support/prometheus.js';
 import { EXIT } from '../src/command.js';
 import { main } from '../src/main.js';
 import { CLI } from './support/dev-process.js';
@@ -125,10 +126,10 @@ describe('production start: one process per service from a config file', () => {
     expect(boot.out).toContain('created admin key');
     expect(readKeyFile(adminFile)).toMatchObject({ tenantId: 'acme', role: 'admin' });
 
-    const truthcore = spawnCli(['truthcore', '--config', configFile]);
-    const jobforge = spawnCli(['jobforge', '--config', configFile]);
+    const truthcore = spawnCli(['truthcore', '--config', configFile, '--metrics-port', '0']);
+    const jobforge = spawnCli(['jobforge', '--config', configFile, '--metrics-port', '0']);
     // This host names its certificate explicitly, as a real gateway host would.
-    const gateway = spawnCli(['gateway', '--config', configFile], {
+    const gateway = spawnCli(['gateway', '--config', configFile, '--metrics-port', '0'], {
       CONTROLPLANE_TLS_CA_FILE: join(work, 'pki', 'ca.crt'),
       CONTROLPLANE_TLS_CERT_FILE: join(work, 'pki', 'gateway.crt'),
       CONTROLPLANE_TLS_KEY_FILE: join(work, 'pki', 'gateway.key'),
@@ -240,6 +241,32 @@ describe('production start: one process per service from a config file', () => {
         );
       }
       expect(recorded).toBe(true);
+
+      // Each process serves its own metrics on loopback; each counted its part of the jobs above.
+      const metricsOf = async (p: Proc, service: string) => {
+        const url = (await waitFor(p, new RegExp(`${service} metrics at (http://127\\.0\\.0\\.1:\\d+/metrics)`)))[1]!;
+        return scrape(url);
+      };
+      const gw = await metricsOf(gateway, 'gateway');
+      expect(gw.value('controlplane_http_requests_total', { service: 'gateway', method: 'POST', route: '/jobs' })).toBeGreaterThanOrEqual(
+        2,
+      );
+      expect(gw.has('controlplane_jobs_submitted_total')).toBe(true);
+      expect(gw.value('controlplane_jobs_submitted_total')).toBe(0);
+      const jf = await metricsOf(jobforge, 'jobforge');
+      expect(jf.value('controlplane_jobs_submitted_total', { tenant: 'acme', type: 'primes' })).toBe(1);
+      expect(jf.value('controlplane_jobs_completed_total', { tenant: 'acme', type: 'flaky' })).toBe(1);
+      expect(jf.value('controlplane_jobs_failed_total', { tenant: 'acme', type: 'flaky' })).toBe(1);
+      expect(jf.value('controlplane_job_run_seconds', { tenant: 'acme', type: 'primes' })).toBe(1);
+      expect(jf.value('controlplane_runners', { tenant: 'acme', pool: 'default', state: 'active' })).toBe(1);
+      expect(jf.value('controlplane_redis_connected', { service: 'jobforge', connection: 'wake' })).toBe(1);
+      const tc = await metricsOf(truthcore, 'truthcore');
+      expect(
+        tc.value('controlplane_http_requests_total', { service: 'truthcore', route: '/v1/results/batch', status: '200' }),
+      ).toBeGreaterThan(0);
+      expect(tc.value('controlplane_audit_append_seconds', { service: 'truthcore' })).toBeGreaterThan(0);
+      expect(tc.value('controlplane_pg_pool_connections', { service: 'truthcore', state: 'total' })).toBeGreaterThan(0);
+      for (const m of [gw, jf, tc]) expect(m.text).not.toContain(job.id);
     } finally {
       client.close();
     }

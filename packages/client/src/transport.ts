@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest, type Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -121,12 +122,16 @@ export class Transport {
   }
 
   #headers(correlationId: string): Record<string, string> {
-    return {
+    const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${this.o.apiKey}`,
       'user-agent': this.o.userAgent,
       'x-correlation-id': correlationId,
     };
+    // The caller's active trace as a W3C traceparent, when the application runs OpenTelemetry
+    // (without a registered propagator this does nothing); the gateway continues that trace.
+    propagation.inject(context.active(), headers);
+    return headers;
   }
 
   #once(call: Call, payload: Buffer | undefined, correlationId: string): Promise<unknown> {

@@ -31,6 +31,11 @@ export const JobEnvelope = z.object({
   deadline: IsoDateTime,
   payload: JobPayload,
   correlationId: z.string().optional(),
+  /** The W3C traceparent of the job's submission, when tracing is on: the runner's span joins that trace. */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
   priority: z.number().int().min(0).max(100),
   /** SHA-256 (hex) of the canonical JSON of `payload`. */
   payloadDigest: z

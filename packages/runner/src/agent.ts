@@ -10,7 +10,15 @@ import {
   type LeaseRef,
   type RegisterResponse,
 } from '@controlplane/contracts';
-import { createKeyPairAndCsr, runWithContext, type Logger, type TlsMaterial } from '@controlplane/platform';
+import {
+  createKeyPairAndCsr,
+  runWithContext,
+  SpanKind,
+  type Logger,
+  type Span,
+  type TlsMaterial,
+  type Tracing,
+} from '@controlplane/platform';
 import {
   DEFAULT_KILL_GRACE_MS,
   HandlerSandboxes,
@@ -44,6 +52,11 @@ export interface RunnerAgentOptions {
   claimWaitMs?: number;
   /** On stop, how long running jobs may take to finish before they are handed back. */
   drainTimeoutMs?: number;
+  /**
+   * Tracing (off by default): a span around each job's handler and report, in the trace the job
+   * was submitted under (its envelope's traceparent).
+   */
+  tracing?: Tracing | undefined;
   /** Optional local listener for /health and /metrics. */
   metricsListen?: { host: string; port: number } | undefined;
   /** Renew the certificate when this fraction of its lifetime is left. */
@@ -83,7 +96,7 @@ const PROGRESS_MIN_INTERVAL_MS = 500;
  * certificate, and drains cleanly on stop.
  */
 export class RunnerAgent {
-  readonly metrics = new RunnerMetrics();
+  readonly metrics: RunnerMetrics;
   #meta!: RunnerIdentityMeta;
   #material!: TlsMaterial;
   #signingKey: KeyObject | undefined;
@@ -111,6 +124,8 @@ export class RunnerAgent {
 
   constructor(private readonly o: RunnerAgentOptions) {
     this.#handlersPath = isAbsolute(o.handlersModule) ? o.handlersModule : resolve(o.handlersModule);
+    // Node's process metrics only where something scrapes them.
+    this.metrics = new RunnerMetrics({ defaultMetrics: Boolean(o.metricsListen) });
   }
 
   get runnerId(): string {
@@ -128,6 +143,7 @@ export class RunnerAgent {
   async start(): Promise<void> {
     const { meta, material } = loadRunnerIdentity(this.o.dir);
     this.#meta = meta;
+    this.metrics.identify(meta.runnerId);
     this.#material = material;
     this.#client = new JobforgeClient(meta.runnerApiUrl, material, meta.trustDomain);
 
@@ -184,7 +200,6 @@ export class RunnerAgent {
     if (this.o.metricsListen) {
       this.#metricsServer = await startMetricsServer({
         ...this.o.metricsListen,
-        runnerId: meta.runnerId,
         metrics: this.metrics,
         health: () => this.health(),
       });
@@ -322,7 +337,21 @@ export class RunnerAgent {
     this.#active.set(env.jobId, job);
     this.#running += 1;
     this.metrics.running = this.#running;
-    const p = runWithContext({ correlationId: env.correlationId ?? env.jobId }, () => this.#runAndReport(job)).finally(() => {
+    const tracing = this.o.tracing;
+    const run = () =>
+      tracing?.enabled
+        ? tracing.inSpan(
+            `run ${env.type}`,
+            {
+              kind: SpanKind.CONSUMER,
+              carrier: env.traceparent ? { traceparent: env.traceparent } : undefined,
+              // Names and counts only: never the payload, the result or an error's message.
+              attributes: { 'controlplane.service': 'runner', 'controlplane.job.type': env.type, 'controlplane.job.attempt': env.attempt },
+            },
+            (span) => this.#runAndReport(job, span),
+          )
+        : this.#runAndReport(job);
+    const p = runWithContext({ correlationId: env.correlationId ?? env.jobId }, run).finally(() => {
       this.#active.delete(env.jobId);
       this.#freeSlot(job);
       this.#reporting.delete(p);
@@ -339,7 +368,7 @@ export class RunnerAgent {
     this.#wakeSlotWaiters();
   }
 
-  async #runAndReport(job: ActiveJob): Promise<void> {
+  async #runAndReport(job: ActiveJob, span?: Span): Promise<void> {
     const { env } = job;
     const log = this.o.logger.child({ jobId: env.jobId, attempt: env.attempt, correlationId: env.correlationId ?? env.jobId });
     const handler = this.#handlers.get(env.type);
@@ -365,6 +394,7 @@ export class RunnerAgent {
       });
     }
     this.#freeSlot(job);
+    span?.setAttribute('controlplane.job.outcome', outcome.ok ? 'completed' : outcome.code);
     if (!outcome.ok && 'diagnostics' in outcome && outcome.diagnostics) log.warn({ diagnostics: outcome.diagnostics }, 'handler failed');
     if (job.lost) {
       log.warn('lease lost while running; outcome dropped');
@@ -378,8 +408,8 @@ export class RunnerAgent {
     // Signed and sent at once; outcomes that become ready together travel together.
     const receipt = await this.#reporter.settle(env, outcome, job.startedAt);
     if (!receipt.ok) log.warn({ code: receipt.code }, 'outcome not accepted');
-    else if (outcome.ok) this.metrics.completed++;
-    if (!outcome.ok) this.metrics.failed++;
+    else if (outcome.ok) this.metrics.jobCompleted();
+    if (!outcome.ok) this.metrics.jobFailed();
   }
 
   #ref(env: JobEnvelope): LeaseRef {
@@ -445,6 +475,7 @@ export class RunnerAgent {
     const cert = this.#material.certificate;
     const notBefore = Date.parse(cert.validFrom);
     const notAfter = Date.parse(cert.validTo);
+    this.metrics.certificateExpires(notAfter);
     const remaining = this.o.renewWhenRemaining ?? 1 / 3;
     const at = notAfter - (notAfter - notBefore) * remaining;
     const delay = Math.max(1_000, Math.min(at - Date.now(), 2 ** 31 - 1));

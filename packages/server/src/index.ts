@@ -8,3 +8,4 @@ export * from './gateway/index.js';
 export * from './tenancy/index.js';
 export * from './compose/index.js';
 export * from './keys/index.js';
+export * from './observability/index.js';

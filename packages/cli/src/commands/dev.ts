@@ -9,8 +9,10 @@ import {
   ensureDevPki,
   ensureTenant,
   isApiKeyUsable,
+  startProcessMetrics,
   startSystem,
   STORED_IN_CLEAR,
+  type ProcessMetrics,
   type RunningSystem,
 } from '@controlplane/server';
 import { keyFileOf } from '../key-file-of.js';
@@ -23,7 +25,8 @@ import { startupError } from '../startup-errors.js';
 import { StopSignal } from '../stop-signal.js';
 
 const USAGE = `usage: controlplane dev [--data-dir <dir>] [--config <file>] [--gateway-port <port>] [--jobforge-port <port>]
-                        [--truthcore-port <port>] [--enroll-port <port>] [--database-url <url>] [--redis-url <url>]
+                        [--truthcore-port <port>] [--enroll-port <port>] [--metrics-port <port>]
+                        [--database-url <url>] [--redis-url <url>]
                         [--log-level <level>] [--runner-handlers <module>] [--runner-confinement <mode>]
                         [--skip-demo] [--skip-runner]
 
@@ -44,6 +47,8 @@ Later starts reuse all of it. Without REDIS_URL / --redis-url the queue and rate
 Stop with Ctrl-C (SIGINT) or SIGTERM: the runner drains, the services close, exit status 0.
 
   --gateway-port ...   listener ports (default 8443, 8444, 8445, 8446; 0 picks free ones)
+  --metrics-port       the services' Prometheus listener on 127.0.0.1 (default 9460; 0 picks a free
+                       one); the runner's gets a free port. Both URLs are printed at start.
   --runner-handlers    the runner's handler module (default: the demo handlers)
   --runner-confinement how the runner confines its sandboxes: strict (default: namespaces with
                        bubblewrap, a separate uid, Node's permission model), permissions, or none
@@ -164,6 +169,7 @@ export const devCommand: Command = {
     'jobforge-port': { type: 'string' },
     'truthcore-port': { type: 'string' },
     'enroll-port': { type: 'string' },
+    'metrics-port': { type: 'string' },
     'database-url': { type: 'string' },
     'redis-url': { type: 'string' },
     'log-level': { type: 'string' },
@@ -183,6 +189,7 @@ export const devCommand: Command = {
       'jobforge-port',
       'truthcore-port',
       'enroll-port',
+      'metrics-port',
     ]);
     const out = (line = '') => ctx.stdout.write(line + '\n');
     const paths = devPaths(config.dataDir);
@@ -201,6 +208,7 @@ export const devCommand: Command = {
     const loggerFor = (service: string) => createLogger({ service, level: config.log.level, destination: log });
     const devLog = loggerFor('dev');
     let system: RunningSystem | undefined;
+    let observed: ProcessMetrics | undefined;
     let client: ControlPlaneClient | undefined;
     let exitCode: number = EXIT.OK;
     const checkpoint = () => {
@@ -215,7 +223,8 @@ export const devCommand: Command = {
           : `using the CA and certificates in ${shown(pki.dir)}`,
       );
       checkpoint();
-      system = await startSystem({ config, pki, loggerFor });
+      observed = await startProcessMetrics(config, 'dev');
+      system = await startSystem({ config, pki, loggerFor, metrics: observed.metrics });
       checkpoint();
       out(
         !system.encryption
@@ -247,6 +256,7 @@ export const devCommand: Command = {
       out(`  gateway    ${system.gateway.url}`);
       out(`  jobforge   ${system.jobforge.url} (mTLS), enrolment ${system.jobforge.enrollUrl}`);
       out(`  truthcore  ${system.truthcore.url} (mTLS)`);
+      if (observed.listener) out(`  metrics    ${observed.listener.url}/metrics (Prometheus, the three services)`);
       client = new ControlPlaneClient({
         url: system.gateway.url,
         apiKey: admin.credentials.apiKey,
@@ -266,11 +276,13 @@ export const devCommand: Command = {
           confinement: stringFlag(ctx, 'runner-confinement'),
           logLevel: config.log.level,
           env: ctx.env,
+          ...(config.metrics.enabled ? { metricsPort: 0 } : {}),
           onOutput: (chunk) => log.write(chunk),
         });
         out(
           `demo runner ${runner.runnerId} ${how === 'reused' ? 'started' : 'enrolled and started'} (pid ${runner.pid}, handlers ${shown(handlers)})`,
         );
+        if (runner.metricsUrl) out(`  runner metrics ${runner.metricsUrl}/metrics`);
         void runner.exited.then(({ code, signal }) => {
           if (!stop.stopped) out(`the demo runner exited (${signal ?? `code ${code}`}); see ${shown(paths.logFile)}`);
         });
@@ -316,6 +328,7 @@ export const devCommand: Command = {
       await system
         ?.close()
         .catch((err: unknown) => ctx.stderr.write(`controlplane dev: error while stopping: ${(err as Error).message}\n`));
+      await observed?.listener?.close();
       releaseDataDir(paths);
       stop.dispose();
       await closeLog(log);

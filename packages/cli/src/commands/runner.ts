@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createLogger, KEY_ALGORITHMS, type KeyAlgorithm } from '@controlplane/platform';
+import { createLogger, KEY_ALGORITHMS, loadConfig, tracingFromConfig, type KeyAlgorithm } from '@controlplane/platform';
 import {
   CONFINEMENT_MODES,
   DEMO_HANDLERS_MODULE,
@@ -12,7 +12,7 @@ import {
 } from '@controlplane/runner';
 import { CliError, EXIT, type Command } from '../command.js';
 import { boolFlag, intFlag, requiredFlag, stringFlag } from '../flags.js';
-import { cliErrorFor } from '../internal-errors.js';
+import { CONFIG_EXITS, cliErrorFor } from '../internal-errors.js';
 
 export const runnerEnrollCommand: Command = {
   path: ['runner', 'enroll'],
@@ -101,7 +101,16 @@ export const runnerStartCommand: Command = {
     const metricsPort = intFlag(ctx, 'metrics-port', 0, 65535);
     const slots = intFlag(ctx, 'slots', 1, 10_000);
     const drain = intFlag(ctx, 'drain-timeout-ms', 0, 3_600_000);
+    // Only the OTEL_* variables: a runner host's other settings are not the services' configuration.
+    const otelEnv = Object.fromEntries(Object.entries(ctx.env).filter(([k]) => k.startsWith('OTEL_')));
+    let tracing;
+    try {
+      tracing = tracingFromConfig(loadConfig({ env: otelEnv }), 'runner');
+    } catch (err) {
+      throw cliErrorFor(err, CONFIG_EXITS) ?? err;
+    }
     const agent = new RunnerAgent({
+      tracing,
       dir: resolve(requiredFlag(ctx, 'dir')),
       handlersModule: resolve(stringFlag(ctx, 'handlers') ?? DEMO_HANDLERS_MODULE),
       logger,
@@ -130,6 +139,7 @@ export const runnerStartCommand: Command = {
       process.on('SIGINT', onSignal);
     });
     await agent.stop();
+    await tracing.shutdown();
     return EXIT.OK;
   },
 };

@@ -1,4 +1,4 @@
-import { createLogger } from '@controlplane/platform';
+import { METRICS_PORTS, createLogger } from '@controlplane/platform';
 import { startServiceFromConfig, type ServiceName } from '@controlplane/server';
 import { CliError, EXIT, type Command } from '../command.js';
 import { CONFIG_FLAGS_HELP, loadCliConfig } from '../load-config.js';
@@ -18,14 +18,16 @@ const PORT_FLAG: Record<ServiceName, string[]> = {
 };
 
 function serviceCommand(service: ServiceName): Command {
-  const usage = `usage: controlplane ${service} [--config <file>] [--${PORT_FLAG[service].join(' <port>] [--')} <port>] [--log-level <level>]
+  const usage = `usage: controlplane ${service} [--config <file>] [--${PORT_FLAG[service].join(' <port>] [--')} <port>] [--metrics-port <port>]
+       [--log-level <level>]
 
 Runs ${service} alone — ${WHAT[service]} — until SIGTERM/SIGINT, logging JSON to stdout.
 It needs PostgreSQL (database.url / DATABASE_URL) and, for several replicas, Redis (redis.url /
 REDIS_URL); its certificate comes from tls.certFile / tls.keyFile / tls.caFile (default
 <dataDir>/pki/${service}.crt, .key and ca.crt, as \`controlplane pki init\` writes them).
 Database migrations are applied at start (safe when replicas start together).
-See docs/deployment.md.
+Prometheus metrics are served at http://<metrics.listen>/metrics (default 127.0.0.1:${METRICS_PORTS[service]};
+--metrics-port, metrics.enabled=false turns it off; docs/observability.md). See docs/deployment.md.
 ${CONFIG_FLAGS_HELP}`;
   return {
     path: [service],
@@ -33,11 +35,12 @@ ${CONFIG_FLAGS_HELP}`;
     options: {
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      'metrics-port': { type: 'string' },
       ...Object.fromEntries(PORT_FLAG[service].map((f) => [f, { type: 'string' as const }])),
     },
     async run(ctx) {
       if (ctx.positionals.length > 0) throw new CliError(`unexpected argument '${ctx.positionals[0]}'\n\n${usage}`, EXIT.USAGE);
-      const config = loadCliConfig(ctx, ['log-level', ...PORT_FLAG[service]]);
+      const config = loadCliConfig(ctx, ['log-level', 'metrics-port', ...PORT_FLAG[service]]);
       const logger = createLogger({ service, level: config.log.level });
       const stop = new StopSignal(() => process.exit(130));
       try {
@@ -48,6 +51,7 @@ ${CONFIG_FLAGS_HELP}`;
           throw startupError(err);
         }
         ctx.stderr.write(`${service} listening on ${running.url}${running.enrollUrl ? ` (enrolment ${running.enrollUrl})` : ''}\n`);
+        if (running.metricsUrl) ctx.stderr.write(`${service} metrics at ${running.metricsUrl}/metrics\n`);
         await stop.wait();
         logger.info({ signal: stop.received }, 'stopping');
         await running.close();

@@ -6,11 +6,26 @@ export const CLI_BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 
 // Only what a Node process needs to start: the runner's sandbox filters the rest anyway, but the
 // dev process's own settings (database URLs with passwords) have no business in the runner.
-const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'SYSTEMROOT'];
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TMP',
+  'TEMP',
+  'LANG',
+  'SYSTEMROOT',
+  // Tracing, so the demo runner's spans join the services' traces (docs/observability.md).
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_SDK_DISABLED',
+];
 
 export interface RunnerProcess {
   readonly pid: number | undefined;
   readonly runnerId: string;
+  /** The runner's health and metrics listener, when it has one. */
+  readonly metricsUrl: string | undefined;
   /** Resolves with the exit code (or signal) once the process is gone. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM (the runner drains), then SIGKILL after `graceMs`. */
@@ -26,6 +41,8 @@ export interface StartRunnerOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Every line the runner prints (its JSON log). */
   onOutput: (chunk: Buffer) => void;
+  /** Serve the runner's /health and /metrics on this loopback port (0: a free one). */
+  metricsPort?: number | undefined;
   startTimeoutMs?: number;
 }
 
@@ -53,6 +70,7 @@ export function startRunnerProcess(o: StartRunnerOptions): Promise<RunnerProcess
       '--log-level',
       o.logLevel,
       ...(o.confinement ? ['--confinement', o.confinement] : []),
+      ...(o.metricsPort !== undefined ? ['--metrics-port', String(o.metricsPort)] : []),
     ],
     {
       env,
@@ -74,13 +92,14 @@ export function startRunnerProcess(o: StartRunnerOptions): Promise<RunnerProcess
       o.onOutput(chunk);
       if (started) return;
       seen = (seen + chunk.toString('utf8')).slice(-8192);
-      const m = /runner (\S+) started/.exec(seen);
+      const m = /runner (\S+) started(?: \(health and metrics at (\S+)\))?/.exec(seen);
       if (!m) return;
       started = true;
       clearTimeout(timer);
       resolve({
         pid: child.pid,
         runnerId: m[1]!,
+        metricsUrl: m[2],
         exited,
         async stop(graceMs = 15_000) {
           if (child.exitCode !== null || child.signalCode !== null) return exited;

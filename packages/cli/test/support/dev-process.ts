@@ -5,7 +5,18 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 
-export const FREE_PORTS = ['--gateway-port', '0', '--jobforge-port', '0', '--truthcore-port', '0', '--enroll-port', '0'];
+export const FREE_PORTS = [
+  '--gateway-port',
+  '0',
+  '--jobforge-port',
+  '0',
+  '--truthcore-port',
+  '0',
+  '--enroll-port',
+  '0',
+  '--metrics-port',
+  '0',
+];
 
 export interface DevProcess {
   proc: ChildProcess;

@@ -41,6 +41,14 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   CONTROLPLANE_TRUTHCORE_HOST: 'truthcore.listen.host',
   CONTROLPLANE_TRUTHCORE_PORT: 'truthcore.listen.port',
   CONTROLPLANE_TRUTHCORE_URL: 'truthcore.url',
+  CONTROLPLANE_METRICS_ENABLED: 'metrics.enabled',
+  CONTROLPLANE_METRICS_HOST: 'metrics.listen.host',
+  CONTROLPLANE_METRICS_PORT: 'metrics.listen.port',
+  // OpenTelemetry's own variables (docs/observability.md, Tracing).
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing.endpoint',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'tracing.tracesEndpoint',
+  OTEL_TRACES_EXPORTER: 'tracing.exporter',
+  OTEL_SDK_DISABLED: 'tracing.disabled',
 });
 
 /** The variable that names a config file when `--config` is not given. */

@@ -63,6 +63,9 @@ export const GATEWAY_LIMIT_DEFAULTS = Object.freeze({
   lastUsedIntervalSeconds: 60,
 });
 
+/** Each process's metrics port when `metrics.listen.port` is not set (docs/observability.md). */
+export const METRICS_PORTS = Object.freeze({ dev: 9460, gateway: 9461, jobforge: 9462, truthcore: 9463 });
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ConfigSchema = z
@@ -174,6 +177,30 @@ export const ConfigSchema = z
         checkpointIntervalMs: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
       })
       .default({ checkpointIntervalMs: 60_000 }),
+    /**
+     * The process's Prometheus listener (plain HTTP: `GET /metrics`). Loopback by default; without a
+     * port each process takes its own (METRICS_PORTS: gateway 9461, jobforge 9462, truthcore 9463,
+     * `controlplane dev` 9460), so the three services can share one host and one config file.
+     */
+    metrics: z
+      .object({
+        enabled: Bool.default(true),
+        listen: z.object({ host: z.string().min(1).default('127.0.0.1'), port: Port.optional() }).default({ host: '127.0.0.1' }),
+      })
+      .default({ enabled: true, listen: { host: '127.0.0.1' } }),
+    /**
+     * OpenTelemetry tracing, off unless an OTLP endpoint is set (the standard OTEL_* variables map
+     * here: docs/observability.md, Tracing). `exporter` is OTEL_TRACES_EXPORTER's list; without
+     * `otlp` in it, or with `disabled`, nothing is traced.
+     */
+    tracing: z
+      .object({
+        endpoint: z.string().url().optional(),
+        tracesEndpoint: z.string().url().optional(),
+        exporter: z.string().default('otlp'),
+        disabled: Bool.default(false),
+      })
+      .default({ exporter: 'otlp', disabled: false }),
     runner: z
       .object({
         dir: z.string().min(1).optional(),
@@ -226,6 +253,19 @@ export const ConfigSchema = z
     }
     if (c.redis.tlsCaFile && c.redis.url?.startsWith('redis://')) {
       ctx.addIssue({ code: 'custom', path: ['redis', 'tlsCaFile'], message: 'is set but redis.url is plaintext redis://; use rediss://' });
+    }
+    for (const key of ['endpoint', 'tracesEndpoint'] as const) {
+      const url = c.tracing[key];
+      if (!url) continue;
+      if (!/^https?:\/\//.test(url)) {
+        ctx.addIssue({ code: 'custom', path: ['tracing', key], message: 'must be an http(s):// URL of an OTLP/HTTP receiver' });
+      } else if (url.startsWith('http://') && !LOCAL_HOSTS.has(hostOf(url) ?? '')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tracing', key],
+          message: 'sends traces in plaintext to a non-local host; use https:// (or a collector on this host)',
+        });
+      }
     }
     if (Boolean(c.gateway.publicCertFile) !== Boolean(c.gateway.publicKeyFile)) {
       ctx.addIssue({

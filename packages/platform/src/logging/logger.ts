@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { activeTraceIds } from '../tracing/index.js';
 import { currentContext } from './correlation.js';
 
 export type { Logger } from 'pino';
@@ -73,9 +74,11 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
     messageKey: 'msg',
     mixin() {
+      // Inside a traced span the line carries its trace_id, to find the trace from the log and back.
+      const ids = activeTraceIds();
       const ctx = currentContext();
-      if (!ctx) return {};
-      const out: Record<string, unknown> = { correlationId: ctx.correlationId };
+      if (!ctx) return ids ?? {};
+      const out: Record<string, unknown> = { correlationId: ctx.correlationId, ...ids };
       if (ctx.causationId) out.causationId = ctx.causationId;
       if (ctx.principal) out.principal = `${ctx.principal.kind}:${ctx.principal.id}`;
       return out;

@@ -10,7 +10,8 @@ leased as (
     from picked p where j.tenant_id = p.tenant_id and j.id = p.id
   returning j.tenant_id, j.id, j.type, j.pool, j.priority, j.status, j.request, j.request_digest, j.attempts, j.retry_base,
             j.run_at, j.expires_at, j.timeout_ms, j.lease_id, j.lease_runner_id, j.lease_expires_at, j.fencing_token,
-            j.cancel_requested_at, j.result, j.error, j.dead_lettered_at, j.submitted_by, j.created_at, j.updated_at, j.finished_at
+            j.cancel_requested_at, j.result, j.error, j.dead_lettered_at, j.submitted_by, j.created_at, j.updated_at, j.finished_at,
+            j.trace_parent
 ), attempts as (
   insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at)
   select tenant_id, id, attempts, lease_runner_id, lease_id, fencing_token, now() from leased

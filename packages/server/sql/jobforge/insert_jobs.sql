@@ -1,14 +1,15 @@
 -- Inserts the jobs of a submission that do not exist yet, each with its job.created and job.queued
 -- events, in one statement; answers the rows actually inserted (a repeated id inserts nothing).
 -- The request is not sent back: the caller has it in clear.
--- :jobs  jsonb  [{tenant_id, id, type, pool, priority, request, digest, run_at, expires_at, timeout_ms, submitted_by}]
+-- :jobs  jsonb  [{tenant_id, id, type, pool, priority, request, digest, run_at, expires_at, timeout_ms, submitted_by, trace_parent}]
 with ins as (
   insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms,
-                    submitted_by)
+                    submitted_by, trace_parent)
   select t.tenant_id, t.id, t.type, t.pool, t.priority, @to(submit), t.request, t.digest, t.run_at, t.expires_at, t.timeout_ms,
-         t.submitted_by
+         t.submitted_by, t.trace_parent
     from jsonb_to_recordset(:jobs::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
-         digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
+         digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text,
+         trace_parent text)
   on conflict (tenant_id, id) do nothing
   returning tenant_id, id, type, pool, priority, status, request_digest, attempts, retry_base, run_at, expires_at, timeout_ms,
             lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error, dead_lettered_at,

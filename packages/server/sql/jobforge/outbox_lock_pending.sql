@@ -5,7 +5,8 @@
 select o.id, o.tenant_id, o.job_id, o.attempt, o.fencing_token, o.runner_id, o.signature, o.attempts, o.outcome, o.failure,
        case when o.outcome = 'completed' then j.result end as result,
        a.error as attempt_error, a.started_at as attempt_started_at, a.finished_at as attempt_finished_at,
-       j.request_digest, j.submitted_by, c.certificate_pem, j.request -> 'metadata' ->> 'correlationId' as correlation_id
+       j.request_digest, j.submitted_by, c.certificate_pem, j.request -> 'metadata' ->> 'correlationId' as correlation_id,
+       j.trace_parent
   from result_outbox o
   join jobs j on j.tenant_id = o.tenant_id and j.id = o.job_id
   -- A failure's envelope is its attempt's: the job's own error may be a later attempt's.

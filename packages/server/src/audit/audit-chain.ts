@@ -215,15 +215,32 @@ export class AuditLog implements AuditSink {
    */
   readonly #group: GroupCommit<PreparedEvent, AuditRecord>;
 
-  /** `lingerMs`: how long an event may wait for others to share its append (default 2 ms). */
+  /**
+   * `lingerMs`: how long an event may wait for others to share its append (default 2 ms).
+   * `onAppend`: told how long each group's append took and whether it committed (for metrics).
+   */
   constructor(
     readonly db: Database,
-    options: { lingerMs?: number } = {},
+    options: { lingerMs?: number; onAppend?: ((seconds: number, ok: boolean) => void) | undefined } = {},
   ) {
+    const onAppend = options.onAppend;
+    const commit = (events: PreparedEvent[]) => db.transaction((tx) => insertEvents(tx, events, true), { isolation: 'read committed' });
     this.#group = new GroupCommit({
       maxBatch: 200,
       lingerMs: options.lingerMs ?? 2,
-      commit: (events) => db.transaction((tx) => insertEvents(tx, events, true), { isolation: 'read committed' }),
+      commit: onAppend
+        ? async (events) => {
+            const t0 = performance.now();
+            try {
+              const out = await commit(events);
+              onAppend((performance.now() - t0) / 1000, true);
+              return out;
+            } catch (err) {
+              onAppend((performance.now() - t0) / 1000, false);
+              throw err;
+            }
+          }
+        : commit,
     });
   }
 

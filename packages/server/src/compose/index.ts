@@ -25,6 +25,7 @@ export {
   type RunningService,
   type ServiceDeps,
 } from './services.js';
+export { startProcessMetrics, type ProcessMetrics } from './process-metrics.js';
 export { ensureDevPki, startSystem, type DevPki, type RunningSystem, type StartSystemOptions } from './system.js';
 export { ensureTenant, isApiKeyUsable, createBootstrapAdminKey } from './bootstrap.js';
 export {

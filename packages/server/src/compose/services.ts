@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { InternalError } from '@controlplane/contracts';
-import type { CertificateAuthority, Config, FieldCipher, Logger, TlsMaterial } from '@controlplane/platform';
+import {
+  tracingFromConfig,
+  type CertificateAuthority,
+  type Config,
+  type FieldCipher,
+  type Logger,
+  type TlsMaterial,
+} from '@controlplane/platform';
 import { AuditLog, queryAudit } from '../audit/index.js';
 import { startGateway, type GatewayLimits, type GatewayServer } from '../gateway/index.js';
 import type { HealthProbe } from '../http/index.js';
@@ -9,9 +16,11 @@ import { PostgresQueue, RedisQueue, startJobforge, type JobforgeServer } from '.
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
 import { startTruthcore, type TruthcoreServer } from '../truthcore/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import { startAuditCheckpoints } from './audit-anchor.js';
 import { encryptionProbes, openCipherFromConfig, requiredKeyringFile, STORED_IN_CLEAR } from './encryption.js';
 import { jobforgeCertificateAuthority, loadServiceMaterial, serviceAgent, type ServiceName } from './service-tls.js';
+import { startProcessMetrics } from './process-metrics.js';
 import { openDatabaseFromConfig, openRedisFromConfig } from './storage.js';
 
 /** What a service shares with the others in its process. */
@@ -26,6 +35,8 @@ export interface ServiceDeps {
   version?: string;
   /** More /health probes: what the composition wants every service to report. */
   healthProbes?: readonly HealthProbe[];
+  /** The process's metrics (one registry per process, served by its metrics listener). */
+  metrics?: ServerMetrics | undefined;
 }
 
 /** The gateway's limits from `gateway.*` in the config (the rest keep their defaults). */
@@ -43,6 +54,19 @@ export function gatewayLimitsFrom(config: Readonly<Config>): Partial<GatewayLimi
   };
 }
 
+/** The audit log a service records into, timed for the metrics. */
+function auditLogFor(d: ServiceDeps, service: ServiceName): AuditLog {
+  const m = d.metrics;
+  return new AuditLog(d.db, {
+    onAppend: m
+      ? (seconds, ok) => {
+          m.auditAppend.observe({ service }, seconds);
+          if (!ok) m.auditAppendFailures.inc({ service });
+        }
+      : undefined,
+  });
+}
+
 function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -57,8 +81,12 @@ function readPem(file: string, what: string): string {
 export async function startTruthcoreFromConfig(
   d: ServiceDeps & { tls: TlsMaterial; listen?: { host: string; port: number } },
 ): Promise<TruthcoreServer> {
-  return withAuditCheckpoints(d, 'truthcore', (audit, healthProbes) =>
+  d.metrics?.watchCertificates('truthcore', { service: d.tls.cert, ca: d.tls.ca[0] });
+  const tracing = tracingFromConfig(d.config, 'truthcore', d.version);
+  const tc = await withAuditCheckpoints(d, 'truthcore', (audit, healthProbes) =>
     startTruthcore({
+      metrics: d.metrics,
+      tracing,
       db: d.db,
       logger: d.logger,
       tls: d.tls,
@@ -71,7 +99,17 @@ export async function startTruthcoreFromConfig(
       healthProbes,
       ...(d.version ? { version: d.version } : {}),
     }),
-  );
+  ).catch(async (err: unknown) => {
+    await tracing.shutdown();
+    throw err;
+  });
+  return {
+    ...tc,
+    async close() {
+      await tc.close();
+      await tracing.shutdown();
+    },
+  };
 }
 
 /**
@@ -83,7 +121,7 @@ async function withAuditCheckpoints<S extends { close(): Promise<void> }>(
   service: ServiceName,
   start: (audit: AuditLog, healthProbes: HealthProbe[]) => Promise<S>,
 ): Promise<S> {
-  const audit = new AuditLog(d.db);
+  const audit = auditLogFor(d, service);
   const { checkpointer, probe } = startAuditCheckpoints({ config: d.config, db: d.db, audit, tls: d.tls, service, logger: d.logger });
   try {
     const server = await start(audit, [...(d.healthProbes ?? []), probe]);
@@ -116,6 +154,9 @@ export async function startJobforgeFromConfig(
 ): Promise<JobforgeServer> {
   const toTruthcore = serviceAgent(d.tls, d.config.trustDomain, 'truthcore');
   const redis = d.redis;
+  d.metrics?.watchCertificates('jobforge', { service: d.tls.cert, ca: d.tls.ca[0] });
+  const unwatchRedis = d.metrics?.watchRedis('jobforge', { main: redis?.client, wake: d.subscriber?.client });
+  const tracing = tracingFromConfig(d.config, 'jobforge', d.version);
   try {
     const jf = await withAuditCheckpoints(d, 'jobforge', (audit, healthProbes) =>
       startJobforge({
@@ -144,18 +185,24 @@ export async function startJobforgeFromConfig(
         audit,
         cipher: d.cipher,
         healthProbes,
+        metrics: d.metrics,
+        tracing,
         ...(d.version ? { version: d.version } : {}),
       }),
     );
     return {
       ...jf,
       async close() {
+        unwatchRedis?.();
         await jf.close();
         toTruthcore.destroy();
+        await tracing.shutdown();
       },
     };
   } catch (err) {
+    unwatchRedis?.();
     toTruthcore.destroy();
+    await tracing.shutdown();
     throw err;
   }
 }
@@ -175,6 +222,9 @@ export async function startGatewayFromConfig(
       ? { cert: readPem(g.publicCertFile, 'gateway certificate'), key: readPem(g.publicKeyFile, 'gateway key') }
       : { cert: d.tls.cert, key: d.tls.key };
   const agents: Agent[] = [serviceAgent(d.tls, d.config.trustDomain, 'jobforge'), serviceAgent(d.tls, d.config.trustDomain, 'truthcore')];
+  d.metrics?.watchCertificates('gateway', { service: d.tls.cert, public: publicTls.cert, ca: d.tls.ca[0] });
+  const unwatchRedis = d.metrics?.watchRedis('gateway', { main: d.redis?.client });
+  const tracing = tracingFromConfig(d.config, 'gateway', d.version);
   try {
     const gw = await withAuditCheckpoints(d, 'gateway', (audit, healthProbes) =>
       startGateway({
@@ -191,17 +241,23 @@ export async function startGatewayFromConfig(
         auditSink: audit,
         auditQuery: { query: (filter) => queryAudit(d.db, filter) },
         healthProbes,
+        metrics: d.metrics,
+        tracing,
         ...(d.version ? { version: d.version } : {}),
       }),
     );
     return {
       ...gw,
       async close() {
+        unwatchRedis?.();
         await gw.close();
         for (const a of agents) a.destroy();
+        await tracing.shutdown();
       },
     };
   } catch (err) {
+    unwatchRedis?.();
+    await tracing.shutdown();
     for (const a of agents) a.destroy();
     throw err;
   }
@@ -214,6 +270,8 @@ export interface RunningService {
   url: string;
   /** JobForge's enrolment listener. */
   enrollUrl?: string;
+  /** The metrics listener (`GET /metrics`), unless `metrics.enabled` is false. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -241,6 +299,10 @@ export async function startServiceFromConfig(
     await db.close();
   };
   try {
+    const observed = await startProcessMetrics(config, service);
+    if (observed.listener) opened.push(observed.listener);
+    const metrics = observed.metrics;
+    const metricsUrl = observed.listener ? { metricsUrl: observed.listener.url } : {};
     await migrate(db);
     if (db.kind === 'pglite') await dropToServiceRole(db);
     else await warnIfRowLevelSecurityBypassed(db, o.logger);
@@ -267,15 +329,15 @@ export async function startServiceFromConfig(
           ? await openRedisFromConfig(config, { connectionName: `controlplane-${service}-wake`, logger: o.logger })
           : undefined;
       if (subscriber) opened.push(subscriber);
-      const deps = { config, db, redis, logger: o.logger, healthProbes, ...(o.version ? { version: o.version } : {}) };
+      const deps = { config, db, redis, logger: o.logger, healthProbes, metrics, ...(o.version ? { version: o.version } : {}) };
       if (service === 'gateway') {
         const gw = await startGatewayFromConfig({ ...deps, tls });
         opened.push(gw);
-        return { service, url: gw.url, close: closeAll };
+        return { service, url: gw.url, ...metricsUrl, close: closeAll };
       }
       const jf = await startJobforgeFromConfig({ ...deps, tls, ca: ca!, subscriber, cipher });
       opened.push(jf);
-      return { service, url: jf.url, enrollUrl: jf.enrollUrl, close: closeAll };
+      return { service, url: jf.url, enrollUrl: jf.enrollUrl, ...metricsUrl, close: closeAll };
     }
     const tc = await startTruthcoreFromConfig({
       config,
@@ -284,10 +346,11 @@ export async function startServiceFromConfig(
       tls,
       cipher,
       healthProbes,
+      metrics,
       ...(o.version ? { version: o.version } : {}),
     });
     opened.push(tc);
-    return { service, url: tc.url, close: closeAll };
+    return { service, url: tc.url, ...metricsUrl, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -16,6 +16,7 @@ import type { GatewayServer } from '../gateway/index.js';
 import type { JobforgeServer } from '../jobforge/index.js';
 import type { RedisConnection } from '../redis/index.js';
 import { dropToServiceRole, migrate, type Database } from '../storage/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import type { TruthcoreServer } from '../truthcore/index.js';
 import { encryptionProbes, ensureDevKeyring, openCipherFromConfig, STORED_IN_CLEAR, type DevKeyring } from './encryption.js';
 import { startGatewayFromConfig, startJobforgeFromConfig, startTruthcoreFromConfig } from './services.js';
@@ -71,6 +72,8 @@ export interface StartSystemOptions {
   /** A logger per service (they may share a destination). */
   loggerFor: (service: ServiceName) => Logger;
   version?: string;
+  /** The process's metrics, which the three services fill (the caller serves them: startProcessMetrics). */
+  metrics?: ServerMetrics | undefined;
 }
 
 /**
@@ -110,7 +113,7 @@ export async function startSystem(o: StartSystemOptions): Promise<RunningSystem>
       log.warn({ encryption: 'off' }, STORED_IN_CLEAR);
     }
     const healthProbes = encryptionProbes(config);
-    const common = { healthProbes, ...(o.version ? { version: o.version } : {}) };
+    const common = { healthProbes, ...(o.version ? { version: o.version } : {}), metrics: o.metrics };
     const truthcore = await startTruthcoreFromConfig({
       config,
       db: opened.db,

@@ -24,6 +24,8 @@ export interface AccessControlOptions {
   failures: FailureCounter;
   authenticator: ApiKeyAuthenticator;
   audit: RecordAudit;
+  /** Counts refusals by the bucket that refused them. */
+  onRateLimited?: ((scope: 'address' | 'key' | 'tenant' | 'auth_failures') => void) | undefined;
 }
 
 /**
@@ -43,7 +45,10 @@ export const accessControl = fp<AccessControlOptions>(
       const release = o.shedder.admit();
       reply.raw.once('close', release);
       const d = await o.limiter.take(['addr', req.ip], o.limits.perAddress);
-      if (!d.allowed) throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(d.retryAfterMs / 1000) });
+      if (!d.allowed) {
+        o.onRateLimited?.('address');
+        throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(d.retryAfterMs / 1000) });
+      }
     });
 
     async function authenticateAndAuthorize(req: FastifyRequest): Promise<void> {
@@ -55,7 +60,10 @@ export const accessControl = fp<AccessControlOptions>(
       }
       // Blocked addresses are refused before the key is looked at, so guessing stops, not just slows.
       const blockedMs = await o.failures.blockedForMs(req.ip);
-      if (blockedMs > 0) throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(blockedMs / 1000) });
+      if (blockedMs > 0) {
+        o.onRateLimited?.('auth_failures');
+        throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(blockedMs / 1000) });
+      }
       const outcome = await o.authenticator.authenticate(presented);
       if (!outcome.ok) {
         await o.failures.recordFailure(req.ip);
@@ -85,6 +93,7 @@ export const accessControl = fp<AccessControlOptions>(
         o.limiter.take(['tenant', p.tenantId], tenantRule),
       ]);
       if (!byKey.allowed || !byTenant.allowed) {
+        o.onRateLimited?.(byKey.allowed ? 'tenant' : 'key');
         throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(Math.max(byKey.retryAfterMs, byTenant.retryAfterMs) / 1000) });
       }
       try {

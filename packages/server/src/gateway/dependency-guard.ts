@@ -1,6 +1,12 @@
 import { AppError } from '@controlplane/contracts';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 
+/** cockatiel's circuit state as the metrics name it (an isolated breaker is held open). */
+export function breakerStateOf(state: CircuitState): 'closed' | 'halfOpen' | 'open' {
+  if (state === CircuitState.HalfOpen) return 'halfOpen';
+  return state === CircuitState.Closed ? 'closed' : 'open';
+}
+
 export interface DependencyGuardOptions {
   /** Consecutive failures that open the breaker. */
   threshold: number;
@@ -27,6 +33,11 @@ export class DependencyGuard {
       { halfOpenAfter: options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(options.threshold) },
     );
     this.#retryAfterSeconds = Math.max(1, Math.ceil(options.halfOpenAfterMs / 1000));
+  }
+
+  /** The breaker's state, for metrics. */
+  get state(): 'closed' | 'halfOpen' | 'open' {
+    return breakerStateOf(this.#breaker.state);
   }
 
   get open(): boolean {

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { PRODUCT_VERSION } from '@controlplane/contracts';
-import { InMemoryNonceStore, type Logger, type NonceStore } from '@controlplane/platform';
+import { InMemoryNonceStore, type Logger, type NonceStore, type Tracing } from '@controlplane/platform';
 import type { AuditSink } from '../audit/index.js';
 import { createHttpApp, type HealthProbe, type HttpApp } from '../http/index.js';
+import { BREAKER_STATE, type ServerMetrics } from '../observability/index.js';
 import type { RedisKeys } from '../redis/index.js';
 import type { Database } from '../storage/index.js';
 import { accessControl } from './access-control.js';
@@ -45,6 +46,10 @@ export interface GatewayOptions {
   version?: string;
   /** More /health probes (the composition's: encryption at rest, audit checkpoints). */
   healthProbes?: readonly HealthProbe[];
+  /** The process's metrics: the gateway adds HTTP, rate-limit, breaker, pool and Redis metrics. */
+  metrics?: ServerMetrics | undefined;
+  /** A span per request, continuing the client's W3C traceparent, carried to the upstreams (off by default). */
+  tracing?: Tracing | undefined;
 }
 
 export interface GatewayMetrics {
@@ -121,9 +126,20 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     requestTimeoutMs: limits.requestTimeoutMs,
     idleTimeoutMs: limits.idleTimeoutMs,
     keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+    metrics: o.metrics,
+    tracing: o.tracing,
   });
   const audit = auditRecorder(o.auditSink);
-  await app.register(accessControl, { limits, shedder, limiter, failures, authenticator, audit });
+  const metrics = o.metrics;
+  await app.register(accessControl, {
+    limits,
+    shedder,
+    limiter,
+    failures,
+    authenticator,
+    audit,
+    onRateLimited: metrics ? (scope) => metrics.rateLimited.inc({ scope }) : undefined,
+  });
   await app.register(requestSignatures, { limits, nonces, audit });
   await app.register(streamProxy, { upstreams, gauge: streams });
   const coalescer = upstreams.jobforge ? new SubmissionCoalescer(upstreams.jobforge, o.logger) : undefined;
@@ -138,6 +154,17 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
   const addr = app.server.address() as AddressInfo;
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   o.logger.info({ port: addr.port, mode: o.redis ? 'redis' : 'embedded' }, 'gateway listening');
+  const unwatch = metrics
+    ? [
+        metrics.onCollect(() => {
+          const guards = [dbGuard, ...(o.redis ? [redisGuard] : [])];
+          for (const g of guards) metrics.breakerState.set({ service: GATEWAY_SERVICE, dependency: g.name }, BREAKER_STATE[g.state]);
+          for (const u of Object.values(upstreams))
+            metrics.breakerState.set({ service: GATEWAY_SERVICE, dependency: u.name }, BREAKER_STATE[u.breakerState]);
+        }),
+        metrics.watchPool(GATEWAY_SERVICE, o.db.poolStats),
+      ]
+    : [];
 
   let closing: Promise<void> | undefined;
   return {
@@ -152,6 +179,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     }),
     close() {
       closing ??= (async () => {
+        for (const u of unwatch) u();
         await app.close();
         shedder.stop();
         await authenticator.drain();

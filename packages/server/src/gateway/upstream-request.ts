@@ -1,5 +1,5 @@
 import { AppError } from '@controlplane/contracts';
-import { CORRELATION_HEADER } from '@controlplane/platform';
+import { CORRELATION_HEADER, injectTraceContext } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
 import type { RouteSpec, UpstreamService } from './route-table.js';
 import type { Upstream } from './upstream.js';
@@ -27,7 +27,10 @@ export function upstreamOf(upstreams: Upstreams, service: UpstreamService): Upst
 export function forwardedHeaders(req: FastifyRequest): Record<string, string> {
   const p = req.principal!;
   // Built from the authenticated key only: any x-cp-* header the client sent is dropped here.
-  return { 'x-cp-tenant': p.tenantId, 'x-cp-actor': p.actor, [CORRELATION_HEADER]: req.id };
+  const headers: Record<string, string> = { 'x-cp-tenant': p.tenantId, 'x-cp-actor': p.actor, [CORRELATION_HEADER]: req.id };
+  // The request's span is the parent of the upstream's (W3C traceparent), when tracing is on.
+  injectTraceContext(headers);
+  return headers;
 }
 
 /**

@@ -2,6 +2,7 @@ import { request as httpsRequest, type Agent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { AppError, ErrorBody, appErrorFromEnvelope } from '@controlplane/contracts';
 import { requestJson, type Logger } from '@controlplane/platform';
+import { breakerStateOf } from './dependency-guard.js';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -116,6 +117,11 @@ export class Upstream {
       timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
     );
     this.#halfOpenSeconds = Math.max(1, Math.ceil(options.breakerHalfOpenAfterMs / 1000));
+  }
+
+  /** The breaker's state, for metrics. */
+  get breakerState(): 'closed' | 'halfOpen' | 'open' {
+    return breakerStateOf(this.#breaker.state);
   }
 
   get breakerOpen(): boolean {

@@ -8,8 +8,12 @@ import {
   isValidCorrelationId,
   runWithContext,
   type Logger,
+  SpanKind,
   type RequestContext,
+  type SpanHandle,
+  type Tracing,
 } from '@controlplane/platform';
+import type { ServerMetrics } from '../observability/index.js';
 import { newScopeHolder, openRequestScope } from '../storage/internal.js';
 import { httpErrorFrom } from './error-mapping.js';
 import { clientErrorHandler, frameworkErrorHandler } from './framework-refusals.js';
@@ -23,6 +27,8 @@ declare module 'fastify' {
     ctx: RequestContext;
     /** This request's data scope (storage/data-scope.ts): no tenant until the caller is known. */
     dataScope: object;
+    /** This request's server span, when tracing is on. */
+    span: SpanHandle | undefined;
   }
 }
 
@@ -47,6 +53,13 @@ export interface HttpAppOptions {
    * every peer is authenticated in the TLS handshake (mTLS).
    */
   streamingRequestBodies?: boolean;
+  /** Counts and times every answered request by route pattern and status (never by its URL). */
+  metrics?: ServerMetrics | undefined;
+  /**
+   * A server span per request, continuing the caller's W3C `traceparent`. Its attributes are the
+   * method, the route pattern and the status: never the URL, a header or the body.
+   */
+  tracing?: Tracing | undefined;
 }
 
 export type HttpApp = FastifyInstance;
@@ -96,6 +109,8 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.server.headersTimeout = headersTimeout;
 
   app.decorateRequest('ctx', undefined as unknown as RequestContext);
+  app.decorateRequest('span', undefined);
+  const tracing = options.tracing?.enabled ? options.tracing : undefined;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, jsonBodyParser(jsonMaxDepth));
@@ -109,9 +124,19 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     reply.headers(SECURITY_HEADERS);
     reply.header(CORRELATION_HEADER, req.id);
     req.dataScope = newScopeHolder();
+    req.span = tracing?.startSpan(`${req.method} ${req.routeOptions.url ?? 'unmatched'}`, {
+      kind: SpanKind.SERVER,
+      carrier: req.headers,
+      attributes: {
+        'http.request.method': req.method,
+        'http.route': req.routeOptions.url ?? 'unmatched',
+        'controlplane.service': options.service,
+        'controlplane.correlation_id': req.id,
+      },
+    });
     // Every continuation of this request (hooks, handler, awaited work) runs inside the context,
     // and in a data scope that sees no tenant's rows until authentication names the tenant.
-    runWithContext(req.ctx, () => openRequestScope(req.dataScope, done));
+    runWithContext(req.ctx, () => openRequestScope(req.dataScope, () => (tracing ? tracing.within(req.span, done) : done())));
   });
   let closing = false;
   app.addHook('preClose', (done) => {
@@ -131,13 +156,25 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     else done();
   });
   // Body parsing runs on socket events outside the context; re-enter it before validation.
-  app.addHook('preValidation', (req, _reply, done) => runWithContext(req.ctx, () => openRequestScope(req.dataScope, done)));
+  app.addHook('preValidation', (req, _reply, done) =>
+    runWithContext(req.ctx, () => openRequestScope(req.dataScope, () => (tracing ? tracing.within(req.span, done) : done()))),
+  );
 
+  const metrics = options.metrics;
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request completed',
-    );
+    // The route pattern (`/v1/jobs/:id`), never the URL: a label must not carry a job id.
+    const route = req.routeOptions.url ?? 'unmatched';
+    req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
+    if (req.span) {
+      req.span.span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) req.span.span.setStatus({ code: 2 });
+      req.span.span.end();
+    }
+    if (metrics) {
+      const labels = { service: options.service, method: knownMethod(req.method), route, status: String(reply.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    }
     done();
   });
 
@@ -169,4 +206,11 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
 
   return app;
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** A client may send any method name; a label keeps to the known ones. */
+function knownMethod(method: string): string {
+  return METHODS.has(method) ? method : 'OTHER';
 }

@@ -23,5 +23,6 @@ export function envelopeOf(row: JobRow): JobEnvelope {
     payloadDigest: canonicalHash(row.request.payload),
   };
   if (row.request.metadata.correlationId) env.correlationId = row.request.metadata.correlationId;
+  if (row.trace_parent) env.traceparent = row.trace_parent;
   return env;
 }

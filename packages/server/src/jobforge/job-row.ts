@@ -34,6 +34,8 @@ export interface JobRow {
   created_at: Date;
   updated_at: Date;
   finished_at: Date | null;
+  /** The W3C traceparent the job was submitted under (lease statements only; null when tracing is off). */
+  trace_parent?: string | null;
   /** created_at as exact text, for page cursors (list statements only). */
   cursor_at?: string;
 }

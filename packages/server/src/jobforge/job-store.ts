@@ -189,6 +189,7 @@ export class JobStore {
           expires_at: j.request.metadata.expiresAt ?? null,
           timeout_ms: j.request.timeoutMs,
           submitted_by: j.submittedBy,
+          trace_parent: j.traceParent ?? null,
         })),
       ),
     });

@@ -8,8 +8,10 @@ import {
   type FieldCipher,
   type Logger,
   type TlsMaterial,
+  type Tracing,
 } from '@controlplane/platform';
 import { createHttpApp, registerHealthRoute, type HealthProbe, type HttpApp, registerAuditHook } from '../http/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import { type Database, withTenant } from '../storage/index.js';
 import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
@@ -19,6 +21,7 @@ import { registerServiceRoutes } from './http/service-routes.js';
 import { registerSubmissionRoutes } from './http/submission-routes.js';
 import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
+import { watchJobforgeGauges } from './metrics-gauges.js';
 import { JobLifecycle, SERVICE_NAME } from './lifecycle/index.js';
 import type { QueueBackend } from './queue/queue-backend.js';
 import { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
@@ -59,6 +62,10 @@ export interface JobforgeServerOptions {
   cipher?: FieldCipher | undefined;
   /** More /health probes (the composition's: encryption at rest, audit checkpoints). */
   healthProbes?: readonly HealthProbe[];
+  /** The process's metrics; JobForge adds its job counters, queue, runner and outbox gauges. */
+  metrics?: ServerMetrics | undefined;
+  /** Spans of its requests; a submission's trace context is kept with the job (off by default). */
+  tracing?: Tracing | undefined;
 }
 
 export interface JobforgeServer {
@@ -116,6 +123,8 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     leaseMs: o.leaseMs,
     ...(o.submitLingerMs !== undefined ? { submitLingerMs: o.submitLingerMs } : {}),
     requireResultProof: true,
+    metrics: o.metrics,
+    tracing: o.tracing,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
   const enrolment = new EnrolmentService({
@@ -136,6 +145,8 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     bodyLimitBytes: 8 * 1024 * 1024,
     // Runners keep their dispatch stream's request body open; every peer here has a verified certificate.
     streamingRequestBodies: true,
+    metrics: o.metrics,
+    tracing: o.tracing,
   });
   // Checked once per connection here, and again per request by the routes: a revoked runner's
   // new connections are refused and its open ones stop working at the next request.
@@ -195,6 +206,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     logger: o.logger,
     https: { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
     bodyLimitBytes: 64 * 1024,
+    metrics: o.metrics,
   });
   registerHealthRoute(enrollApp, SERVICE_NAME, version, []);
   if (o.audit) registerAuditHook(enrollApp, o.audit, o.logger);
@@ -206,6 +218,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     return reply.code(201).send({ ...res, runnerApiUrl });
   });
 
+  const unwatch = o.metrics ? [watchJobforgeGauges(o.metrics, o.db), o.metrics.watchPool(SERVICE_NAME, o.db.poolStats)] : [];
   const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
   const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger, { cipher: o.cipher }) : undefined;
   const stopOutbox = outbox ? startOutboxLoop(outbox, o.logger, o.outboxIntervalMs ?? 500) : async () => {};
@@ -235,6 +248,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     app,
     outbox,
     async close() {
+      for (const u of unwatch) u();
       await stopDuties();
       await stopOutbox();
       // Open dispatch streams would hold the listener open: end them, and runners reconnect elsewhere.

@@ -32,6 +32,7 @@ interface PendingRow {
   submitted_by: string | null;
   certificate_pem: string | null;
   correlation_id: string | null;
+  trace_parent: string | null;
 }
 
 const BATCH = 100;
@@ -153,6 +154,7 @@ export class ResultOutboxDeliverer {
         body: {
           results: items.map(({ row, body }) => ({
             correlationId: isValidCorrelationId(row.correlation_id) ? row.correlation_id : `outbox-${row.job_id}`,
+            ...(row.trace_parent ? { traceparent: row.trace_parent } : {}),
             delivery: body,
           })),
         },

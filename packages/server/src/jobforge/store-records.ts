@@ -9,6 +9,8 @@ export interface NewJob {
   pool: string;
   runAt: Date;
   submittedBy: string | null;
+  /** The submission's W3C traceparent, when tracing is on. */
+  traceParent?: string | undefined;
 }
 
 export interface JobEventRecord {

@@ -181,6 +181,8 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Databa
   return {
     kind: 'postgres',
 
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+
     async query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]) {
       scope.assertOutside();
       return withClient(async (client, markBroken) => {

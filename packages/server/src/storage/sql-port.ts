@@ -54,6 +54,8 @@ export interface Database extends Sql {
    * with it); when it rolls back they are run again on their own. Outside one they run as `query`.
    */
   readonly independent?: Sql;
+  /** The connection pool's counts, for metrics (PostgreSQL only; the embedded database has one connection). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 

@@ -2,9 +2,17 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { PRODUCT_VERSION } from '@controlplane/contracts';
-import { attachPeerVerification, mtlsServerOptions, type FieldCipher, type Logger, type TlsMaterial } from '@controlplane/platform';
+import {
+  attachPeerVerification,
+  mtlsServerOptions,
+  type FieldCipher,
+  type Logger,
+  type TlsMaterial,
+  type Tracing,
+} from '@controlplane/platform';
 import { createHttpApp, registerAuditHook, registerHealthRoute, type HealthProbe, type HttpApp } from '../http/index.js';
 import type { AuditSink } from '../audit/index.js';
+import type { ServerMetrics } from '../observability/index.js';
 import type { Database } from '../storage/index.js';
 import { AssertionService } from './assertions.js';
 import { registerTruthcoreRoutes } from './http/routes.js';
@@ -38,6 +46,10 @@ export interface TruthcoreServerOptions {
   cipher?: FieldCipher | undefined;
   /** More /health probes (the composition's: encryption at rest, audit checkpoints). */
   healthProbes?: readonly HealthProbe[];
+  /** The process's metrics: TruthCore adds its HTTP and PostgreSQL pool metrics. */
+  metrics?: ServerMetrics | undefined;
+  /** Spans of its requests and of each recorded result (off by default). */
+  tracing?: Tracing | undefined;
 }
 
 export interface TruthcoreServer {
@@ -63,6 +75,8 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     logger: o.logger,
     https: mtlsServerOptions(o.tls, { trustDomain: o.trustDomain }),
     bodyLimitBytes: 8 * 1024 * 1024,
+    metrics: o.metrics,
+    tracing: o.tracing,
   });
   // Every verified identity of the trust domain may connect; each route then decides. That way a
   // runner or a stray service is answered 403 (and logged) rather than dropped mid-handshake.
@@ -82,6 +96,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     trustedServices: new Set(o.trustedServices ?? ['gateway']),
     resultWriters: new Set(o.resultWriters ?? ['jobforge']),
     audit: o.audit,
+    tracing: o.tracing,
     pollIntervalMs: o.subscriptionPollMs ?? 1_000,
     waitForAppend: (tenantId, ms, signal) =>
       new Promise<void>((resolve) => {
@@ -99,6 +114,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
   });
 
   await app.listen({ host: o.listen.host, port: o.listen.port });
+  const unwatchPool = o.metrics?.watchPool(TRUTHCORE_SERVICE, o.db.poolStats);
   const addr = app.server.address() as AddressInfo;
   const host = (h: string) => (h.includes(':') ? `[${h}]` : h);
   o.logger.info({ port: addr.port }, 'truthcore listening');
@@ -118,6 +134,7 @@ export async function startTruthcore(o: TruthcoreServerOptions): Promise<Truthco
     results,
     app,
     async close() {
+      unwatchPool?.();
       await app.close();
     },
   };

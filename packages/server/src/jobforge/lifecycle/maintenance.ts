@@ -27,6 +27,7 @@ export class JobMaintenance {
         const rows = await store.lockExpiredLeases(tx, limit);
         for (const row of rows) {
           await store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'lease_expired', null);
+          this.t.o.metrics?.leaseExpirations.inc({ tenant: row.tenant_id, type: row.type });
           if (row.cancel_requested_at) {
             await this.t.cancel(tx, row);
             continue;
@@ -58,6 +59,7 @@ export class JobMaintenance {
         for (const row of rows) {
           const done = await store.moveToFailed(tx, row.tenant_id, row.id, this.t.envelope('JOB_EXPIRED'), null);
           await store.appendEvents(tx, [jobEvent(done, 'job.expired')]);
+          this.t.o.metrics?.jobsDeadLettered.inc({ tenant: row.tenant_id, type: row.type });
           removed.push(readyEntryOf(row));
         }
         return rows.length;

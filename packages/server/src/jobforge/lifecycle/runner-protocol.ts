@@ -93,7 +93,11 @@ export class RunnerProtocol {
           throw err;
         }
         if (rows.length > 0) {
-          for (const r of rows) this.t.emit(r, 'job.started');
+          const now = Date.now();
+          for (const r of rows) {
+            this.t.emit(r, 'job.started');
+            this.t.o.metrics?.jobWait.observe({ tenant: r.tenant_id, type: r.type }, Math.max(0, now - r.run_at.getTime()) / 1000);
+          }
           return rows.map(envelopeOf);
         }
         const left = deadline - Date.now();
@@ -171,6 +175,8 @@ export class RunnerProtocol {
       // no attempt/type given, an output that fails its schema, a lease no longer held — takes the
       // locking path below.
       const slow: CompletionItem[] = [];
+      // Type and run time of each outcome recorded here, for the metrics.
+      const recorded = new Map<string, { type: string; durationMs: number }>();
       const fast: Array<{ item: CompletionItem; attempt: number }> = [];
       const { jobTypes, db, store } = this.t.o;
       const contracts = await jobTypes.getManyCached(db, runner.tenantId, [...new Set(items.flatMap((i) => (i.type ? [i.type] : [])))]);
@@ -202,20 +208,34 @@ export class RunnerProtocol {
           result: successResult(runner, attempt, item, now, undefined),
         }));
         const done = new Set(await store.moveToCompleted(db, runner.tenantId, runner.id, records));
+        for (const r of records) recorded.set(r.id, { type: r.type, durationMs: r.result.metadata.durationMs });
         for (const { item } of fast) {
           if (done.has(item.ref.jobId)) results.set(item.ref.jobId, { jobId: item.ref.jobId, status: 'completed', duplicate: false });
           else slow.push(item);
         }
       }
-      if (slow.length > 0) await this.#completeLocked(runner, slow, results);
-      for (const [id, r] of results)
-        if ('status' in r && r.status === 'completed' && !r.duplicate) this.t.emit({ tenant_id: runner.tenantId, id }, 'job.completed');
+      if (slow.length > 0) await this.#completeLocked(runner, slow, results, recorded);
+      for (const [id, r] of results) {
+        if (!('status' in r) || r.status !== 'completed' || r.duplicate) continue;
+        this.t.emit({ tenant_id: runner.tenantId, id }, 'job.completed');
+        const rec = recorded.get(id);
+        if (rec && this.t.o.metrics) {
+          const labels = { tenant: runner.tenantId, type: rec.type };
+          this.t.o.metrics.jobsCompleted.inc(labels);
+          this.t.o.metrics.jobRun.observe(labels, rec.durationMs / 1000);
+        }
+      }
       return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
     });
   }
 
   /** The locking path: each outcome is checked against its locked row inside one transaction. */
-  async #completeLocked(runner: RunnerIdentity, items: readonly CompletionItem[], results: Map<string, OutcomeResult>): Promise<void> {
+  async #completeLocked(
+    runner: RunnerIdentity,
+    items: readonly CompletionItem[],
+    results: Map<string, OutcomeResult>,
+    recorded: Map<string, { type: string; durationMs: number }>,
+  ): Promise<void> {
     const retries: ReadyEntry[] = [];
     const { store, jobTypes } = this.t.o;
     await this.t.o.db.transaction(async (tx) => {
@@ -280,6 +300,7 @@ export class RunnerProtocol {
         certFingerprint: item.proof?.certFingerprint ?? null,
         result: successResult(runner, row.attempts, item, now, row.updated_at),
       }));
+      for (const r of records) recorded.set(r.id, { type: r.type, durationMs: r.result.metadata.durationMs });
       for (const id of await store.moveToCompleted(tx, runner.tenantId, runner.id, records)) {
         results.set(id, { jobId: id, status: 'completed', duplicate: false });
       }

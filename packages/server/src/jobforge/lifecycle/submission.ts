@@ -67,7 +67,10 @@ export class JobSubmission {
       });
       // A grouped submission was enqueued with its group.
       if (!single) await this.t.enqueue(inserted.map(readyEntryOf));
-      for (const r of inserted) this.t.emit(r, 'job.queued');
+      for (const r of inserted) {
+        this.t.emit(r, 'job.queued');
+        this.t.o.metrics?.jobsSubmitted.inc({ tenant: r.tenant_id, type: r.type });
+      }
       return rows.map(toJobResponse);
     });
   }
@@ -105,6 +108,7 @@ export class JobSubmission {
         pool: contract?.pool ?? DEFAULT_POOL,
         runAt: new Date(Math.max(now, scheduled)),
         submittedBy: actor,
+        traceParent: this.t.o.tracing?.traceparent(),
       };
     });
   }

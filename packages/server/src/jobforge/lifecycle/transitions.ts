@@ -7,7 +7,8 @@ import {
   type JobEventType,
   type JobResult,
 } from '@controlplane/contracts';
-import type { Logger, ResultSignatureFields } from '@controlplane/platform';
+import type { Logger, ResultSignatureFields, Tracing } from '@controlplane/platform';
+import type { ServerMetrics } from '../../observability/index.js';
 import type { Database, Sql } from '../../storage/index.js';
 import { readyEntryOf, type JobRow, type ReadyEntry } from '../job-row.js';
 import type { JobStore } from '../job-store.js';
@@ -40,6 +41,10 @@ export interface JobLifecycleOptions {
    * GroupCommit's lingerMs). Default 2 ms.
    */
   submitLingerMs?: number;
+  /** Where job counters and histograms go (labels: tenant and type, never a job id). */
+  metrics?: ServerMetrics | undefined;
+  /** The service's tracing: a submission's trace context is kept with its job. */
+  tracing?: Tracing | undefined;
 }
 
 export interface FailureInput {
@@ -128,6 +133,9 @@ export class JobTransitions {
       return { row: done };
     }
     await finish('failed');
+    const labels = { tenant: row.tenant_id, type: row.type };
+    this.o.metrics?.jobsFailed.inc(labels);
+    this.o.metrics?.jobRun.observe(labels, Math.max(0, Date.now() - row.updated_at.getTime()) / 1000);
     const decision = decideRetry(row.request.retryPolicy, row.attempts - row.retry_base, envelope);
     if (decision.retry) {
       const next = await this.o.store.moveToRetrying(tx, row.tenant_id, row.id, envelope, decision.delayMs);
@@ -148,6 +156,7 @@ export class JobTransitions {
       },
     };
     const done = await this.o.store.moveToFailed(tx, row.tenant_id, row.id, envelope, result);
+    this.o.metrics?.jobsDeadLettered.inc(labels);
     await this.o.store.appendEvents(tx, [
       jobEvent(done, 'job.failed', { attempt: row.attempts, code: envelope.code, reason: decision.reason }),
     ]);

@@ -1,5 +1,5 @@
 import { AppError, isTenantId, parseOrThrow, toAppError } from '@controlplane/contracts';
-import { isValidCorrelationId, runWithContext } from '@controlplane/platform';
+import { isValidCorrelationId, runWithContext, SpanKind, type Tracing } from '@controlplane/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { forwardedCaller, peerPrincipal, type HttpApp } from '../../http/index.js';
@@ -21,6 +21,8 @@ export interface TruthcoreRouteDeps {
   pollIntervalMs: number;
   /** Where results recorded through the batch route are audited (one event each, as the single route's hook does). */
   audit?: AuditSink | undefined;
+  /** A span per recorded result, in the trace of the job it belongs to. */
+  tracing?: Tracing | undefined;
 }
 
 const Uuid = z.uuid();
@@ -31,7 +33,14 @@ const SubscribeQuery = z.object({
 const LAST_EVENT_ID = /^\d{1,19}$/;
 const ResultBatch = z.object({
   results: z
-    .array(z.object({ correlationId: z.string().max(128).optional(), delivery: z.unknown() }))
+    .array(
+      z.object({
+        correlationId: z.string().max(128).optional(),
+        /** The job's W3C traceparent, when tracing is on (checked by the propagator, which drops a malformed one). */
+        traceparent: z.string().max(128).optional(),
+        delivery: z.unknown(),
+      }),
+    )
     .min(1)
     .max(100),
 });
@@ -99,7 +108,26 @@ export function registerTruthcoreRoutes(app: HttpApp, deps: TruthcoreRouteDeps):
       const correlationId = isValidCorrelationId(item.correlationId) ? item.correlationId : req.id;
       // The request's caller, the job's correlation id (the batch's own id is the cause).
       const ctx = { correlationId, causationId: req.id, principal: req.ctx.principal };
-      answers.push(await runWithContext(ctx, () => recordOne(writer, item.delivery, correlationId, req)));
+      const record = () => recordOne(writer, item.delivery, correlationId, req);
+      answers.push(
+        await runWithContext(ctx, () =>
+          deps.tracing?.enabled
+            ? deps.tracing.inSpan(
+                'truthcore.record_result',
+                {
+                  kind: SpanKind.CONSUMER,
+                  carrier: item.traceparent ? { traceparent: item.traceparent } : undefined,
+                  attributes: { 'controlplane.service': 'truthcore' },
+                },
+                async (span) => {
+                  const answer = await record();
+                  span?.setAttribute('controlplane.result.ok', answer.ok);
+                  return answer;
+                },
+              )
+            : record(),
+        ),
+      );
     }
     return { results: answers };
   });

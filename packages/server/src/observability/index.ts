@@ -1,0 +1,1 @@
+export { BREAKER_STATE, ServerMetrics } from './server-metrics.js';
