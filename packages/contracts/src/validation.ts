@@ -14,7 +14,13 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 
 /** An ErrorDetail path: every segment a string, array indices included (`["items","0"]`). */
 export function detailPath(path: ReadonlyArray<PropertyKey>): ErrorDetailPath {
-  return path.slice(0, 64).map((seg) => (typeof seg === 'symbol' ? (seg.description ?? '') : String(seg)).slice(0, 1024));
+  return path.slice(0, 64).map((seg) => {
+    const text = typeof seg === 'symbol' ? (seg.description ?? '') : String(seg);
+    if (text.length <= 1024) return text;
+    // Cut at 1024 code units without splitting a surrogate pair.
+    const cut = text.slice(0, 1024);
+    return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+  });
 }
 
 export function zodIssuesToDetails(issues: ReadonlyArray<z.core.$ZodIssue>): ErrorDetail[] {

@@ -54,3 +54,40 @@ describe('parseJsonBody', () => {
     expect(() => parseJsonBody('  ', 64)).toThrow(expect.objectContaining({ code: 'MALFORMED_JSON' }));
   });
 });
+
+describe('parseJsonBody and strings PostgreSQL cannot hold', () => {
+  const refused = (text: string) => {
+    try {
+      parseJsonBody(text, 64);
+    } catch (err) {
+      return err as { code: string; details: Array<{ path?: string[]; code?: string; message: string }> };
+    }
+    throw new Error('accepted');
+  };
+
+  it('names every NUL and unpaired surrogate, in values and keys, by path', () => {
+    const err = refused('{"a":["\\u0000",{"b\\ud800":"\\udfff"}],"ok":"\\ud83d\\ude00"}');
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.details.map((d) => d.path)).toEqual([
+      ['a', '0'],
+      ['a', '1', 'b\ufffd'],
+      ['a', '1', 'b\ufffd'],
+    ]);
+    expect(err.details.every((d) => d.code === 'unstorable_character')).toBe(true);
+  });
+
+  it('keeps surrogate pairs, other control characters, and escaped backslashes before a u', () => {
+    expect(parseJsonBody('{"e":"\\ud83d\\ude00","c":"\\u0001","s":"\\\\u0000"}', 64)).toEqual({
+      e: '\u{1F600}',
+      c: '\u0001',
+      s: '\\u0000',
+    });
+  });
+
+  it('bounds what it sends back: at most 20 details, key segments cut at 1024 characters', () => {
+    const many = JSON.stringify(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, '\u0000'])));
+    expect(refused(many).details).toHaveLength(20);
+    const longKey = refused(JSON.stringify({ ['x'.repeat(5000) + '\u0000']: 1 }));
+    expect(longKey.details[0]!.path![0]!.length).toBe(1024);
+  });
+});

@@ -1,4 +1,4 @@
-import { AppError, type ErrorDetail } from '@controlplane/contracts';
+import { AppError, detailPath, type ErrorDetail } from '@controlplane/contracts';
 
 // PostgreSQL cannot hold a NUL character in text or jsonb, and refuses a UTF-16 surrogate without
 // its pair in jsonb (in text it would be silently replaced). Such a string is refused at the door,
@@ -31,14 +31,14 @@ export function unstorableStrings(value: unknown, prefix: readonly string[] = []
   const walk = (v: unknown, path: string[]): void => {
     if (out.length >= MAX_DETAILS) return;
     if (typeof v === 'string') {
-      if (UNSTORABLE.test(v)) out.push({ path, message: problem(v), code: 'unstorable_character' });
+      if (UNSTORABLE.test(v)) out.push({ path: detailPath(path), message: problem(v), code: 'unstorable_character' });
     } else if (Array.isArray(v)) {
       v.forEach((item, i) => walk(item, [...path, String(i)]));
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, item] of Object.entries(v)) {
         if (UNSTORABLE.test(k)) {
           if (out.length < MAX_DETAILS)
-            out.push({ path: [...path, shown(k)], message: `is a key that ${problem(k)}`, code: 'unstorable_character' });
+            out.push({ path: detailPath([...path, shown(k)]), message: `is a key that ${problem(k)}`, code: 'unstorable_character' });
         }
         walk(item, [...path, shown(k)]);
       }

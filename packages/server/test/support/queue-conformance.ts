@@ -210,7 +210,10 @@ export function queueConformance(name: string, factory: HarnessFactory): void {
       const ack = await svc.runners.complete(r1, ref, { data: { echoed: 1 } });
       expect(ack).toEqual({ jobId: req.id, status: 'completed', duplicate: false });
       expect(await svc.runners.complete(r1, ref, { data: { echoed: 1 } })).toMatchObject({ duplicate: true, status: 'completed' });
-      await expectCode(svc.runners.fail(r1, ref, { category: 'RUNTIME_ERROR', message: 'late', retryable: true }), 'LEASE_NOT_HELD');
+      // another outcome for the lease it finished is a conflict, not a duplicate; the recorded one stays
+      await expectCode(svc.runners.complete(r1, ref, { data: { echoed: 2 } }), 'RESOURCE_CONFLICT');
+      await expectCode(svc.runners.fail(r1, ref, { category: 'RUNTIME_ERROR', message: 'late', retryable: true }), 'RESOURCE_CONFLICT');
+      await expectCode(svc.runners.fail(r2, ref, { category: 'RUNTIME_ERROR', message: 'late', retryable: true }), 'LEASE_NOT_HELD');
       const done = await svc.queries.get('t1', req.id);
       expect(done.status).toBe('completed');
       expect(done.result).toMatchObject({ success: true, data: { echoed: 1 }, metadata: { attempts: 1, runnerId: 'runner-1' } });
