@@ -48,7 +48,7 @@ interface Setup {
 const databases: TestDatabase[] = [];
 const dirs: string[] = [];
 
-/** A chain of 5 events, a checkpoint (its event is seq 6), 3 more events, a second checkpoint (event seq 10). */
+/** A chain of 5 events, a checkpoint (its event is seq 6), 6 more events, a second checkpoint of head 12 (its event seq 13). */
 async function setup(): Promise<Setup> {
   const tdb = await createTestDatabase();
   databases.push(tdb);
@@ -76,8 +76,8 @@ async function setup(): Promise<Setup> {
     expect(await checkpointer.checkpoint()).toBe('checkpoint-00000000000000000005-jobforge.json');
     // Nothing but its own event since: no second checkpoint of the same head.
     expect(await checkpointer.checkpoint()).toBeUndefined();
-    for (let i = 6; i <= 8; i++) await event(i);
-    await checkpointer.close(); // the shutdown checkpoint: head seq 9, its event seq 10
+    for (let i = 6; i <= 11; i++) await event(i);
+    await checkpointer.close(); // the shutdown checkpoint: head seq 12 (past 9, so seq sorts as a number), its event seq 13
   } finally {
     await db.close();
   }
@@ -115,23 +115,23 @@ describe('audit verify against the signed checkpoints', () => {
     const s = await setup();
     expect(readdirSync(s.checkpoints).sort()).toEqual([
       'checkpoint-00000000000000000005-jobforge.json',
-      'checkpoint-00000000000000000009-jobforge.json',
+      'checkpoint-00000000000000000012-jobforge.json',
     ]);
     const res = await s.verify();
     expect(res.code, res.stdout + res.stderr).toBe(EXIT.OK);
-    expect(res.stdout).toContain('audit chain intact: 10 events verified');
+    expect(res.stdout).toContain('audit chain intact: 13 events verified');
     expect(res.stdout).toContain('anchored by 2 signed checkpoints');
     const json = JSON.parse((await s.verify('--json')).stdout) as Record<string, unknown>;
-    expect(json).toMatchObject({ ok: true, count: 10, checkpoints: { count: 2, newest: { seq: '9' } } });
+    expect(json).toMatchObject({ ok: true, count: 13, checkpoints: { count: 2, newest: { seq: '12' } } });
   });
 
   it('the newest rows deleted: missing_seq at the newest checkpoint', async () => {
     const s = await setup();
-    await s.attack('delete from audit_events where seq >= 8');
+    await s.attack('delete from audit_events where seq >= 11');
     const res = await s.verify();
     expect(res.code).toBe(EXIT.FAILURE);
-    expect(res.stdout).toContain('audit chain BROKEN at seq 9: missing_seq');
-    expect(res.stdout).toMatch(/actual: +7/);
+    expect(res.stdout).toContain('audit chain BROKEN at seq 12: missing_seq');
+    expect(res.stdout).toMatch(/actual: +10/);
   });
 
   it('the chain rewritten from the start, every hash recomputed: the chain alone passes, the checkpoints do not', async () => {
@@ -169,20 +169,20 @@ describe('audit verify against the signed checkpoints', () => {
 
   it('a checkpoint forged to match a cut chain, or signed under a foreign CA: checkpoint_forged', async () => {
     const s = await setup();
-    await s.attack('delete from audit_events where seq >= 8');
+    await s.attack('delete from audit_events where seq >= 11');
     // The attacker rewrites the newest checkpoint to the new head; the signature no longer holds.
-    const newest = join(s.checkpoints, 'checkpoint-00000000000000000009-jobforge.json');
+    const newest = join(s.checkpoints, 'checkpoint-00000000000000000012-jobforge.json');
     const cp = JSON.parse(readFileSync(newest, 'utf8')) as Record<string, string>;
     const head = (await s.verify('--no-checkpoints', '--json')).stdout;
     const { headSeq, headHash } = JSON.parse(head) as { headSeq: string; headHash: string };
     rmSync(newest);
     writeFileSync(
-      join(s.checkpoints, 'checkpoint-00000000000000000007-jobforge.json'),
+      join(s.checkpoints, 'checkpoint-00000000000000000010-jobforge.json'),
       JSON.stringify({ ...cp, seq: headSeq, hash: headHash }),
     );
     const res = await s.verify();
     expect(res.code).toBe(EXIT.FAILURE);
-    expect(res.stdout).toContain('audit chain BROKEN at seq 7: checkpoint_forged');
+    expect(res.stdout).toContain('audit chain BROKEN at seq 10: checkpoint_forged');
     expect(res.stdout).toContain('the signature does not match its content');
 
     // Properly signed, but by a service of a CA of the attacker's own.
@@ -194,7 +194,7 @@ describe('audit verify against the signed checkpoints', () => {
       { seq: headSeq, hash: headHash },
       { keyPem: theirs.key, certPem: theirs.cert, trustDomain: TRUST_DOMAIN },
     );
-    writeFileSync(join(s.checkpoints, 'checkpoint-00000000000000000007-jobforge.json'), JSON.stringify(signed));
+    writeFileSync(join(s.checkpoints, 'checkpoint-00000000000000000010-jobforge.json'), JSON.stringify(signed));
     const again = await s.verify();
     expect(again.code).toBe(EXIT.FAILURE);
     expect(again.stdout).toContain('checkpoint_forged');
@@ -203,11 +203,11 @@ describe('audit verify against the signed checkpoints', () => {
 
   it('a checkpoint file deleted: checkpoint_missing at the event that recorded it; the directory deleted: checkpoints_absent', async () => {
     const s = await setup();
-    rmSync(join(s.checkpoints, 'checkpoint-00000000000000000009-jobforge.json'));
+    rmSync(join(s.checkpoints, 'checkpoint-00000000000000000012-jobforge.json'));
     const res = await s.verify();
     expect(res.code).toBe(EXIT.FAILURE);
-    expect(res.stdout).toContain('audit chain BROKEN at seq 10: checkpoint_missing');
-    expect(res.stdout).toContain('checkpoint-00000000000000000009-jobforge.json');
+    expect(res.stdout).toContain('audit chain BROKEN at seq 13: checkpoint_missing');
+    expect(res.stdout).toContain('checkpoint-00000000000000000012-jobforge.json');
 
     rmSync(s.checkpoints, { recursive: true, force: true });
     const gone = await s.verify();

@@ -192,7 +192,7 @@ describe('controlplane dev encrypts at rest from the first start', () => {
     const verified = await cli(['audit', 'verify', '--data-dir', dir]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(/anchored by \d+ signed checkpoints? in .*audit-checkpoints/);
-  });
+  }, 180_000);
 
   it('PostgreSQL and Redis: the marker is in no pg_dump, no Redis key or value, no log file; in clear through the API', async () => {
     const marker = `MARKER-${randomBytes(12).toString('hex')}`;
@@ -244,7 +244,7 @@ describe('controlplane dev encrypts at rest from the first start', () => {
       if (keys.length > 0) await redis.client.unlink(...keys);
       await redis.close();
     }
-  });
+  }, 180_000);
 
   it('encryption.enabled: false is said by the start, /health and doctor; the rotation sweep then encrypts what was stored in clear', async () => {
     const marker = `MARKER-${randomBytes(12).toString('hex')}`;

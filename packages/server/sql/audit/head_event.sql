@@ -1,2 +1,3 @@
 -- The newest event of the chain (none when it is empty): the head an audit checkpoint anchors.
-select seq::text as seq, hash from audit_events order by seq desc limit 1
+-- Ordered by the bigint column: the text alias `seq` would sort '9' after '16'.
+select e.seq::text as seq, e.hash from audit_events e order by e.seq desc limit 1
