@@ -23,6 +23,11 @@ export const CoalescedSubmission = z.object({
   correlationId: z.string().min(1).max(128),
   /** The client's JobRequest, unvalidated: JobForge validates each as the single route does. */
   job: z.unknown(),
+  /** The W3C trace context of the caller's request at the gateway, when tracing is on. */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent')
+    .optional(),
 });
 export type CoalescedSubmission = z.infer<typeof CoalescedSubmission>;
 

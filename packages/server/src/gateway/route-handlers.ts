@@ -1,4 +1,5 @@
 import { AppError } from '@controlplane/contracts';
+import { injectTraceContext } from '@controlplane/platform';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { runHealthChecks, type HealthProbe } from '../http/index.js';
 import type { Database } from '../storage/index.js';
@@ -54,7 +55,16 @@ export const routeHandlers: FastifyPluginAsync<RouteHandlerOptions> = async (app
       const length = Number(req.headers['content-length']);
       if (!coalescer || !SubmissionCoalescer.fits(Number.isSafeInteger(length) ? length : undefined)) return submitJob(req, reply);
       const p = principal(req);
-      const res = await coalescer.submit({ tenantId: p.tenantId, actor: p.actor, correlationId: req.id, job: req.body });
+      // The request's trace context travels with its item, as it would in the forwarded headers.
+      const trace: Record<string, string> = {};
+      injectTraceContext(trace);
+      const res = await coalescer.submit({
+        tenantId: p.tenantId,
+        actor: p.actor,
+        correlationId: req.id,
+        job: req.body,
+        ...(trace.traceparent ? { traceparent: trace.traceparent } : {}),
+      });
       return reply.code(res.status).send(res.body);
     },
     health: async (req, reply) => {

@@ -178,7 +178,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     signingCertificatePem: o.tls.cert,
     signingKeyPem: o.tls.key,
   });
-  const submissions = registerSubmissionRoutes(app, { jobs, trustedServices: trusted, audit: o.audit });
+  const submissions = registerSubmissionRoutes(app, { jobs, trustedServices: trusted, audit: o.audit, tracing: o.tracing });
   registerServiceRoutes(app, {
     db: o.db,
     jobs,

@@ -7,6 +7,7 @@ import {
   type CoalescedSubmission,
   type CoalescedSubmissionsResponse,
 } from '@controlplane/contracts';
+import { SpanKind, type Tracing } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
 import type { AuditSink } from '../../audit/index.js';
 import { DEFAULT_JSON_MAX_DEPTH, jsonBodyParser, trustedServicePeer, type HttpApp } from '../../http/index.js';
@@ -17,6 +18,8 @@ export interface SubmissionRouteDeps {
   /** Certificate identities (service ids) allowed to submit on behalf of tenants. */
   trustedServices: ReadonlySet<string>;
   audit?: AuditSink | undefined;
+  /** Each item's submission is a span of the trace its request at the gateway belongs to. */
+  tracing?: Tracing | undefined;
 }
 
 const SERVICE = 'jobforge';
@@ -60,7 +63,20 @@ async function submitOne(
 ): Promise<CoalescedAnswer> {
   let answer: CoalescedAnswer;
   try {
-    answer = { status: 202, body: await deps.jobs.submission.submit(item.tenantId, item.actor, item.job) };
+    const submit = () => deps.jobs.submission.submit(item.tenantId, item.actor, item.job);
+    // The span stands for the request the item would have been on its own (the job keeps its context).
+    const job = deps.tracing
+      ? await deps.tracing.inSpan(
+          OPERATION,
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'controlplane.coalesced': true },
+            carrier: item.traceparent ? { traceparent: item.traceparent } : undefined,
+          },
+          submit,
+        )
+      : await submit();
+    answer = { status: 202, body: job };
   } catch (err) {
     const appErr = toAppError(err);
     if (appErr.status >= 500) req.log.error({ err, code: appErr.code, correlationId: item.correlationId }, 'submission failed');
