@@ -61,6 +61,9 @@ export const GATEWAY_LIMIT_DEFAULTS = Object.freeze({
   upstreamMaxQueued: 1_024,
   signatureWindowSeconds: DEFAULT_SIGNATURE_WINDOW_SECONDS,
   lastUsedIntervalSeconds: 60,
+  /** Dashboard sessions: short-lived, and over sooner when left alone. */
+  sessionIdleSeconds: 900,
+  sessionAbsoluteSeconds: 28_800,
 });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

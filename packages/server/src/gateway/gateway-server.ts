@@ -25,6 +25,8 @@ import {
 import { requestSignatures } from './request-signatures.js';
 import { GATEWAY_SERVICE, routeHandlers } from './route-handlers.js';
 import { streamProxy, type StreamGauge } from './stream-proxy.js';
+import { loadUiAssets } from './ui-assets.js';
+import { SessionStore } from './ui-sessions.js';
 import { Upstream, type UpstreamTarget } from './upstream.js';
 import type { Upstreams } from './upstream-request.js';
 
@@ -42,6 +44,8 @@ export interface GatewayOptions {
   /** Read side of the audit log for `GET /admin/audit`; without it that route answers 503. */
   auditQuery?: AuditReader | undefined;
   version?: string;
+  /** The built dashboard served at /ui/ (default: packages/web/dist); without a build /ui/ answers 404. */
+  uiDir?: string | undefined;
 }
 
 export interface GatewayMetrics {
@@ -91,6 +95,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     logger: o.logger,
     lastUsedIntervalSeconds: limits.lastUsedIntervalSeconds,
   });
+  const sessions = new SessionStore({ db: o.db, guard: dbGuard, limits });
   const shedder = new LoadShedder({ maxInFlight: limits.maxInFlight, maxEventLoopDelayMs: limits.maxEventLoopDelayMs });
   const streams: StreamGauge = { open: 0 };
   const probes: HealthProbe[] = [
@@ -117,10 +122,20 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
   });
   const audit = auditRecorder(o.auditSink);
-  await app.register(accessControl, { limits, shedder, limiter, failures, authenticator, audit });
+  await app.register(accessControl, { limits, shedder, limiter, failures, authenticator, sessions, audit });
   await app.register(requestSignatures, { limits, nonces, audit });
   await app.register(streamProxy, { upstreams, gauge: streams });
-  await app.register(routeHandlers, { db: o.db, auditQuery: o.auditQuery, upstreams, version, probes });
+  await app.register(routeHandlers, {
+    db: o.db,
+    auditQuery: o.auditQuery,
+    upstreams,
+    version,
+    probes,
+    sessions,
+    sessionLimits: limits,
+    audit,
+    uiAssets: loadUiAssets(o.uiDir),
+  });
 
   try {
     await app.listen({ host: o.listen?.host ?? '127.0.0.1', port: o.listen?.port ?? 8443 });

@@ -13,6 +13,10 @@ import {
   revokeKeyHandler,
 } from './admin-handlers.js';
 import type { AuditReader } from './audit-port.js';
+import type { RecordAudit } from './gateway-audit.js';
+import { sessionHandlers } from './session-handlers.js';
+import { uiAssetHandler, type loadUiAssets } from './ui-assets.js';
+import type { SessionLimits, SessionStore } from './ui-sessions.js';
 import { ROUTES, routeById, type RouteId, type RouteSpec } from './route-table.js';
 import { registerTableRoute, type RouteHandler } from './table-routes.js';
 import { forwardedHeaders, queryString, upstreamOf, upstreamPath, upstreamRouteOf, type Upstreams } from './upstream-request.js';
@@ -30,6 +34,10 @@ export interface RouteHandlerOptions {
   upstreams: Upstreams;
   version: string;
   probes: readonly HealthProbe[];
+  sessions: SessionStore;
+  sessionLimits: SessionLimits;
+  audit: RecordAudit;
+  uiAssets: ReturnType<typeof loadUiAssets>;
 }
 
 /**
@@ -41,6 +49,7 @@ export const routeHandlers: FastifyPluginAsync<RouteHandlerOptions> = async (app
   const principal = (req: FastifyRequest) => req.principal!;
 
   const jobTypesList = upstreamRouteOf(routeById('jobTypes.get'));
+  const session = sessionHandlers({ sessions: o.sessions, limits: o.sessionLimits, audit: o.audit });
   // Every local route has its handler (the type says so); any other entry with one here is
   // answered here too, and the rest are forwarded as their entry says.
   const handlers: Record<LocalRouteId, RouteHandler> & Partial<Record<RouteId, RouteHandler>> = {
@@ -48,6 +57,10 @@ export const routeHandlers: FastifyPluginAsync<RouteHandlerOptions> = async (app
       const health = await runHealthChecks(GATEWAY_SERVICE, o.version, o.probes, req.log);
       return reply.code(health.status === 'unhealthy' ? 503 : 200).send(health);
     },
+    'ui.assets': uiAssetHandler(o.uiAssets),
+    'session.create': session.create,
+    'session.get': session.get,
+    'session.end': session.end,
     // JobForge has no single-type read: its list is fetched and filtered here.
     'jobTypes.get': async (req) => {
       const type = (req.params as { type?: string }).type;
