@@ -104,3 +104,18 @@ export function SignedButton(props: { canSign: boolean; label: string; onClick: 
     </span>
   );
 }
+
+/** A text filter: typed freely, applied by `onApply` on change (Enter or leaving the field). */
+export function FilterInput(props: { name: string; value: string; placeholder: string; onApply: (value: string) => void }) {
+  const [text, setText] = useState(props.value);
+  useEffect(() => setText(props.value), [props.value]);
+  return (
+    <input
+      name={props.name}
+      value={text}
+      placeholder={props.placeholder}
+      onInput={(e) => setText((e.target as HTMLInputElement).value)}
+      onChange={(e) => props.onApply((e.target as HTMLInputElement).value.trim())}
+    />
+  );
+}

@@ -125,6 +125,9 @@ export const ConfigSchema = z
         requestTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.requestTimeoutMs),
         headersTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.headersTimeoutMs),
         keepAliveTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.keepAliveTimeoutMs),
+        /** Dashboard sessions (docs/dashboard.md): idle and absolute expiry. */
+        sessionIdleSeconds: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.sessionIdleSeconds),
+        sessionAbsoluteSeconds: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.sessionAbsoluteSeconds),
         /** Overrides of the gateway's request-rate buckets (docs/gateway.md, Limits); shared in Redis when configured. */
         rateLimits: z
           .object({ perAddress: RateRule.optional(), perKey: RateRule.optional(), perTenant: RateRule.optional() })

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, q } from '../api.js';
-import { Empty, JsonText, Loaded, Status, Time, useLoad } from '../components.js';
+import { Empty, FilterInput, JsonText, Loaded, Status, Time, useLoad } from '../components.js';
 
 interface AuditEvent {
   id: string;
@@ -41,22 +41,10 @@ export function AuditPage({ params }: { params: URLSearchParams }) {
       </p>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         <label>
-          Action{' '}
-          <input
-            name="action"
-            value={action}
-            placeholder="e.g. job.cancel"
-            onChange={(e) => setFilter('action', (e.target as HTMLInputElement).value.trim())}
-          />
+          Action <FilterInput name="action" value={action} placeholder="e.g. job.cancel" onApply={(v) => setFilter('action', v)} />
         </label>
         <label>
-          Actor{' '}
-          <input
-            name="actor"
-            value={actor}
-            placeholder="key id"
-            onChange={(e) => setFilter('actor', (e.target as HTMLInputElement).value.trim())}
-          />
+          Actor <FilterInput name="actor" value={actor} placeholder="key id" onApply={(v) => setFilter('actor', v)} />
         </label>
       </form>
       <Loaded load={load}>

@@ -13,6 +13,7 @@ interface JobEvent {
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
 /** JOB_EVENT_TYPES of @controlplane/contracts (not imported: it would bring Node's crypto into the page). */
+const FINAL_EVENTS = ['job.completed', 'job.failed', 'job.cancelled', 'job.expired'];
 const EVENT_TYPES = [
   'job.created',
   'job.queued',
@@ -27,35 +28,40 @@ const EVENT_TYPES = [
 
 export function JobDetailPage({ id, ctx }: { id: string; ctx: PageContext }) {
   const path = `/jobs/${encodeURIComponent(id)}`;
-  const job = useLoad(() => get<Job>(path), [id]);
+  // Re-read every 3 s as well, so the status stays right while the event stream reconnects.
+  const job = useLoad(() => get<Job>(path), [id], 3_000);
   const [events, setEvents] = useState<JobEvent[]>([]);
   const [live, setLive] = useState(false);
   const [actionError, setActionError] = useState<Error | null>(null);
   const [busy, setBusy] = useState(false);
+  // Bumped after an action: a retried job lives again, so its event stream is opened again.
+  const [generation, setGeneration] = useState(0);
   const reloadJob = job.reload;
 
-  // The live timeline: the job's events over Server-Sent Events, the job re-read at each one.
+  // The live timeline: the job's events over Server-Sent Events, the job re-read at each one. The
+  // browser reconnects a dropped stream by itself (resuming after the last event id); the stream is
+  // closed here once the job has ended, and opened again after an action (a retried job lives again).
   useEffect(() => {
     setEvents([]);
     const source = new EventSource(`${path}/events`);
-    setLive(true);
     const onEvent = (e: MessageEvent<string>) => {
       try {
         const ev = JSON.parse(e.data) as JobEvent;
         setEvents((list) => (list.some((x) => x.id === ev.id) ? list : [...list, ev]));
         reloadJob();
+        if (FINAL_EVENTS.includes(ev.type)) {
+          source.close();
+          setLive(false);
+        }
       } catch {
         // not an event of ours; ignore
       }
     };
     for (const t of EVENT_TYPES) source.addEventListener(t, onEvent as EventListener);
-    source.onmessage = onEvent;
-    source.onerror = () => {
-      setLive(false);
-      source.close();
-    };
+    source.onopen = () => setLive(true);
+    source.onerror = () => setLive(source.readyState === EventSource.OPEN);
     return () => source.close();
-  }, [path, reloadJob]);
+  }, [path, reloadJob, generation]);
 
   const act = async (fn: () => Promise<unknown>) => {
     setBusy(true);
@@ -63,6 +69,7 @@ export function JobDetailPage({ id, ctx }: { id: string; ctx: PageContext }) {
     try {
       await fn();
       job.reload();
+      setGeneration((g) => g + 1);
     } catch (err) {
       setActionError(err as Error);
     } finally {
@@ -202,15 +209,20 @@ interface ProvenanceRecord {
 }
 
 function Provenance({ path, status }: { path: string; status: string }) {
-  const load = useLoad(async () => {
-    try {
-      return await get<{ records: ProvenanceRecord[] }>(`${path}/provenance`);
-    } catch (err) {
-      // No recorded result yet is not an error here.
-      if (err instanceof ApiError && err.status === 404) return { records: [] };
-      throw err;
-    }
-  }, [path, status]);
+  // A finished job's signed result reaches TruthCore a moment after the job ends: looked for again every 3 s.
+  const load = useLoad(
+    async () => {
+      try {
+        return await get<{ records: ProvenanceRecord[] }>(`${path}/provenance`);
+      } catch (err) {
+        // No recorded result yet is not an error here.
+        if (err instanceof ApiError && err.status === 404) return { records: [] };
+        throw err;
+      }
+    },
+    [path, status],
+    TERMINAL.includes(status) ? 3_000 : undefined,
+  );
   return (
     <>
       <h2>Provenance</h2>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, q } from '../api.js';
-import { Empty, Loaded, Status, Time, useLoad } from '../components.js';
+import { Empty, FilterInput, Loaded, Status, Time, useLoad } from '../components.js';
 
 export interface Job {
   id: string;
@@ -53,13 +53,7 @@ export function JobsPage({ params, deadLetters }: { params: URLSearchParams; dea
           </label>
         )}
         <label>
-          Type{' '}
-          <input
-            name="type"
-            value={type}
-            placeholder="any"
-            onChange={(e) => setFilter('type', (e.target as HTMLInputElement).value.trim())}
-          />
+          Type <FilterInput name="type" value={type} placeholder="any" onApply={(v) => setFilter('type', v)} />
         </label>
       </form>
       <Loaded load={load}>
