@@ -87,14 +87,22 @@ export function ago(seconds: number): string {
 }
 
 /** A button for a signed operation: disabled, with the reason, until a key file with a signing key is loaded. */
-export function SignedButton(props: { canSign: boolean; label: string; onClick: () => void; busy?: boolean; danger?: boolean }) {
+export function SignedButton(props: {
+  canSign: boolean;
+  label: string;
+  onClick: () => void;
+  busy?: boolean;
+  danger?: boolean;
+  /** Disabled for another reason (an empty form), which the form makes plain. */
+  disabled?: boolean;
+}) {
   const why = props.canSign ? undefined : 'Signed operation: load your key file (its signing key stays in this browser) to enable it.';
   return (
     <span class="signed-action">
       <button
         type="button"
         class={props.danger ? 'danger' : ''}
-        disabled={!props.canSign || props.busy}
+        disabled={!props.canSign || props.busy || props.disabled}
         title={why}
         onClick={props.onClick}
       >

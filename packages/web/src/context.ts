@@ -16,4 +16,5 @@ export const can = {
   retry: (s: SessionInfo) => OPERATORS.includes(s.role),
   runners: (s: SessionInfo) => OPERATORS.includes(s.role),
   audit: (s: SessionInfo) => s.role === 'admin',
+  keys: (s: SessionInfo) => s.role === 'admin',
 };

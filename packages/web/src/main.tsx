@@ -7,6 +7,7 @@ import { readKeyFile } from './key-file.js';
 import { AuditPage } from './pages/audit.js';
 import { JobDetailPage } from './pages/job-detail.js';
 import { JobsPage } from './pages/jobs.js';
+import { KeysPage } from './pages/keys.js';
 import { OverviewPage } from './pages/overview.js';
 import { RunnersPage } from './pages/runners.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -82,6 +83,7 @@ function App() {
     ['#/dead-letters', 'Dead letters', true],
     ['#/runners', 'Runners', can.runners(session)],
     ['#/audit', 'Audit log', can.audit(session)],
+    ['#/keys', 'Keys', can.keys(session)],
   ];
   const jobMatch = /^\/jobs\/([^/]+)$/.exec(route.path);
   let page;
@@ -91,6 +93,7 @@ function App() {
   else if (route.path === '/dead-letters') page = <JobsPage params={route.params} deadLetters />;
   else if (route.path === '/runners') page = <RunnersPage ctx={ctx} />;
   else if (route.path === '/audit') page = <AuditPage params={route.params} />;
+  else if (route.path === '/keys') page = <KeysPage ctx={ctx} />;
   else page = <p class="state empty">No such page.</p>;
 
   return (

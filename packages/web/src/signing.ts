@@ -124,3 +124,24 @@ export async function importSigningKey(pem: string): Promise<WebCryptoKey> {
   const der = Uint8Array.from(atob(m[1]!.replace(/\s+/g, '')), (c) => c.charCodeAt(0));
   return crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign']);
 }
+
+const pem = (label: string, der: ArrayBuffer) => {
+  let s = '';
+  for (const b of new Uint8Array(der)) s += String.fromCharCode(b);
+  const body = btoa(s)
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+};
+
+/** A new Ed25519 pair made in this page: the public key goes to the server, the private key only into the key file. */
+export async function newSigningKeyPair(): Promise<{ publicKeyPem: string; privateKeyPem: string }> {
+  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as {
+    publicKey: WebCryptoKey;
+    privateKey: WebCryptoKey;
+  };
+  return {
+    publicKeyPem: pem('PUBLIC KEY', await crypto.subtle.exportKey('spki', pair.publicKey)),
+    privateKeyPem: pem('PRIVATE KEY', await crypto.subtle.exportKey('pkcs8', pair.privateKey)),
+  };
+}

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
+import { ControlPlaneClient } from '@controlplane/client';
 import { createApiKey, createPostgresDatabase, createTenant } from '@controlplane/server';
 import { ARTIFACTS, jobStatus, REDUCED, screenshot, startDashboard, type Dashboard } from './support/browser.js';
 
@@ -278,6 +279,35 @@ describe('the dashboard in a browser', () => {
     }
   });
 
+  it('creates an API key whose signing pair is made in the browser, a join token, and revokes the key', async () => {
+    await page.goto(ui('#/keys'));
+    await page.locator('[data-testid=keys-table]').waitFor();
+    await page.locator('input[name=keyName]').fill('made in the browser');
+    await page.locator('select[name=keyRole]').selectOption('submitter');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const shown = page.locator('[data-testid=shown-once] pre.json');
+    await shown.waitFor();
+    const file = JSON.parse(await shown.innerText()) as { id: string; key: string; signingKeyId: string; signingPrivateKey: string };
+    expect(file).toMatchObject({ kind: 'controlplane-api-key', role: 'submitter', name: 'made in the browser', tenantId: 'dev' });
+    await screenshot(page, 'keys');
+    // The private key never went to the server, yet the key file signs what the server verifies.
+    const c = new ControlPlaneClient({
+      url: d.url,
+      ca: readFileSync(d.caFile),
+      apiKey: file.key,
+      signingKey: { keyId: file.signingKeyId, privateKey: file.signingPrivateKey },
+    });
+    const job = await c.jobs.submit({ type: 'sleep', data: { ms: 30_000 } });
+    expect((await c.jobs.cancel(job.id)).id).toBe(job.id);
+    c.close();
+    await page.getByRole('button', { name: 'Done' }).click();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator(`tr[data-key-id="${file.id}"]`).getByRole('button', { name: 'Revoke' }).click();
+    await page.locator(`tr[data-key-id="${file.id}"] .status`, { hasText: 'revoked' }).waitFor();
+    await page.getByRole('button', { name: 'Create join token' }).click();
+    await page.locator('[data-testid=shown-once] pre.json', { hasText: '"token"' }).waitFor();
+  });
+
   it('revokes a runner (signed in the browser)', async () => {
     page.on('dialog', (dialog) => void dialog.accept());
     await page.goto(ui('#/runners'));
@@ -290,36 +320,54 @@ describe('the dashboard in a browser', () => {
     expect((await d.admin.runners.list()).find((r) => r.id === id)?.status).toBe('revoked');
   });
 
-  it.skipIf(REDUCED)('loads its pages with 100,000 jobs in the database (measured, not asserted)', async () => {
-    for (let batch = 0; batch < 100; batch++) {
-      await d.admin.jobs.submitBatch(Array.from({ length: 1000 }, (_, i) => ({ type: 'bulk', data: { batch, i } })));
-    }
-    const pages: Array<[string, string, string]> = [
-      ['overview', '#/', '.cards'],
-      ['jobs', '#/jobs', '[data-testid=jobs-table]'],
-      ['jobs filtered', '#/jobs?status=queued&type=bulk', '[data-testid=jobs-table]'],
-      ['dead letters', '#/dead-letters', 'main section table, main section .state.empty'],
-      ['runners', '#/runners', '[data-testid=runners-table]'],
-      ['audit', '#/audit', '[data-testid=audit-table]'],
-    ];
-    const timings: Record<string, number> = {};
-    for (const [name, hash, ready] of pages) {
-      await page.goto('about:blank');
-      const t0 = Date.now();
-      await page.goto(ui(hash));
-      await page.locator(ready).first().waitFor({ timeout: 30_000 });
-      timings[name] = Date.now() - t0;
-    }
-    const firstJob = await page.locator('[data-testid=jobs-table] tbody tr').first().getAttribute('data-job-id');
-    if (firstJob) {
-      const t0 = Date.now();
-      await openJob(page, firstJob);
-      timings['job detail'] = Date.now() - t0;
-    }
-    await screenshot(page, 'overview-100k');
-    writeFileSync(join(ARTIFACTS, 'page-load-100k.json'), JSON.stringify(timings, null, 2) + '\n');
-    console.log('dashboard page loads with 100,000 jobs (ms):', timings);
-  });
+  it.skipIf(REDUCED)(
+    'loads its pages with 100,000 jobs in the database (measured, not asserted)',
+    async () => {
+      // 100 batches of 1,000 through the gateway, four at a time; no runner handles `bulk`, so they wait.
+      for (let round = 0; round < 25; round++) {
+        await Promise.all(
+          [0, 1, 2, 3].map((k) =>
+            d.admin.jobs.submitBatch(Array.from({ length: 1000 }, (_, i) => ({ type: 'bulk', data: { batch: round * 4 + k, i } }))),
+          ),
+        );
+      }
+      const pages: Array<[string, string, string]> = [
+        ['overview', '#/', '.cards'],
+        ['jobs', '#/jobs', '[data-testid=jobs-table]'],
+        ['jobs filtered', '#/jobs?status=queued&type=bulk', '[data-testid=jobs-table]'],
+        ['dead letters', '#/dead-letters', 'main section table, main section .state.empty'],
+        ['runners', '#/runners', '[data-testid=runners-table]'],
+        ['audit', '#/audit', '[data-testid=audit-table]'],
+      ];
+      // The API's own answer times first (server side), then each page from navigation to its content.
+      const api: Record<string, number> = {};
+      for (const path of ['/overview', '/jobs?limit=25', '/jobs?limit=25&status=queued&type=bulk', '/jobs?limit=25&deadLettered=true']) {
+        const t0 = Date.now();
+        const res = await page.request.get(`${d.url}${path}`);
+        api[path] = Date.now() - t0;
+        expect(res.status(), path).toBe(200);
+      }
+      const timings: Record<string, number | string> = {};
+      for (const [name, hash, ready] of pages) {
+        await page.goto('about:blank');
+        const t0 = Date.now();
+        await page.goto(ui(hash));
+        await page.locator(`${ready}, .state.error`).first().waitFor({ timeout: 60_000 });
+        const error = page.locator('.state.error');
+        timings[name] = (await error.count()) > 0 ? `error: ${await error.first().innerText()}` : Date.now() - t0;
+      }
+      const firstJob = await page.locator('[data-testid=jobs-table] tbody tr').first().getAttribute('data-job-id');
+      if (firstJob) {
+        const t0 = Date.now();
+        await openJob(page, firstJob);
+        timings['job detail'] = Date.now() - t0;
+      }
+      await screenshot(page, 'overview-100k');
+      writeFileSync(join(ARTIFACTS, 'page-load-100k.json'), JSON.stringify({ api, pages: timings }, null, 2) + '\n');
+      console.log('with 100,000 jobs: API answers (ms)', api, 'pages, navigation to content (ms)', timings);
+    },
+    1_200_000,
+  );
 });
 
 /** Another origin (same host, another port) whose page tries to retry a job with the visitor's session. */

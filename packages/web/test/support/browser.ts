@@ -1,7 +1,9 @@
 // Debian's Chromium driven by playwright-core, against the dashboard of a real `controlplane dev`
 // (the built CLI as a child process, on PostgreSQL). Screenshots go to packages/web/test-results/.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -49,6 +51,9 @@ export async function startDashboard(): Promise<Dashboard> {
     apiKey: creds.apiKey,
     ...(creds.signingKey ? { signingKey: creds.signingKey } : {}),
   });
+  // Load shedding answers 503 while the event loop is still busy from start-up on a loaded machine:
+  // wait until the gateway admits a page request, as a user would retry.
+  await untilAdmitted(`${url!}/ui/`, ca);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   return {
     url: url!,
@@ -75,6 +80,25 @@ export async function startDashboard(): Promise<Dashboard> {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+async function untilAdmitted(url: string, ca: Buffer): Promise<void> {
+  const agent = new Agent({ ca, keepAlive: false });
+  try {
+    for (let i = 0; i < 120; i++) {
+      const status = await new Promise<number>((resolve) =>
+        httpsGet(url, { agent }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', () => resolve(0)),
+      );
+      if (status === 200) return;
+      await sleep(500);
+    }
+    throw new Error(`the dashboard at ${url} was not served within 60 s`);
+  } finally {
+    agent.destroy();
+  }
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
