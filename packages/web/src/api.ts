@@ -56,8 +56,14 @@ async function answer<T>(res: Response): Promise<T> {
   return body as T;
 }
 
+/** Reads are asked again (twice at most) when the gateway sheds load and says when to come back. */
 export async function get<T>(path: string): Promise<T> {
-  return answer<T>(await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } }));
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+    const after = Number(res.headers.get('retry-after'));
+    if (res.status !== 503 || attempt >= 2 || !(after > 0 && after <= 5)) return answer<T>(res);
+    await new Promise((r) => setTimeout(r, after * 1000));
+  }
 }
 
 /** A state-changing call: CSRF token always; the key's signature when `signer` is given. */
