@@ -39,7 +39,9 @@ export default defineConfig({
       tier(
         'unit',
         files('.test.ts'),
-        ['.pglite.test.ts', '.pg.test.ts', '.redis.test.ts', '.redis.pg.test.ts', '.e2e.test.ts'].map((s) => `**/*${s}`),
+        ['.pglite.test.ts', '.pg.test.ts', '.redis.test.ts', '.redis.pg.test.ts', '.e2e.test.ts', '.browser.test.ts'].map(
+          (s) => `**/*${s}`,
+        ),
         inProcessOnly,
       ),
       // Embedded PostgreSQL (PGlite) in the test process, and still no service.
@@ -50,6 +52,7 @@ export default defineConfig({
       tier('redis', [...files('.redis.test.ts'), ...files('.redis.pg.test.ts')]),
       // The system's processes and servers over real TLS, with the live services; runs the built dist/.
       tier('e2e', files('.e2e.test.ts')),
+      // Browser tests (*.browser.test.ts) run only with vitest.browser.config.ts: npm run test:browser.
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

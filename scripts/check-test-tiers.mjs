@@ -9,6 +9,7 @@
 //   name.redis.test.ts      redis   a Redis server (TEST_REDIS_URL)
 //   name.redis.pg.test.ts   redis   a Redis server and a PostgreSQL server
 //   name.e2e.test.ts        e2e     the system's processes and servers over real TLS, with any of the above
+//   name.browser.test.ts    browser Chromium driving the dashboard of a running system (npm run test:browser only)
 // No other suffix is a tier, and a test file outside packages/*/test/ and test/ would not run at all.
 //
 // What a file needs is read from its code and from every module it imports by a relative path (test
@@ -38,6 +39,8 @@ const TIERS = [
   { tier: 'redis', tokens: ['redis'], admits: ['pglite', 'redis'] },
   { tier: 'redis', tokens: ['redis', 'pg'], admits: ['pglite', 'postgres', 'redis'] },
   { tier: 'e2e', tokens: ['e2e'], admits: ['pglite', 'postgres', 'redis', 'process', 'server'] },
+  // A browser driving the dashboard of a running system: outside `npm test` (npm run test:browser).
+  { tier: 'browser', tokens: ['browser'], admits: ['pglite', 'postgres', 'redis', 'process', 'server'] },
 ];
 
 const NEEDS = {
@@ -57,7 +60,7 @@ const NEEDS = {
 };
 
 /** The needs a tier-suffixed name promises: a .pg. file must need PostgreSQL, an .e2e. one a process or a server. */
-const PROMISES = { pglite: ['pglite'], pg: ['postgres'], redis: ['redis'], e2e: ['process', 'server'] };
+const PROMISES = { pglite: ['pglite'], pg: ['postgres'], redis: ['redis'], e2e: ['process', 'server'], browser: ['process', 'server'] };
 
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'coverage']);
 const TEST_FILE = /\.test\.ts$/;

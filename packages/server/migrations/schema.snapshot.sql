@@ -368,6 +368,22 @@ TABLE truth_job_provenance (row level security: enabled, forced)
   INDEX truth_job_provenance_runner_idx CREATE INDEX truth_job_provenance_runner_idx ON public.truth_job_provenance USING btree (tenant_id, runner_id, recorded_at DESC)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
+TABLE ui_sessions (row level security: enabled, forced)
+  COLUMN token_hash bytea NOT NULL
+  COLUMN key_id uuid NOT NULL
+  COLUMN tenant_id text NOT NULL
+  COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN last_seen_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN expires_at timestamp with time zone NOT NULL
+  CONSTRAINT ui_sessions_key_id_fkey FOREIGN KEY (key_id) REFERENCES api_keys(id) ON DELETE CASCADE
+  CONSTRAINT ui_sessions_pkey PRIMARY KEY (token_hash)
+  CONSTRAINT ui_sessions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  CONSTRAINT ui_sessions_token_hash_length CHECK (length(token_hash) = 32)
+  INDEX ui_sessions_expiry_idx CREATE INDEX ui_sessions_expiry_idx ON public.ui_sessions USING btree (expires_at)
+  INDEX ui_sessions_key_idx CREATE INDEX ui_sessions_key_idx ON public.ui_sessions USING btree (key_id)
+  INDEX ui_sessions_pkey CREATE UNIQUE INDEX ui_sessions_pkey ON public.ui_sessions USING btree (token_hash)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
 SEQUENCE job_events_seq_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE job_fencing_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807
 SEQUENCE key_rotation_runs_id_seq AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807

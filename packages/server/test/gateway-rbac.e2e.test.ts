@@ -71,6 +71,46 @@ const probes: Record<RouteId, Probe> = {
     request: async () => ({ path: '/health' }),
     check: (_c, res) => expect(res.body).toMatchObject({ status: 'healthy', service: 'gateway' }),
   },
+  'ui.assets': {
+    request: async () => ({ path: '/ui/' }),
+    // The dashboard when it is built (npm run build), else 404: public either way, for every caller.
+    check: (_c, res) => {
+      expect([200, 404]).toContain(res.status);
+      if (res.status === 200) expect(res.headers['content-type']).toContain('text/html');
+    },
+  },
+  'session.create': {
+    request: async () => ({ path: '/session' }),
+    check: (c, res) => {
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ tenantId: inTenant(c), keyId: keyOf(c)!.id, role: keyOf(c)!.role });
+      expect(String(res.headers['set-cookie'])).toContain('__Host-cp_session=');
+    },
+  },
+  'session.get': {
+    request: async () => ({ path: '/session' }),
+    // Called with an API key there is no session, so no CSRF token either.
+    check: (c, res) => {
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ tenantId: inTenant(c), keyId: keyOf(c)!.id, csrfToken: null });
+    },
+  },
+  'session.end': {
+    request: async () => ({ path: '/session/end' }),
+    check: (_c, res) => expect(res.status).toBe(204),
+  },
+  overview: {
+    request: async () => ({ path: '/overview' }),
+    check: (c, res) => {
+      expect(res.status).toBe(200);
+      const queued = res.body.queues.find((q: { type: string }) => q.type === 'echo')?.depth ?? 0;
+      if (inTenant(c) === 'ta') expect(queued).toBeGreaterThan(0);
+      else expect(queued).toBe(0);
+      const runners = Object.values(res.body.runnersByState as Record<string, number>).reduce((a, b) => a + b, 0);
+      if (inTenant(c) === 'ta') expect(runners).toBeGreaterThan(0);
+      else expect(runners).toBe(0);
+    },
+  },
   'jobs.submit': {
     request: async () => ({ path: '/jobs', body: jobRequest() }),
     check: async (caller, res) => {

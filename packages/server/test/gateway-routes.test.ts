@@ -40,7 +40,7 @@ describe('gateway route table', () => {
       if (r.access === 'public') expect(r.roles).toEqual([]);
       else expect(r.roles.length).toBeGreaterThan(0);
     }
-    expect(ROUTES.filter((r) => r.access === 'public').map((r) => r.path)).toEqual(['/health']);
+    expect(ROUTES.filter((r) => r.access === 'public').map((r) => r.path)).toEqual(['/health', '/ui/*']);
   });
 
   it('requires a signature, and records an audit action, on every critical operation', () => {

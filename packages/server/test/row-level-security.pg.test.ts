@@ -29,6 +29,7 @@ const TENANT_TABLES = [
   'tenants',
   'truth_assertions',
   'truth_job_provenance',
+  'ui_sessions',
 ] as const;
 
 const hex = (n: number, c: string) => c.repeat(n);
@@ -41,10 +42,16 @@ async function seedTenant(admin: pg.Client, t: string, i: number): Promise<void>
     `insert into tenants (id, name) values ($1, $1);
      insert into tenant_quotas (tenant_id, max_queued_jobs) values ($1, 10);`.replaceAll('$1', `'${t}'`),
   );
+  const keyId = randomUUID();
   await admin.query(
     `insert into api_keys (id, tenant_id, prefix, secret_hash, role, name, signing_public_key) values ($1, $2, $3, $4, 'admin', 'k', 'pem')`,
-    [randomUUID(), t, hex(16, String(i)), Buffer.alloc(32, i)],
+    [keyId, t, hex(16, String(i)), Buffer.alloc(32, i)],
   );
+  await admin.query(`insert into ui_sessions (token_hash, key_id, tenant_id, expires_at) values ($1, $2, $3, now() + interval '1 hour')`, [
+    Buffer.alloc(32, i),
+    keyId,
+    t,
+  ]);
   await admin.query(`insert into job_types (tenant_id, type) values ($1, 'echo')`, [t]);
   await admin.query(
     `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, timeout_ms)

@@ -254,6 +254,7 @@ export const devCommand: Command = {
       });
       out(`services (${modeLine(config, system)}):`);
       out(`  gateway    ${system.gateway.url}`);
+      out(`  dashboard  ${system.gateway.url}/ui/ (sign in with ${shown(paths.adminKey)})`);
       out(`  jobforge   ${system.jobforge.url} (mTLS), enrolment ${system.jobforge.enrollUrl}`);
       out(`  truthcore  ${system.truthcore.url} (mTLS)`);
       if (observed.listener) out(`  metrics    ${observed.listener.url}/metrics (Prometheus, the three services)`);
@@ -303,6 +304,7 @@ export const devCommand: Command = {
       const dirFlag = resolve(config.dataDir) === resolve('.controlplane') ? '' : ` --data-dir ${shown(paths.dir)}`;
       out('');
       out(`ControlPlane is running. gateway: ${system.gateway.url}`);
+      out(`Dashboard: ${system.gateway.url}/ui/ (sign in with the key file ${shown(paths.adminKey)})`);
       out('Use it from another terminal (the CLI finds the gateway, CA and admin key in the data directory):');
       out(`  ${cli} jobs submit echo --data '{"hello":"world"}' --wait${dirFlag}`);
       out(`  ${cli} jobs list${dirFlag}`);

@@ -61,6 +61,9 @@ export const GATEWAY_LIMIT_DEFAULTS = Object.freeze({
   upstreamMaxQueued: 1_024,
   signatureWindowSeconds: DEFAULT_SIGNATURE_WINDOW_SECONDS,
   lastUsedIntervalSeconds: 60,
+  /** Dashboard sessions: short-lived, and over sooner when left alone. */
+  sessionIdleSeconds: 900,
+  sessionAbsoluteSeconds: 28_800,
 });
 
 /** Each process's metrics port when `metrics.listen.port` is not set (docs/observability.md). */
@@ -125,6 +128,9 @@ export const ConfigSchema = z
         requestTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.requestTimeoutMs),
         headersTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.headersTimeoutMs),
         keepAliveTimeoutMs: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.keepAliveTimeoutMs),
+        /** Dashboard sessions (docs/dashboard.md): idle and absolute expiry. */
+        sessionIdleSeconds: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.sessionIdleSeconds),
+        sessionAbsoluteSeconds: PositiveInt.default(GATEWAY_LIMIT_DEFAULTS.sessionAbsoluteSeconds),
         /** Overrides of the gateway's request-rate buckets (docs/gateway.md, Limits); shared in Redis when configured. */
         rateLimits: z
           .object({ perAddress: RateRule.optional(), perKey: RateRule.optional(), perTenant: RateRule.optional() })

@@ -48,6 +48,8 @@ export function gatewayLimitsFrom(config: Readonly<Config>): Partial<GatewayLimi
     requestTimeoutMs: g.requestTimeoutMs,
     headersTimeoutMs: g.headersTimeoutMs,
     keepAliveTimeoutMs: g.keepAliveTimeoutMs,
+    sessionIdleSeconds: g.sessionIdleSeconds,
+    sessionAbsoluteSeconds: g.sessionAbsoluteSeconds,
     ...(g.rateLimits.perAddress ? { perAddress: g.rateLimits.perAddress } : {}),
     ...(g.rateLimits.perKey ? { perKey: g.rateLimits.perKey } : {}),
     ...(g.rateLimits.perTenant ? { perTenant: g.rateLimits.perTenant } : {}),

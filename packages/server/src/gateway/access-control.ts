@@ -9,11 +9,14 @@ import type { LoadShedder } from './load-shedding.js';
 import type { FailureCounter, RateLimiter, RateRule } from './rate-limits.js';
 import { authorize, type GatewayPrincipal } from './rbac.js';
 import { tableEntryOf, withHook } from './table-routes.js';
+import { checkCrossSite, sessionTokenOf, type SessionStore, type UiSession } from './ui-sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; set by access control on every route that is not public. */
     principal: GatewayPrincipal | undefined;
+    /** The dashboard session the request came with; absent for API key requests. */
+    uiSession: UiSession | undefined;
   }
 }
 
@@ -23,6 +26,7 @@ export interface AccessControlOptions {
   limiter: RateLimiter;
   failures: FailureCounter;
   authenticator: ApiKeyAuthenticator;
+  sessions: SessionStore;
   audit: RecordAudit;
   /** Counts refusals by the bucket that refused them. */
   onRateLimited?: ((scope: 'address' | 'key' | 'tenant' | 'auth_failures') => void) | undefined;
@@ -37,6 +41,7 @@ export interface AccessControlOptions {
 export const accessControl = fp<AccessControlOptions>(
   async (app, o) => {
     app.decorateRequest('principal', undefined);
+    app.decorateRequest('uiSession', undefined);
 
     // Before anything else: shed load, then charge the source address. Unmatched routes pay too, so
     // scanning for routes is rate-limited like everything else. The health check pays nothing.
@@ -54,7 +59,9 @@ export const accessControl = fp<AccessControlOptions>(
     async function authenticateAndAuthorize(req: FastifyRequest): Promise<void> {
       const spec = req.routeOptions.config.spec!;
       const presented = bearerToken(req.headers.authorization);
-      if (presented === undefined) {
+      // Without an API key, a dashboard session cookie (ui-sessions.ts) stands for its key.
+      const sessionToken = presented === undefined ? sessionTokenOf(req.headers.cookie) : undefined;
+      if (presented === undefined && sessionToken === undefined) {
         authorize(spec, undefined);
         return;
       }
@@ -64,16 +71,39 @@ export const accessControl = fp<AccessControlOptions>(
         o.onRateLimited?.('auth_failures');
         throw new AppError('RATE_LIMITED', { retryAfter: Math.ceil(blockedMs / 1000) });
       }
-      const outcome = await o.authenticator.authenticate(presented);
+      const outcome =
+        presented !== undefined ? await o.authenticator.authenticate(presented) : await o.sessions.authenticate(sessionToken!);
       if (!outcome.ok) {
         await o.failures.recordFailure(req.ip);
         await o.audit(req, {
           tenantId: null,
           action: 'auth.failed',
           outcome: 'failure',
-          details: { reason: outcome.reason, ...(outcome.keyId ? { keyId: outcome.keyId } : {}), route: spec.id },
+          details: {
+            reason: outcome.reason,
+            ...(outcome.keyId ? { keyId: outcome.keyId } : {}),
+            route: spec.id,
+            ...(presented === undefined ? { via: 'session' } : {}),
+          },
         });
         throw new AppError('AUTHENTICATION_FAILED');
+      }
+      const session = 'session' in outcome ? (outcome as { session: UiSession }).session : undefined;
+      if (session) {
+        // Before anything acts on the request: a forged cross-site request stops here.
+        try {
+          checkCrossSite(req, session.csrfToken);
+        } catch (err) {
+          await o.audit(req, {
+            tenantId: outcome.principal.tenantId,
+            actor: { kind: 'apikey', id: outcome.principal.keyId },
+            action: 'access.denied',
+            outcome: 'denied',
+            details: { route: spec.id, reason: 'cross_site' },
+          });
+          throw err;
+        }
+        req.uiSession = session;
       }
       const p = outcome.principal;
       req.principal = p;

@@ -27,6 +27,10 @@ export interface GatewayLimits {
   upstreamMaxQueued: number;
   signatureWindowSeconds: number;
   lastUsedIntervalSeconds: number;
+  /** A dashboard session unused this long is over. */
+  sessionIdleSeconds: number;
+  /** A dashboard session is over this long after sign-in, however active. */
+  sessionAbsoluteSeconds: number;
 }
 
 /** The same object the configuration's `gateway.*` settings default to, so the two cannot drift. */

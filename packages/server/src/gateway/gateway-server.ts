@@ -27,6 +27,8 @@ import { requestSignatures } from './request-signatures.js';
 import { GATEWAY_SERVICE, routeHandlers } from './route-handlers.js';
 import { streamProxy, type StreamGauge } from './stream-proxy.js';
 import { SubmissionCoalescer } from './submission-coalescer.js';
+import { loadUiAssets } from './ui-assets.js';
+import { SessionStore } from './ui-sessions.js';
 import { Upstream, type UpstreamTarget } from './upstream.js';
 import type { Upstreams } from './upstream-request.js';
 
@@ -50,6 +52,8 @@ export interface GatewayOptions {
   metrics?: ServerMetrics | undefined;
   /** A span per request, continuing the client's W3C traceparent, carried to the upstreams (off by default). */
   tracing?: Tracing | undefined;
+  /** The built dashboard served at /ui/ (default: packages/web/dist); without a build /ui/ answers 404. */
+  uiDir?: string | undefined;
 }
 
 export interface GatewayMetrics {
@@ -101,6 +105,7 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     logger: o.logger,
     lastUsedIntervalSeconds: limits.lastUsedIntervalSeconds,
   });
+  const sessions = new SessionStore({ db: o.db, guard: dbGuard, limits });
   const shedder = new LoadShedder({ maxInFlight: limits.maxInFlight, maxEventLoopDelayMs: limits.maxEventLoopDelayMs });
   const streams: StreamGauge = { open: 0 };
   const probes: HealthProbe[] = [
@@ -137,13 +142,25 @@ export async function startGateway(o: GatewayOptions): Promise<GatewayServer> {
     limiter,
     failures,
     authenticator,
+    sessions,
     audit,
     onRateLimited: metrics ? (scope) => metrics.rateLimited.inc({ scope }) : undefined,
   });
   await app.register(requestSignatures, { limits, nonces, audit });
   await app.register(streamProxy, { upstreams, gauge: streams });
   const coalescer = upstreams.jobforge ? new SubmissionCoalescer(upstreams.jobforge, o.logger) : undefined;
-  await app.register(routeHandlers, { db: o.db, auditQuery: o.auditQuery, upstreams, version, probes, coalescer });
+  await app.register(routeHandlers, {
+    db: o.db,
+    auditQuery: o.auditQuery,
+    upstreams,
+    version,
+    probes,
+    coalescer,
+    sessions,
+    sessionLimits: limits,
+    audit,
+    uiAssets: loadUiAssets(o.uiDir),
+  });
 
   try {
     await app.listen({ host: o.listen?.host ?? '127.0.0.1', port: o.listen?.port ?? 8443 });

@@ -14,6 +14,10 @@ import {
   revokeKeyHandler,
 } from './admin-handlers.js';
 import type { AuditReader } from './audit-port.js';
+import type { RecordAudit } from './gateway-audit.js';
+import { sessionHandlers } from './session-handlers.js';
+import { uiAssetHandler, type loadUiAssets } from './ui-assets.js';
+import type { SessionLimits, SessionStore } from './ui-sessions.js';
 import { ROUTES, routeById, type RouteId, type RouteSpec } from './route-table.js';
 import { SubmissionCoalescer } from './submission-coalescer.js';
 import { registerTableRoute, type RouteHandler } from './table-routes.js';
@@ -34,6 +38,10 @@ export interface RouteHandlerOptions {
   probes: readonly HealthProbe[];
   /** Carries single submissions to JobForge together; without it each is forwarded alone. */
   coalescer?: SubmissionCoalescer | undefined;
+  sessions: SessionStore;
+  sessionLimits: SessionLimits;
+  audit: RecordAudit;
+  uiAssets: ReturnType<typeof loadUiAssets>;
 }
 
 /**
@@ -47,6 +55,7 @@ export const routeHandlers: FastifyPluginAsync<RouteHandlerOptions> = async (app
   const jobTypesList = upstreamRouteOf(routeById('jobTypes.get'));
   const submitJob = forward(routeById('jobs.submit'));
   const coalescer = o.coalescer;
+  const session = sessionHandlers({ sessions: o.sessions, limits: o.sessionLimits, audit: o.audit });
   // Every local route has its handler (the type says so); any other entry with one here is
   // answered here too, and the rest are forwarded as their entry says.
   const handlers: Record<LocalRouteId, RouteHandler> & Partial<Record<RouteId, RouteHandler>> = {
@@ -71,6 +80,10 @@ export const routeHandlers: FastifyPluginAsync<RouteHandlerOptions> = async (app
       const health = await runHealthChecks(GATEWAY_SERVICE, o.version, o.probes, req.log);
       return reply.code(health.status === 'unhealthy' ? 503 : 200).send(health);
     },
+    'ui.assets': uiAssetHandler(o.uiAssets),
+    'session.create': session.create,
+    'session.get': session.get,
+    'session.end': session.end,
     // JobForge has no single-type read: its list is fetched and filtered here.
     'jobTypes.get': async (req) => {
       const type = (req.params as { type?: string }).type;

@@ -6,7 +6,7 @@ import { ROLES, type Role } from '@controlplane/contracts';
 export { ROLES, type Role };
 
 /**
- * - `public`: no authentication (only the health check).
+ * - `public`: no authentication (the health check and the dashboard's static files).
  * - `tenant`: an API key whose role is in `roles`; the route acts inside the key's tenant.
  * - `platform`: an admin key of the reserved `system` tenant (a platform administrator).
  */
@@ -44,6 +44,15 @@ const local = { service: 'gateway' } as const;
 
 export const ROUTES = [
   { id: 'health', method: 'GET', path: '/health', access: 'public', roles: [], signed: false, upstream: local },
+
+  // The dashboard (docs/dashboard.md): its static files, public like any page before sign-in, and an
+  // API key exchanged for a browser session, which then stands for that key on every route here.
+  { id: 'ui.assets', method: 'GET', path: '/ui/*', access: 'public', roles: [], signed: false, upstream: local },
+  { id: 'session.create', method: 'POST', path: '/session', access: 'tenant', roles: ALL, signed: false, upstream: local },
+  { id: 'session.get', method: 'GET', path: '/session', access: 'tenant', roles: ALL, signed: false, upstream: local },
+  { id: 'session.end', method: 'POST', path: '/session/end', access: 'tenant', roles: ALL, signed: false, upstream: local },
+  // Queue depth and oldest job by type, runners by state, dead letters: the dashboard's overview.
+  { id: 'overview', method: 'GET', path: '/overview', access: 'tenant', roles: ALL, signed: false, upstream: jf('GET', '/v1/overview') },
 
   { id: 'jobs.submit', method: 'POST', path: '/jobs', access: 'tenant', roles: WRITERS, signed: false, upstream: jf('POST', '/v1/jobs') },
   {

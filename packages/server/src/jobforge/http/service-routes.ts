@@ -6,6 +6,7 @@ import { exactTimeIdCursor, type Database } from '../../storage/index.js';
 import { toJobResponse } from '../job-row.js';
 import { DEFAULT_POOL, type JobTypeRegistry } from '../job-types.js';
 import { createJoinToken } from '../join-tokens.js';
+import { tenantOverview } from '../overview.js';
 import { TERMINAL_STATES } from '../job-states.js';
 import type { JobLifecycle } from '../lifecycle/index.js';
 import type { RunnerRegistry, RunnerRecord } from '../runner-registry.js';
@@ -195,6 +196,8 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
     const t = await createJoinToken(deps.db, { tenantId: c.tenantId, pool: body.pool, ttlMs: body.ttlSeconds * 1000, createdBy: c.actor });
     return reply.code(201).send({ id: t.id, token: t.token, tenantId: t.tenantId, pool: t.pool, expiresAt: t.expiresAt.toISOString() });
   });
+
+  app.get('/v1/overview', async (req) => tenantOverview(deps.db, caller(req).tenantId));
 
   app.get('/v1/runners', async (req) => ({ runners: (await deps.registry.list(deps.db, caller(req).tenantId)).map(runnerView) }));
 
