@@ -387,6 +387,7 @@ export class ControlPlaneClient {
         correlationId: correlationId ?? randomUUID(),
         ...(job.tags ? { tags: job.tags } : {}),
         ...(job.scheduledAt ? { scheduledAt: job.scheduledAt } : {}),
+        ...(job.concurrencyKey ? { concurrencyKey: job.concurrencyKey } : {}),
       },
       ...(job.retryPolicy ? { retryPolicy: job.retryPolicy } : {}),
       ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),

@@ -17,6 +17,8 @@ export interface NewJob {
   retryPolicy?: Partial<RetryPolicy>;
   tags?: string[];
   scheduledAt?: string;
+  /** Jobs of one type sharing a key hold at most the type's `concurrencyLimit` leases at once. */
+  concurrencyKey?: string;
   source?: string;
 }
 
@@ -104,6 +106,8 @@ export interface JobTypeContract {
   pool: string;
   inputSchema: Record<string, unknown> | null;
   outputSchema: Record<string, unknown> | null;
+  /** Jobs of one `metadata.concurrencyKey` that may hold a lease at once (null: 1). */
+  concurrencyLimit: number | null;
   version: number;
   updatedAt: string;
 }
@@ -112,6 +116,7 @@ export interface PutJobTypeInput {
   inputSchema?: Record<string, unknown> | null;
   outputSchema?: Record<string, unknown> | null;
   pool?: string;
+  concurrencyLimit?: number | null;
 }
 
 export interface Tenant {

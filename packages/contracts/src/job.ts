@@ -33,6 +33,11 @@ export const JobMetadata = z.object({
   createdAt: IsoDateTime,
   scheduledAt: IsoDateTime.optional(),
   expiresAt: IsoDateTime.optional(),
+  /**
+   * Jobs of one type sharing a key (a customer, a repository) hold at most the type's
+   * `concurrencyLimit` leases at once (1 when the type sets none); other keys do not wait on them.
+   */
+  concurrencyKey: z.string().min(1).max(256).optional(),
 });
 export type JobMetadata = z.infer<typeof JobMetadata>;
 

@@ -59,6 +59,16 @@ TABLE audit_events (row level security: enabled, forced)
   POLICY tenant_append AS PERMISSIVE FOR INSERT TO public WITH CHECK (((tenant_id IS NULL) OR cp_tenant_visible(tenant_id)))
   POLICY tenant_isolation AS PERMISSIVE FOR SELECT TO public USING (cp_tenant_visible(tenant_id))
 
+TABLE concurrency_slots (row level security: enabled, forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN type text NOT NULL
+  COLUMN key text NOT NULL
+  COLUMN holders jsonb NOT NULL DEFAULT '[]'::jsonb
+  CONSTRAINT concurrency_slots_pkey PRIMARY KEY (tenant_id, type, key)
+  CONSTRAINT concurrency_slots_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX concurrency_slots_pkey CREATE UNIQUE INDEX concurrency_slots_pkey ON public.concurrency_slots USING btree (tenant_id, type, key)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
 TABLE data_key_current (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN key_id text NOT NULL
@@ -123,6 +133,8 @@ TABLE job_types (row level security: enabled, forced)
   COLUMN pool text NOT NULL DEFAULT 'default'::text
   COLUMN version integer NOT NULL DEFAULT 1
   COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN concurrency_limit integer
+  CONSTRAINT job_types_concurrency_limit_check CHECK (concurrency_limit > 0)
   CONSTRAINT job_types_pkey PRIMARY KEY (tenant_id, type)
   CONSTRAINT job_types_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX job_types_pkey CREATE UNIQUE INDEX job_types_pkey ON public.job_types USING btree (tenant_id, type)
@@ -154,6 +166,7 @@ TABLE jobs (row level security: enabled, forced)
   COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN finished_at timestamp with time zone
+  COLUMN concurrency_key text
   CONSTRAINT jobs_check CHECK ((status = 'running'::text) = (lease_id IS NOT NULL))
   CONSTRAINT jobs_pkey PRIMARY KEY (tenant_id, id)
   CONSTRAINT jobs_priority_check CHECK (priority >= 0 AND priority <= 100)
@@ -166,6 +179,7 @@ TABLE jobs (row level security: enabled, forced)
   INDEX jobs_list_idx CREATE INDEX jobs_list_idx ON public.jobs USING btree (tenant_id, created_at DESC, id DESC)
   INDEX jobs_pkey CREATE UNIQUE INDEX jobs_pkey ON public.jobs USING btree (tenant_id, id)
   INDEX jobs_ready_idx CREATE INDEX jobs_ready_idx ON public.jobs USING btree (tenant_id, pool, priority DESC, run_at, id) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]))
+  INDEX jobs_running_key_idx CREATE INDEX jobs_running_key_idx ON public.jobs USING btree (tenant_id, type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL))
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 TABLE join_tokens (row level security: enabled, forced)

@@ -16,12 +16,13 @@ import {
 } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis } from '../../../test/support/redis.js';
-import { job, queueConformance, resetJobs, seedTenants } from './support/queue-conformance.js';
+import { orchestrationConformance } from './support/orchestration-conformance.js';
+import { job, queueConformance, resetJobs, seedTenants, type HarnessFactory } from './support/queue-conformance.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
-queueConformance('Redis queue on PostgreSQL', async () => {
+const factory: HarnessFactory = async () => {
   const tdb = await createTestDatabase();
   const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 8 });
   await migrate(db);
@@ -46,7 +47,10 @@ queueConformance('Redis queue on PostgreSQL', async () => {
       await tdb.drop();
     },
   };
-});
+};
+
+queueConformance('Redis queue on PostgreSQL', factory);
+orchestrationConformance('Redis queue on PostgreSQL', factory);
 
 describe('wake-ups between replicas', () => {
   it('a submission on one replica wakes a long-poll on another at once, and a message in the earlier format does too', async () => {

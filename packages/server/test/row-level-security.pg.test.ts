@@ -15,6 +15,7 @@ const TENANTS = ['acme', 'globex'] as const;
 const TENANT_TABLES = [
   'api_keys',
   'audit_events',
+  'concurrency_slots',
   'data_key_current',
   'data_keys',
   'job_attempts',
@@ -46,6 +47,7 @@ async function seedTenant(admin: pg.Client, t: string, i: number): Promise<void>
     [randomUUID(), t, hex(16, String(i)), Buffer.alloc(32, i)],
   );
   await admin.query(`insert into job_types (tenant_id, type) values ($1, 'echo')`, [t]);
+  await admin.query(`insert into concurrency_slots (tenant_id, type, key) values ($1, 'echo', 'k')`, [t]);
   await admin.query(
     `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, timeout_ms)
      values ($1, $2, 'echo', 'default', 50, 'queued', '{}', $3, now(), 1000)`,

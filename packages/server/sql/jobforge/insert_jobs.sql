@@ -1,18 +1,23 @@
 -- Inserts the jobs of a submission that do not exist yet, each with its job.created and job.queued
 -- events, in one statement; answers the rows actually inserted (a repeated id inserts nothing).
--- The request is not sent back: the caller has it in clear.
--- :jobs  jsonb  [{tenant_id, id, type, pool, priority, request, digest, run_at, expires_at, timeout_ms, submitted_by}]
+-- The request is not sent back: the caller has it in clear. A job with a concurrency key makes
+-- sure its key has a slot row (the lease statements lock it).
+-- :jobs  jsonb  [{tenant_id, id, type, pool, priority, request, digest, run_at, expires_at, timeout_ms, submitted_by, concurrency_key}]
 with ins as (
   insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, expires_at, timeout_ms,
-                    submitted_by)
+                    submitted_by, concurrency_key)
   select t.tenant_id, t.id, t.type, t.pool, t.priority, @to(submit), t.request, t.digest, t.run_at, t.expires_at, t.timeout_ms,
-         t.submitted_by
+         t.submitted_by, t.concurrency_key
     from jsonb_to_recordset(:jobs::jsonb) as t(tenant_id text, id uuid, type text, pool text, priority int, request jsonb,
-         digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text)
+         digest text, run_at timestamptz, expires_at timestamptz, timeout_ms int, submitted_by text, concurrency_key text)
   on conflict (tenant_id, id) do nothing
   returning tenant_id, id, type, pool, priority, status, request_digest, attempts, retry_base, run_at, expires_at, timeout_ms,
             lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error, dead_lettered_at,
-            submitted_by, created_at, updated_at, finished_at
+            submitted_by, created_at, updated_at, finished_at, concurrency_key
+), slots as (
+  insert into concurrency_slots (tenant_id, type, key)
+  select distinct tenant_id, type, concurrency_key from ins where concurrency_key is not null
+  on conflict do nothing
 ), ev as (
   insert into job_events (id, tenant_id, job_id, type, data)
   select gen_random_uuid(), ins.tenant_id, ins.id, e.type,
@@ -21,4 +26,7 @@ with ins as (
     from ins cross join (values (1, 'job.created'), (2, 'job.queued')) as e(ord, type)
    order by ins.id, e.ord
 )
-select * from ins
+select tenant_id, id, type, pool, priority, status, request_digest, attempts, retry_base, run_at, expires_at, timeout_ms,
+       lease_id, lease_runner_id, lease_expires_at, fencing_token, cancel_requested_at, result, error, dead_lettered_at,
+       submitted_by, created_at, updated_at, finished_at
+  from ins

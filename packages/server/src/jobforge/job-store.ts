@@ -189,6 +189,7 @@ export class JobStore {
           expires_at: j.request.metadata.expiresAt ?? null,
           timeout_ms: j.request.timeoutMs,
           submitted_by: j.submittedBy,
+          concurrency_key: j.request.metadata.concurrencyKey ?? null,
         })),
       ),
     });
@@ -230,10 +231,15 @@ export class JobStore {
     max: number,
     grant: LeaseGrant,
   ): Promise<JobRow[]> {
-    return this.#leased(await sql('lease_next_ready').run(q, { tenant_id: tenantId, pool, types, max, ...grantValues(grant) }));
+    const res = await sql('lease_next_ready').run(q, { tenant_id: tenantId, pool, types, max, ...grantValues(grant) });
+    return (await this.#leased(res)).rows;
   }
 
-  /** The `lease` transition for ids popped from the Redis queue (each re-checked in the statement). */
+  /**
+   * The `lease` transition for ids popped from the Redis queue (each re-checked in the statement).
+   * `keyWaiting` are the ids that are ready but wait for their concurrency key: the caller puts
+   * them back in its index.
+   */
   async leaseByIds(
     q: Sql,
     tenantId: string,
@@ -241,14 +247,18 @@ export class JobStore {
     types: readonly string[],
     ids: readonly string[],
     grant: LeaseGrant,
-  ): Promise<JobRow[]> {
-    if (ids.length === 0) return [];
+  ): Promise<{ rows: JobRow[]; keyWaiting: string[] }> {
+    if (ids.length === 0) return { rows: [], keyWaiting: [] };
     return this.#leased(await sql('lease_by_ids').run(q, { tenant_id: tenantId, pool, types, ids, ...grantValues(grant) }));
   }
 
-  async #leased(res: { rows: Array<Record<string, unknown>> }): Promise<JobRow[]> {
-    if (res.rows[0]?.runner_may_claim === false) throw new InternalError('CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM');
-    return this.#openAll(res.rows.filter((r) => r.id !== null).map(({ runner_may_claim: _, ...row }) => row as unknown as JobRow));
+  async #leased(res: { rows: Array<Record<string, unknown>> }): Promise<{ rows: JobRow[]; keyWaiting: string[] }> {
+    const head = res.rows[0];
+    if (head?.runner_may_claim === false) throw new InternalError('CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM');
+    const rows = res.rows
+      .filter((r) => r.id !== null)
+      .map(({ runner_may_claim: _g, key_waiting: _w, concurrency_key: _k, ...row }) => row as unknown as JobRow);
+    return { rows: await this.#openAll(rows), keyWaiting: (head?.key_waiting as string[] | undefined) ?? [] };
   }
 
   /** Every lease the runner holds now. */

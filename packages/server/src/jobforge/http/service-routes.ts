@@ -39,6 +39,7 @@ const JobTypeBody = z.object({
   inputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
   outputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
   pool: PoolName.default(DEFAULT_POOL),
+  concurrencyLimit: z.number().int().min(1).max(100_000).nullable().default(null),
 });
 const JoinTokenBody = z.object({
   pool: PoolName.default(DEFAULT_POOL),
@@ -169,6 +170,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
       pool: contract.pool,
       inputSchema: contract.inputSchema,
       outputSchema: contract.outputSchema,
+      concurrencyLimit: contract.concurrencyLimit,
       version: contract.version,
       updatedAt: contract.updatedAt.toISOString(),
     };
@@ -183,6 +185,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
         pool: t.pool,
         inputSchema: t.inputSchema,
         outputSchema: t.outputSchema,
+        concurrencyLimit: t.concurrencyLimit,
         version: t.version,
         updatedAt: t.updatedAt.toISOString(),
       })),
