@@ -234,7 +234,14 @@ export class ControlPlaneClient {
       list: (q = {}, o = {}) =>
         get<JobPage>(
           'jobs.list',
-          `/jobs${queryString({ status: q.status, type: q.type, deadLettered: q.deadLettered, limit: q.limit, cursor: q.cursor })}`,
+          `/jobs${queryString({
+            status: q.status,
+            type: q.type,
+            deadLettered: q.deadLettered,
+            flow: q.flow,
+            limit: q.limit,
+            cursor: q.cursor,
+          })}`,
           o.signal,
         ),
       listAll: (q = {}) => this.#listAll(q),
@@ -391,6 +398,8 @@ export class ControlPlaneClient {
       },
       ...(job.retryPolicy ? { retryPolicy: job.retryPolicy } : {}),
       ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
+      ...(job.dependsOn ? { dependsOn: job.dependsOn } : {}),
+      ...(job.parentPolicy ? { parentPolicy: job.parentPolicy } : {}),
     };
   }
 

@@ -19,6 +19,10 @@ export interface NewJob {
   scheduledAt?: string;
   /** Jobs of one type sharing a key hold at most the type's `concurrencyLimit` leases at once. */
   concurrencyKey?: string;
+  /** Parents (ids of this tenant's jobs, or of the same batch): the job waits until they end. */
+  dependsOn?: string[];
+  /** What a failed or cancelled parent does to the job (default `fail`). */
+  parentPolicy?: 'fail' | 'cancel' | 'ignore';
   source?: string;
 }
 
@@ -28,6 +32,8 @@ export interface ListJobsQuery {
   status?: JobStatus;
   type?: string;
   deadLettered?: boolean;
+  /** Only the jobs of this flow: its root job's id. */
+  flow?: string;
   /** 1-500, default 50. */
   limit?: number;
   cursor?: string;

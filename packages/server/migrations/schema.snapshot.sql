@@ -113,6 +113,20 @@ TABLE job_attempts (row level security: enabled, forced)
   INDEX job_attempts_pkey CREATE UNIQUE INDEX job_attempts_pkey ON public.job_attempts USING btree (tenant_id, job_id, attempt)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
+TABLE job_dependencies (row level security: enabled, forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN child_id uuid NOT NULL
+  COLUMN parent_id uuid NOT NULL
+  COLUMN policy text NOT NULL
+  CONSTRAINT job_dependencies_not_self CHECK (child_id <> parent_id)
+  CONSTRAINT job_dependencies_pkey PRIMARY KEY (tenant_id, child_id, parent_id)
+  CONSTRAINT job_dependencies_policy_check CHECK (policy = ANY (ARRAY['fail'::text, 'cancel'::text, 'ignore'::text]))
+  CONSTRAINT job_dependencies_tenant_id_child_id_fkey FOREIGN KEY (tenant_id, child_id) REFERENCES jobs(tenant_id, id)
+  CONSTRAINT job_dependencies_tenant_id_parent_id_fkey FOREIGN KEY (tenant_id, parent_id) REFERENCES jobs(tenant_id, id)
+  INDEX job_dependencies_parent_idx CREATE INDEX job_dependencies_parent_idx ON public.job_dependencies USING btree (tenant_id, parent_id)
+  INDEX job_dependencies_pkey CREATE UNIQUE INDEX job_dependencies_pkey ON public.job_dependencies USING btree (tenant_id, child_id, parent_id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
 TABLE job_events (row level security: enabled, forced)
   COLUMN seq bigint NOT NULL DEFAULT nextval('job_events_seq_seq'::regclass)
   COLUMN id uuid NOT NULL
@@ -167,6 +181,7 @@ TABLE jobs (row level security: enabled, forced)
   COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN finished_at timestamp with time zone
   COLUMN concurrency_key text
+  COLUMN flow_id uuid
   CONSTRAINT jobs_check CHECK ((status = 'running'::text) = (lease_id IS NOT NULL))
   CONSTRAINT jobs_pkey PRIMARY KEY (tenant_id, id)
   CONSTRAINT jobs_priority_check CHECK (priority >= 0 AND priority <= 100)
@@ -175,8 +190,10 @@ TABLE jobs (row level security: enabled, forced)
   CONSTRAINT jobs_timeout_ms_check CHECK (timeout_ms > 0)
   INDEX jobs_dead_letter_idx CREATE INDEX jobs_dead_letter_idx ON public.jobs USING btree (tenant_id, dead_lettered_at DESC) WHERE (dead_lettered_at IS NOT NULL)
   INDEX jobs_expiry_idx CREATE INDEX jobs_expiry_idx ON public.jobs USING btree (expires_at) WHERE ((status = ANY (ARRAY['pending'::text, 'queued'::text, 'retrying'::text])) AND (expires_at IS NOT NULL))
+  INDEX jobs_flow_idx CREATE INDEX jobs_flow_idx ON public.jobs USING btree (tenant_id, flow_id) WHERE (flow_id IS NOT NULL)
   INDEX jobs_lease_expiry_idx CREATE INDEX jobs_lease_expiry_idx ON public.jobs USING btree (lease_expires_at) WHERE (status = 'running'::text)
   INDEX jobs_list_idx CREATE INDEX jobs_list_idx ON public.jobs USING btree (tenant_id, created_at DESC, id DESC)
+  INDEX jobs_pending_idx CREATE INDEX jobs_pending_idx ON public.jobs USING btree (tenant_id, id) WHERE (status = 'pending'::text)
   INDEX jobs_pkey CREATE UNIQUE INDEX jobs_pkey ON public.jobs USING btree (tenant_id, id)
   INDEX jobs_ready_idx CREATE INDEX jobs_ready_idx ON public.jobs USING btree (tenant_id, pool, priority DESC, run_at, id) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]))
   INDEX jobs_running_key_idx CREATE INDEX jobs_running_key_idx ON public.jobs USING btree (tenant_id, type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL))

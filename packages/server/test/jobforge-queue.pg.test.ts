@@ -1,5 +1,6 @@
 import { createPostgresDatabase, JobStore, migrate, PostgresQueue } from '@controlplane/server';
 import { createTestDatabase } from '../../../test/support/postgres.js';
+import { flowConformance } from './support/flow-conformance.js';
 import { orchestrationConformance } from './support/orchestration-conformance.js';
 import { queueConformance, resetJobs, seedTenants, type HarnessFactory } from './support/queue-conformance.js';
 
@@ -21,3 +22,4 @@ const factory: HarnessFactory = async () => {
 
 queueConformance('PostgreSQL queue on PostgreSQL', factory);
 orchestrationConformance('PostgreSQL queue on PostgreSQL', factory);
+flowConformance('PostgreSQL queue on PostgreSQL', factory);

@@ -1,4 +1,5 @@
 import { createPgliteDatabase, JobStore, migrate, PostgresQueue } from '@controlplane/server';
+import { flowConformance } from './support/flow-conformance.js';
 import { orchestrationConformance } from './support/orchestration-conformance.js';
 import { queueConformance, resetJobs, seedTenants, type HarnessFactory } from './support/queue-conformance.js';
 
@@ -16,3 +17,4 @@ const factory: HarnessFactory = async () => {
 
 queueConformance('PostgreSQL queue on embedded PGlite', factory);
 orchestrationConformance('PostgreSQL queue on embedded PGlite', factory);
+flowConformance('PostgreSQL queue on embedded PGlite', factory);

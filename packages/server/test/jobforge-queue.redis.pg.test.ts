@@ -16,6 +16,7 @@ import {
 } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestRedis } from '../../../test/support/redis.js';
+import { flowConformance } from './support/flow-conformance.js';
 import { orchestrationConformance } from './support/orchestration-conformance.js';
 import { job, queueConformance, resetJobs, seedTenants, type HarnessFactory } from './support/queue-conformance.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
@@ -51,6 +52,7 @@ const factory: HarnessFactory = async () => {
 
 queueConformance('Redis queue on PostgreSQL', factory);
 orchestrationConformance('Redis queue on PostgreSQL', factory);
+flowConformance('Redis queue on PostgreSQL', factory);
 
 describe('wake-ups between replicas', () => {
   it('a submission on one replica wakes a long-poll on another at once, and a message in the earlier format does too', async () => {

@@ -10,7 +10,7 @@ with
 -- @include runner_guard
 busy as (
   select j.type, j.concurrency_key as key from jobs j left join job_types t on t.tenant_id = j.tenant_id and t.type = j.type
-   where j.tenant_id = :tenant_id and j.status = 'running' and j.concurrency_key is not null and j.type = any(:types::text[])
+   where j.tenant_id = :tenant_id and j.status in (@statuses(leased)) and j.concurrency_key is not null and j.type = any(:types::text[])
    group by j.type, j.concurrency_key
   having count(*) >= coalesce(min(t.concurrency_limit), 1)
 ),

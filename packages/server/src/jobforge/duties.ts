@@ -7,6 +7,8 @@ export interface DutyIntervals {
   integrityMs: number;
   reconcileMs: number;
   statisticsMs: number;
+  /** The flow sweep: children a crash left pending after their parents ended. */
+  flowsMs: number;
 }
 
 export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
@@ -15,6 +17,7 @@ export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
   integrityMs: 1_000,
   reconcileMs: 60_000,
   statisticsMs: 5_000,
+  flowsMs: 5_000,
 };
 
 /**
@@ -55,6 +58,7 @@ export function startDuties(jobs: JobLifecycle, logger: Logger, intervals: Parti
   loop('expire-jobs', iv.expireMs, () => jobs.maintenance.expireJobs());
   loop('queue-integrity', iv.integrityMs, () => jobs.queue.checkIntegrity());
   loop('reconcile', iv.reconcileMs, () => jobs.queue.reconcile());
+  loop('settle-flows', iv.flowsMs, () => jobs.maintenance.settleFlows());
   loop('table-statistics', iv.statisticsMs, async () => {
     const { analyzed } = await jobs.maintenance.refreshStatistics();
     if (analyzed.length > 0) logger.debug({ tables: analyzed }, 'refreshed planner statistics');

@@ -27,6 +27,8 @@ export interface JobRow {
   created_at: Date;
   updated_at: Date;
   finished_at: Date | null;
+  /** The flow the job belongs to (its root's id); null for a root or a plain job. */
+  flow_id?: string | null;
   /** created_at as exact text, for page cursors (list statements only). */
   cursor_at?: string;
 }

@@ -105,6 +105,7 @@ export class JobStore {
       status: f.status ?? null,
       type: f.type ?? null,
       dead_lettered: f.deadLettered ?? null,
+      flow_id: f.flowId ?? null,
       after_created_at: f.after?.createdAt ?? null,
       after_id: f.after?.id ?? null,
       limit: f.limit,
@@ -190,6 +191,8 @@ export class JobStore {
           timeout_ms: j.request.timeoutMs,
           submitted_by: j.submittedBy,
           concurrency_key: j.request.metadata.concurrencyKey ?? null,
+          waiting: j.waiting ?? false,
+          flow_id: j.flowId ?? null,
         })),
       ),
     });
@@ -330,10 +333,15 @@ export class JobStore {
    * runner under the given lease, token, attempt and type — all checked in the statement, so a
    * stale or foreign outcome records nothing — with its attempt, event and outbox row.
    */
-  async moveToCompleted(q: Sql, tenantId: string, runnerId: string, items: readonly CompletionRecord[]): Promise<string[]> {
+  async moveToCompleted(
+    q: Sql,
+    tenantId: string,
+    runnerId: string,
+    items: readonly CompletionRecord[],
+  ): Promise<Array<{ id: string; has_children: boolean }>> {
     if (items.length === 0) return [];
     const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
-    const res = await sql('move_to_completed').run<{ id: string }>(q, {
+    const res = await sql('move_to_completed').run<{ id: string; has_children: boolean }>(q, {
       tenant_id: tenantId,
       runner_id: runnerId,
       items: JSON.stringify(
@@ -350,7 +358,7 @@ export class JobStore {
       ),
       job_ids: items.map((i) => i.id),
     });
-    return res.rows.map((r) => r.id);
+    return res.rows;
   }
 
   async finishAttempt(

@@ -9,6 +9,10 @@ export interface NewJob {
   pool: string;
   runAt: Date;
   submittedBy: string | null;
+  /** Waits for parents (a flow): inserted pending. */
+  waiting?: boolean;
+  /** The flow it belongs to (its root job's id). */
+  flowId?: string | undefined;
 }
 
 export interface JobEventRecord {
@@ -48,6 +52,8 @@ export interface ListJobsFilter {
   status?: JobStatus | undefined;
   type?: string | undefined;
   deadLettered?: boolean | undefined;
+  /** Only the jobs of this flow (its root and every job below it). */
+  flowId?: string | undefined;
   /** Opaque cursor from a previous page. */
   after?: { createdAt: string; id: string } | undefined;
   limit: number;

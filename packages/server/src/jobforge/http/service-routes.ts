@@ -29,6 +29,7 @@ const ListQuery = z.object({
   status: JobStatus.optional(),
   type: JobType.optional(),
   deadLettered: z.enum(['true', 'false']).optional(),
+  flow: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -101,6 +102,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
       status: q.status,
       type: q.type,
       deadLettered: q.deadLettered === undefined ? undefined : q.deadLettered === 'true',
+      flowId: q.flow,
       after: after && { createdAt: after.at, id: after.id },
       limit: q.limit + 1,
     });

@@ -6,6 +6,7 @@ import { envelopeOf, type JobEnvelope } from '../job-envelope.js';
 import { readyEntryOf, type JobRow, type ReadyEntry } from '../job-row.js';
 import type { LeaseRef } from '../store-records.js';
 import { runningJobHeadroom } from './quota-checks.js';
+import type { JobFlows } from './flows.js';
 import { jobEvent, type FailureInput, type JobTransitions, type ResultProof } from './transitions.js';
 
 /** A runner as the control plane knows it: identity from its certificate, types from registration. */
@@ -59,7 +60,10 @@ export type OutcomeResult = OutcomeAck | { jobId: string; error: AppError };
 export class RunnerProtocol {
   readonly leaseMs: number;
 
-  constructor(private readonly t: JobTransitions) {
+  constructor(
+    private readonly t: JobTransitions,
+    private readonly flows: JobFlows,
+  ) {
     this.leaseMs = t.o.leaseMs ?? 30_000;
   }
 
@@ -162,6 +166,8 @@ export class RunnerProtocol {
     return withTenant(runner.tenantId, async () => {
       if (items.length === 0) return [];
       const results = new Map<string, OutcomeResult>();
+      // Jobs that ended with children in a flow: settled once their ends have committed.
+      const parents: string[] = [];
       // Fast path: the runner told us the attempt and type it was leased, so the signature and the
       // output schema can be checked before touching the database, and one statement (whose WHERE
       // re-checks lease, token, attempt and type) records every good outcome. Anything else —
@@ -198,13 +204,16 @@ export class RunnerProtocol {
           certFingerprint: item.proof?.certFingerprint ?? null,
           result: successResult(runner, attempt, item, now, undefined),
         }));
-        const done = new Set(await store.moveToCompleted(db, runner.tenantId, runner.id, records));
+        const completed = await store.moveToCompleted(db, runner.tenantId, runner.id, records);
+        for (const c of completed) if (c.has_children) parents.push(c.id);
+        const done = new Set(completed.map((c) => c.id));
         for (const { item } of fast) {
           if (done.has(item.ref.jobId)) results.set(item.ref.jobId, { jobId: item.ref.jobId, status: 'completed', duplicate: false });
           else slow.push(item);
         }
       }
-      if (slow.length > 0) await this.#completeLocked(runner, slow, results);
+      if (slow.length > 0) await this.#completeLocked(runner, slow, results, parents);
+      await this.flows.settleEnded(runner.tenantId, parents);
       for (const [id, r] of results)
         if ('status' in r && r.status === 'completed' && !r.duplicate) this.t.emit({ tenant_id: runner.tenantId, id }, 'job.completed');
       return items.map((i) => results.get(i.ref.jobId) ?? { jobId: i.ref.jobId, error: new AppError('LEASE_NOT_HELD') });
@@ -212,7 +221,12 @@ export class RunnerProtocol {
   }
 
   /** The locking path: each outcome is checked against its locked row inside one transaction. */
-  async #completeLocked(runner: RunnerIdentity, items: readonly CompletionItem[], results: Map<string, OutcomeResult>): Promise<void> {
+  async #completeLocked(
+    runner: RunnerIdentity,
+    items: readonly CompletionItem[],
+    results: Map<string, OutcomeResult>,
+    ended: string[],
+  ): Promise<void> {
     const retries: ReadyEntry[] = [];
     const { store, jobTypes } = this.t.o;
     await this.t.o.db.transaction(async (tx) => {
@@ -257,6 +271,7 @@ export class RunnerProtocol {
           };
           const failed = await this.t.recordFailure(tx, row, failure, runner.id, false, item.proof);
           if (failed.retry) retries.push(failed.retry);
+          else ended.push(row.id);
           results.set(row.id, { jobId: row.id, status: failed.row.status, duplicate: false });
           continue;
         }
@@ -274,8 +289,9 @@ export class RunnerProtocol {
         certFingerprint: item.proof?.certFingerprint ?? null,
         result: successResult(runner, row.attempts, item, now, row.updated_at),
       }));
-      for (const id of await store.moveToCompleted(tx, runner.tenantId, runner.id, records)) {
+      for (const { id, has_children } of await store.moveToCompleted(tx, runner.tenantId, runner.id, records)) {
         results.set(id, { jobId: id, status: 'completed', duplicate: false });
+        if (has_children) ended.push(id);
       }
     });
     await this.t.enqueue(retries);
@@ -299,6 +315,7 @@ export class RunnerProtocol {
         return { jobId: row.id, status: out.row.status, duplicate: false };
       });
       if (retryEntry) await this.t.enqueue([retryEntry]);
+      else if (!ack.duplicate) await this.flows.settleEnded(runner.tenantId, [ack.jobId]);
       return ack;
     });
   }
@@ -307,6 +324,7 @@ export class RunnerProtocol {
   async release(runner: RunnerIdentity, ref: LeaseRef): Promise<OutcomeAck> {
     return withTenant(runner.tenantId, async () => {
       let entry: ReadyEntry | undefined;
+      let ended = false;
       const ack = await this.t.o.db.transaction(async (tx): Promise<OutcomeAck> => {
         const { store } = this.t.o;
         const row = await store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
@@ -314,6 +332,7 @@ export class RunnerProtocol {
         await store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
         if (row.cancel_requested_at) {
           await this.t.cancel(tx, row);
+          ended = true;
           return { jobId: row.id, status: 'cancelled', duplicate: false };
         }
         const next = await store.moveToQueuedOnRelease(tx, row.tenant_id, row.id);
@@ -322,6 +341,7 @@ export class RunnerProtocol {
         return { jobId: row.id, status: next.status, duplicate: false };
       });
       if (entry) await this.t.enqueue([entry]);
+      if (ended) await this.flows.settleEnded(runner.tenantId, [ack.jobId]);
       return ack;
     });
   }
