@@ -298,6 +298,46 @@ TABLE runners (row level security: enabled, forced)
   INDEX runners_tenant_idx CREATE INDEX runners_tenant_idx ON public.runners USING btree (tenant_id, pool)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
+TABLE schedules (row level security: enabled, forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN id uuid NOT NULL
+  COLUMN name text NOT NULL
+  COLUMN template jsonb NOT NULL
+  COLUMN cron text
+  COLUMN timezone text NOT NULL DEFAULT 'UTC'::text
+  COLUMN interval_ms bigint
+  COLUMN start_at timestamp with time zone
+  COLUMN end_at timestamp with time zone
+  COLUMN max_runs integer
+  COLUMN runs integer NOT NULL DEFAULT 0
+  COLUMN paused boolean NOT NULL DEFAULT false
+  COLUMN overlap text NOT NULL
+  COLUMN catch_up text NOT NULL
+  COLUMN catch_up_limit integer NOT NULL DEFAULT 10
+  COLUMN next_fire_at timestamp with time zone
+  COLUMN buffered_at timestamp with time zone
+  COLUMN last_job_id uuid
+  COLUMN last_fired_at timestamp with time zone
+  COLUMN firing_lease uuid
+  COLUMN firing_until timestamp with time zone
+  COLUMN created_by text
+  COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT schedules_catch_up_check CHECK (catch_up = ANY (ARRAY['skip'::text, 'latest'::text, 'all'::text]))
+  CONSTRAINT schedules_catch_up_limit_check CHECK (catch_up_limit >= 1 AND catch_up_limit <= 1000)
+  CONSTRAINT schedules_interval_check CHECK (interval_ms >= 1000)
+  CONSTRAINT schedules_max_runs_check CHECK (max_runs > 0)
+  CONSTRAINT schedules_name_unique UNIQUE (tenant_id, name)
+  CONSTRAINT schedules_one_rule CHECK ((cron IS NULL) <> (interval_ms IS NULL))
+  CONSTRAINT schedules_overlap_check CHECK (overlap = ANY (ARRAY['skip'::text, 'buffer-one'::text, 'allow'::text, 'cancel-previous'::text]))
+  CONSTRAINT schedules_pkey PRIMARY KEY (tenant_id, id)
+  CONSTRAINT schedules_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX schedules_buffered_idx CREATE INDEX schedules_buffered_idx ON public.schedules USING btree (buffered_at) WHERE (buffered_at IS NOT NULL)
+  INDEX schedules_due_idx CREATE INDEX schedules_due_idx ON public.schedules USING btree (next_fire_at) WHERE ((NOT paused) AND (next_fire_at IS NOT NULL))
+  INDEX schedules_name_unique CREATE UNIQUE INDEX schedules_name_unique ON public.schedules USING btree (tenant_id, name)
+  INDEX schedules_pkey CREATE UNIQUE INDEX schedules_pkey ON public.schedules USING btree (tenant_id, id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
 TABLE schema_migrations (row level security: disabled, not forced)
   COLUMN version integer NOT NULL
   COLUMN name text NOT NULL

@@ -27,6 +27,7 @@ const TENANT_TABLES = [
   'result_outbox',
   'runner_certificates',
   'runners',
+  'schedules',
   'tenant_quotas',
   'tenants',
   'truth_assertions',
@@ -49,6 +50,10 @@ async function seedTenant(admin: pg.Client, t: string, i: number): Promise<void>
   );
   await admin.query(`insert into job_types (tenant_id, type) values ($1, 'echo')`, [t]);
   await admin.query(`insert into concurrency_slots (tenant_id, type, key) values ($1, 'echo', 'k')`, [t]);
+  await admin.query(
+    `insert into schedules (tenant_id, id, name, template, cron, overlap, catch_up) values ($1, $2, 's', '{}', '* * * * *', 'allow', 'skip')`,
+    [t, randomUUID()],
+  );
   await admin.query(
     `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, timeout_ms)
      values ($1, $2, 'echo', 'default', 50, 'queued', '{}', $3, now(), 1000)`,

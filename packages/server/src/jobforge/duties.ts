@@ -1,5 +1,6 @@
 import type { Logger } from '@controlplane/platform';
 import type { JobLifecycle } from './lifecycle/index.js';
+import type { Scheduler } from './schedules/index.js';
 
 export interface DutyIntervals {
   reapMs: number;
@@ -9,6 +10,8 @@ export interface DutyIntervals {
   statisticsMs: number;
   /** The flow sweep: children a crash left pending after their parents ended. */
   flowsMs: number;
+  /** How often this replica looks for schedules with a slot due. */
+  schedulesMs: number;
 }
 
 export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
@@ -18,6 +21,7 @@ export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
   reconcileMs: 60_000,
   statisticsMs: 5_000,
   flowsMs: 5_000,
+  schedulesMs: 1_000,
 };
 
 /**
@@ -27,7 +31,12 @@ export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
  * Statistics are refreshed by one replica at a time (an advisory lock), and only where
  * autovacuum does not. Each duty never overlaps itself: the next run is scheduled when the previous one ends.
  */
-export function startDuties(jobs: JobLifecycle, logger: Logger, intervals: Partial<DutyIntervals> = {}): () => Promise<void> {
+export function startDuties(
+  jobs: JobLifecycle,
+  logger: Logger,
+  intervals: Partial<DutyIntervals> = {},
+  scheduler?: Scheduler,
+): () => Promise<void> {
   const iv = { ...DEFAULT_DUTY_INTERVALS, ...intervals };
   let stopped = false;
   const running = new Set<Promise<unknown>>();
@@ -59,6 +68,7 @@ export function startDuties(jobs: JobLifecycle, logger: Logger, intervals: Parti
   loop('queue-integrity', iv.integrityMs, () => jobs.queue.checkIntegrity());
   loop('reconcile', iv.reconcileMs, () => jobs.queue.reconcile());
   loop('settle-flows', iv.flowsMs, () => jobs.maintenance.settleFlows());
+  if (scheduler) loop('fire-schedules', iv.schedulesMs, () => scheduler.tick());
   loop('table-statistics', iv.statisticsMs, async () => {
     const { analyzed } = await jobs.maintenance.refreshStatistics();
     if (analyzed.length > 0) logger.debug({ tables: analyzed }, 'refreshed planner statistics');

@@ -15,7 +15,9 @@ import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
 import { DispatchStreams } from './http/dispatch-stream.js';
 import { registerRunnerRoutes } from './http/runner-routes.js';
+import { registerScheduleRoutes } from './http/schedule-routes.js';
 import { registerServiceRoutes } from './http/service-routes.js';
+import { Scheduler } from './schedules/index.js';
 import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
 import { JobLifecycle, SERVICE_NAME } from './lifecycle/index.js';
@@ -115,6 +117,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     requireResultProof: true,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
+  const scheduler = new Scheduler({ db: o.db, jobs, logger: o.logger });
   const enrolment = new EnrolmentService({
     db: o.db,
     registry,
@@ -161,6 +164,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     signingCertificatePem: o.tls.cert,
     signingKeyPem: o.tls.key,
   });
+  registerScheduleRoutes(app, { scheduler, trustedServices: trusted });
   registerServiceRoutes(app, {
     db: o.db,
     jobs,
@@ -199,7 +203,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     return reply.code(201).send({ ...res, runnerApiUrl });
   });
 
-  const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
+  const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties, scheduler);
   const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger, { cipher: o.cipher }) : undefined;
   const stopOutbox = outbox ? startOutboxLoop(outbox, o.logger, o.outboxIntervalMs ?? 500) : async () => {};
   await app.listen({ host: o.listen.host, port: o.listen.port });
