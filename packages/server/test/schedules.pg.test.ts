@@ -178,6 +178,9 @@ describe('schedules (two replicas, a driven clock)', () => {
 
   it('attack: another tenant cannot read, trigger, pause or delete a schedule', async () => {
     const s = await a.create('t1', null, { ...base, name: 'mine', cron: '* * * * *' });
+    // The same id again answers the same schedule; another schedule of the same name is a conflict.
+    expect((await a.create('t1', null, { ...base, id: s.id, name: 'mine', cron: '* * * * *' })).id).toBe(s.id);
+    await expectCode(a.create('t1', null, { ...base, name: 'mine', cron: '* * * * *' }), 'RESOURCE_CONFLICT');
     await expectCode(a.get('t2', s.id), 'RESOURCE_NOT_FOUND');
     await expectCode(a.trigger('t2', s.id, null), 'RESOURCE_NOT_FOUND');
     await expectCode(a.setPaused('t2', s.id, true), 'RESOURCE_NOT_FOUND');

@@ -85,6 +85,10 @@ export class Scheduler {
         if ((err as { code?: string }).code === '23505') throw new AppError('RESOURCE_CONFLICT', { params: { resource: 'schedule' } });
         throw err;
       }
+      // Nothing inserted: the same id again (a retried create) answers the schedule it made; a
+      // name the tenant already uses is a conflict.
+      const existing = (await sql('schedule_get').run<ScheduleRow>(this.o.db, { tenant_id: tenantId, id })).rows[0];
+      if (existing && existing.name === input.name) return toSchedule(existing);
       throw new AppError('RESOURCE_CONFLICT', { params: { resource: 'schedule' } });
     });
   }
