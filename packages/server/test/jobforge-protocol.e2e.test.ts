@@ -64,7 +64,7 @@ describe('jobforge over mTLS', () => {
     const p2 = job();
     const kid = job({ dependsOn: [p1.id, p2.id] });
     const sub = await call(gw, 'POST', '/v1/jobs/batch', { jobs: [kid, p1, p2] }, asTenant('t1'));
-    expect(sub.status, sub.text).toBe(202);
+    expect(sub.status).toBe(202);
     const first = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 0 });
     expect(first.body.jobs.map((j: { jobId: string }) => j.jobId).sort()).toEqual([p1.id, p2.id].sort());
     for (const env of first.body.jobs) await complete(r, env, { from: env.jobId });
