@@ -197,6 +197,36 @@ describe('CLI against a running system', () => {
     expect((await cli('jobs', 'submit', 'sleep', '--data', '{"ms":10}', '--wait')).code).toBe(EXIT.OK);
   });
 
+  it('creates, lists, pauses, resumes, triggers and deletes a schedule (each change signed)', async () => {
+    const made = await cli(
+      'schedules',
+      'create',
+      'cli-nightly',
+      '--type',
+      'echo',
+      '--data',
+      '{"n":1}',
+      '--cron',
+      '0 3 * * *',
+      '--timezone',
+      'Europe/Berlin',
+      '--json',
+    );
+    expect(made.code, made.stderr).toBe(EXIT.OK);
+    const s = made.json();
+    expect(s).toMatchObject({ name: 'cli-nightly', cron: '0 3 * * *', timezone: 'Europe/Berlin', paused: false });
+    expect((await cli('schedules', 'list', '--json')).json().map((x: any) => x.id)).toContain(s.id);
+    expect((await cli('schedules', 'get', s.id)).stdout).toMatch(/cron 0 3 \* \* \* \(Europe\/Berlin\)/);
+    expect((await cli('schedules', 'pause', s.id, '--json')).json().paused).toBe(true);
+    expect((await cli('schedules', 'resume', s.id, '--json')).json().paused).toBe(false);
+    const fired = await cli('schedules', 'trigger', s.id);
+    expect(fired.stdout).toMatch(/^job [0-9a-f-]{36} submitted\n$/);
+    expect((await cli('schedules', 'delete', s.id)).code).toBe(EXIT.OK);
+    expect((await cli('schedules', 'get', s.id)).code).toBe(EXIT.NOT_FOUND);
+    const bad = await cli('schedules', 'create', 'cli-bad', '--type', 'echo', '--cron', 'not a cron');
+    expect(bad.code).toBe(EXIT.USAGE);
+  });
+
   it('exits with the documented codes', async () => {
     expect((await cli('jobs', 'get', '7b0c3f4e-2c7a-4f7e-9a51-3f1f4c9f8e10')).code).toBe(EXIT.NOT_FOUND);
     expect((await cli('jobs', 'get')).code).toBe(EXIT.USAGE);

@@ -15,6 +15,7 @@ import { ControlPlaneError, localEnvelope } from './errors.js';
 import type { SigningKey } from './request-signing.js';
 import { parseSse } from './sse.js';
 import { Transport, type Call, type RetryNotice, type RetryOptions } from './transport.js';
+import type { Schedule, ScheduleInput } from '@controlplane/contracts';
 import type {
   ApiKey,
   AuditPage,
@@ -159,6 +160,18 @@ export class ControlPlaneClient {
     put(type: string, contract: PutJobTypeInput): Promise<JobTypeContract>;
   };
 
+  /** Recurring jobs of the tenant (docs/jobforge.md, Schedules). Every change is signed. */
+  readonly schedules: {
+    create(input: ScheduleInput): Promise<Schedule>;
+    list(): Promise<Schedule[]>;
+    get(id: string): Promise<Schedule>;
+    pause(id: string): Promise<Schedule>;
+    resume(id: string): Promise<Schedule>;
+    delete(id: string): Promise<{ id: string; deleted: boolean }>;
+    /** Fires the schedule's job now, outside its slots. */
+    trigger(id: string): Promise<{ jobId: string }>;
+  };
+
   readonly tenants: {
     /** Signed; platform administrators only. */
     create(input: { id: string; name: string }): Promise<Tenant>;
@@ -234,7 +247,14 @@ export class ControlPlaneClient {
       list: (q = {}, o = {}) =>
         get<JobPage>(
           'jobs.list',
-          `/jobs${queryString({ status: q.status, type: q.type, deadLettered: q.deadLettered, limit: q.limit, cursor: q.cursor })}`,
+          `/jobs${queryString({
+            status: q.status,
+            type: q.type,
+            deadLettered: q.deadLettered,
+            flow: q.flow,
+            limit: q.limit,
+            cursor: q.cursor,
+          })}`,
           o.signal,
         ),
       listAll: (q = {}) => this.#listAll(q),
@@ -329,6 +349,19 @@ export class ControlPlaneClient {
         }),
     };
 
+    const scheduleCall = <T>(operation: string, target: string, body?: unknown, idempotent = true) =>
+      call<T>({ operation, method: 'POST', target, ...(body !== undefined ? { body } : {}), signed: true, idempotent });
+    this.schedules = {
+      // An id makes a create safe to retry: the same id answers the schedule it made.
+      create: (input) => scheduleCall<Schedule>('schedules.create', '/schedules', { id: randomUUID(), ...input }),
+      list: async () => (await get<{ schedules: Schedule[] }>('schedules.list', '/schedules')).schedules,
+      get: (id) => get<Schedule>('schedules.get', `/schedules/${seg(id)}`),
+      pause: (id) => scheduleCall<Schedule>('schedules.pause', `/schedules/${seg(id)}/pause`),
+      resume: (id) => scheduleCall<Schedule>('schedules.resume', `/schedules/${seg(id)}/resume`),
+      delete: (id) => scheduleCall<{ id: string; deleted: boolean }>('schedules.delete', `/schedules/${seg(id)}/delete`),
+      trigger: (id) => scheduleCall<{ jobId: string }>('schedules.trigger', `/schedules/${seg(id)}/trigger`, undefined, false),
+    };
+
     this.tenants = {
       create: (input) =>
         call<Tenant>({
@@ -387,9 +420,12 @@ export class ControlPlaneClient {
         correlationId: correlationId ?? randomUUID(),
         ...(job.tags ? { tags: job.tags } : {}),
         ...(job.scheduledAt ? { scheduledAt: job.scheduledAt } : {}),
+        ...(job.concurrencyKey ? { concurrencyKey: job.concurrencyKey } : {}),
       },
       ...(job.retryPolicy ? { retryPolicy: job.retryPolicy } : {}),
       ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
+      ...(job.dependsOn ? { dependsOn: job.dependsOn } : {}),
+      ...(job.parentPolicy ? { parentPolicy: job.parentPolicy } : {}),
     };
   }
 

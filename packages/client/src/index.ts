@@ -38,4 +38,13 @@ export type {
   TenantQuotas,
   TenantQuotasInput,
 } from './types.js';
-export type { JobEvent, JobRequestInput, JobResponse, JobStatus, ErrorEnvelope, HealthCheck } from '@controlplane/contracts';
+export type {
+  JobEvent,
+  JobRequestInput,
+  JobResponse,
+  JobStatus,
+  ErrorEnvelope,
+  HealthCheck,
+  Schedule,
+  ScheduleInput,
+} from '@controlplane/contracts';

@@ -17,6 +17,12 @@ export interface NewJob {
   retryPolicy?: Partial<RetryPolicy>;
   tags?: string[];
   scheduledAt?: string;
+  /** Jobs of one type sharing a key hold at most the type's `concurrencyLimit` leases at once. */
+  concurrencyKey?: string;
+  /** Parents (ids of this tenant's jobs, or of the same batch): the job waits until they end. */
+  dependsOn?: string[];
+  /** What a failed or cancelled parent does to the job (default `fail`). */
+  parentPolicy?: 'fail' | 'cancel' | 'ignore';
   source?: string;
 }
 
@@ -26,6 +32,8 @@ export interface ListJobsQuery {
   status?: JobStatus;
   type?: string;
   deadLettered?: boolean;
+  /** Only the jobs of this flow: its root job's id. */
+  flow?: string;
   /** 1-500, default 50. */
   limit?: number;
   cursor?: string;
@@ -104,6 +112,8 @@ export interface JobTypeContract {
   pool: string;
   inputSchema: Record<string, unknown> | null;
   outputSchema: Record<string, unknown> | null;
+  /** Jobs of one `metadata.concurrencyKey` that may hold a lease at once (null: 1). */
+  concurrencyLimit: number | null;
   version: number;
   updatedAt: string;
 }
@@ -112,6 +122,7 @@ export interface PutJobTypeInput {
   inputSchema?: Record<string, unknown> | null;
   outputSchema?: Record<string, unknown> | null;
   pool?: string;
+  concurrencyLimit?: number | null;
 }
 
 export interface Tenant {

@@ -150,6 +150,22 @@ describe('client against a running system', () => {
     const contract = await admin.jobTypes.put('primes', { inputSchema: { type: 'object', required: ['limit'] } });
     expect(contract).toMatchObject({ type: 'primes', pool: 'default' });
     expect((await admin.jobTypes.get('primes')).inputSchema).toEqual({ type: 'object', required: ['limit'] });
+
+    // Schedules: every change signed by the client; a repeated create (same id) answers the same schedule.
+    const sched = await admin.schedules.create({
+      name: 'nightly',
+      job: { type: 'primes', data: { limit: 5 } },
+      cron: '0 3 * * *',
+      timezone: 'Europe/Berlin',
+    });
+    expect(sched).toMatchObject({ name: 'nightly', paused: false, runs: 0, overlap: 'allow', catchUp: 'latest' });
+    expect((await admin.schedules.list()).map((x) => x.id)).toContain(sched.id);
+    expect((await admin.schedules.pause(sched.id)).paused).toBe(true);
+    expect((await admin.schedules.resume(sched.id)).paused).toBe(false);
+    const { jobId } = await admin.schedules.trigger(sched.id);
+    expect((await admin.jobs.get(jobId)).request.payload.data).toEqual({ limit: 5 });
+    expect(await admin.schedules.delete(sched.id)).toEqual({ id: sched.id, deleted: true });
+    expect(await admin.schedules.get(sched.id).catch((e: unknown) => e)).toMatchObject({ status: 404 });
     const invalid = await admin.jobs.submit({ type: 'primes', data: {} }).catch((e: unknown) => e);
     expect(invalid).toMatchObject({ status: 400 });
 

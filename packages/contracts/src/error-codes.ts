@@ -186,6 +186,12 @@ export const ERROR_CODES = {
   JOB_TIMEOUT: { status: 504, category: 'TIMEOUT', retryable: true, message: 'The job did not finish within {timeoutMs} ms.' },
   JOB_CANCELLED: { status: 409, category: 'RUNNER_ERROR', retryable: false, message: 'The job was cancelled.' },
   JOB_EXPIRED: { status: 409, category: 'RESOURCE_CONFLICT', retryable: false, message: 'The job expired before it could run.' },
+  PARENT_FAILED: {
+    status: 409,
+    category: 'RESOURCE_CONFLICT',
+    retryable: false,
+    message: 'A parent of the job failed or was cancelled, and its parent policy is fail.',
+  },
   LEASE_EXPIRED: {
     status: 409,
     category: 'RUNNER_ERROR',

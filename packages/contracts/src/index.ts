@@ -55,6 +55,7 @@ export {
   JobEventType,
   JobEvent,
 } from './job.js';
+export { SCHEDULE_OVERLAP_POLICIES, SCHEDULE_CATCH_UP_POLICIES, ScheduleJobTemplate, ScheduleInput, Schedule } from './schedule.js';
 export { TruthAssertion, type TruthAssertionInput, TruthQuery, type TruthQueryInput, TruthQueryResult } from './truth.js';
 export {
   RunnerCapability,

@@ -33,6 +33,11 @@ export const JobMetadata = z.object({
   createdAt: IsoDateTime,
   scheduledAt: IsoDateTime.optional(),
   expiresAt: IsoDateTime.optional(),
+  /**
+   * Jobs of one type sharing a key (a customer, a repository) hold at most the type's
+   * `concurrencyLimit` leases at once (1 when the type sets none); other keys do not wait on them.
+   */
+  concurrencyKey: z.string().min(1).max(256).optional(),
 });
 export type JobMetadata = z.infer<typeof JobMetadata>;
 
@@ -71,7 +76,16 @@ export const JobRequest = z
     metadata: JobMetadata,
     retryPolicy: RetryPolicy.default(() => RetryPolicy.parse({})),
     timeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),
+    /** Parents (jobs of the same tenant, or of the same batch): this job waits until they end. */
+    dependsOn: z.array(z.uuid()).min(1).max(100).optional(),
+    /** What a failed or cancelled parent does to this job; default `fail`. */
+    parentPolicy: z.enum(['fail', 'cancel', 'ignore']).optional(),
   })
+  .refine((r) => !r.dependsOn || new Set(r.dependsOn).size === r.dependsOn.length, {
+    message: 'names a parent twice',
+    path: ['dependsOn'],
+  })
+  .refine((r) => !r.dependsOn?.includes(r.id), { message: 'a job cannot depend on itself', path: ['dependsOn'] })
   .refine((r) => !r.metadata.expiresAt || !r.metadata.scheduledAt || r.metadata.expiresAt > r.metadata.scheduledAt, {
     message: 'expiresAt must be after scheduledAt',
     path: ['metadata', 'expiresAt'],
@@ -105,6 +119,10 @@ export const JobResponse = z.object({
   result: JobResult.optional(),
   error: ErrorEnvelope.optional(),
   updatedAt: IsoDateTime,
+  /** In a flow: the root job's id, its parents and its children (GET /v1/jobs/:id). */
+  flowId: z.uuid().optional(),
+  parents: z.array(z.uuid()).optional(),
+  children: z.array(z.uuid()).optional(),
 });
 export type JobResponse = z.infer<typeof JobResponse>;
 

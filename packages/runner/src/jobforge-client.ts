@@ -69,6 +69,13 @@ export class JobforgeClient {
     });
   }
 
+  /** The results of the parents of a flow job this runner holds the lease of. */
+  async parentResults(
+    ref: LeaseRef,
+  ): Promise<{ parents: Array<{ id: string; type: string; status: string; result: unknown; error: unknown }> }> {
+    return this.#post(`/runner/v1/jobs/${ref.jobId}/parents`, { leaseId: ref.leaseId, fencingToken: ref.fencingToken });
+  }
+
   async complete(jobId: string, req: CompleteRequest): Promise<{ status: string; duplicate: boolean }> {
     return this.#post(`/runner/v1/jobs/${jobId}/complete`, req);
   }

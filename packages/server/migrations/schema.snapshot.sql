@@ -59,6 +59,16 @@ TABLE audit_events (row level security: enabled, forced)
   POLICY tenant_append AS PERMISSIVE FOR INSERT TO public WITH CHECK (((tenant_id IS NULL) OR cp_tenant_visible(tenant_id)))
   POLICY tenant_isolation AS PERMISSIVE FOR SELECT TO public USING (cp_tenant_visible(tenant_id))
 
+TABLE concurrency_slots (row level security: enabled, forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN type text NOT NULL
+  COLUMN key text NOT NULL
+  COLUMN holders jsonb NOT NULL DEFAULT '[]'::jsonb
+  CONSTRAINT concurrency_slots_pkey PRIMARY KEY (tenant_id, type, key)
+  CONSTRAINT concurrency_slots_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX concurrency_slots_pkey CREATE UNIQUE INDEX concurrency_slots_pkey ON public.concurrency_slots USING btree (tenant_id, type, key)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
 TABLE data_key_current (row level security: enabled, forced)
   COLUMN tenant_id text NOT NULL
   COLUMN key_id text NOT NULL
@@ -103,6 +113,20 @@ TABLE job_attempts (row level security: enabled, forced)
   INDEX job_attempts_pkey CREATE UNIQUE INDEX job_attempts_pkey ON public.job_attempts USING btree (tenant_id, job_id, attempt)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
+TABLE job_dependencies (row level security: enabled, forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN child_id uuid NOT NULL
+  COLUMN parent_id uuid NOT NULL
+  COLUMN policy text NOT NULL
+  CONSTRAINT job_dependencies_not_self CHECK (child_id <> parent_id)
+  CONSTRAINT job_dependencies_pkey PRIMARY KEY (tenant_id, child_id, parent_id)
+  CONSTRAINT job_dependencies_policy_check CHECK (policy = ANY (ARRAY['fail'::text, 'cancel'::text, 'ignore'::text]))
+  CONSTRAINT job_dependencies_tenant_id_child_id_fkey FOREIGN KEY (tenant_id, child_id) REFERENCES jobs(tenant_id, id)
+  CONSTRAINT job_dependencies_tenant_id_parent_id_fkey FOREIGN KEY (tenant_id, parent_id) REFERENCES jobs(tenant_id, id)
+  INDEX job_dependencies_parent_idx CREATE INDEX job_dependencies_parent_idx ON public.job_dependencies USING btree (tenant_id, parent_id)
+  INDEX job_dependencies_pkey CREATE UNIQUE INDEX job_dependencies_pkey ON public.job_dependencies USING btree (tenant_id, child_id, parent_id)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
 TABLE job_events (row level security: enabled, forced)
   COLUMN seq bigint NOT NULL DEFAULT nextval('job_events_seq_seq'::regclass)
   COLUMN id uuid NOT NULL
@@ -123,6 +147,8 @@ TABLE job_types (row level security: enabled, forced)
   COLUMN pool text NOT NULL DEFAULT 'default'::text
   COLUMN version integer NOT NULL DEFAULT 1
   COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN concurrency_limit integer
+  CONSTRAINT job_types_concurrency_limit_check CHECK (concurrency_limit > 0)
   CONSTRAINT job_types_pkey PRIMARY KEY (tenant_id, type)
   CONSTRAINT job_types_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX job_types_pkey CREATE UNIQUE INDEX job_types_pkey ON public.job_types USING btree (tenant_id, type)
@@ -155,6 +181,8 @@ TABLE jobs (row level security: enabled, forced)
   COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
   COLUMN finished_at timestamp with time zone
   COLUMN trace_parent text
+  COLUMN concurrency_key text
+  COLUMN flow_id uuid
   CONSTRAINT jobs_check CHECK ((status = 'running'::text) = (lease_id IS NOT NULL))
   CONSTRAINT jobs_pkey PRIMARY KEY (tenant_id, id)
   CONSTRAINT jobs_priority_check CHECK (priority >= 0 AND priority <= 100)
@@ -164,10 +192,13 @@ TABLE jobs (row level security: enabled, forced)
   CONSTRAINT jobs_trace_parent_check CHECK (trace_parent ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'::text)
   INDEX jobs_dead_letter_idx CREATE INDEX jobs_dead_letter_idx ON public.jobs USING btree (tenant_id, dead_lettered_at DESC) WHERE (dead_lettered_at IS NOT NULL)
   INDEX jobs_expiry_idx CREATE INDEX jobs_expiry_idx ON public.jobs USING btree (expires_at) WHERE ((status = ANY (ARRAY['pending'::text, 'queued'::text, 'retrying'::text])) AND (expires_at IS NOT NULL))
+  INDEX jobs_flow_idx CREATE INDEX jobs_flow_idx ON public.jobs USING btree (tenant_id, flow_id) WHERE (flow_id IS NOT NULL)
   INDEX jobs_lease_expiry_idx CREATE INDEX jobs_lease_expiry_idx ON public.jobs USING btree (lease_expires_at) WHERE (status = 'running'::text)
   INDEX jobs_list_idx CREATE INDEX jobs_list_idx ON public.jobs USING btree (tenant_id, created_at DESC, id DESC)
+  INDEX jobs_pending_idx CREATE INDEX jobs_pending_idx ON public.jobs USING btree (tenant_id, id) WHERE (status = 'pending'::text)
   INDEX jobs_pkey CREATE UNIQUE INDEX jobs_pkey ON public.jobs USING btree (tenant_id, id)
   INDEX jobs_ready_idx CREATE INDEX jobs_ready_idx ON public.jobs USING btree (tenant_id, pool, priority DESC, run_at, id) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]))
+  INDEX jobs_running_key_idx CREATE INDEX jobs_running_key_idx ON public.jobs USING btree (tenant_id, type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL))
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 TABLE join_tokens (row level security: enabled, forced)
@@ -267,6 +298,46 @@ TABLE runners (row level security: enabled, forced)
   CONSTRAINT runners_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
   INDEX runners_pkey CREATE UNIQUE INDEX runners_pkey ON public.runners USING btree (id)
   INDEX runners_tenant_idx CREATE INDEX runners_tenant_idx ON public.runners USING btree (tenant_id, pool)
+  POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
+
+TABLE schedules (row level security: enabled, forced)
+  COLUMN tenant_id text NOT NULL
+  COLUMN id uuid NOT NULL
+  COLUMN name text NOT NULL
+  COLUMN template jsonb NOT NULL
+  COLUMN cron text
+  COLUMN timezone text NOT NULL DEFAULT 'UTC'::text
+  COLUMN interval_ms bigint
+  COLUMN start_at timestamp with time zone
+  COLUMN end_at timestamp with time zone
+  COLUMN max_runs integer
+  COLUMN runs integer NOT NULL DEFAULT 0
+  COLUMN paused boolean NOT NULL DEFAULT false
+  COLUMN overlap text NOT NULL
+  COLUMN catch_up text NOT NULL
+  COLUMN catch_up_limit integer NOT NULL DEFAULT 10
+  COLUMN next_fire_at timestamp with time zone
+  COLUMN buffered_at timestamp with time zone
+  COLUMN last_job_id uuid
+  COLUMN last_fired_at timestamp with time zone
+  COLUMN firing_lease uuid
+  COLUMN firing_until timestamp with time zone
+  COLUMN created_by text
+  COLUMN created_at timestamp with time zone NOT NULL DEFAULT now()
+  COLUMN updated_at timestamp with time zone NOT NULL DEFAULT now()
+  CONSTRAINT schedules_catch_up_check CHECK (catch_up = ANY (ARRAY['skip'::text, 'latest'::text, 'all'::text]))
+  CONSTRAINT schedules_catch_up_limit_check CHECK (catch_up_limit >= 1 AND catch_up_limit <= 1000)
+  CONSTRAINT schedules_interval_check CHECK (interval_ms >= 1000)
+  CONSTRAINT schedules_max_runs_check CHECK (max_runs > 0)
+  CONSTRAINT schedules_name_unique UNIQUE (tenant_id, name)
+  CONSTRAINT schedules_one_rule CHECK ((cron IS NULL) <> (interval_ms IS NULL))
+  CONSTRAINT schedules_overlap_check CHECK (overlap = ANY (ARRAY['skip'::text, 'buffer-one'::text, 'allow'::text, 'cancel-previous'::text]))
+  CONSTRAINT schedules_pkey PRIMARY KEY (tenant_id, id)
+  CONSTRAINT schedules_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id)
+  INDEX schedules_buffered_idx CREATE INDEX schedules_buffered_idx ON public.schedules USING btree (buffered_at) WHERE (buffered_at IS NOT NULL)
+  INDEX schedules_due_idx CREATE INDEX schedules_due_idx ON public.schedules USING btree (next_fire_at) WHERE ((NOT paused) AND (next_fire_at IS NOT NULL))
+  INDEX schedules_name_unique CREATE UNIQUE INDEX schedules_name_unique ON public.schedules USING btree (tenant_id, name)
+  INDEX schedules_pkey CREATE UNIQUE INDEX schedules_pkey ON public.schedules USING btree (tenant_id, id)
   POLICY tenant_isolation AS PERMISSIVE FOR ALL TO public USING (cp_tenant_visible(tenant_id)) WITH CHECK (cp_tenant_visible(tenant_id))
 
 TABLE schema_migrations (row level security: disabled, not forced)

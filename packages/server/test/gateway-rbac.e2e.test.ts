@@ -3,8 +3,8 @@
 // checked for acting in the caller's own tenant, and each cross-tenant call for touching nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyPairAndCsr, requestJson } from '@controlplane/platform';
-import { createJoinToken, ROUTES, type GatewayServer, type RouteId, type RouteSpec } from '@controlplane/server';
+import { createKeyPairAndCsr, createLogger, requestJson } from '@controlplane/platform';
+import { createJoinToken, ROUTES, Scheduler, type GatewayServer, type RouteId, type RouteSpec } from '@controlplane/server';
 import { createGatewayHarness, jobRequest, type GatewayHarness, type KeyFixture, type Reply } from './support/gateway-harness.js';
 
 type Caller = 'admin' | 'operator' | 'submitter' | 'viewer' | 'none' | 'otherTenant' | 'platform';
@@ -45,6 +45,13 @@ async function cancelledJob(tenant: string): Promise<string> {
   const id = await h.seedJob(tenant);
   await h.jf.jobs.operator.cancel(tenant, id);
   return id;
+}
+
+/** A schedule of tenant `tenant`, made behind the gateway's back (the probes' target). */
+async function schedule(tenant = 'ta'): Promise<string> {
+  const scheduler = new Scheduler({ db: h.db, jobs: h.jf.jobs, logger: createLogger({ service: 'test', level: 'silent' }) });
+  const s = await scheduler.create(tenant, 'test', { name: `s-${randomUUID().slice(0, 8)}`, job: { type: 'echo' }, cron: '0 0 1 1 *' });
+  return s.id;
 }
 
 interface Probe {
@@ -273,6 +280,59 @@ const probes: Record<RouteId, Probe> = {
       expect((await h.jf.jobTypes.list(h.db, 'ta')).map((t) => t.type).includes(type)).toBe(inTenant(c) === 'ta');
     },
   },
+  'schedules.list': {
+    request: async () => ({ path: '/schedules' }),
+    check: (c, res) => {
+      expect(res.status).toBe(200);
+      const ids = res.body.schedules.map((s: { id: string }) => s.id);
+      expect(ids.includes(scheduleA)).toBe(inTenant(c) === 'ta');
+    },
+  },
+  'schedules.get': {
+    request: async () => ({ path: `/schedules/${scheduleA}` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.id).toBe(scheduleA);
+    },
+  },
+  'schedules.create': {
+    request: async () => ({
+      path: '/schedules',
+      body: { name: `m-${randomUUID().slice(0, 8)}`, job: { type: 'echo', data: {} }, cron: '0 0 1 1 *', timezone: 'Europe/Berlin' },
+    }),
+    check: (_c, res) => {
+      expect(res.status, res.text).toBe(201);
+      expect(res.body).toMatchObject({ cron: '0 0 1 1 *', timezone: 'Europe/Berlin', paused: false, runs: 0 });
+    },
+  },
+  'schedules.pause': {
+    request: async () => ({ path: `/schedules/${await schedule()}/pause` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.paused).toBe(true);
+    },
+  },
+  'schedules.resume': {
+    request: async () => ({ path: `/schedules/${await schedule()}/resume` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.paused).toBe(false);
+    },
+  },
+  'schedules.delete': {
+    request: async () => ({ path: `/schedules/${await schedule()}/delete` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 200);
+      if (res.status === 200) expect(res.body.deleted).toBe(true);
+    },
+  },
+  'schedules.trigger': {
+    request: async () => ({ path: `/schedules/${await schedule()}/trigger` }),
+    check: (c, res) => {
+      notFoundOutsideA(c, res, 202);
+      if (res.status === 202) expect(res.body.jobId).toBeTypeOf('string');
+    },
+  },
   'tenants.create': {
     request: async () => ({ path: '/admin/tenants', body: { id: `t-${randomUUID().slice(0, 8)}`, name: 'Made by the matrix' } }),
     check: (_c, res) => {
@@ -317,6 +377,7 @@ const probes: Record<RouteId, Probe> = {
 
 let seededA: string;
 let runnerA: string;
+let scheduleA: string;
 
 describe('gateway RBAC matrix', () => {
   beforeAll(async () => {
@@ -324,6 +385,7 @@ describe('gateway RBAC matrix', () => {
     gw = await h.startGateway();
     seededA = await h.seedJob('ta');
     runnerA = await enrolRunner('ta');
+    scheduleA = await schedule('ta');
     await h.jf.jobTypes.put(h.db, { tenantId: 'ta', type: 'matrix-type', inputSchema: null, outputSchema: null, pool: 'default' });
   });
   afterAll(async () => {

@@ -53,6 +53,11 @@ describe('gateway route table', () => {
       'jobTypes.put',
       'tenants.create',
       'quotas.put',
+      'schedules.create',
+      'schedules.pause',
+      'schedules.resume',
+      'schedules.delete',
+      'schedules.trigger',
     ];
     const signed = ROUTES.filter((r) => r.signed);
     expect(signed.map((r) => r.id).sort()).toEqual([...critical].sort());

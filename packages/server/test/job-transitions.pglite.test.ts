@@ -66,7 +66,7 @@ describe('job transitions in the database (PGlite)', () => {
   it('leases only claimable jobs', async () => {
     for (const status of JOB_STATUSES) {
       const id = await jobIn(status);
-      const rows = await store.leaseByIds(db, 't1', 'default', ['echo'], [id], { runnerId: 'r2', leaseMs: 1000 });
+      const { rows } = await store.leaseByIds(db, 't1', 'default', ['echo'], [id], { runnerId: 'r2', leaseMs: 1000 });
       expect(rows.length, status).toBe(fromStates('lease').includes(status) ? 1 : 0);
     }
   });

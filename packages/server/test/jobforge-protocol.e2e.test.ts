@@ -57,6 +57,39 @@ describe('jobforge over mTLS', () => {
     expect(other.status).toBe(404);
   });
 
+  it('a flow child runs after its parents and reads their results over mTLS; no other runner may', async () => {
+    const r = await enrollRunner('t1', 'default', 'flow');
+    const foreign = await enrollRunner('t2', 'default', 'foreign');
+    const p1 = job();
+    const p2 = job();
+    const kid = job({ dependsOn: [p1.id, p2.id] });
+    const sub = await call(gw, 'POST', '/v1/jobs/batch', { jobs: [kid, p1, p2] }, asTenant('t1'));
+    expect(sub.status).toBe(202);
+    const first = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 0 });
+    expect(first.body.jobs.map((j: { jobId: string }) => j.jobId).sort()).toEqual([p1.id, p2.id].sort());
+    for (const env of first.body.jobs) await complete(r, env, { from: env.jobId });
+    const second = await call(r.agent, 'POST', '/runner/v1/claim', { max: 5, waitMs: 2000 });
+    expect(second.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([kid.id]);
+    const env = second.body.jobs[0];
+    const lease = { leaseId: env.leaseId, fencingToken: env.fencingToken };
+    const parents = await call(r.agent, 'POST', `/runner/v1/jobs/${kid.id}/parents`, lease);
+    expect(parents.status).toBe(200);
+    expect(parents.body.parents.map((p: { id: string; result: { data: unknown } }) => [p.id, p.result.data]).sort()).toEqual(
+      [
+        [p1.id, { from: p1.id }],
+        [p2.id, { from: p2.id }],
+      ].sort(),
+    );
+    // Another tenant's runner with the child's lease in hand reads nothing.
+    const stolen = await call(foreign.agent, 'POST', `/runner/v1/jobs/${kid.id}/parents`, lease);
+    expect(stolen.status).toBe(403);
+    expect(stolen.body.error.code).toBe('LEASE_NOT_HELD');
+    const shown = await call(gw, 'GET', `/v1/jobs/${kid.id}`, undefined, asTenant('t1'));
+    expect(shown.body).toMatchObject({ status: 'running', flowId: p1.id, parents: [p1.id, p2.id].sort() });
+    expect((await call(gw, 'GET', `/v1/jobs/${kid.id}`, undefined, asTenant('t2'))).status).toBe(404);
+    await complete(r, env, { done: true });
+  });
+
   it('holds a claim as a long-poll and answers it as soon as work arrives', async () => {
     const r = await enrollRunner('t1', 'default', 'poller');
     const pending = call(r.agent, 'POST', '/runner/v1/claim', { max: 1, waitMs: 10_000 });

@@ -1,8 +1,10 @@
 import { createPostgresDatabase, JobStore, migrate, PostgresQueue } from '@controlplane/server';
 import { createTestDatabase } from '../../../test/support/postgres.js';
-import { queueConformance, resetJobs, seedTenants } from './support/queue-conformance.js';
+import { flowConformance } from './support/flow-conformance.js';
+import { orchestrationConformance } from './support/orchestration-conformance.js';
+import { queueConformance, resetJobs, seedTenants, type HarnessFactory } from './support/queue-conformance.js';
 
-queueConformance('PostgreSQL queue on PostgreSQL', async () => {
+const factory: HarnessFactory = async () => {
   const tdb = await createTestDatabase();
   const db = createPostgresDatabase({ unscoped: 'system', connectionString: tdb.url, maxConnections: 8 });
   await migrate(db);
@@ -16,4 +18,8 @@ queueConformance('PostgreSQL queue on PostgreSQL', async () => {
       await tdb.drop();
     },
   };
-});
+};
+
+queueConformance('PostgreSQL queue on PostgreSQL', factory);
+orchestrationConformance('PostgreSQL queue on PostgreSQL', factory);
+flowConformance('PostgreSQL queue on PostgreSQL', factory);

@@ -1,7 +1,9 @@
 import { createPgliteDatabase, JobStore, migrate, PostgresQueue } from '@controlplane/server';
-import { queueConformance, resetJobs, seedTenants } from './support/queue-conformance.js';
+import { flowConformance } from './support/flow-conformance.js';
+import { orchestrationConformance } from './support/orchestration-conformance.js';
+import { queueConformance, resetJobs, seedTenants, type HarnessFactory } from './support/queue-conformance.js';
 
-queueConformance('PostgreSQL queue on embedded PGlite', async () => {
+const factory: HarnessFactory = async () => {
   const db = await createPgliteDatabase();
   await migrate(db);
   await seedTenants(db);
@@ -11,4 +13,8 @@ queueConformance('PostgreSQL queue on embedded PGlite', async () => {
     reset: () => resetJobs(db),
     close: () => db.close(),
   };
-});
+};
+
+queueConformance('PostgreSQL queue on embedded PGlite', factory);
+orchestrationConformance('PostgreSQL queue on embedded PGlite', factory);
+flowConformance('PostgreSQL queue on embedded PGlite', factory);

@@ -15,9 +15,11 @@ const TENANTS = ['acme', 'globex'] as const;
 const TENANT_TABLES = [
   'api_keys',
   'audit_events',
+  'concurrency_slots',
   'data_key_current',
   'data_keys',
   'job_attempts',
+  'job_dependencies',
   'job_events',
   'job_types',
   'jobs',
@@ -25,6 +27,7 @@ const TENANT_TABLES = [
   'result_outbox',
   'runner_certificates',
   'runners',
+  'schedules',
   'tenant_quotas',
   'tenants',
   'truth_assertions',
@@ -53,12 +56,24 @@ async function seedTenant(admin: pg.Client, t: string, i: number): Promise<void>
     t,
   ]);
   await admin.query(`insert into job_types (tenant_id, type) values ($1, 'echo')`, [t]);
+  await admin.query(`insert into concurrency_slots (tenant_id, type, key) values ($1, 'echo', 'k')`, [t]);
+  await admin.query(
+    `insert into schedules (tenant_id, id, name, template, cron, overlap, catch_up) values ($1, $2, 's', '{}', '* * * * *', 'allow', 'skip')`,
+    [t, randomUUID()],
+  );
   await admin.query(
     `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, timeout_ms)
      values ($1, $2, 'echo', 'default', 50, 'queued', '{}', $3, now(), 1000)`,
     [t, job, hex(64, 'a')],
   );
   await admin.query(`insert into job_events (id, tenant_id, job_id, type) values ($1, $2, $3, 'job.queued')`, [randomUUID(), t, job]);
+  const kid = randomUUID();
+  await admin.query(
+    `insert into jobs (tenant_id, id, type, pool, priority, status, request, request_digest, run_at, timeout_ms)
+     values ($1, $2, 'echo', 'default', 50, 'pending', '{}', $3, now(), 1000)`,
+    [t, kid, hex(64, 'b')],
+  );
+  await admin.query(`insert into job_dependencies (tenant_id, child_id, parent_id, policy) values ($1, $2, $3, 'fail')`, [t, kid, job]);
   await admin.query(`insert into runners (id, tenant_id, pool, name) values ($1, $2, 'default', 'r')`, [runner, t]);
   await admin.query(
     `insert into job_attempts (tenant_id, job_id, attempt, runner_id, lease_id, fencing_token, started_at) values ($1, $2, 1, $3, $4, $5, now())`,
@@ -163,7 +178,8 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
   it('with a tenant set, a query that forgets its tenant filter still sees only that tenant', async () => {
     await raw.query(`select set_config('app.tenant_id', 'acme', false)`);
     try {
-      for (const table of TENANT_TABLES) expect(await count(raw, table), table).toBe(1);
+      // Each tenant has one row per table, and two jobs (a parent and its child in a flow).
+      for (const table of TENANT_TABLES) expect(await count(raw, table), table).toBe(table === 'jobs' ? 2 : 1);
       const tenants = (await raw.query<{ tenant_id: string }>(`select distinct tenant_id from jobs`)).rows;
       expect(tenants).toEqual([{ tenant_id: 'acme' }]);
       // Writing into another tenant is refused; updating another tenant's rows touches nothing.
@@ -206,14 +222,14 @@ describe('row-level security (PostgreSQL, as the service role)', () => {
 
   it('the adapter applies the data scope: none outside any scope, one tenant in withTenant, all in asSystem', async () => {
     expect((await db.query<{ n: string }>('select count(*) as n from jobs')).rows[0]!.n).toBe('0');
-    const inAcme = await withTenant('acme', () => db.query<{ tenant_id: string }>('select tenant_id from jobs'));
+    const inAcme = await withTenant('acme', () => db.query<{ tenant_id: string }>('select distinct tenant_id from jobs'));
     expect(inAcme.rows).toEqual([{ tenant_id: 'acme' }]);
     const inGlobexTx = await withTenant('globex', () =>
       db.transaction(async (tx) => (await tx.query<{ tenant_id: string }>('select tenant_id from runners')).rows),
     );
     expect(inGlobexTx).toEqual([{ tenant_id: 'globex' }]);
     const all = await asSystem('test', () => db.query<{ n: string }>('select count(*) as n from jobs'));
-    expect(all.rows[0]!.n).toBe('2');
+    expect(all.rows[0]!.n).toBe('4'); // two tenants, each a parent and its child;
     // Pooled connections carry the settings: interleaved scopes never see each other's rows.
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, k) => {

@@ -62,6 +62,41 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'list job type contracts',
     load: () => import('./job-types.js').then((m) => m.jobTypesListCommand),
   },
+  {
+    path: ['schedules', 'create'],
+    summary: 'create a schedule: cron with a time zone, or an interval (signed)',
+    load: () => import('./schedules.js').then((m) => m.schedulesCreateCommand),
+  },
+  {
+    path: ['schedules', 'list'],
+    summary: 'list schedules',
+    load: () => import('./schedules.js').then((m) => m.schedulesListCommand),
+  },
+  {
+    path: ['schedules', 'get'],
+    summary: 'show a schedule',
+    load: () => import('./schedules.js').then((m) => m.schedulesGetCommand),
+  },
+  {
+    path: ['schedules', 'pause'],
+    summary: 'pause a schedule (signed)',
+    load: () => import('./schedules.js').then((m) => m.schedulesPauseCommand),
+  },
+  {
+    path: ['schedules', 'resume'],
+    summary: 'resume a schedule (signed)',
+    load: () => import('./schedules.js').then((m) => m.schedulesResumeCommand),
+  },
+  {
+    path: ['schedules', 'delete'],
+    summary: 'delete a schedule (signed)',
+    load: () => import('./schedules.js').then((m) => m.schedulesDeleteCommand),
+  },
+  {
+    path: ['schedules', 'trigger'],
+    summary: "fire a schedule's job now (signed)",
+    load: () => import('./schedules.js').then((m) => m.schedulesTriggerCommand),
+  },
   { path: ['jobs', 'submit'], summary: 'submit a job', load: () => import('./jobs.js').then((m) => m.jobsSubmitCommand) },
   {
     path: ['jobs', 'get'],

@@ -1,13 +1,14 @@
 -- Leases specific jobs popped from the Redis queue. The WHERE clause re-checks everything the queue
--- claimed (tenant, pool, type, readiness), so a stale or wrong queue entry leases nothing.
+-- claimed (tenant, pool, type, readiness), so a stale or wrong queue entry leases nothing. The
+-- answer's key_waiting lists the ids left waiting for their concurrency key (to be put back).
 -- :tenant_id  text    the runner's tenant
 -- :pool       text    the runner's pool
 -- :types      text[]  job types the runner may lease
 -- :ids        uuid[]  the popped job ids
 with
 -- @include runner_guard
-picked as (
-  select j.tenant_id, j.id from jobs j
+cand as (
+  select j.tenant_id, j.id, j.type, j.concurrency_key, j.priority, j.run_at from jobs j
    where j.tenant_id = :tenant_id and j.id = any(:ids::uuid[]) and (select ok from guard)
      -- Re-checks written as plain filters (coalesce hides them from index matching): the rows must
      -- be found through the primary key. With the statistics of a smaller table the planner would
@@ -22,4 +23,5 @@ picked as (
    -- reconciliation.
      for update of j skip locked
 ),
+-- @include concurrency_gate
 -- @include lease_picked

@@ -6,6 +6,7 @@
 -- :status            text         only jobs in this status
 -- :type              text         only jobs of this type
 -- :dead_lettered     boolean      only dead-lettered jobs (true) or only others (false)
+-- :flow_id           uuid         only the jobs of this flow (its root and every job below it)
 -- :after_created_at  text         cursor (cursor_at of the previous page's last job)
 -- :after_id          uuid         cursor
 -- :limit             int
@@ -17,6 +18,7 @@ select
    and (:status::text is null or status = :status::text)
    and (:type::text is null or type = :type::text)
    and (:dead_lettered::boolean is null or (dead_lettered_at is not null) = :dead_lettered::boolean)
+   and (:flow_id::uuid is null or flow_id = :flow_id::uuid or id = :flow_id::uuid)
    and (:after_created_at::timestamptz is null or (created_at, id) < (:after_created_at::timestamptz, :after_id::uuid))
  order by created_at desc, id desc
  limit :limit

@@ -1,7 +1,8 @@
 -- Completes each job only if it is still leased to this runner under the given lease, fencing
 -- token, attempt and type — all checked in the WHERE clause, so a stale or foreign outcome records
 -- nothing — with its attempt, its job.completed event and (a signed result) its outbox row for
--- TruthCore, in one statement. Answers the ids completed.
+-- TruthCore, in one statement. Answers the ids completed, each saying whether it has children in a
+-- flow (to be settled next).
 -- :tenant_id  text
 -- :runner_id  text
 -- :items      jsonb   [{id, lease_id, fencing_token, type, attempt, result, signature, fingerprint}]
@@ -38,4 +39,5 @@ with r as materialized (
     from done d join r on r.id = d.id
    where r.signature is not null and r.fingerprint is not null
 )
-select id from done
+select d.id, exists (select 1 from job_dependencies c where c.tenant_id = :tenant_id and c.parent_id = d.id) as has_children
+  from done d

@@ -1,5 +1,6 @@
 import type { Logger } from '@controlplane/platform';
 import type { JobLifecycle } from './lifecycle/index.js';
+import type { Scheduler } from './schedules/index.js';
 
 export interface DutyIntervals {
   reapMs: number;
@@ -7,6 +8,10 @@ export interface DutyIntervals {
   integrityMs: number;
   reconcileMs: number;
   statisticsMs: number;
+  /** The flow sweep: children a crash left pending after their parents ended. */
+  flowsMs: number;
+  /** How often this replica looks for schedules with a slot due. */
+  schedulesMs: number;
 }
 
 export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
@@ -15,6 +20,8 @@ export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
   integrityMs: 1_000,
   reconcileMs: 60_000,
   statisticsMs: 5_000,
+  flowsMs: 5_000,
+  schedulesMs: 1_000,
 };
 
 /**
@@ -24,7 +31,12 @@ export const DEFAULT_DUTY_INTERVALS: DutyIntervals = {
  * Statistics are refreshed by one replica at a time (an advisory lock), and only where
  * autovacuum does not. Each duty never overlaps itself: the next run is scheduled when the previous one ends.
  */
-export function startDuties(jobs: JobLifecycle, logger: Logger, intervals: Partial<DutyIntervals> = {}): () => Promise<void> {
+export function startDuties(
+  jobs: JobLifecycle,
+  logger: Logger,
+  intervals: Partial<DutyIntervals> = {},
+  scheduler?: Scheduler,
+): () => Promise<void> {
   const iv = { ...DEFAULT_DUTY_INTERVALS, ...intervals };
   let stopped = false;
   const running = new Set<Promise<unknown>>();
@@ -55,6 +67,8 @@ export function startDuties(jobs: JobLifecycle, logger: Logger, intervals: Parti
   loop('expire-jobs', iv.expireMs, () => jobs.maintenance.expireJobs());
   loop('queue-integrity', iv.integrityMs, () => jobs.queue.checkIntegrity());
   loop('reconcile', iv.reconcileMs, () => jobs.queue.reconcile());
+  loop('settle-flows', iv.flowsMs, () => jobs.maintenance.settleFlows());
+  if (scheduler) loop('fire-schedules', iv.schedulesMs, () => scheduler.tick());
   loop('table-statistics', iv.statisticsMs, async () => {
     const { analyzed } = await jobs.maintenance.refreshStatistics();
     if (analyzed.length > 0) logger.debug({ tables: analyzed }, 'refreshed planner statistics');

@@ -40,3 +40,4 @@ export { RunnerRegistry, type RunnerRecord } from './runner-registry.js';
 export { createJoinToken, consumeJoinToken, hashJoinToken, JOIN_TOKEN_PREFIX } from './join-tokens.js';
 export { envelopeSignatureFields } from './http/runner-routes.js';
 export { ResultOutboxDeliverer, type TruthcoreTarget } from './result-outbox.js';
+export { Scheduler, nextSlot, slotJobId, type SchedulerOptions, type ScheduleRule } from './schedules/index.js';

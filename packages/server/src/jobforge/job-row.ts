@@ -36,6 +36,8 @@ export interface JobRow {
   finished_at: Date | null;
   /** The W3C traceparent the job was submitted under (lease statements only; null when tracing is off). */
   trace_parent?: string | null;
+  /** The flow the job belongs to (its root's id); null for a root or a plain job. */
+  flow_id?: string | null;
   /** created_at as exact text, for page cursors (list statements only). */
   cursor_at?: string;
 }

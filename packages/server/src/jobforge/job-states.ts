@@ -14,6 +14,7 @@ import { JOB_STATUSES, type JobStatus } from '@controlplane/contracts';
  */
 export const JOB_TRANSITIONS = [
   { from: null, event: 'submit', to: 'queued' },
+  { from: null, event: 'defer', to: 'pending' },
   { from: 'pending', event: 'ready', to: 'queued' },
   { from: 'queued', event: 'lease', to: 'running' },
   { from: 'retrying', event: 'lease', to: 'running' },
@@ -26,6 +27,7 @@ export const JOB_TRANSITIONS = [
   { from: 'retrying', event: 'cancel', to: 'cancelled' },
   { from: 'running', event: 'cancel', to: 'cancelled' },
   { from: 'pending', event: 'expire', to: 'failed' },
+  { from: 'pending', event: 'orphan', to: 'failed' },
   { from: 'queued', event: 'expire', to: 'failed' },
   { from: 'retrying', event: 'expire', to: 'failed' },
   { from: 'failed', event: 'redrive', to: 'queued' },
@@ -38,6 +40,7 @@ export type JobTransitionEvent = JobTransition['event'];
 /** What each event means, for the docs and for readers of the table. */
 export const JOB_TRANSITION_EVENTS: Readonly<Record<JobTransitionEvent, string>> = {
   submit: 'a submission is accepted',
+  defer: 'a submission is accepted that names parents not yet ended',
   ready: 'what a pending job waited for has happened',
   lease: 'a runner claims it (a lease and a fencing token)',
   complete: 'its runner reports success',
@@ -46,6 +49,7 @@ export const JOB_TRANSITION_EVENTS: Readonly<Record<JobTransitionEvent, string>>
   release: 'a draining runner hands it back (no retry used)',
   cancel: 'an operator cancels it (a running job once its runner stops, or its lease runs out)',
   expire: 'its expiresAt passed before it started',
+  orphan: 'a parent failed or was cancelled and its parent policy is fail',
   redrive: 'an operator re-drives it with a fresh retry budget',
 };
 

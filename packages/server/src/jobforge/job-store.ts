@@ -105,6 +105,7 @@ export class JobStore {
       status: f.status ?? null,
       type: f.type ?? null,
       dead_lettered: f.deadLettered ?? null,
+      flow_id: f.flowId ?? null,
       after_created_at: f.after?.createdAt ?? null,
       after_id: f.after?.id ?? null,
       limit: f.limit,
@@ -190,6 +191,9 @@ export class JobStore {
           timeout_ms: j.request.timeoutMs,
           submitted_by: j.submittedBy,
           trace_parent: j.traceParent ?? null,
+          concurrency_key: j.request.metadata.concurrencyKey ?? null,
+          waiting: j.waiting ?? false,
+          flow_id: j.flowId ?? null,
         })),
       ),
     });
@@ -231,10 +235,15 @@ export class JobStore {
     max: number,
     grant: LeaseGrant,
   ): Promise<JobRow[]> {
-    return this.#leased(await sql('lease_next_ready').run(q, { tenant_id: tenantId, pool, types, max, ...grantValues(grant) }));
+    const res = await sql('lease_next_ready').run(q, { tenant_id: tenantId, pool, types, max, ...grantValues(grant) });
+    return (await this.#leased(res)).rows;
   }
 
-  /** The `lease` transition for ids popped from the Redis queue (each re-checked in the statement). */
+  /**
+   * The `lease` transition for ids popped from the Redis queue (each re-checked in the statement).
+   * `keyWaiting` are the ids that are ready but wait for their concurrency key: the caller puts
+   * them back in its index.
+   */
   async leaseByIds(
     q: Sql,
     tenantId: string,
@@ -242,14 +251,18 @@ export class JobStore {
     types: readonly string[],
     ids: readonly string[],
     grant: LeaseGrant,
-  ): Promise<JobRow[]> {
-    if (ids.length === 0) return [];
+  ): Promise<{ rows: JobRow[]; keyWaiting: string[] }> {
+    if (ids.length === 0) return { rows: [], keyWaiting: [] };
     return this.#leased(await sql('lease_by_ids').run(q, { tenant_id: tenantId, pool, types, ids, ...grantValues(grant) }));
   }
 
-  async #leased(res: { rows: Array<Record<string, unknown>> }): Promise<JobRow[]> {
-    if (res.rows[0]?.runner_may_claim === false) throw new InternalError('CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM');
-    return this.#openAll(res.rows.filter((r) => r.id !== null).map(({ runner_may_claim: _, ...row }) => row as unknown as JobRow));
+  async #leased(res: { rows: Array<Record<string, unknown>> }): Promise<{ rows: JobRow[]; keyWaiting: string[] }> {
+    const head = res.rows[0];
+    if (head?.runner_may_claim === false) throw new InternalError('CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM');
+    const rows = res.rows
+      .filter((r) => r.id !== null)
+      .map(({ runner_may_claim: _g, key_waiting: _w, concurrency_key: _k, ...row }) => row as unknown as JobRow);
+    return { rows: await this.#openAll(rows), keyWaiting: (head?.key_waiting as string[] | undefined) ?? [] };
   }
 
   /** Every lease the runner holds now. */
@@ -321,10 +334,15 @@ export class JobStore {
    * runner under the given lease, token, attempt and type — all checked in the statement, so a
    * stale or foreign outcome records nothing — with its attempt, event and outbox row.
    */
-  async moveToCompleted(q: Sql, tenantId: string, runnerId: string, items: readonly CompletionRecord[]): Promise<string[]> {
+  async moveToCompleted(
+    q: Sql,
+    tenantId: string,
+    runnerId: string,
+    items: readonly CompletionRecord[],
+  ): Promise<Array<{ id: string; has_children: boolean }>> {
     if (items.length === 0) return [];
     const results = await Promise.all(items.map((i) => this.#sealResult(tenantId, i.id, i.result)));
-    const res = await sql('move_to_completed').run<{ id: string }>(q, {
+    const res = await sql('move_to_completed').run<{ id: string; has_children: boolean }>(q, {
       tenant_id: tenantId,
       runner_id: runnerId,
       items: JSON.stringify(
@@ -341,7 +359,7 @@ export class JobStore {
       ),
       job_ids: items.map((i) => i.id),
     });
-    return res.rows.map((r) => r.id);
+    return res.rows;
   }
 
   async finishAttempt(

@@ -14,6 +14,8 @@ export interface JobTypeContract {
   outputSchema: Record<string, unknown> | null;
   /** The runner pool that serves this type. */
   pool: string;
+  /** How many jobs of one concurrency key may hold a lease at once (null: 1). */
+  concurrencyLimit: number | null;
   version: number;
   updatedAt: Date;
 }
@@ -59,6 +61,7 @@ export class JobTypeRegistry {
       inputSchema: Record<string, unknown> | null;
       outputSchema: Record<string, unknown> | null;
       pool: string;
+      concurrencyLimit?: number | null | undefined;
     },
   ): Promise<JobTypeContract> {
     if (c.inputSchema) this.checkSchema(c.inputSchema, 'inputSchema');
@@ -69,6 +72,7 @@ export class JobTypeRegistry {
       input_schema: c.inputSchema,
       output_schema: c.outputSchema,
       pool: c.pool,
+      concurrency_limit: c.concurrencyLimit ?? null,
     });
     const contract = fromRaw(res.rows[0]!);
     this.#recent.delete(`${c.tenantId}\u0000${c.type}`);
@@ -155,6 +159,7 @@ interface RawContract {
   input_schema: Record<string, unknown> | null;
   output_schema: Record<string, unknown> | null;
   pool: string;
+  concurrency_limit: number | null;
   version: number;
   updated_at: Date;
 }
@@ -166,6 +171,7 @@ function fromRaw(r: RawContract): JobTypeContract {
     inputSchema: r.input_schema,
     outputSchema: r.output_schema,
     pool: r.pool,
+    concurrencyLimit: r.concurrency_limit,
     version: r.version,
     updatedAt: r.updated_at,
   };

@@ -17,8 +17,10 @@ import { startDuties, type DutyIntervals } from './duties.js';
 import { EnrolmentService } from './enrolment.js';
 import { DispatchStreams } from './http/dispatch-stream.js';
 import { registerRunnerRoutes } from './http/runner-routes.js';
+import { registerScheduleRoutes } from './http/schedule-routes.js';
 import { registerServiceRoutes } from './http/service-routes.js';
 import { registerSubmissionRoutes } from './http/submission-routes.js';
+import { Scheduler } from './schedules/index.js';
 import { JobStore } from './job-store.js';
 import { JobTypeRegistry } from './job-types.js';
 import { watchJobforgeGauges } from './metrics-gauges.js';
@@ -127,6 +129,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     tracing: o.tracing,
     onEvent: (tenantId, jobId) => events.emit(`${tenantId}/${jobId}`),
   });
+  const scheduler = new Scheduler({ db: o.db, jobs, logger: o.logger });
   const enrolment = new EnrolmentService({
     db: o.db,
     registry,
@@ -179,6 +182,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
     signingKeyPem: o.tls.key,
   });
   const submissions = registerSubmissionRoutes(app, { jobs, trustedServices: trusted, audit: o.audit, tracing: o.tracing });
+  registerScheduleRoutes(app, { scheduler, trustedServices: trusted });
   registerServiceRoutes(app, {
     db: o.db,
     jobs,
@@ -219,7 +223,7 @@ export async function startJobforge(o: JobforgeServerOptions): Promise<JobforgeS
   });
 
   const unwatch = o.metrics ? [watchJobforgeGauges(o.metrics, o.db), o.metrics.watchPool(SERVICE_NAME, o.db.poolStats)] : [];
-  const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties);
+  const stopDuties = o.duties === false ? async () => {} : startDuties(jobs, o.logger, o.duties, scheduler);
   const outbox = o.truthcore ? new ResultOutboxDeliverer(o.db, o.truthcore, o.logger, { cipher: o.cipher }) : undefined;
   const stopOutbox = outbox ? startOutboxLoop(outbox, o.logger, o.outboxIntervalMs ?? 500) : async () => {};
   await app.listen({ host: o.listen.host, port: o.listen.port });

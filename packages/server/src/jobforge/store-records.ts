@@ -11,6 +11,10 @@ export interface NewJob {
   submittedBy: string | null;
   /** The submission's W3C traceparent, when tracing is on. */
   traceParent?: string | undefined;
+  /** Waits for parents (a flow): inserted pending. */
+  waiting?: boolean;
+  /** The flow it belongs to (its root job's id). */
+  flowId?: string | undefined;
 }
 
 export interface JobEventRecord {
@@ -50,6 +54,8 @@ export interface ListJobsFilter {
   status?: JobStatus | undefined;
   type?: string | undefined;
   deadLettered?: boolean | undefined;
+  /** Only the jobs of this flow (its root and every job below it). */
+  flowId?: string | undefined;
   /** Opaque cursor from a previous page. */
   after?: { createdAt: string; id: string } | undefined;
   limit: number;

@@ -526,5 +526,7 @@ export async function seedTenants(db: Database): Promise<void> {
 }
 
 export async function resetJobs(db: Database): Promise<void> {
-  await db.query('delete from job_attempts; delete from job_events; delete from jobs; delete from job_types;');
+  await db.query(
+    'delete from job_attempts; delete from job_events; delete from job_dependencies; delete from jobs; delete from job_types; delete from concurrency_slots;',
+  );
 }

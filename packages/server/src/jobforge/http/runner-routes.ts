@@ -203,6 +203,21 @@ export function registerRunnerRoutes(app: HttpApp, deps: RunnerRouteDeps): void 
     return deps.jobs.runners.release(r, { jobId: JobIdParam(req), leaseId: body.leaseId, fencingToken: body.fencingToken });
   });
 
+  // A flow child's handler reads its parents' results while it holds the child's lease (the lease,
+  // runner and token are checked by the read itself; anyone else gets LEASE_NOT_HELD).
+  app.post('/runner/v1/jobs/:id/parents', async (req) => {
+    const r = await runner(req);
+    const body = parseOrThrow(ReleaseRequest, req.body);
+    const parents = await deps.jobs.flows.parentResults(r, {
+      jobId: JobIdParam(req),
+      leaseId: body.leaseId,
+      fencingToken: body.fencingToken,
+    });
+    return {
+      parents: parents.map((p) => ({ id: p.id, type: p.type, status: p.status, result: p.result ?? null, error: p.error ?? null })),
+    };
+  });
+
   app.post('/runner/v1/outcomes', async (req) => {
     const r = await runner(req);
     const body = parseOrThrow(OutcomeBatchRequest, req.body);

@@ -30,6 +30,7 @@ const ListQuery = z.object({
   status: JobStatus.optional(),
   type: JobType.optional(),
   deadLettered: z.enum(['true', 'false']).optional(),
+  flow: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -40,6 +41,7 @@ const JobTypeBody = z.object({
   inputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
   outputSchema: z.record(z.string(), z.unknown()).nullable().default(null),
   pool: PoolName.default(DEFAULT_POOL),
+  concurrencyLimit: z.number().int().min(1).max(100_000).nullable().default(null),
 });
 const JoinTokenBody = z.object({
   pool: PoolName.default(DEFAULT_POOL),
@@ -101,6 +103,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
       status: q.status,
       type: q.type,
       deadLettered: q.deadLettered === undefined ? undefined : q.deadLettered === 'true',
+      flowId: q.flow,
       after: after && { createdAt: after.at, id: after.id },
       limit: q.limit + 1,
     });
@@ -170,6 +173,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
       pool: contract.pool,
       inputSchema: contract.inputSchema,
       outputSchema: contract.outputSchema,
+      concurrencyLimit: contract.concurrencyLimit,
       version: contract.version,
       updatedAt: contract.updatedAt.toISOString(),
     };
@@ -184,6 +188,7 @@ export function registerServiceRoutes(app: HttpApp, deps: ServiceRouteDeps): voi
         pool: t.pool,
         inputSchema: t.inputSchema,
         outputSchema: t.outputSchema,
+        concurrencyLimit: t.concurrencyLimit,
         version: t.version,
         updatedAt: t.updatedAt.toISOString(),
       })),

@@ -1,4 +1,5 @@
 import type { QueueBackend } from '../queue/index.js';
+import { JobFlows } from './flows.js';
 import { JobQueries } from './job-queries.js';
 import { JobMaintenance } from './maintenance.js';
 import { OperatorActions } from './operator-actions.js';
@@ -17,14 +18,16 @@ export class JobLifecycle {
   readonly operator: OperatorActions;
   readonly runners: RunnerProtocol;
   readonly maintenance: JobMaintenance;
+  readonly flows: JobFlows;
 
   constructor(options: JobLifecycleOptions) {
     const transitions = new JobTransitions(options);
-    this.submission = new JobSubmission(transitions);
-    this.queries = new JobQueries(transitions);
-    this.operator = new OperatorActions(transitions);
-    this.runners = new RunnerProtocol(transitions);
-    this.maintenance = new JobMaintenance(transitions);
+    this.flows = new JobFlows(transitions);
+    this.submission = new JobSubmission(transitions, this.flows);
+    this.queries = new JobQueries(transitions, this.flows);
+    this.operator = new OperatorActions(transitions, this.flows);
+    this.runners = new RunnerProtocol(transitions, this.flows);
+    this.maintenance = new JobMaintenance(transitions, this.flows);
   }
 
   get queue(): QueueBackend {
@@ -35,4 +38,4 @@ export class JobLifecycle {
 export { checkJobQuota, runningJobHeadroom, payloadBytesOf } from './quota-checks.js';
 export type { ClaimOptions, CompletionItem, OutcomeAck, OutcomeResult, RunnerIdentity } from './runner-protocol.js';
 export { SERVICE_NAME, type FailureInput, type JobEventListener, type JobLifecycleOptions, type ResultProof } from './transitions.js';
-export type { JobSubmission, JobQueries, OperatorActions, RunnerProtocol, JobMaintenance };
+export type { JobSubmission, JobQueries, OperatorActions, RunnerProtocol, JobMaintenance, JobFlows };

@@ -1,5 +1,6 @@
 import { asSystem, refreshTableStatistics, type StatisticsRefresh } from '../../storage/index.js';
 import { readyEntryOf, type ReadyEntry } from '../job-row.js';
+import type { JobFlows } from './flows.js';
 import { jobEvent, type JobTransitions } from './transitions.js';
 
 /** The tables every job writes to: the ones whose planner statistics must follow their growth. */
@@ -11,7 +12,10 @@ const JOB_TABLES = ['jobs', 'job_events', 'job_attempts', 'result_outbox'] as co
  * taken with FOR UPDATE SKIP LOCKED, so two replicas never take the same job.
  */
 export class JobMaintenance {
-  constructor(private readonly t: JobTransitions) {}
+  constructor(
+    private readonly t: JobTransitions,
+    private readonly flows: JobFlows,
+  ) {}
 
   /** The dispatch queue, whose integrity checks and reconciliation run beside these duties. */
   get queue() {
@@ -22,6 +26,7 @@ export class JobMaintenance {
   async reapExpiredLeases(limit = 500): Promise<number> {
     return asSystem('reap expired leases', async () => {
       const retries: ReadyEntry[] = [];
+      const ended: Array<{ tenantId: string; id: string }> = [];
       const { store, db, logger } = this.t.o;
       const n = await db.transaction(async (tx) => {
         const rows = await store.lockExpiredLeases(tx, limit);
@@ -30,6 +35,7 @@ export class JobMaintenance {
           this.t.o.metrics?.leaseExpirations.inc({ tenant: row.tenant_id, type: row.type });
           if (row.cancel_requested_at) {
             await this.t.cancel(tx, row);
+            ended.push({ tenantId: row.tenant_id, id: row.id });
             continue;
           }
           const failure = {
@@ -40,10 +46,12 @@ export class JobMaintenance {
           } as const;
           const out = await this.t.recordFailure(tx, row, failure, undefined, true);
           if (out.retry) retries.push(out.retry);
+          else ended.push({ tenantId: row.tenant_id, id: row.id });
         }
         return rows.length;
       });
       await this.t.enqueue(retries);
+      await this.#settle(ended);
       if (n > 0) logger.info({ count: n }, 'reclaimed expired leases');
       return n;
     });
@@ -53,6 +61,7 @@ export class JobMaintenance {
   async expireJobs(limit = 500): Promise<number> {
     return asSystem('expire jobs', async () => {
       const removed: ReadyEntry[] = [];
+      const ended: Array<{ tenantId: string; id: string }> = [];
       const { store, db } = this.t.o;
       const n = await db.transaction(async (tx) => {
         const rows = await store.lockExpiredJobs(tx, limit);
@@ -61,12 +70,26 @@ export class JobMaintenance {
           await store.appendEvents(tx, [jobEvent(done, 'job.expired')]);
           this.t.o.metrics?.jobsDeadLettered.inc({ tenant: row.tenant_id, type: row.type });
           removed.push(readyEntryOf(row));
+          ended.push({ tenantId: row.tenant_id, id: row.id });
         }
         return rows.length;
       });
       await this.t.dequeue(removed);
+      await this.#settle(ended);
       return n;
     });
+  }
+
+  /** Settles the flow children of jobs a duty ended, tenant by tenant. */
+  async #settle(ended: ReadonlyArray<{ tenantId: string; id: string }>): Promise<void> {
+    const byTenant = new Map<string, string[]>();
+    for (const e of ended) byTenant.set(e.tenantId, [...(byTenant.get(e.tenantId) ?? []), e.id]);
+    for (const [tenantId, ids] of byTenant) await this.flows.settleEnded(tenantId, ids);
+  }
+
+  /** Settles flow children a crash left pending after their parents ended. */
+  settleFlows(): Promise<number> {
+    return this.flows.sweep();
   }
 
   /** Analyses the job tables that changed enough since their last analysis, where autovacuum does not (storage/table-statistics.ts). */

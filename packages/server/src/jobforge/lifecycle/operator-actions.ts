@@ -2,11 +2,15 @@ import { AppError, type JobResponse } from '@controlplane/contracts';
 import { withTenant } from '../../storage/index.js';
 import { readyEntryOf, toJobResponse, type ReadyEntry } from '../job-row.js';
 import { describeFromStates, transition } from '../job-states.js';
+import type { JobFlows } from './flows.js';
 import { jobEvent, type JobTransitions } from './transitions.js';
 
 /** What an operator does to a job: cancel it, or re-drive a failed or cancelled one. */
 export class OperatorActions {
-  constructor(private readonly t: JobTransitions) {}
+  constructor(
+    private readonly t: JobTransitions,
+    private readonly flows: JobFlows,
+  ) {}
 
   /**
    * Cancels a job: at once while it waits; a running job is marked, its runner learns of it on its
@@ -33,6 +37,7 @@ export class OperatorActions {
       if (removed) {
         await this.t.dequeue([removed]);
         this.t.emit(row, 'job.cancelled');
+        await this.flows.settleEnded(tenantId, [row.id]);
       }
       return toJobResponse(row);
     });

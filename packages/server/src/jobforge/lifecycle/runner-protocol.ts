@@ -6,6 +6,7 @@ import { envelopeOf, type JobEnvelope } from '../job-envelope.js';
 import { readyEntryOf, type JobRow, type ReadyEntry } from '../job-row.js';
 import type { LeaseRef } from '../store-records.js';
 import { runningJobHeadroom } from './quota-checks.js';
+import type { JobFlows } from './flows.js';
 import { jobEvent, type FailureInput, type JobTransitions, type ResultProof } from './transitions.js';
 
 /** A runner as the control plane knows it: identity from its certificate, types from registration. */
@@ -62,7 +63,10 @@ export type OutcomeResult = OutcomeAck | { jobId: string; error: AppError };
 export class RunnerProtocol {
   readonly leaseMs: number;
 
-  constructor(private readonly t: JobTransitions) {
+  constructor(
+    private readonly t: JobTransitions,
+    private readonly flows: JobFlows,
+  ) {
     this.leaseMs = t.o.leaseMs ?? 30_000;
   }
 
@@ -169,6 +173,8 @@ export class RunnerProtocol {
     return withTenant(runner.tenantId, async () => {
       if (items.length === 0) return [];
       const results = new Map<string, OutcomeResult>();
+      // Jobs that ended with children in a flow: settled once their ends have committed.
+      const parents: string[] = [];
       // Fast path: the runner told us the attempt and type it was leased, so the signature and the
       // output schema can be checked before touching the database, and one statement (whose WHERE
       // re-checks lease, token, attempt and type) records every good outcome. Anything else —
@@ -207,14 +213,17 @@ export class RunnerProtocol {
           certFingerprint: item.proof?.certFingerprint ?? null,
           result: successResult(runner, attempt, item, now, undefined),
         }));
-        const done = new Set(await store.moveToCompleted(db, runner.tenantId, runner.id, records));
+        const completed = await store.moveToCompleted(db, runner.tenantId, runner.id, records);
         for (const r of records) recorded.set(r.id, { type: r.type, durationMs: r.result.metadata.durationMs });
+        for (const c of completed) if (c.has_children) parents.push(c.id);
+        const done = new Set(completed.map((c) => c.id));
         for (const { item } of fast) {
           if (done.has(item.ref.jobId)) results.set(item.ref.jobId, { jobId: item.ref.jobId, status: 'completed', duplicate: false });
           else slow.push(item);
         }
       }
-      if (slow.length > 0) await this.#completeLocked(runner, slow, results, recorded);
+      if (slow.length > 0) await this.#completeLocked(runner, slow, results, recorded, parents);
+      await this.flows.settleEnded(runner.tenantId, parents);
       for (const [id, r] of results) {
         if (!('status' in r) || r.status !== 'completed' || r.duplicate) continue;
         this.t.emit({ tenant_id: runner.tenantId, id }, 'job.completed');
@@ -235,6 +244,7 @@ export class RunnerProtocol {
     items: readonly CompletionItem[],
     results: Map<string, OutcomeResult>,
     recorded: Map<string, { type: string; durationMs: number }>,
+    ended: string[],
   ): Promise<void> {
     const retries: ReadyEntry[] = [];
     const { store, jobTypes } = this.t.o;
@@ -283,6 +293,7 @@ export class RunnerProtocol {
           };
           const failed = await this.t.recordFailure(tx, row, failure, runner.id, false, item.proof);
           if (failed.retry) retries.push(failed.retry);
+          else ended.push(row.id);
           results.set(row.id, { jobId: row.id, status: failed.row.status, duplicate: false });
           continue;
         }
@@ -301,8 +312,9 @@ export class RunnerProtocol {
         result: successResult(runner, row.attempts, item, now, row.updated_at),
       }));
       for (const r of records) recorded.set(r.id, { type: r.type, durationMs: r.result.metadata.durationMs });
-      for (const id of await store.moveToCompleted(tx, runner.tenantId, runner.id, records)) {
+      for (const { id, has_children } of await store.moveToCompleted(tx, runner.tenantId, runner.id, records)) {
         results.set(id, { jobId: id, status: 'completed', duplicate: false });
+        if (has_children) ended.push(id);
       }
     });
     await this.t.enqueue(retries);
@@ -326,6 +338,7 @@ export class RunnerProtocol {
         return { jobId: row.id, status: out.row.status, duplicate: false };
       });
       if (retryEntry) await this.t.enqueue([retryEntry]);
+      else if (!ack.duplicate) await this.flows.settleEnded(runner.tenantId, [ack.jobId]);
       return ack;
     });
   }
@@ -334,6 +347,7 @@ export class RunnerProtocol {
   async release(runner: RunnerIdentity, ref: LeaseRef): Promise<OutcomeAck> {
     return withTenant(runner.tenantId, async () => {
       let entry: ReadyEntry | undefined;
+      let ended = false;
       const ack = await this.t.o.db.transaction(async (tx): Promise<OutcomeAck> => {
         const { store } = this.t.o;
         const row = await store.lockLeasedJob(tx, runner.tenantId, runner.id, ref);
@@ -341,6 +355,7 @@ export class RunnerProtocol {
         await store.finishAttempt(tx, row.tenant_id, row.id, row.attempts, 'released', null);
         if (row.cancel_requested_at) {
           await this.t.cancel(tx, row);
+          ended = true;
           return { jobId: row.id, status: 'cancelled', duplicate: false };
         }
         const next = await store.moveToQueuedOnRelease(tx, row.tenant_id, row.id);
@@ -349,6 +364,7 @@ export class RunnerProtocol {
         return { jobId: row.id, status: next.status, duplicate: false };
       });
       if (entry) await this.t.enqueue([entry]);
+      if (ended) await this.flows.settleEnded(runner.tenantId, [ack.jobId]);
       return ack;
     });
   }

@@ -1,10 +1,11 @@
 import { AppError, JobRequest, ValidationError, canonicalHash, parseOrThrow, type JobResponse } from '@controlplane/contracts';
 import type { Sql } from '../../storage/index.js';
 import { GroupCommit, withTenant } from '../../storage/index.js';
-import { readyEntryOf, toJobResponse, type JobRow } from '../job-row.js';
+import { readyEntryOf, toJobResponse, type JobRow, type ReadyEntry } from '../job-row.js';
 import type { NewJob } from '../store-records.js';
 import { DEFAULT_POOL } from '../job-types.js';
 import { checkJobQuota, payloadBytesOf } from './quota-checks.js';
+import type { JobFlows } from './flows.js';
 import type { JobTransitions } from './transitions.js';
 
 /**
@@ -17,7 +18,10 @@ export class JobSubmission {
   /** One group committer per tenant: each group is one statement in that tenant's data scope. */
   readonly #groups = new Map<string, GroupCommit<NewJob, JobRow | undefined>>();
 
-  constructor(private readonly t: JobTransitions) {
+  constructor(
+    private readonly t: JobTransitions,
+    private readonly flows: JobFlows,
+  ) {
     this.#maxBatch = t.o.maxBatchSize ?? 1000;
   }
 
@@ -37,16 +41,24 @@ export class JobSubmission {
       // One job is one statement, atomic on its own; a batch needs a transaction so that a
       // conflict on any id leaves none of the others inserted, and so does a counted quota (its
       // per-tenant lock must be held until the insert commits).
-      const single = newJobs.length === 1 && !counted;
+      const inFlow = newJobs.some((j) => j.request.dependsOn);
+      const single = newJobs.length === 1 && !counted && !inFlow;
+      const settled: ReadyEntry[] = [];
       const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(db) : db.transaction(fn));
       const { rows, inserted } = await run(async (tx) => {
         if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
+        if (inFlow) await this.flows.prepare(tx, tenantId, newJobs, batch);
         // Single submissions arriving together share one INSERT (one WAL flush for all of them) and
         // one Redis round trip: under load that is what keeps individual submits from queueing
         // behind each commit.
         const inserted = single
           ? await this.#submitGrouped(newJobs[0]!).then((row) => (row ? [row] : []))
           : await store.insertJobs(tx, newJobs);
+        if (inFlow) {
+          // Children whose parents already ended are settled at once, in this transaction.
+          const children = await this.flows.recordEdges(tx, tenantId, inserted);
+          settled.push(...(await this.flows.settleIn(tx, tenantId, [], children)));
+        }
         const byId = new Map(inserted.map((r) => [r.id, r]));
         const existing = newJobs.filter((j) => !byId.has(j.request.id));
         if (existing.length > 0) {
@@ -66,12 +78,24 @@ export class JobSubmission {
         return { rows: newJobs.map((j) => byId.get(j.request.id)!), inserted };
       });
       // A grouped submission was enqueued with its group.
-      if (!single) await this.t.enqueue(inserted.map(readyEntryOf));
-      for (const r of inserted) {
-        this.t.emit(r, 'job.queued');
-        this.t.o.metrics?.jobsSubmitted.inc({ tenant: r.tenant_id, type: r.type });
-      }
-      return rows.map(toJobResponse);
+      const queued = inserted.filter((r) => r.status !== 'pending');
+      if (!single) await this.t.enqueue([...queued.map(readyEntryOf), ...settled]);
+      for (const r of queued) this.t.emit(r, 'job.queued');
+      for (const r of inserted) this.t.o.metrics?.jobsSubmitted.inc({ tenant: r.tenant_id, type: r.type });
+      if (!inFlow) return rows.map(toJobResponse);
+      // What settling changed (a child queued, failed or cancelled at once) is what the caller sees.
+      const now = new Map(
+        (
+          await withTenant(tenantId, () =>
+            store.getJobs(
+              db,
+              tenantId,
+              rows.map((r) => r.id),
+            ),
+          )
+        ).map((r) => [r.id, r]),
+      );
+      return rows.map((r) => toJobResponse(now.get(r.id) ?? r));
     });
   }
 

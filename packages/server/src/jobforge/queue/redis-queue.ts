@@ -12,6 +12,8 @@ import { WorkSignal } from './work-signal.js';
 const RANK_EPOCH_MS = Date.UTC(2025, 0, 1);
 const PRIORITY_STEP = 2 ** 41;
 const RECONCILE_BATCH = 5_000;
+/** How long a job waiting for its concurrency key stays out of the ready set before it is tried again. */
+const KEY_WAIT_MS = 100;
 
 export function rankOf(priority: number, runAt: number): number {
   return (100 - priority) * PRIORITY_STEP + Math.max(0, runAt - RANK_EPOCH_MS);
@@ -127,7 +129,9 @@ export class RedisQueue implements QueueBackend {
       const ids = chosen.map((c) => c.id);
       try {
         // One statement: atomic on its own, so no transaction round trips.
-        return await this.o.store.leaseByIds(this.o.db, req.tenantId, req.pool, req.types, ids, req.grant);
+        const { rows, keyWaiting } = await this.o.store.leaseByIds(this.o.db, req.tenantId, req.pool, req.types, ids, req.grant);
+        if (keyWaiting.length > 0) await this.#parkKeyWaiting(req, chosen, keyWaiting, now);
+        return rows;
       } catch (err) {
         // The ids left Redis but were not leased: put them back so they are not stranded until the next reconcile.
         const pipe = this.o.redis.pipeline();
@@ -136,6 +140,22 @@ export class RedisQueue implements QueueBackend {
         throw err;
       }
     });
+  }
+
+  /**
+   * Jobs whose concurrency key is at its limit go back in the delayed set, due a moment later in
+   * their order: out of the ready set, they do not stand in front of other keys' work.
+   */
+  async #parkKeyWaiting(req: ClaimRequest, chosen: ReadonlyArray<{ id: string; rank: number; type: string }>, ids: string[], now: number) {
+    const waiting = new Set(ids);
+    const pipe = this.o.redis.pipeline();
+    let i = 0;
+    for (const c of chosen) {
+      if (!waiting.has(c.id)) continue;
+      const priority = 100 - Math.floor(c.rank / PRIORITY_STEP);
+      pipe.zadd(this.#delayed(req.tenantId, req.pool, c.type), now + KEY_WAIT_MS + i++, `${priority}|${c.id}`);
+    }
+    await execOrThrow(pipe);
   }
 
   async remove(entries: readonly ReadyEntry[]): Promise<void> {

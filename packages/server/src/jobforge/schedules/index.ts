@@ -1,0 +1,2 @@
+export { Scheduler, type SchedulerOptions } from './scheduler.js';
+export { nextSlot, slotJobId, type ScheduleRule } from './slots.js';
