@@ -38,7 +38,16 @@ export class JobSubmission {
       // conflict on any id leaves none of the others inserted, and so does a counted quota (its
       // per-tenant lock must be held until the insert commits).
       const single = newJobs.length === 1 && !counted;
-      const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(db) : db.transaction(fn));
+      const write = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(db) : db.transaction(fn));
+      const tracing = this.t.o.tracing;
+      const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> =>
+        tracing?.enabled
+          ? tracing.inSpan(
+              'jobforge.store_jobs',
+              { attributes: { 'db.system.name': 'postgresql', 'controlplane.jobs': newJobs.length } },
+              () => write(fn),
+            )
+          : write(fn);
       const { rows, inserted } = await run(async (tx) => {
         if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
         // Single submissions arriving together share one INSERT (one WAL flush for all of them) and
