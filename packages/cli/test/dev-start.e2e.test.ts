@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ControlPlaneClient, NotFoundError, readKeyFile } from '@controlplane/client';
 import { createRedis } from '@controlplane/server';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { Scrape } from '../../../test/support/prometheus.js';
 import { testRedisUrl } from '../../../test/support/redis.js';
 import { FREE_PORTS, isAlive, killAll, startDev, type DevProcess } from './support/dev-process.js';
 
@@ -81,6 +82,16 @@ describe('controlplane dev', () => {
     expect(JSON.parse(readFileSync(join(dir, 'dev.json'), 'utf8'))).toMatchObject({ pid: first.proc.pid, gatewayUrl: url });
     expect(await health(url, caPem)).toMatchObject({ status: 200, body: { status: 'healthy' } });
     expect(isAlive(runnerPid)).toBe(true);
+    // Both metrics listeners are printed, on loopback, and count the demo jobs.
+    const servicesMetrics = /\n {2}metrics +(http:\/\/127\.0\.0\.1:\d+\/metrics) /.exec(out1)?.[1];
+    const runnerMetrics = /\n {2}runner metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)\n/.exec(out1)?.[1];
+    expect(servicesMetrics).toBeDefined();
+    expect(runnerMetrics).toBeDefined();
+    const scraped = new Scrape(await (await fetch(servicesMetrics!)).text());
+    expect(scraped.value('controlplane_jobs_submitted_total', { tenant: 'dev' })).toBeGreaterThanOrEqual(4);
+    expect(new Scrape(await (await fetch(runnerMetrics!)).text()).value('controlplane_runner_jobs_completed_total')).toBeGreaterThanOrEqual(
+      4,
+    );
 
     expect(await first.stop('SIGINT')).toBe(0);
     expect(first.output()).toMatch(/stopping \(SIGINT\)…\n(.*\n)*stopped\n$/);

@@ -107,7 +107,8 @@ describe('metrics of a running system', () => {
     });
     await runner.start();
     runnerUrl = `${runner.metricsUrl}/metrics`;
-  });
+    // Set-up (database, certificates, a runner with warm sandboxes) is slow on a loaded machine.
+  }, 120_000);
 
   afterAll(async () => {
     client?.close();

@@ -134,7 +134,8 @@ describe('tracing a job across the services', () => {
     });
     await runner.start();
     clientTracing = new Tracing({ serviceName: 'test-client', url });
-  });
+    // Set-up (database, certificates, a runner with warm sandboxes) is slow on a loaded machine.
+  }, 120_000);
 
   afterAll(async () => {
     client?.close();
@@ -178,6 +179,9 @@ describe('tracing a job across the services', () => {
     expect(parentService(gatewaySubmit)).toBe('test-client');
     const jobforgeSubmit = inTrace.find((s) => s.service === 'jobforge' && s.name === 'POST /v1/jobs')!;
     expect(byId.get(jobforgeSubmit.parentSpanId!)).toBe(gatewaySubmit);
+    // The database step of the submission is a span of its own under JobForge's.
+    const stored = inTrace.find((s) => s.service === 'jobforge' && s.name === 'jobforge.store_jobs')!;
+    expect(byId.get(stored.parentSpanId!)).toBe(jobforgeSubmit);
     const run = inTrace.find((s) => s.service === 'runner' && s.name === 'run echo')!;
     expect(byId.get(run.parentSpanId!)).toBe(jobforgeSubmit);
     const record = inTrace.find((s) => s.service === 'truthcore' && s.name === 'truthcore.record_result')!;

@@ -10,15 +10,7 @@ import {
   type LeaseRef,
   type RegisterResponse,
 } from '@controlplane/contracts';
-import {
-  createKeyPairAndCsr,
-  runWithContext,
-  SpanKind,
-  type Logger,
-  type Span,
-  type TlsMaterial,
-  type Tracing,
-} from '@controlplane/platform';
+import { createKeyPairAndCsr, runWithContext, type Logger, type Span, type TlsMaterial, type Tracing } from '@controlplane/platform';
 import {
   DEFAULT_KILL_GRACE_MS,
   HandlerSandboxes,
@@ -30,6 +22,7 @@ import {
 import { checkEnvelopeBatch } from './envelope-check.js';
 import { loadRunnerIdentity, saveRunnerIdentity, type RunnerIdentityMeta } from './identity.js';
 import { JobforgeClient } from './jobforge-client.js';
+import { inJobSpan } from './job-span.js';
 import { RunnerMetrics, startMetricsServer } from './metrics.js';
 import { OutcomeReporter } from './outcome-reporter.js';
 import { capabilityOf, checkJobforgeCertificate } from './registration.js';
@@ -337,20 +330,7 @@ export class RunnerAgent {
     this.#active.set(env.jobId, job);
     this.#running += 1;
     this.metrics.running = this.#running;
-    const tracing = this.o.tracing;
-    const run = () =>
-      tracing?.enabled
-        ? tracing.inSpan(
-            `run ${env.type}`,
-            {
-              kind: SpanKind.CONSUMER,
-              carrier: env.traceparent ? { traceparent: env.traceparent } : undefined,
-              // Names and counts only: never the payload, the result or an error's message.
-              attributes: { 'controlplane.service': 'runner', 'controlplane.job.type': env.type, 'controlplane.job.attempt': env.attempt },
-            },
-            (span) => this.#runAndReport(job, span),
-          )
-        : this.#runAndReport(job);
+    const run = () => inJobSpan(this.o.tracing, env, (span) => this.#runAndReport(job, span));
     const p = runWithContext({ correlationId: env.correlationId ?? env.jobId }, run).finally(() => {
       this.#active.delete(env.jobId);
       this.#freeSlot(job);

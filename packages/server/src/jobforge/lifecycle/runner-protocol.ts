@@ -90,7 +90,15 @@ export class RunnerProtocol {
           // long-poll waited leases nothing, and the poll ends empty.
           if (max > 0) {
             const grant = { runnerId: runner.id, leaseMs: this.leaseMs, certificateSerial: runner.certificateSerial };
-            rows = await queue.claim({ tenantId: runner.tenantId, pool: runner.pool, types, max, grant });
+            const req = { tenantId: runner.tenantId, pool: runner.pool, types, max, grant };
+            const tracing = this.t.o.tracing;
+            rows = tracing?.enabled
+              ? await tracing.inSpan('jobforge.queue.claim', { attributes: { 'controlplane.queue': queue.kind } }, async (span) => {
+                  const leased = await queue.claim(req);
+                  span?.setAttribute('controlplane.jobs', leased.length);
+                  return leased;
+                })
+              : await queue.claim(req);
           }
         } catch (err) {
           if (isInternalError(err, 'CP_JOBFORGE_RUNNER_MAY_NOT_CLAIM')) return [];

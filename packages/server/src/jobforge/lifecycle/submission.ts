@@ -44,7 +44,16 @@ export class JobSubmission {
       const inFlow = newJobs.some((j) => j.request.dependsOn);
       const single = newJobs.length === 1 && !counted && !inFlow;
       const settled: ReadyEntry[] = [];
-      const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(db) : db.transaction(fn));
+      const write = <T>(fn: (q: Sql) => Promise<T>): Promise<T> => (single ? fn(db) : db.transaction(fn));
+      const tracing = this.t.o.tracing;
+      const run = <T>(fn: (q: Sql) => Promise<T>): Promise<T> =>
+        tracing?.enabled
+          ? tracing.inSpan(
+              'jobforge.store_jobs',
+              { attributes: { 'db.system.name': 'postgresql', 'controlplane.jobs': newJobs.length } },
+              () => write(fn),
+            )
+          : write(fn);
       const { rows, inserted } = await run(async (tx) => {
         if (counted || quotas.maxPayloadBytes !== null) await checkJobQuota(tx, tenantId, newJobs.length, largestPayload);
         if (inFlow) await this.flows.prepare(tx, tenantId, newJobs, batch);

@@ -168,7 +168,10 @@ export class JobTransitions {
   async enqueue(entries: readonly ReadyEntry[]): Promise<void> {
     if (entries.length === 0) return;
     try {
-      await this.o.queue.enqueue(entries);
+      const tracing = this.o.tracing;
+      const attributes = { 'controlplane.queue': this.o.queue.kind, 'controlplane.jobs': entries.length };
+      if (tracing?.enabled) await tracing.inSpan('jobforge.queue.enqueue', { attributes }, () => this.o.queue.enqueue(entries));
+      else await this.o.queue.enqueue(entries);
     } catch (err) {
       // The jobs are safe in PostgreSQL; reconciliation puts them back in the queue.
       this.o.logger.warn({ err, count: entries.length }, 'enqueue failed; reconciliation will restore the entries');
