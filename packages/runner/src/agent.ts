@@ -353,6 +353,7 @@ export class RunnerAgent {
     const log = this.o.logger.child({ jobId: env.jobId, attempt: env.attempt, correlationId: env.correlationId ?? env.jobId });
     const handler = this.#handlers.get(env.type);
     let outcome: SandboxOutcome;
+    let progressSent: Promise<unknown> = Promise.resolve();
     if (!handler) {
       outcome = { ok: false, code: 'HANDLER_FAILED', message: `No handler for job type ${env.type}.`, retryable: false, durationMs: 0 };
     } else {
@@ -366,9 +367,10 @@ export class RunnerAgent {
           const now = Date.now();
           if (now - lastProgress < PROGRESS_MIN_INTERVAL_MS && pct < 100) return;
           lastProgress = now;
-          this.#client
+          const sent = this.#client
             .progress(this.#ref(env), pct, message)
             .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'progress not delivered'));
+          progressSent = Promise.all([progressSent, sent]);
         },
         onLog: (level, message) => log[level]({ handler: env.type }, message),
       });
@@ -385,6 +387,8 @@ export class RunnerAgent {
       log.info('job handed back during drain');
       return;
     }
+    // Progress reported before the handler returned is recorded before the outcome ends the lease.
+    await progressSent;
     // Signed and sent at once; outcomes that become ready together travel together.
     const receipt = await this.#reporter.settle(env, outcome, job.startedAt);
     if (!receipt.ok) log.warn({ code: receipt.code }, 'outcome not accepted');

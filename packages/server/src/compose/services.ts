@@ -127,6 +127,9 @@ async function withAuditCheckpoints<S extends { close(): Promise<void> }>(
   const { checkpointer, probe } = startAuditCheckpoints({ config: d.config, db: d.db, audit, tls: d.tls, service, logger: d.logger });
   try {
     const server = await start(audit, [...(d.healthProbes ?? []), probe]);
+    // Anchored from the start, not only after the first interval: a failure here is what /health
+    // and doctor then report (the checkpointer keeps it), not a refused start.
+    await checkpointer.checkpoint().catch(() => undefined);
     return {
       ...server,
       async close() {
