@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  JobEvent,
   PRODUCT_VERSION,
   type HealthCheck,
   type JobResponse,
@@ -13,7 +11,7 @@ import {
 } from '@controlplane/contracts';
 import { ControlPlaneError, localEnvelope } from './errors.js';
 import type { SigningKey } from './request-signing.js';
-import { parseSse } from './sse.js';
+import { streamJobEvents, type EventsOptions } from './job-events.js';
 import { Transport, type Call, type RetryNotice, type RetryOptions } from './transport.js';
 import type { Schedule, ScheduleInput } from '@controlplane/contracts';
 import type {
@@ -59,17 +57,6 @@ export interface ControlPlaneClientOptions {
   source?: string;
 }
 
-export interface EventsOptions {
-  /** Resume after this event (`seq` of the last event seen). */
-  lastEventId?: string;
-  signal?: AbortSignal;
-  /**
-   * Reconnect with `Last-Event-ID` when the stream drops before the job finished. At most this many
-   * times in a row without receiving an event. Default 5; 0 turns it off.
-   */
-  maxReconnects?: number;
-}
-
 export interface WaitOptions {
   signal?: AbortSignal;
   /** Give up after this long (a `WAIT_TIMEOUT` error). Default: no limit. */
@@ -78,7 +65,6 @@ export interface WaitOptions {
   onEvent?: (event: StreamedJobEvent) => void;
 }
 
-const TERMINAL_EVENTS = new Set(['job.completed', 'job.failed', 'job.cancelled', 'job.expired']);
 const TERMINAL_STATUSES = new Set(['completed', 'failed', 'cancelled']);
 
 const seg = (value: string) => encodeURIComponent(value);
@@ -278,7 +264,7 @@ export class ControlPlaneClient {
       attempts: async (id, o = {}) =>
         (await get<{ attempts: JobAttempt[] }>('jobs.attempts', `/jobs/${seg(id)}/attempts`, o.signal)).attempts,
       provenance: (id, o = {}) => get<unknown>('jobs.provenance', `/jobs/${seg(id)}/provenance`, o.signal),
-      events: (id, o = {}) => this.#events(id, o),
+      events: (id, o = {}) => streamJobEvents(this.#transport, id, o),
       wait: (id, o = {}) => this.#wait(id, o),
     };
 
@@ -438,60 +424,6 @@ export class ControlPlaneClient {
     } while (cursor);
   }
 
-  async *#events(id: string, o: EventsOptions): AsyncGenerator<StreamedJobEvent> {
-    let lastEventId = o.lastEventId;
-    const maxReconnects = o.maxReconnects ?? 5;
-    let quietReconnects = 0;
-    for (;;) {
-      const res = await this.#transport.stream({
-        operation: 'jobs.events',
-        target: `/jobs/${seg(id)}/events`,
-        lastEventId,
-        signal: o.signal,
-      });
-      let received = false;
-      try {
-        for await (const message of parseSse(res)) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(message.data);
-          } catch {
-            continue;
-          }
-          const event = JobEvent.safeParse(parsed);
-          if (!event.success) continue;
-          received = true;
-          if (message.id !== undefined) lastEventId = message.id;
-          yield { ...event.data, seq: message.id };
-          if (TERMINAL_EVENTS.has(event.data.type)) return;
-        }
-      } catch (err) {
-        if (o.signal?.aborted) throw err;
-        // A stream cut mid-way is reconnected below like one that ended early.
-      } finally {
-        res.destroy();
-      }
-      if (o.signal?.aborted) throw o.signal.reason;
-      // The gateway ends a stream early only when a connection dropped (a replica stopping, an
-      // upstream failing): resume after the last event seen, but not forever without progress.
-      quietReconnects = received ? 0 : quietReconnects + 1;
-      if (quietReconnects > maxReconnects) {
-        throw new ControlPlaneError(
-          localEnvelope({
-            code: 'STREAM_ENDED',
-            category: 'NETWORK_ERROR',
-            message: `The event stream of job ${id} ended before the job finished.`,
-            retryable: true,
-            operation: 'jobs.events',
-          }),
-          0,
-        );
-      }
-      if (quietReconnects > 0)
-        await sleep(Math.min(5_000, 250 * 2 ** quietReconnects), undefined, o.signal ? { signal: o.signal } : undefined);
-    }
-  }
-
   async #wait(id: string, o: WaitOptions): Promise<JobResponse> {
     const signals = [o.signal, o.timeoutMs !== undefined ? AbortSignal.timeout(o.timeoutMs) : undefined].filter(
       (s): s is AbortSignal => s !== undefined,
@@ -499,7 +431,7 @@ export class ControlPlaneClient {
     const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     try {
       if (o.onEvent || this.#pollMs === 0) {
-        for await (const event of this.#events(id, signal ? { signal } : {})) o.onEvent?.(event);
+        for await (const event of streamJobEvents(this.#transport, id, signal ? { signal } : {})) o.onEvent?.(event);
         return await this.jobs.get(id, signal ? { signal } : {});
       }
       // Without a use for the events on the way, one long-poll answers as soon as the job ends.

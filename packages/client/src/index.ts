@@ -1,4 +1,5 @@
-export { ControlPlaneClient, CLIENT_VERSION, type ControlPlaneClientOptions, type EventsOptions, type WaitOptions } from './client.js';
+export { ControlPlaneClient, CLIENT_VERSION, type ControlPlaneClientOptions, type WaitOptions } from './client.js';
+export { type EventsOptions } from './job-events.js';
 export {
   ControlPlaneError,
   InvalidRequestError,
