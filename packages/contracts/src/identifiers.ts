@@ -14,6 +14,9 @@ export function isTenantId(value: unknown): value is TenantId {
   return typeof value === 'string' && TENANT_ID_PATTERN.test(value);
 }
 
+/** An actor id as services forward it (`apikey:<id>`, `runner:<id>`, …): no spaces, no quotes. */
+export const ACTOR_ID_PATTERN = /^[A-Za-z0-9:._@-]{1,200}$/;
+
 /**
  * A runner pool's name (job-type contracts, join tokens, runner certificates): the tenant-id rule,
  * for the same reasons.

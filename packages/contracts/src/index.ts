@@ -1,5 +1,5 @@
 export { CONTRACT_VERSION, CONTRACT_VERSION_STRING, PRODUCT_VERSION } from './version.js';
-export { TENANT_ID_PATTERN, TenantId, isTenantId, POOL_NAME_PATTERN, PoolName, ROLES, Role } from './identifiers.js';
+export { TENANT_ID_PATTERN, TenantId, isTenantId, ACTOR_ID_PATTERN, POOL_NAME_PATTERN, PoolName, ROLES, Role } from './identifiers.js';
 export { canonicalJson, canonicalHash, sha256Hex } from './canonical-json.js';
 export { IsoDateTime, JsonObject, Identifier } from './common.js';
 export {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TenantId } from './identifiers.js';
+import { ACTOR_ID_PATTERN, TenantId } from './identifiers.js';
 
 /**
  * The gateway → JobForge submission channel: single submissions that reach the gateway together
@@ -19,7 +19,7 @@ export const MAX_COALESCED_ITEM_BYTES = 16 * 1024;
 export const CoalescedSubmission = z.object({
   tenantId: TenantId,
   /** The authenticated caller (`apikey:<id>`), as the forwarded-actor header carries it. */
-  actor: z.string().regex(/^[A-Za-z0-9:._@-]{1,200}$/, 'must be an actor id'),
+  actor: z.string().regex(ACTOR_ID_PATTERN, 'must be an actor id'),
   correlationId: z.string().min(1).max(128),
   /** The client's JobRequest, unvalidated: JobForge validates each as the single route does. */
   job: z.unknown(),

@@ -1,4 +1,4 @@
-import { AppError, isTenantId } from '@controlplane/contracts';
+import { ACTOR_ID_PATTERN, AppError, isTenantId } from '@controlplane/contracts';
 import { getVerifiedPrincipal, type Principal } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
 import { enterTenant } from '../storage/internal.js';
@@ -7,11 +7,9 @@ import { enterTenant } from '../storage/internal.js';
 export const FORWARDED_TENANT = 'x-cp-tenant';
 export const FORWARDED_ACTOR = 'x-cp-actor';
 
-const ACTOR_RE = /^[A-Za-z0-9:._@-]{1,200}$/;
-
 /** An actor id as the gateway forwards it (`apikey:<id>`, …). */
 export function isForwardedActor(value: unknown): value is string {
-  return typeof value === 'string' && ACTOR_RE.test(value);
+  return typeof value === 'string' && ACTOR_ID_PATTERN.test(value);
 }
 
 /** The verified certificate identity of a trusted service (the gateway); FORBIDDEN for any other peer. */
