@@ -166,7 +166,14 @@ export const ERROR_CODES = {
 
   // 429 / 503 / 504 — try again later
   RATE_LIMITED: { status: 429, category: 'RATE_LIMITED', retryable: true, message: 'Too many requests; slow down.' },
-  OVERLOADED: { status: 503, category: 'SERVICE_UNAVAILABLE', retryable: true, message: 'The service is overloaded; try again shortly.' },
+  // A warning, not an error: shedding is the process protecting itself, as designed.
+  OVERLOADED: {
+    status: 503,
+    category: 'SERVICE_UNAVAILABLE',
+    retryable: true,
+    message: 'The service is overloaded; try again shortly.',
+    severity: 'warning',
+  },
   SERVICE_UNAVAILABLE: {
     status: 503,
     category: 'SERVICE_UNAVAILABLE',

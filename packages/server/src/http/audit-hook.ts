@@ -9,6 +9,11 @@ declare module 'fastify' {
   }
 }
 
+/** An answer's status as an audit outcome: 2xx/3xx success, 401/403 denied, anything else failure. */
+export function auditOutcomeOf(status: number): AuditEvent['outcome'] {
+  return status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure';
+}
+
 /**
  * Records one audit event per answered request of a route that declares `config.audit`, with the
  * outcome taken from the status: 2xx success, 401/403 denied, anything else failure. Refused
@@ -31,7 +36,7 @@ export function registerAuditHook(app: HttpApp, sink: AuditSink, logger: Logger)
         : { kind: 'anonymous', id: 'unauthenticated' },
       action,
       ...(id ? { resource: { kind: action.split('.')[0]!, id } } : {}),
-      outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure',
+      outcome: auditOutcomeOf(status),
       correlationId: req.id,
       sourceAddress: req.ip,
       details: { status },

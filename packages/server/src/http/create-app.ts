@@ -1,6 +1,6 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { AppError, errorBody } from '@controlplane/contracts';
+import { AppError, errorBody, errorCodeSpec } from '@controlplane/contracts';
 import {
   CAUSATION_HEADER,
   CORRELATION_HEADER,
@@ -189,9 +189,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
 
   app.setErrorHandler((err, req, reply) => {
     const appErr = httpErrorFrom(err, { bodyLimitBytes: bodyLimit });
-    if (appErr.code === 'OVERLOADED') {
-      // Shedding is the process protecting itself; a stack per refused request would only add load.
-      req.log.warn({ code: appErr.code, status: appErr.status }, 'request shed');
+    // A 5xx the registry calls a warning (load shed) is expected under load: a stack per refused
+    // request would only add to it.
+    if (appErr.status >= 500 && errorCodeSpec(appErr.code).severity === 'warning') {
+      req.log.warn({ code: appErr.code, status: appErr.status }, 'request refused');
     } else if (appErr.status >= 500) {
       req.log.error({ err: appErr.cause ?? err, code: appErr.code }, 'request failed');
     } else {

@@ -3,7 +3,7 @@ export { registerHealthRoute, runHealthChecks, type HealthProbe, type ProbeVerdi
 export { parseJsonBody, jsonNestingDepth, jsonBodyParser, DEFAULT_JSON_MAX_DEPTH } from './json-body.js';
 export { httpErrorFrom } from './error-mapping.js';
 export { SECURITY_HEADERS } from './security-headers.js';
-export { registerAuditHook } from './audit-hook.js';
+export { auditOutcomeOf, registerAuditHook } from './audit-hook.js';
 export {
   FORWARDED_TENANT,
   FORWARDED_ACTOR,

@@ -10,7 +10,7 @@ import {
 import { SpanKind, type Tracing } from '@controlplane/platform';
 import type { FastifyRequest } from 'fastify';
 import type { AuditSink } from '../../audit/index.js';
-import { DEFAULT_JSON_MAX_DEPTH, jsonBodyParser, trustedServicePeer, type HttpApp } from '../../http/index.js';
+import { auditOutcomeOf, DEFAULT_JSON_MAX_DEPTH, jsonBodyParser, trustedServicePeer, type HttpApp } from '../../http/index.js';
 import type { JobLifecycle } from '../lifecycle/index.js';
 
 export interface SubmissionRouteDeps {
@@ -96,7 +96,7 @@ async function submitOne(
         actor: { kind: 'apikey', id: item.actor },
         action: 'job.submitted',
         ...(typeof bodyId === 'string' && UUID_RE.test(bodyId) ? { resource: { kind: 'job', id: bodyId } } : {}),
-        outcome: answer.status < 400 ? 'success' : answer.status === 401 || answer.status === 403 ? 'denied' : 'failure',
+        outcome: auditOutcomeOf(answer.status),
         correlationId: item.correlationId,
         sourceAddress: req.ip,
         details: { status: answer.status },
